@@ -1,0 +1,109 @@
+"""The engine contract: what every search engine behind heatseeker must do.
+
+The conformance suite in ``testing.py`` is its executable specification; every engine runs it
+unchanged. Engines receive stack documents (plain dicts, see ``heatseeker/documents.py``) and query
+trees (``heatseeker/query/tree.py``); they know nothing of Heat, notifications or HTTP.
+
+Versions: every write carries an integer version. An engine applies an upsert only if its version is
+greater than the version it holds for that id (live document or tombstone), and a delete only if
+greater than a live document's version; a delete leaves a tombstone that no later upsert, whatever
+its version, brings back (Heat never reuses a stack id, and DELETE_COMPLETE is final). Tombstones are
+never returned by ``search``/``count``/``aggregate``; ``get`` returns None for them.
+
+Scope: engines never add tenant filters themselves; ``heatseeker/query/scope.py`` wraps every tree
+before it reaches an engine.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from heatseeker.query.tree import Node, SearchResult, SortKey, TermsAgg
+
+
+class EngineError(Exception):
+    """The engine failed (I/O, corrupt index, unreachable cluster)."""
+
+
+class SchemaMismatch(EngineError):
+    """The index on disk was written by another schema version: run ``heatseeker reindex``."""
+
+
+class WriterBusy(EngineError):
+    """Another process holds the index writer (the embedded engine allows one writer)."""
+
+
+@dataclass
+class WriteResult:
+    applied: int = 0  # writes that changed the index
+    ignored: int = 0  # writes refused because their version was not newer (or the id is a tombstone)
+
+
+class Engine(abc.ABC):
+    name: str = "?"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def upsert(self, items: Iterable[tuple[dict, int]]) -> WriteResult:
+        """Index ``(document, version)`` pairs; ``document["id"]`` is the key."""
+
+    @abc.abstractmethod
+    def delete(self, items: Iterable[tuple[str, int]]) -> WriteResult:
+        """Tombstone ``(id, version)`` pairs."""
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make every write so far durable and visible to searches (in this and other processes)."""
+
+    @abc.abstractmethod
+    def rebuild(self, items: Iterable[tuple[dict | None, str, int]]) -> int:
+        """Replace the whole index with ``(document or None for a tombstone, id, version)`` items.
+
+        Searches keep answering from the old index until the new one is complete; then it is
+        swapped in atomically. Returns the number of items written.
+        """
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get(self, stack_id: str) -> tuple[dict, int] | None:
+        """The live document and its version, or None (unknown or tombstoned)."""
+
+    @abc.abstractmethod
+    def get_version(self, stack_id: str) -> tuple[int, bool] | None:
+        """``(version, is_tombstone)`` or None if the engine never saw this id."""
+
+    @abc.abstractmethod
+    def search(
+        self,
+        query: Node,
+        *,
+        sort: Sequence[SortKey] = (),
+        offset: int = 0,
+        limit: int = 10,
+        fields: Sequence[str] | None = None,
+    ) -> SearchResult:
+        """Matching live documents. Without ``sort``, by score (best first, ties by id).
+
+        ``fields`` limits each hit's source to those top-level keys (None: the whole document).
+        ``total`` is the exact number of matches.
+        """
+
+    @abc.abstractmethod
+    def count(self, query: Node) -> int:
+        ...
+
+    @abc.abstractmethod
+    def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
+        """For each named terms aggregation: ``[(value, doc_count), …]``, most documents first,
+        ties by value, at most ``size`` entries, over the documents matching ``query``."""
+
+    @abc.abstractmethod
+    def health(self) -> dict:
+        """``{"ok": bool, "engine": name, "documents": n, …}``; never raises."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass

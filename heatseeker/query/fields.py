@@ -1,0 +1,115 @@
+"""The fields a query can name, and their types: the contract between documents, queries and engines.
+
+Three kinds of field:
+
+* **typed fields** at the top of a stack document (``status``, ``updated_at``, ``depth`` …), each
+  with one type below;
+* **dynamic paths** inside the free-form parts of a stack (``parameters.image``,
+  ``resources.type``, ``template.resources.server.properties.flavor`` …): every scalar leaf is
+  indexed as an exact value under its dotted path (list items share their list's path). A key that
+  itself contains a dot is reachable by the same dotted path: ``{"a.b": 1}`` and ``{"a": {"b": 1}}``
+  both answer ``parameters.a.b:1``. Values are compared as text (``count:3`` matches the number 3 and
+  the string "3"), and only their first ``MAX_VALUE_CHARS`` characters are indexed as exact values
+  (all of a value still reaches full text);
+* ``FULLTEXT``: everything a stack holds, analysed into words; the target of bare words.
+"""
+
+from __future__ import annotations
+
+KEYWORD = "keyword"  # exact value, sortable, aggregatable
+TEXT = "text"  # analysed words; the field also has an exact form for term/sort/aggregations
+DATE = "date"
+INT = "int"
+
+FIELDS: dict[str, str] = {
+    "id": KEYWORD,
+    "name": TEXT,
+    "project_id": KEYWORD,
+    "status": KEYWORD,
+    "action": KEYWORD,
+    "state": KEYWORD,
+    "status_reason": TEXT,
+    "description": TEXT,
+    "tags": KEYWORD,
+    "parent_id": KEYWORD,
+    "root_id": KEYWORD,
+    "ancestors": KEYWORD,
+    "path": KEYWORD,
+    "parent_resource": KEYWORD,
+    "resource_types": KEYWORD,
+    "template_version": KEYWORD,
+    "fingerprint": KEYWORD,
+    "files": KEYWORD,
+    "created_at": DATE,
+    "updated_at": DATE,
+    "deleted_at": DATE,
+    "indexed_at": DATE,
+    "depth": INT,
+    "version": INT,
+}
+
+# Top-level document keys whose insides are reachable as dynamic paths.
+DYNAMIC_ROOTS = ("parameters", "outputs", "resources", "template", "environment")
+
+FULLTEXT = "_all"
+
+MAX_VALUE_CHARS = 256
+
+# Aliases users know from Searchlight / Elasticsearch.
+ALIASES = {"name.raw": "name", "_id": "id"}
+
+
+class UnknownField(ValueError):
+    def __init__(self, name: str):
+        super().__init__(
+            f"unknown field {name!r}; known fields: {', '.join(sorted(FIELDS))}, "
+            f"or a path under {', '.join(r + '.' for r in DYNAMIC_ROOTS)}"
+        )
+        self.field = name
+
+
+def resolve(name: str) -> tuple[str, str]:
+    """Return ``(canonical name, kind)``; kind is a type above or ``"dynamic"``.
+
+    Raises UnknownField for anything else.
+    """
+    name = ALIASES.get(name, name)
+    if name in FIELDS:
+        return name, FIELDS[name]
+    root, _, rest = name.partition(".")
+    if root in DYNAMIC_ROOTS and rest:
+        return name, "dynamic"
+    raise UnknownField(name)
+
+
+def is_sortable(name: str) -> bool:
+    name = ALIASES.get(name, name)
+    return name in FIELDS
+
+
+def flatten(value, prefix: str):
+    """Yield ``(dotted path, text value)`` for every scalar leaf under ``prefix``.
+
+    Used by every engine to index dynamic paths the same way.
+    """
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from flatten(child, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            yield from flatten(child, prefix)
+    elif value is None:
+        yield prefix, "null"
+    elif isinstance(value, bool):
+        yield prefix, "true" if value else "false"
+    else:
+        yield prefix, str(value)[:MAX_VALUE_CHARS]
+
+
+def scalar_text(value) -> str:
+    """The text form under which a dynamic value is indexed and compared."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:MAX_VALUE_CHARS]
