@@ -5,9 +5,10 @@ unchanged. Engines receive stack documents (plain dicts, see ``heatseeker/docume
 trees (``heatseeker/query/tree.py``); they know nothing of Heat, notifications or HTTP.
 
 Versions: every write carries an integer version. An engine applies an upsert only if its version is
-greater than the version it holds for that id (live document or tombstone), and a delete only if
-greater than a live document's version; a delete leaves a tombstone that no later upsert, whatever
-its version, brings back (Heat never reuses a stack id, and DELETE_COMPLETE is final). Tombstones are
+greater than the version it holds for that id. A delete always applies and leaves a tombstone whose
+version is the greater of its own and the one held; no later upsert, whatever its version, brings a
+tombstoned id back (Heat never reuses a stack id, and DELETE_COMPLETE is final: a delete can be
+observed "before" a read that raced it, and must still win). Tombstones are
 never returned by ``search``/``count``/``aggregate``; ``get`` returns None for them.
 
 Scope: engines never add tenant filters themselves; ``heatseeker/query/scope.py`` wraps every tree
@@ -52,7 +53,7 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, items: Iterable[tuple[str, int]]) -> WriteResult:
-        """Tombstone ``(id, version)`` pairs."""
+        """Tombstone ``(id, version)`` pairs (ids never seen before get a tombstone too)."""
 
     @abc.abstractmethod
     def commit(self) -> None:

@@ -55,6 +55,10 @@ FULLTEXT = "_all"
 
 MAX_VALUE_CHARS = 256
 
+# Engines index a dynamic leaf as the single exact term ``path + KV_SEP + value`` (the same idea as
+# OpenSearch's flat_object); the separator cannot occur in a key (flatten() replaces it).
+KV_SEP = "\x1f"
+
 # Aliases users know from Searchlight / Elasticsearch.
 ALIASES = {"name.raw": "name", "_id": "id"}
 
@@ -94,7 +98,8 @@ def flatten(value, prefix: str):
     """
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from flatten(child, f"{prefix}.{key}" if prefix else str(key))
+            key = str(key).replace(KV_SEP, " ")
+            yield from flatten(child, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, (list, tuple)):
         for child in value:
             yield from flatten(child, prefix)

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Union
 
-Scalar = Union[str, int, float, bool, datetime]
+Scalar = str | int | float | bool | datetime
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,9 @@ class Bool:
     minimum_should_match: int | None = None
 
 
-Node = Union[MatchAll, MatchNone, Term, Terms, Prefix, Wildcard, Range, Exists, Text, Phrase, Ids, Bool]
+Node = (
+    MatchAll | MatchNone | Term | Terms | Prefix | Wildcard | Range | Exists | Text | Phrase | Ids | Bool
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,164 @@
+"""Every heatseeker option, in one place (oslo.config).
+
+``list_opts()`` feeds ``oslo-config-generator --namespace heatseeker`` (see
+``etc/oslo-config-generator/heatseeker.conf``); the sample ``etc/heatseeker.conf.sample`` is generated
+from it and a unit test keeps it current.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+HEAT_GROUP = "heat"
+
+default_opts = [
+    cfg.StrOpt(
+        "data_dir",
+        default="/var/lib/heatseeker",
+        help="Where heatseeker keeps its state store (state.sqlite) and its embedded search index "
+        "(index/). Hidden parameter values never reach this directory.",
+    ),
+]
+
+heat_opts = [
+    cfg.IntOpt(
+        "concurrency",
+        default=8,
+        min=1,
+        max=64,
+        help="How many Heat API reads run in parallel.",
+    ),
+    cfg.IntOpt(
+        "page_size",
+        default=200,
+        min=1,
+        help="Stacks per page when listing every project's stacks (limit/marker paging).",
+    ),
+    cfg.IntOpt(
+        "retries",
+        default=4,
+        min=0,
+        help="Retries of a Heat API call that failed to connect or answered 5xx, with exponential "
+        "backoff; after that the call fails (the listener then requeues its notifications).",
+    ),
+    cfg.FloatOpt(
+        "retry_backoff",
+        default=0.5,
+        min=0,
+        help="First backoff between retries, in seconds; doubles each retry.",
+    ),
+]
+
+listener_opts = [
+    cfg.StrOpt("exchange", default="heat", help="Exchange Heat publishes notifications to."),
+    cfg.ListOpt(
+        "topics",
+        default=["notifications"],
+        help="Notification topics to listen on (Heat's [oslo_messaging_notifications] topics).",
+    ),
+    cfg.StrOpt(
+        "pool",
+        default="heatseeker",
+        help="Listener pool name: heatseeker gets its own queue and does not steal notifications "
+        "from other consumers of the same topic.",
+    ),
+    cfg.IntOpt(
+        "batch_size",
+        default=100,
+        min=1,
+        help="Notifications handled (and committed) together at most.",
+    ),
+    cfg.FloatOpt(
+        "batch_timeout",
+        default=0.5,
+        min=0.01,
+        help="Seconds to wait for a batch to fill before handling what has arrived.",
+    ),
+    cfg.FloatOpt(
+        "requeue_backoff_max",
+        default=30.0,
+        min=0,
+        help="When the Heat API cannot be read, notifications are requeued after a pause that "
+        "doubles on each consecutive failure, up to this many seconds.",
+    ),
+    cfg.IntOpt(
+        "reconcile_interval",
+        default=0,
+        min=0,
+        help="Seconds between periodic reconciles (a full 'heatseeker sync') run by the listener to "
+        "repair whatever the message bus lost. 0 disables it (run 'heatseeker sync' from cron).",
+    ),
+]
+
+engine_opts = [
+    cfg.StrOpt(
+        "backend",
+        default="tantivy",
+        choices=[("tantivy", "embedded index under data_dir, no set-up")],
+        help="Search engine.",
+    ),
+    cfg.FloatOpt(
+        "commit_interval",
+        default=0.5,
+        min=0.0,
+        help="Embedded engine: group commits at most this often (seconds).",
+    ),
+    cfg.IntOpt(
+        "writer_memory_mb",
+        default=128,
+        min=16,
+        help="Embedded engine: indexing memory budget of the writer.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(default_opts)
+    conf.register_opts(heat_opts, group=HEAT_GROUP)
+    ks_loading.register_auth_conf_options(conf, HEAT_GROUP)
+    ks_loading.register_session_conf_options(conf, HEAT_GROUP)
+    ks_loading.register_adapter_conf_options(conf, HEAT_GROUP)
+    conf.set_default("service_type", "orchestration", group=HEAT_GROUP)
+    conf.register_opts(listener_opts, group="listener")
+    conf.register_opts(engine_opts, group="engine")
+
+
+def _heat_opts():
+    opts = copy.deepcopy(heat_opts)
+    opts += ks_loading.get_session_conf_options()
+    opts += ks_loading.get_adapter_conf_options(include_deprecated=False)
+    opts += ks_loading.get_auth_common_conf_options()
+    # the options of the plugins operators use: password (a cloud admin) and none (noauth Heat)
+    for name in ("password", "none"):
+        opts += ks_loading.get_auth_plugin_conf_options(name)
+    seen, unique = set(), []
+    for opt in opts:
+        if opt.dest not in seen:
+            seen.add(opt.dest)
+            unique.append(opt)
+    return unique
+
+
+def list_opts():
+    """For oslo-config-generator."""
+    from oslo_messaging import opts as om_opts
+
+    transport = [o for o in om_opts.list_opts() if o[0] is None or o[0] == "DEFAULT"]
+    default = list(default_opts)
+    for _, group_opts in transport:
+        default += [o for o in group_opts if o.dest == "transport_url"]
+    return [
+        ("DEFAULT", default),
+        (HEAT_GROUP, _heat_opts()),
+        ("listener", listener_opts),
+        ("engine", engine_opts),
+    ]
+
+
+def new_conf() -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    return conf
