@@ -143,15 +143,9 @@ def _heat_opts():
 
 
 def list_opts():
-    """For oslo-config-generator."""
-    from oslo_messaging import opts as om_opts
-
-    transport = [o for o in om_opts.list_opts() if o[0] is None or o[0] == "DEFAULT"]
-    default = list(default_opts)
-    for _, group_opts in transport:
-        default += [o for o in group_opts if o.dest == "transport_url"]
+    """For oslo-config-generator (``transport_url`` comes from the oslo.messaging namespace)."""
     return [
-        ("DEFAULT", default),
+        ("DEFAULT", default_opts),
         (HEAT_GROUP, _heat_opts()),
         ("listener", listener_opts),
         ("engine", engine_opts),

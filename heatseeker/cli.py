@@ -1,0 +1,452 @@
+"""``heatseeker`` command line: sync | listen | search | show | reindex | status.
+
+Exit codes: 0 success; 1 a runtime failure (Heat, the broker or the index could not be used);
+2 bad usage or a bad query; 3 the index needs ``heatseeker reindex``; 4 not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+from oslo_config import cfg
+from oslo_log import log as oslo_logging
+
+from heatseeker import config
+from heatseeker.engines import open_engine
+from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
+from heatseeker.query import tree as t
+from heatseeker.query.errors import QueryError
+from heatseeker.query.fields import UnknownField, is_sortable
+from heatseeker.query.querystring import parse as parse_query
+from heatseeker.store import Store
+
+LOG = logging.getLogger("heatseeker")
+
+STACK_TYPE = "OS::Heat::Stack"
+
+
+class UsageError(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A bar on a terminal, a log line every few seconds otherwise."""
+
+    def __init__(self, stream=None, every: float = 5.0):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every = every
+        self._last = 0.0
+        self._label = ""
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if total:
+                width = 30
+                filled = int(width * done / max(total, 1))
+                bar = "#" * filled + "-" * (width - filled)
+                self.stream.write(f"\r{label}: [{bar}] {done}/{total}")
+            else:
+                self.stream.write(f"\r{label}: {done}")
+            self.stream.flush()
+            self._label = label
+            return
+        if now - self._last >= self.every or (total and done >= total):
+            self._last = now
+            LOG.info("%s: %d%s", label, done, f"/{total}" if total else "")
+
+    def done(self) -> None:
+        if self.tty and self._label:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+
+
+def load_conf(args) -> cfg.ConfigOpts:
+    conf = config.new_conf()
+    oslo_logging.register_options(conf)
+    argv = []
+    for f in args.config_file or []:
+        argv += ["--config-file", f]
+    if args.debug:
+        argv.append("--debug")
+    try:
+        conf(argv, project="heatseeker", default_config_files=[] if args.config_file else None)
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    oslo_logging.set_defaults(
+        default_log_levels=oslo_logging.get_default_log_levels()
+        + ["oslo_messaging=WARNING", "keystoneauth=WARNING", "stevedore=WARNING", "kombu=WARNING"]
+    )
+    oslo_logging.setup(conf, "heatseeker")
+    if not args.debug and args.command in ("search", "show", "status"):
+        logging.getLogger().setLevel(logging.WARNING)
+    return conf
+
+
+def open_store(conf) -> Store:
+    return Store(os.path.join(conf.data_dir, "state.sqlite"))
+
+
+def heat_source(conf):
+    from heatseeker.heat.client import HeatSource
+
+    return HeatSource.from_conf(conf)
+
+
+def scope_of(args) -> frozenset[str] | None:
+    if getattr(args, "all_projects", False):
+        return None
+    if args.project:
+        return frozenset(args.project)
+    raise UsageError("say whose stacks to search: --project PROJECT_ID (repeatable) or --all-projects")
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def cmd_sync(conf, args) -> int:
+    from heatseeker.indexer import Indexer, try_projector
+
+    store = open_store(conf)
+    indexer = Indexer(store, heat_source(conf))
+    progress = Progress()
+    report = indexer.reconcile(full=args.full, progress=progress)
+    progress.done()
+    projector = try_projector(store, lambda: open_engine(conf))
+    projected = "index updated"
+    if projector is None:
+        projected = "the running listener projects the changes into the index"
+    else:
+        projector.engine.close()
+    print(
+        f"synced {report.listed} stacks in {report.seconds:.1f}s: {report.added} added, "
+        f"{report.refreshed} refreshed, {report.unchanged} unchanged, "
+        f"{report.tombstoned} tombstoned; {projected}"
+    )
+    for err in report.errors[:20]:
+        print(f"error: {err}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_listen(conf, args) -> int:
+    from heatseeker.indexer import Indexer, Projector
+    from heatseeker.listener import Handler, Projection, build_server
+
+    store = open_store(conf)
+    engine = open_engine(conf)
+    projector = Projector(store, engine)
+    projector.run_once()  # catch up with whatever the store has (a crash, a sync)
+    projection = Projection(projector, conf.engine.commit_interval)
+    indexer = Indexer(store, heat_source(conf))
+    handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
+                      on_commit=projection.poke)
+    server = build_server(conf, handler)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    projection.start()
+    server.start()
+    LOG.info("listening on exchange %s, topics %s, pool %s", conf.listener.exchange,
+             ",".join(conf.listener.topics), conf.listener.pool)
+    next_reconcile = time.monotonic() + conf.listener.reconcile_interval
+    while not stop.wait(1.0):
+        if conf.listener.reconcile_interval and time.monotonic() >= next_reconcile:
+            try:
+                report = indexer.reconcile()
+                LOG.info("periodic reconcile: %s", report)
+                projection.poke()
+            except Exception:  # noqa: BLE001 - try again next time
+                LOG.exception("periodic reconcile failed")
+            next_reconcile = time.monotonic() + conf.listener.reconcile_interval
+    LOG.info("stopping")
+    server.stop()
+    server.wait()
+    projection.stop()
+    projection.join(timeout=30)
+    engine.close()
+    return 0
+
+
+def _parse_sort(specs: list[str]) -> tuple[t.SortKey, ...]:
+    keys = []
+    for spec in specs:
+        name, _, direction = spec.partition(":")
+        if direction not in ("", "asc", "desc"):
+            raise UsageError(f"bad sort direction {direction!r} in {spec!r}: use asc or desc")
+        if not is_sortable(name):
+            raise UsageError(f"cannot sort on {name!r}: sort on a top-level field such as name, "
+                             "updated_at, status, depth")
+        keys.append(t.SortKey(name, direction == "desc"))
+    return tuple(keys)
+
+
+def _hit_json(hit_id: str, score: float | None, version: int | None, source: dict, **extra) -> dict:
+    out = {"_id": hit_id, "_index": "heatseeker", "_type": STACK_TYPE, "_score": score,
+           "_source": source}
+    if version is not None:
+        out["_version"] = version
+    out.update(extra)
+    return out
+
+
+def cmd_search(conf, args) -> int:
+    from heatseeker.searcher import Searcher
+
+    projects = scope_of(args)
+    started = time.monotonic()
+    node = parse_query(" ".join(args.query))
+    fields = args.fields.split(",") if args.fields else None
+    engine = open_engine(conf, read_only=True)
+    searcher = Searcher(engine)
+    if args.rollup == "root":
+        rolled = searcher.search_roots(node, projects=projects, offset=args.offset,
+                                       limit=args.limit, fields=fields, subtree=args.under)
+        body = {
+            "took": int((time.monotonic() - started) * 1000),
+            "timed_out": False,
+            "hits": {
+                "total": rolled.total,
+                "max_score": rolled.roots[0].score if rolled.roots else None,
+                "hits": [
+                    _hit_json(r.root_id, r.score, None, r.source or {"id": r.root_id},
+                              matches=[{"id": m.id, "path": m.path, "depth": m.depth,
+                                        "_score": m.score} for m in r.matches])
+                    for r in rolled.roots
+                ],
+            },
+        }
+        if args.json:
+            print(json.dumps(body, indent=2, ensure_ascii=False))
+            return 0
+        print(f"{rolled.total} root stack(s) ({rolled.matched_stacks} matching stacks)")
+        for r in rolled.roots:
+            src = r.source or {}
+            print(f"{r.root_id}  {src.get('name', '?'):30}  {src.get('status', '?'):20}  "
+                  f"{src.get('project_id', '?')}")
+            for m in r.matches:
+                print(f"    {' / '.join(m.path)}")
+        return 0
+    res = searcher.search(node, projects=projects, sort=_parse_sort(args.sort or []),
+                          offset=args.offset, limit=args.limit, fields=fields,
+                          subtree=args.under)
+    body = {
+        "took": int((time.monotonic() - started) * 1000),
+        "timed_out": False,
+        "hits": {
+            "total": res.total,
+            "max_score": res.max_score,
+            "hits": [_hit_json(h.id, h.score, h.version, h.source) for h in res.hits],
+        },
+    }
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{res.total} stack(s)")
+    for h in res.hits:
+        src = h.source
+        path = " / ".join(src.get("path") or [src.get("name", "?")])
+        print(f"{h.id}  {src.get('status', '?'):20}  {src.get('project_id', '?'):12}  {path}")
+    return 0
+
+
+def _print_tree(node: dict, indent: int = 0) -> None:
+    s = node["stack"]
+    via = f"  [{s['parent_resource']}]" if s.get("parent_resource") and indent else ""
+    print(f"{'  ' * indent}{s.get('name')}  {s.get('status')}  {s.get('id')}{via}")
+    for child in node["children"]:
+        _print_tree(child, indent + 1)
+
+
+def cmd_show(conf, args) -> int:
+    from heatseeker.searcher import Searcher
+
+    projects = frozenset(args.project) if args.project else None
+    searcher = Searcher(open_engine(conf, read_only=True))
+    node = searcher.stack_tree(args.id, projects=projects)
+    if node is None:
+        raise NotFound(f"no stack {args.id} in the index")
+    if args.json:
+        print(json.dumps(node, indent=2, ensure_ascii=False, sort_keys=True))
+        return 0
+    doc = node["stack"]
+    for key in ("id", "name", "project_id", "status", "status_reason", "created_at", "updated_at",
+                "description", "tags", "path", "template_version", "resource_types", "fingerprint"):
+        value = doc.get(key)
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        print(f"{key:16} {value}")
+    if doc.get("parameters"):
+        print("parameters:")
+        for k, v in sorted(doc["parameters"].items()):
+            print(f"  {k} = {v}")
+    if doc.get("outputs"):
+        print("outputs:")
+        for o in doc["outputs"]:
+            shown = json.dumps(o.get("value"), ensure_ascii=False)
+            print(f"  {o.get('key')} = {shown[:200]}" + (f"  (error: {o['error']})" if o.get("error") else ""))
+    print("tree:")
+    _print_tree(node, 1)
+    return 0
+
+
+def cmd_reindex(conf, args) -> int:
+    from heatseeker.indexer import Projector
+
+    store = open_store(conf)
+    engine = open_engine(conf, read_only=True)
+    progress = Progress()
+    started = time.monotonic()
+    n = Projector(store, engine).rebuild(progress=progress)
+    progress.done()
+    engine.close()
+    print(f"reindexed {n} stacks and tombstones from the store in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_status(conf, args) -> int:
+    from heatseeker.listener import queue_depth
+
+    store = open_store(conf)
+    counts = store.counts()
+    out: dict = {"store": counts}
+    try:
+        engine = open_engine(conf, read_only=True)
+        health = engine.health()
+        checkpoint = engine.checkpoint()
+        engine.close()
+    except EngineError as exc:
+        health, checkpoint = {"ok": False, "error": str(exc)}, 0
+    out["index"] = health
+    out["backlog"] = {
+        "unprojected_changes": max(0, counts["sequence"] - checkpoint),
+        "queued_notifications": queue_depth(conf),
+    }
+    last = store.get_meta("last_event")
+    if last:
+        last = dict(last, timestamp=datetime.fromtimestamp(last["timestamp_us"] / 1e6, UTC).isoformat())
+    out["last_event"] = last
+    out["last_sync"] = store.get_meta("last_sync")
+    out["recent_dead_letters"] = [
+        {k: d[k] for k in ("message_id", "reason")} for d in store.dead_letters(5)
+    ]
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    print(f"stacks: {counts['stacks']} live, {counts['tombstones']} tombstones, "
+          f"{counts['projects']} projects")
+    print(f"index: {'ok' if health.get('ok') else 'NOT OK'} ({health.get('engine', '?')}, "
+          f"{health.get('documents', '?')} documents)" + (f": {health['error']}" if health.get("error") else ""))
+    q = out["backlog"]["queued_notifications"]
+    print(f"backlog: {out['backlog']['unprojected_changes']} changes not yet in the index, "
+          f"{'unknown' if q is None else q} notifications queued")
+    print(f"last event: {last['event_type'] + ' ' + last['stack_id'] + ' at ' + last['timestamp'] if last else 'none'}")
+    print(f"dead letters: {counts['dead_letters']}")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="heatseeker", description="Search inside OpenStack Heat stacks.")
+    p.add_argument("--config-file", action="append", metavar="PATH",
+                   help="oslo.config file (repeatable); default: the usual OpenStack locations")
+    p.add_argument("--debug", action="store_true", help="log debug output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sync", help="index every project's stacks from the Heat API (also a reconcile)")
+    s.add_argument("--full", action="store_true", help="re-read every stack, not only changed ones")
+    s.set_defaults(func=cmd_sync)
+
+    s = sub.add_parser("listen", help="keep the index live from Heat's notifications")
+    s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("search", help="search stacks with the query-string syntax")
+    s.add_argument("query", nargs="*", help='e.g. parameters.image:cirros AND NOT status:CREATE_FAILED')
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--project", action="append", metavar="PROJECT_ID")
+    g.add_argument("--all-projects", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the body Searchlight's POST /v1/search returns")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--offset", type=int, default=0)
+    s.add_argument("--sort", action="append", metavar="FIELD[:asc|desc]")
+    s.add_argument("--fields", metavar="F1,F2", help="only these fields of each stack")
+    s.add_argument("--under", metavar="STACK_ID", help="only this stack and its nested stacks")
+    s.add_argument("--rollup", choices=["root"], help="answer with root stacks and the matching paths")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("show", help="one stack's document and its nested tree")
+    s.add_argument("id")
+    s.add_argument("--project", action="append", metavar="PROJECT_ID")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("reindex", help="rebuild the search index from heatseeker's store (no Heat calls)")
+    s.set_defaults(func=cmd_reindex)
+
+    s = sub.add_parser("status", help="counts, last event seen, backlog")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "limit", 0) < 0 or getattr(args, "offset", 0) < 0:
+        parser.error("--limit and --offset must be >= 0")
+    try:
+        conf = load_conf(args)
+        return args.func(conf, args)
+    except (UsageError, QueryError, UnknownField) as exc:
+        print(f"heatseeker: {exc}", file=sys.stderr)
+        return 2
+    except SchemaMismatch as exc:
+        print(f"heatseeker: {exc}", file=sys.stderr)
+        return 3
+    except NotFound as exc:
+        print(f"heatseeker: {exc}", file=sys.stderr)
+        return 4
+    except WriterBusy as exc:
+        print(f"heatseeker: {exc} (is a listener already running?)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a clear one-line error, the traceback with --debug
+        from heatseeker.heat.client import HeatError
+
+        if isinstance(exc, HeatError | EngineError):
+            print(f"heatseeker: {exc}", file=sys.stderr)
+            return 1
+        LOG.debug("unexpected error", exc_info=True)
+        print(f"heatseeker: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        if getattr(args, "debug", False):
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

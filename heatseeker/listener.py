@@ -1,0 +1,213 @@
+"""The notification listener: Heat's notifications → the indexer, acknowledged after commit.
+
+oslo.messaging batch listener on exchange ``heat``, topics ``notifications``, pool ``heatseeker``
+(its own queue), every priority. For each batch:
+
+* a message that is not a usable notification is logged with its message id, written to the
+  store's dead letters and acknowledged — the listener goes on;
+* the events are applied by the indexer in one durable store transaction, and only then does
+  oslo.messaging acknowledge the batch;
+* when Heat cannot be read the batch is requeued after a pause that doubles on each consecutive
+  failure (``[listener] requeue_backoff_max``): nothing is lost while Heat is down;
+* an unexpected error requeues the batch too, but a message that keeps failing that way is
+  dead-lettered after ``POISON_LIMIT`` deliveries, so one bad message cannot stall the queue.
+
+The index itself is a projection of the store, committed in groups by ``Projection`` (at most every
+``[engine] commit_interval`` seconds), so a crash between store and index loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import oslo_messaging
+from oslo_messaging.notify import dispatcher as notify_dispatcher
+from oslo_messaging.notify import listener as notify_listener
+
+from heatseeker.heat import events
+from heatseeker.heat.client import HeatUnavailable
+from heatseeker.indexer import Indexer, Projector
+from heatseeker.store import Store
+
+LOG = logging.getLogger(__name__)
+
+POISON_LIMIT = 5
+PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical", "sample")
+
+
+class _SafeDispatcher(notify_dispatcher.BatchNotificationDispatcher):
+    """oslo.messaging's batch dispatcher, except that a message it cannot even unpack (a missing or
+    non-text priority, a broken payload) is dead-lettered and acknowledged instead of requeueing
+    the whole batch forever or being dropped with only a warning."""
+
+    def __init__(self, endpoints, serializer, on_poison: Callable[[object, str], None]):
+        super().__init__(endpoints, serializer)
+        self._on_poison = on_poison
+
+    def dispatch(self, incoming):
+        usable = []
+        for raw in incoming:
+            try:
+                priority, _, _ = self._extract_user_message(raw)
+            except Exception as exc:  # noqa: BLE001 - anything a broken message makes oslo raise
+                self._on_poison(raw, f"cannot unpack notification: {exc}")
+                continue
+            if priority not in notify_dispatcher.PRIORITIES:
+                self._on_poison(raw, f"unknown priority {priority!r}")
+                continue
+            usable.append(raw)
+        return super().dispatch(usable) if usable else set()
+
+
+class Handler:
+    """What the endpoint does with one batch (independent of oslo.messaging, for tests)."""
+
+    def __init__(self, store: Store, indexer: Indexer, *, backoff_max: float = 30.0,
+                 on_commit: Callable[[], None] | None = None, sleep=time.sleep):
+        self.store = store
+        self.indexer = indexer
+        self.backoff_max = backoff_max
+        self.on_commit = on_commit
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._deliveries: dict[str, int] = {}
+        self.handled = 0
+
+    def dead_letter(self, message_id: str | None, reason: str, body) -> None:
+        LOG.error("dead-lettered notification %s: %s", message_id, reason)
+        self.store.dead_letter(message_id, reason, body)
+
+    def __call__(self, messages: list[dict]):
+        with self._lock:
+            return self._handle(messages)
+
+    def _handle(self, messages: list[dict]):
+        parsed: list[events.StackEvent] = []
+        used: list[tuple[dict, str]] = []  # (message, message id) of the events parsed
+        for msg in messages:
+            mid = (msg.get("metadata") or {}).get("message_id") if isinstance(msg, dict) else None
+            try:
+                ev = events.parse(msg)
+            except events.MalformedEvent as exc:
+                self.dead_letter(mid, str(exc), msg)
+                continue
+            if ev is not None:
+                parsed.append(ev)
+                used.append((msg, ev.message_id))
+        try:
+            report = self.indexer.apply_events(parsed)
+        except HeatUnavailable as exc:
+            self._failures += 1
+            pause = min(self.backoff_max, 0.5 * 2 ** (self._failures - 1))
+            LOG.warning("Heat unavailable (%s); requeueing %d notification(s) in %.1fs",
+                        exc, len(messages), pause)
+            self.sleep(pause)
+            return oslo_messaging.NotificationResult.REQUEUE
+        except Exception:  # noqa: BLE001 - a bug or a store error must not lose the batch
+            LOG.exception("batch of %d notification(s) failed; requeueing", len(messages))
+            poisoned = False
+            for msg, mid in used:
+                n = self._deliveries[mid] = self._deliveries.get(mid, 0) + 1
+                if n >= POISON_LIMIT:
+                    self.dead_letter(mid, f"failed {n} times", msg)
+                    poisoned = True
+            if poisoned:
+                return oslo_messaging.NotificationResult.HANDLED
+            self.sleep(min(self.backoff_max, 1.0))
+            return oslo_messaging.NotificationResult.REQUEUE
+        self._failures = 0
+        for _, mid in used:
+            self._deliveries.pop(mid, None)
+        self.handled += len(messages)
+        LOG.debug("batch: %s", report)
+        if self.on_commit:
+            self.on_commit()
+        return oslo_messaging.NotificationResult.HANDLED
+
+
+class Endpoint:
+    def __init__(self, handler: Handler):
+        for priority in PRIORITIES:
+            setattr(self, priority, handler)
+
+
+class Projection(threading.Thread):
+    """Projects store changes into the index in group commits, in the background."""
+
+    def __init__(self, projector: Projector, interval: float):
+        super().__init__(name="projection", daemon=True)
+        self.projector = projector
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=max(self.interval, 0.05))
+            self._wake.clear()
+            try:
+                n = self.projector.run_once()
+                if n:
+                    LOG.debug("projected %d change(s)", n)
+            except Exception:  # noqa: BLE001 - keep projecting; the store keeps everything
+                LOG.exception("projection failed; retrying")
+                time.sleep(1.0)
+            if self.interval:
+                # group commits: no more than one per interval
+                self._stop.wait(self.interval)
+        self.projector.run_once()
+
+
+def build_server(conf, handler: Handler):
+    transport = oslo_messaging.get_notification_transport(conf)
+    targets = [
+        oslo_messaging.Target(topic=topic, exchange=conf.listener.exchange)
+        for topic in conf.listener.topics
+    ]
+
+    def on_poison(raw, reason):
+        message = getattr(raw, "message", None)
+        mid = message.get("message_id") if isinstance(message, dict) else None
+        handler.dead_letter(mid, reason, message)
+
+    dispatcher = _SafeDispatcher([Endpoint(handler)], oslo_messaging.NoOpSerializer(), on_poison)
+    return notify_listener.BatchNotificationServer(
+        transport,
+        targets,
+        dispatcher,
+        executor="threading",
+        allow_requeue=True,
+        pool=conf.listener.pool,
+        batch_size=conf.listener.batch_size,
+        batch_timeout=conf.listener.batch_timeout,
+    )
+
+
+def queue_depth(conf) -> int | None:
+    """Messages waiting in heatseeker's queue (the backlog), or None if the broker cannot say."""
+    try:
+        import kombu
+
+        url = oslo_messaging.TransportURL.parse(conf, conf.transport_url)
+        if not url.hosts or url.transport not in ("rabbit", "amqp"):
+            return None
+        host = url.hosts[0]
+        with kombu.Connection(
+            hostname=host.hostname, port=host.port or 5672, userid=host.username,
+            password=host.password, virtual_host=url.virtual_host or "/", connect_timeout=3,
+        ) as conn:
+            _, count, _ = conn.channel().queue_declare(queue=conf.listener.pool, passive=True)
+            return int(count)
+    except Exception:  # noqa: BLE001 - status must answer even when the broker does not
+        return None
