@@ -1,0 +1,64 @@
+#!/bin/bash
+# Small controls for end-to-end tests:
+#   ctl.sh status                    state of each service (exit 0 when all healthy)
+#   ctl.sh rabbitmq-stop             stop the RabbitMQ node only (Heat keeps retrying)
+#   ctl.sh rabbitmq-start            start it again; waits until heat-engine has
+#                                    reconnected (restarts the engine if it does not)
+#   ctl.sh rabbitmq-restart          both of the above
+#   ctl.sh heat-api-stop             stop heat-api only: port 8004 refuses connections,
+#                                    heat-engine keeps running
+#   ctl.sh heat-api-start            start heat-api again; waits until it answers
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+rabbitmq_start() {
+  start_rabbit
+  # RabbitMQ lost its (non-durable) queues. heat-engine reconnects and declares
+  # its 'engine' queue again within a few seconds (heat.conf shortens the
+  # backoff). An API request sent before that would hang 60 s: wait for it.
+  if pid_of engine >/dev/null; then
+    if wait_engine_consumer 45; then
+      log "heat-engine reconnected to rabbitmq"
+    else
+      log "heat-engine did not reconnect in 45 s: restarting it"
+      stop_engine
+      start_engine
+    fi
+  fi
+  # heat-api's RPC client reconnects lazily on its next request; check it now
+  if pid_of api >/dev/null; then
+    local i
+    for ((i = 0; i < 60; i++)); do api_up && break; sleep 0.5; done
+    api_up || die "heat-api does not answer after the rabbitmq restart"
+  fi
+}
+
+status() {
+  local rc=0 p
+  if rabbit_up; then
+    log "rabbitmq     up   (pid $(rabbit_pid || echo '?'), 127.0.0.1:5672)"
+  else log "rabbitmq     DOWN"; rc=1; fi
+  if mariadb_up; then
+    log "mariadb      up   (pid $(pid_of mariadb || echo '?'), 127.0.0.1:$MYSQL_PORT)"
+  else log "mariadb      DOWN"; rc=1; fi
+  if p=$(pid_of engine); then
+    if rabbit_up && engine_consumer_up; then log "heat-engine  up   (pid $p, consuming queue 'engine')"
+    else log "heat-engine  up   (pid $p, NOT consuming queue 'engine')"; rc=1; fi
+  else log "heat-engine  DOWN"; rc=1; fi
+  if p=$(pid_of api); then
+    if api_up; then log "heat-api     up   (pid $p, $HEAT_API_URL answers)"
+    else log "heat-api     up   (pid $p, $HEAT_API_URL does NOT answer)"; rc=1; fi
+  else log "heat-api     DOWN"; rc=1; fi
+  log "sandbox: $SANDBOX"
+  return $rc
+}
+
+case "${1:-}" in
+  status) status ;;
+  rabbitmq-stop) stop_rabbit ;;
+  rabbitmq-start) rabbitmq_start ;;
+  rabbitmq-restart) stop_rabbit; rabbitmq_start ;;
+  heat-api-stop) stop_api ;;
+  heat-api-start) start_api ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,43 @@
+"""Serve heat-api (the WSGI app of Heat 27) from a *threaded* wsgiref server.
+
+Heat 27 has no eventlet ``heat-api`` any more, and the pbr ``heat-wsgi-api``
+test server is single-threaded: that deadlocks ``OS::Heat::Stack``, where the
+engine calls back into the API while the API waits on the engine.
+
+Environment: HEAT_CONF (path of heat.conf, required), HEAT_API_PORT (8004).
+"""
+
+import os
+import socketserver
+import sys
+from wsgiref import simple_server
+
+# oslo.config reads sys.argv. oslo.log would name the log file after this
+# script (run_api.py.log): name it heat-api.log, in heat.conf's log_dir.
+sys.argv = ["heat-api", "--config-file", os.environ["HEAT_CONF"], "--log-file", "heat-api.log"]
+
+from heat.api.openstack.wsgi import init_application  # noqa: E402
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True  # heat-api-start right after heat-api-stop
+
+
+class QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):  # Heat logs requests itself
+        pass
+
+
+def main() -> None:
+    port = int(os.environ.get("HEAT_API_PORT", "8004"))
+    app = init_application()
+    srv = simple_server.make_server(
+        "127.0.0.1", port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+    )
+    print(f"heat-api listening on http://127.0.0.1:{port}", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
