@@ -1,0 +1,28 @@
+"""The one error type of the query package.
+
+Every mistake in what a user typed (a query string, a date, a DSL body) raises ``QueryError``: the API
+answers it with 400 and the message, the command line prints the message. Bad input never produces a
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class QueryError(ValueError):
+    """A query the user wrote is not valid.
+
+    ``message`` is the complete human-readable explanation (it already says where, e.g.
+    "unbalanced parenthesis at 12"); ``position`` is the character offset in the text the user
+    typed when one is known, for tools that want to point at it.
+    """
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"QueryError({self.message!r}, position={self.position!r})"
