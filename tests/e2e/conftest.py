@@ -16,9 +16,9 @@ import pytest
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from heatclient.common import template_utils
+from heatseeker.engines.tantivy import TantivyEngine
 from keystoneauth1 import noauth, session
 
-from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
 from heatseeker.store import Store
@@ -169,8 +169,9 @@ class Heatseeker:
 
     # the listener
     def start_listener(self) -> None:
-        log = open(os.path.join(self.dir, "listener.out"), "a")
-        self.listener = subprocess.Popen(self.cmd("listen"), stdout=log, stderr=subprocess.STDOUT)
+        with open(os.path.join(self.dir, "listener.out"), "a") as log:
+            self.listener = subprocess.Popen(self.cmd("listen"), stdout=log,
+                                             stderr=subprocess.STDOUT)
         wait_for(self.queue_exists, 60, "the listener's queue")
 
     def queue_exists(self) -> bool:
