@@ -13,7 +13,7 @@ NOW = datetime(2026, 11, 25, 10, 30, 15, 123456, tzinfo=UTC)
 
 
 def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[arg-type,misc]
 
 
 END_MS = 999000  # microseconds of the last millisecond
