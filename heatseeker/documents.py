@@ -22,7 +22,10 @@ import datetime as dt
 import hashlib
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -170,24 +173,74 @@ def _embedded(value: Any, depth: int = 0) -> Iterator[dict]:
                 yield from _embedded(parsed, depth + 1)
 
 
-def _documents(template: Any, files: Mapping[str, str] | None) -> list[dict]:
-    """The stack's template, every parsable file, and templates embedded in them as strings."""
-    docs: list[dict] = []
-    if isinstance(template, Mapping):
-        docs.append(dict(template))
-    for content in (files or {}).values():
-        parsed = _load_yaml(content)
-        if isinstance(parsed, dict):
-            docs.append(parsed)
-    for doc in list(docs):
-        docs.extend(_embedded(doc))
-    return docs
+@dataclass(frozen=True)
+class _Summary:
+    """What one template / environment / file tells about hidden parameters (small, cacheable)."""
+
+    hidden: frozenset[str]  # parameters marked hidden
+    defaults: tuple[tuple[str, tuple[str, ...]], ...]  # parameter → leaves of its default
+    env_values: tuple[tuple[str, tuple[str, ...]], ...]  # key in parameters/parameter_defaults
+    # (at any depth) → leaves of its value
 
 
-def _hidden_in(docs: Iterable[dict], environment: Any) -> set[str]:
+_EMPTY = _Summary(frozenset(), (), ())
+
+
+def _summarise(doc: Any) -> _Summary:
+    """Summarise a template/environment dict and the templates written inline in it."""
+    if not isinstance(doc, Mapping):
+        return _EMPTY
+    hidden: set[str] = set()
+    defaults: list[tuple[str, tuple[str, ...]]] = []
+    env_values: list[tuple[str, tuple[str, ...]]] = []
+    for part in [doc, *_embedded(doc)]:
+        for name, definition in _param_defs(part):
+            if any(_truthy(definition.get(flag)) for flag in _HIDDEN_FLAGS):
+                hidden.add(name)
+            for k in _DEFAULT_KEYS:
+                if k in definition:
+                    defaults.append((name, tuple(_leaves(definition[k]))))
+        for section in _ENV_SECTIONS:
+            env_values.extend(_keyed_leaves(part.get(section)))
+    return _Summary(frozenset(hidden), tuple(defaults), tuple(env_values))
+
+
+_CACHE_SIZE = 2048
+_cache: OrderedDict[bytes, _Summary] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _file_summary(content: Any) -> _Summary:
+    """Summary of one file (parsed as YAML; unparsable → nothing). Cached by content digest:
+    every nested stack of a tree carries the same files."""
+    if not isinstance(content, str):
+        return _EMPTY
+    digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).digest()
+    with _cache_lock:
+        hit = _cache.get(digest)
+        if hit is not None:
+            _cache.move_to_end(digest)
+            return hit
+    summary = _summarise(_load_yaml(content))
+    with _cache_lock:
+        _cache[digest] = summary
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return summary
+
+
+def _summaries(template: Any, environment: Any, files: Mapping[str, str] | None) -> list[_Summary]:
+    return [
+        _summarise(template),
+        _summarise(environment),
+        *(_file_summary(c) for c in (files or {}).values()),
+    ]
+
+
+def _hidden_in(summaries: Iterable[_Summary], environment: Any) -> set[str]:
     names: set[str] = set()
-    for doc in docs:
-        names |= _template_hidden(doc)
+    for summary in summaries:
+        names |= summary.hidden
     if isinstance(environment, Mapping):
         encrypted = environment.get("encrypted_param_names")
         if isinstance(encrypted, list | tuple):
@@ -197,7 +250,7 @@ def _hidden_in(docs: Iterable[dict], environment: Any) -> set[str]:
 
 def hidden_names(template: dict, environment: dict, files: Mapping[str, str]) -> set[str]:
     """Names of the parameters whose values must never be indexed (see the module docstring)."""
-    return _hidden_in(_documents(template, files), environment)
+    return _hidden_in(_summaries(template, environment, files), environment)
 
 
 def _leaves(value: Any) -> Iterator[str]:
@@ -213,32 +266,25 @@ def _leaves(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def _masked_keys(value: Any, hidden: set[str]) -> Iterator[Any]:
-    """The values under hidden keys anywhere in ``value`` (environment parameter maps)."""
+def _keyed_leaves(value: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """``(key, leaves of its value)`` for every key at any depth (environment parameter maps)."""
     if isinstance(value, Mapping):
         for k, v in value.items():
-            if _key(k) in hidden:
-                yield v
-            else:
-                yield from _masked_keys(v, hidden)
+            yield _key(k), tuple(_leaves(v))
+            yield from _keyed_leaves(v)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from _masked_keys(v, hidden)
+            yield from _keyed_leaves(v)
 
 
-def _secret_values(docs: Iterable[dict], environment: Any, hidden: set[str]) -> set[str]:
-    """The values hidden parameters are known to hold: defaults and environment values."""
-    found: list[Any] = []
-    docs = list(docs)
-    for doc in docs:
-        for name, definition in _param_defs(doc):
+def _secret_values(summaries: Iterable[_Summary], hidden: set[str]) -> set[str]:
+    """The values hidden parameters are known to hold: their defaults and environment values."""
+    found: set[str] = set()
+    for summary in summaries:
+        for name, leaves in (*summary.defaults, *summary.env_values):
             if name in hidden:
-                found.extend(definition[k] for k in _DEFAULT_KEYS if k in definition)
-    for env in [environment, *docs]:  # environment files among the files too
-        if isinstance(env, Mapping):
-            for section in _ENV_SECTIONS:
-                found.extend(_masked_keys(env.get(section), hidden))
-    return {s for v in found for s in _leaves(v) if len(s) >= EXACT_MIN and s != MASK}
+                found.update(leaves)
+    return {s for s in found if len(s) >= EXACT_MIN and s != MASK}
 
 
 # -- masking ---------------------------------------------------------------------------------------
@@ -385,9 +431,9 @@ def build(
     files = files if isinstance(files, Mapping) else {}
     raw_resources = getattr(snapshot, "resources", None) or []
 
-    docs = _documents(raw_template, files)
-    hidden = _hidden_in(docs, raw_env)
-    scrub = _Scrubber(_secret_values(docs, raw_env, hidden))
+    summaries = _summaries(raw_template, raw_env, files)
+    hidden = _hidden_in(summaries, raw_env)
+    scrub = _Scrubber(_secret_values(summaries, hidden))
 
     stack_id = _str_or_none(show.get("id"))
     name = _str_or_none(show.get("stack_name"))

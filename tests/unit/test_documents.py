@@ -678,3 +678,20 @@ def test_any_answer_gives_a_json_document(show, params, template, env, resources
     )
     assert set(doc) == DOC_KEYS
     assert json.loads(_dumps(doc)) == doc
+
+
+def test_files_are_parsed_once_per_content(monkeypatch):
+    calls: list[str] = []
+    real = documents._load_yaml
+
+    def counting(text):
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(documents, "_load_yaml", counting)
+    shared = {FILE_PREFIX + "child.yaml": HIDDEN_CHILD + "# unique to this test\n"}
+    for n in range(20):  # twenty nested stacks of one tree carry the same files
+        show = {"id": f"n{n}", "stack_name": f"nested-{n}", "parameters": {"db_password": "x" * 9}}
+        doc = _build(Snap(show=show, files=dict(shared)))
+        assert doc["parameters"]["db_password"] == MASK
+    assert len([c for c in calls if c.endswith("# unique to this test\n")]) == 1

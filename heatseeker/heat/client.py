@@ -1,0 +1,392 @@
+"""THE SOURCE: everything heatseeker reads from the Heat API goes through ``HeatSource``.
+
+Errors are translated into three kinds:
+
+* ``HeatUnavailable``: Heat could not be reached or answered 5xx, even after the retries of
+  ``[heat] retries`` (the listener requeues its notifications on it);
+* ``HeatForbidden``: 401/403, i.e. heatseeker's credentials are not a cloud admin;
+* ``HeatError``: anything else Heat refused (other 4xx), with Heat's message.
+
+A stack that is gone (404, or ``DELETE_COMPLETE``: Heat still answers a deleted stack by id until it
+is purged) is ``None``, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib import parse
+
+import requests
+from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as ks_exc
+
+from heatseeker.retry import retry
+
+LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DELETE_COMPLETE = "DELETE_COMPLETE"
+
+FORBIDDEN_HINT = (
+    "heatseeker needs a cloud admin (a user with role admin in the admin project) to list every "
+    "project's stacks (Heat policy stacks:global_index) and to read them; check the [heat] "
+    "credentials"
+)
+
+
+class HeatError(Exception):
+    """Heat refused a request (or answered something heatseeker cannot use)."""
+
+
+class HeatUnavailable(HeatError):
+    """Heat could not be reached, timed out or answered 5xx, after retries."""
+
+
+class HeatForbidden(HeatError):
+    """Heat (or Keystone) answered 401/403: heatseeker's credentials are not a cloud admin."""
+
+
+@dataclass
+class StackSnapshot:
+    """Heat's answers for one stack, read together (see ``HeatSource.read``)."""
+
+    show: dict
+    template: dict
+    environment: dict
+    files: dict[str, str]
+    resources: list[dict]
+    read_at: int  # microseconds since the epoch (UTC), taken before the first call of the read
+
+
+# -- error classification ------------------------------------------------------------------------
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ks_exc.ConnectFailure,
+    ks_exc.ConnectTimeout,
+    ks_exc.UnknownConnectionError,
+    heat_exc.CommunicationError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+)
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of an error from heatclient or keystoneauth (None if it has none)."""
+    if isinstance(exc, heat_exc.HTTPException):
+        code = getattr(exc, "code", None)
+    elif isinstance(exc, ks_exc.HttpError):
+        code = getattr(exc, "http_status", None)
+    else:
+        return None
+    try:
+        return int(code)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return True
+    status = _status(exc)
+    return status is not None and (status >= 500 or status == 408)
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return _status(exc) == 404
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("ERROR: "):  # heatclient's __str__
+        text = text[len("ERROR: ") :]
+    return text or type(exc).__name__
+
+
+def translate(exc: Exception, what: str) -> HeatError:
+    """Turn an exception of heatclient / keystoneauth / requests into a HeatError."""
+    if isinstance(exc, HeatError):
+        return exc
+    if _retryable(exc):
+        status = _status(exc)
+        detail = f"HTTP {status}: " if status else ""
+        return HeatUnavailable(f"Heat API unavailable ({what}): {detail}{_message(exc)}")
+    if isinstance(exc, ks_exc.ConnectionError):  # e.g. SSLError: not retried, still unreachable
+        return HeatUnavailable(f"Heat API unavailable ({what}): {_message(exc)}")
+    status = _status(exc)
+    if status in (401, 403) and isinstance(exc, ks_exc.HttpError):
+        # keystoneauth raises for Keystone's answers (heatclient maps Heat's own)
+        return HeatForbidden(
+            f"Keystone refused heatseeker's credentials for {what} (HTTP {status}: "
+            f"{_message(exc)}): {FORBIDDEN_HINT}"
+        )
+    if status in (401, 403):
+        return HeatForbidden(
+            f"Heat refused {what} (HTTP {status}: {_message(exc)}): {FORBIDDEN_HINT}"
+        )
+    if status is not None:
+        return HeatError(f"Heat refused {what} (HTTP {status}): {_message(exc)}")
+    if isinstance(exc, ks_exc.EndpointNotFound | ks_exc.DiscoveryFailure):
+        return HeatError(
+            f"cannot find the Heat API ({what}): {_message(exc)}; check [heat] service_type, "
+            "valid_interfaces, region_name or endpoint_override"
+        )
+    return HeatError(f"{what} failed: {type(exc).__name__}: {_message(exc)}")
+
+
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (
+    heat_exc.BaseException,
+    ks_exc.ClientException,
+    requests.exceptions.RequestException,
+)
+
+
+class _Gone(Exception):
+    """Internal: the stack answered 404."""
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _stack_path(show: dict, stack_id: str) -> str:
+    """``name/id`` for the sub-resources of a stack: saves Heat's lookup redirect on each call."""
+    name = show.get("stack_name")
+    if isinstance(name, str) and name:
+        return f"{parse.quote(name, safe='')}/{stack_id}"
+    return stack_id
+
+
+def _as_dict(obj: Any) -> dict:
+    if isinstance(obj, dict):
+        return obj
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise HeatError(f"unexpected answer from heatclient: {type(obj).__name__}")
+
+
+class HeatSource:
+    """Reads stacks from the Heat API (heatclient v1), with retries and error translation."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        concurrency: int = 8,
+        page_size: int = 200,
+        retries: int = 4,
+        retry_backoff: float = 0.5,
+        sleep: Callable[[float], object] = time.sleep,
+    ):
+        self.client = client
+        self.concurrency = max(1, int(concurrency))
+        self.page_size = max(1, int(page_size))
+        self.retries = max(0, int(retries))
+        self.retry_backoff = max(0.0, float(retry_backoff))
+        self._sleep = sleep
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> HeatSource:
+        """Build from the ``[heat]`` options (keystoneauth1 auth, session and adapter options).
+
+        Works with ``auth_type = password`` (a cloud admin in Keystone) and with ``auth_type =
+        none`` + ``endpoint = http://heat:8004/v1/<project>`` (a noauth Heat).
+        """
+        from heatclient import client as heat_client
+        from keystoneauth1 import loading as ks_loading
+        from keystoneauth1 import plugin as ks_plugin
+        from keystoneauth1.loading import adapter as ks_adapter
+
+        from heatseeker.config import HEAT_GROUP
+
+        auth = ks_loading.load_auth_from_conf_options(conf, HEAT_GROUP)
+        session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
+        kwargs: dict[str, Any] = {}
+        ks_adapter.process_conf_options(conf[HEAT_GROUP], kwargs)
+        if not kwargs.get("endpoint_override") and isinstance(auth, ks_plugin.FixedEndpointPlugin):
+            # the ``none`` plugin: its endpoint is the Heat API itself
+            kwargs["endpoint_override"] = auth.endpoint
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        client = heat_client.Client("1", session=session, auth=auth, **kwargs)
+        group = conf[HEAT_GROUP]
+        return cls(
+            client,
+            concurrency=group.concurrency,
+            page_size=group.page_size,
+            retries=group.retries,
+            retry_backoff=group.retry_backoff,
+        )
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T], what: str, *, gone_ok: bool = False) -> T:
+        """Run one API call with retries; translate errors (404 → _Gone when ``gone_ok``)."""
+        try:
+            return retry(
+                fn,
+                attempts=self.retries + 1,
+                backoff=self.retry_backoff,
+                retry_on=_retryable,
+                sleep=self._sleep,
+                log=LOG,
+                what=what,
+            )
+        except _CLIENT_ERRORS as exc:
+            if gone_ok and _is_not_found(exc):
+                raise _Gone(what) from exc
+            raise translate(exc, what) from exc  # type: ignore[arg-type]
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def list_stacks(self) -> Iterator[dict]:
+        """Every project's stacks, nested ones included, page by page (marker = last id).
+
+        Items are the listing's dicts; ``project`` is the owner, ``parent`` the direct parent.
+        """
+        marker: str | None = None
+        seen: set[str] = set()
+        page_no = 0
+        while True:
+            page_no += 1
+            kwargs: dict[str, Any] = {
+                "global_tenant": True,
+                "show_nested": True,
+                "show_hidden": True,
+                "limit": self.page_size,
+            }
+            if marker is not None:
+                kwargs["marker"] = marker
+
+            def fetch(kwargs: dict[str, Any] = kwargs) -> list[dict]:
+                # stacks.list() is lazy: errors surface while iterating, so iterate here
+                return [_as_dict(s) for s in self.client.stacks.list(**kwargs)]
+
+            page = self._call(fetch, f"list stacks (page {page_no})")
+            new = 0
+            for item in page:
+                sid = item.get("id")
+                if not isinstance(sid, str) or sid in seen:
+                    continue
+                seen.add(sid)
+                new += 1
+                yield item
+            # heatclient itself follows a short page (asking for the rest of the limit), so a page
+            # shorter than page_size is the last one
+            if len(page) < self.page_size or new == 0:
+                return
+            last = page[-1].get("id")
+            if not isinstance(last, str) or last == marker:
+                return
+            marker = last
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def show(self, stack_id: str) -> dict | None:
+        """The stack (``GET /stacks/{id}``, outputs not resolved); None if it is gone."""
+        try:
+            show = self._call(
+                lambda: _as_dict(self.client.stacks.get(stack_id, resolve_outputs=False)),
+                f"show stack {stack_id}",
+                gone_ok=True,
+            )
+        except _Gone:
+            return None
+        if show.get("stack_status") == DELETE_COMPLETE:
+            return None
+        return show
+
+    def read(self, stack_id: str) -> StackSnapshot | None:
+        """Everything heatseeker indexes about one stack; None if it is gone."""
+        read_at = _now_us()
+        stacks = self.client.stacks
+        try:
+            show = self._call(
+                lambda: _as_dict(stacks.get(stack_id)), f"show stack {stack_id}", gone_ok=True
+            )
+            if show.get("stack_status") == DELETE_COMPLETE:
+                return None
+            real_id = str(show.get("id") or stack_id)
+            path = _stack_path(show, real_id)
+            try:
+                template = self._call(
+                    lambda: stacks.template(path), f"template of {stack_id}", gone_ok=True
+                )
+                environment = self._call(
+                    lambda: stacks.environment(path), f"environment of {stack_id}", gone_ok=True
+                )
+                files = self._call(lambda: stacks.files(path), f"files of {stack_id}", gone_ok=True)
+                resources = self._call(
+                    lambda: [_as_dict(r) for r in self.client.resources.list(path, nested_depth=0)],
+                    f"resources of {stack_id}",
+                    gone_ok=True,
+                )
+            except _Gone as gone:
+                # deleted (and purged) while we read it? or a Heat without this endpoint
+                if self.show(real_id) is None:
+                    return None
+                raise HeatError(
+                    f"Heat answered 404 for the {gone} although the stack exists "
+                    "(heatseeker needs Heat Newton or later)"
+                ) from gone
+        except _Gone:
+            return None
+        return StackSnapshot(
+            show=show,
+            template=template if isinstance(template, dict) else {},
+            environment=environment if isinstance(environment, dict) else {},
+            files=(
+                {str(k): v for k, v in files.items() if isinstance(v, str)}
+                if isinstance(files, dict)
+                else {}
+            ),
+            resources=resources,
+            read_at=read_at,
+        )
+
+    def read_many(
+        self, ids: Iterable[str]
+    ) -> Iterator[tuple[str, StackSnapshot | None | HeatError]]:
+        """``read`` each id, ``concurrency`` at a time; yield ``(id, result)`` as reads complete.
+
+        A stack's failure is yielded as its HeatError; this never raises for one stack.
+        """
+        it = iter(ids)
+        pool = futures.ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="heat-read"
+        )
+        pending: dict[futures.Future, str] = {}
+
+        def submit_next() -> bool:
+            for stack_id in it:
+                pending[pool.submit(self._read_safely, stack_id)] = stack_id
+                return True
+            return False
+
+        try:
+            # keep the queue short: ids may be a long (lazy) iterable
+            for _ in range(self.concurrency * 2):
+                if not submit_next():
+                    break
+            while pending:
+                done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                for fut in done:
+                    stack_id = pending.pop(fut)
+                    submit_next()
+                    yield stack_id, fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_safely(self, stack_id: str) -> StackSnapshot | None | HeatError:
+        try:
+            return self.read(stack_id)
+        except HeatError as exc:
+            return exc
+        except Exception as exc:  # never let one stack break a batch
+            LOG.exception("unexpected error reading stack %s", stack_id)
+            return HeatError(f"reading stack {stack_id} failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,786 @@
+"""heatseeker/heat/client.py (THE SOURCE) and heatseeker/retry.py.
+
+Two fakes: a fake heatclient serving the captured fixtures (fast, precise failure injection), and a
+small local HTTP server speaking Heat's (and Keystone's) REST API, to check the real heatclient and
+keystoneauth1 wiring of ``HeatSource.from_conf``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib import parse
+
+import pytest
+import requests
+from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as ks_exc
+
+from heatseeker import retry as retry_mod
+from heatseeker.config import new_conf
+from heatseeker.heat.client import (
+    HeatError,
+    HeatForbidden,
+    HeatSource,
+    HeatUnavailable,
+    StackSnapshot,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "heat-27.0.1"
+API = FIXTURES / "api"
+LAB1 = "bd43fa04-1c84-4d0d-9b98-f5ddc36ddc6f"
+
+
+def _json(name):
+    return json.loads((API / name).read_text())
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+# -- retry.py ---------------------------------------------------------------------------------
+
+
+class Flaky:
+    def __init__(self, failures, result="ok"):
+        self.failures = list(failures)
+        self.calls = 0
+        self.result = result
+
+    def __call__(self):
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.result
+
+
+def test_retry_returns_after_transient_failures_with_exponential_backoff():
+    sleeps: list[float] = []
+    fn = Flaky([OSError("a"), OSError("b"), OSError("c")])
+    assert (
+        retry_mod.retry(fn, attempts=5, backoff=0.5, retry_on=lambda e: True, sleep=sleeps.append)
+        == "ok"
+    )
+    assert fn.calls == 4
+    assert len(sleeps) == 3
+    for pause, base in zip(sleeps, [0.5, 1.0, 2.0], strict=True):
+        assert base <= pause <= base * (1 + retry_mod.JITTER)
+
+
+def test_retry_reraises_the_last_error():
+    errors = [OSError("first"), OSError("second"), OSError("last")]
+    fn = Flaky(errors)
+    with pytest.raises(OSError, match="last"):
+        retry_mod.retry(fn, attempts=3, backoff=0, retry_on=lambda e: True, sleep=lambda s: None)
+    assert fn.calls == 3
+
+
+def test_retry_does_not_retry_other_errors():
+    fn = Flaky([ValueError("no")])
+    sleeps: list[float] = []
+    with pytest.raises(ValueError):
+        retry_mod.retry(
+            fn,
+            attempts=5,
+            backoff=1,
+            retry_on=lambda e: isinstance(e, OSError),
+            sleep=sleeps.append,
+        )
+    assert fn.calls == 1 and sleeps == []
+
+
+def test_retry_at_least_once_and_logs(caplog):
+    import logging
+
+    log = logging.getLogger("test-retry")
+    fn = Flaky([OSError("x")])
+    with pytest.raises(OSError):
+        retry_mod.retry(
+            fn, attempts=0, backoff=1, retry_on=lambda e: True, sleep=lambda s: None, log=log
+        )
+    assert fn.calls == 1
+    fn = Flaky([OSError("boom")])
+    with caplog.at_level(logging.WARNING, logger="test-retry"):
+        retry_mod.retry(
+            fn,
+            attempts=2,
+            backoff=0,
+            retry_on=lambda e: True,
+            sleep=lambda s: None,
+            log=log,
+            what="probe",
+        )
+    assert "probe failed (attempt 1 of 2): boom" in caplog.text
+
+
+# -- a fake heatclient serving the fixtures -------------------------------------------------------
+
+
+class Obj:
+    """Like heatclient's Resource: to_dict() gives a copy of the answer."""
+
+    def __init__(self, info):
+        self._info = info
+
+    def to_dict(self):
+        return copy.deepcopy(self._info)
+
+
+class FakeHeatClient:
+    """stacks.list/get/template/environment/files and resources.list, with injected failures."""
+
+    def __init__(self):
+        self.stacks_data: dict[str, dict] = {}
+        self.listing: list[dict] = []
+        self.failures: dict[tuple[str, str | None], list[Exception]] = {}
+        self.calls: list[tuple[str, object, int]] = []
+        self.delay = 0.0
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.fail_listing_after: int | None = None  # raise lazily after yielding this many items
+        self.stacks = _Stacks(self)
+        self.resources = _Resources(self)
+
+    def add_lab1(self, sid=LAB1, status=None):
+        show = _json("show.json")["stack"]
+        show["id"] = sid
+        if status:
+            show["stack_status"] = status
+        self.stacks_data[sid] = {
+            "show": show,
+            "template": _json("template.json"),
+            "environment": _json("environment.json"),
+            "files": {
+                "file:///srv/heat/templates/child.yaml": (
+                    FIXTURES / "templates" / "child.yaml"
+                ).read_text()
+            },
+            "resources": [
+                r
+                for r in _json("resources_nested3.json")["resources"]
+                if "parent_resource" not in r
+            ],
+        }
+
+    def fail(self, op, key, *errors):
+        self.failures.setdefault((op, key), []).extend(errors)
+
+    def enter(self, op, arg):
+        sid = arg.rsplit("/", 1)[-1] if isinstance(arg, str) else None
+        with self.lock:
+            self.calls.append((op, arg, _now_us()))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            errors = self.failures.get((op, sid)) or self.failures.get((op, None))
+            error = errors.pop(0) if errors else None
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if error is not None:
+                raise error
+            return sid
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def data(self, sid):
+        if sid not in self.stacks_data:
+            raise heat_exc.HTTPNotFound(
+                json.dumps({"error": {"message": f"The Stack ({sid}) could not be found."}})
+            )
+        return self.stacks_data[sid]
+
+
+class _Stacks:
+    def __init__(self, heat: FakeHeatClient):
+        self.heat = heat
+        self.list_kwargs: list[dict] = []
+
+    def list(self, **kwargs):
+        self.list_kwargs.append(dict(kwargs))
+        heat = self.heat
+
+        def gen():  # lazy, like heatclient: nothing happens before iteration
+            heat.enter("list", None)
+            items = heat.listing
+            if "marker" in kwargs:
+                ids = [i["id"] for i in items]
+                items = items[ids.index(kwargs["marker"]) + 1 :]
+            for n, item in enumerate(items[: kwargs.get("limit") or None]):
+                if heat.fail_listing_after is not None and n == heat.fail_listing_after:
+                    heat.fail_listing_after = None
+                    raise heat_exc.HTTPServiceUnavailable(
+                        "page 2 of heatclient's own paging failed"
+                    )
+                yield Obj(item)
+
+        return gen()
+
+    def get(self, stack_id, resolve_outputs=True):
+        sid = self.heat.enter("get" if resolve_outputs else "show", stack_id)
+        show = copy.deepcopy(self.heat.data(sid)["show"])
+        if not resolve_outputs:
+            show.pop("outputs", None)
+        return Obj(show)
+
+    def template(self, stack_id):
+        return copy.deepcopy(self.heat.data(self.heat.enter("template", stack_id))["template"])
+
+    def environment(self, stack_id):
+        return copy.deepcopy(
+            self.heat.data(self.heat.enter("environment", stack_id))["environment"]
+        )
+
+    def files(self, stack_id):
+        return copy.deepcopy(self.heat.data(self.heat.enter("files", stack_id))["files"])
+
+
+class _Resources:
+    def __init__(self, heat: FakeHeatClient):
+        self.heat = heat
+        self.list_kwargs: list[dict] = []
+
+    def list(self, stack_id, **kwargs):
+        self.list_kwargs.append(dict(kwargs))
+        sid = self.heat.enter("resources", stack_id)
+        return [Obj(r) for r in self.heat.data(sid)["resources"]]
+
+
+@pytest.fixture
+def heat():
+    h = FakeHeatClient()
+    h.add_lab1()
+    h.listing = _json("list_global_nested.json")["stacks"]
+    return h
+
+
+def source(heat, **kw):
+    sleeps = kw.pop("sleeps", [])
+    kw.setdefault("retry_backoff", 0.01)
+    return HeatSource(heat, sleep=sleeps.append, **kw)
+
+
+# -- listing ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 4, 10, 11, 12, 200])
+def test_list_stacks_pages_by_marker(heat, page_size):
+    expected = [s["id"] for s in heat.listing]
+    got = list(source(heat, page_size=page_size).list_stacks())
+    assert [s["id"] for s in got] == expected
+    assert got == heat.listing  # plain dicts, as listed
+    kwargs = heat.stacks.list_kwargs
+    pages = -(-len(expected) // page_size) + (1 if len(expected) % page_size == 0 else 0)
+    assert len(kwargs) == pages
+    for n, kw in enumerate(kwargs):
+        assert kw["global_tenant"] is True and kw["show_nested"] is True
+        assert kw["limit"] == page_size
+        assert kw.get("marker") == (None if n == 0 else expected[n * page_size - 1])
+
+
+def test_list_stacks_gives_the_owner_project(heat):
+    projects = {s["stack_name"]: s["project"] for s in source(heat).list_stacks()}
+    assert projects["demo2"] == "demo"  # owned by demo, although stack_owner is admin
+    assert projects["lab1"] == "admin"
+
+
+def test_list_stacks_lazy_error_is_retried_without_duplicates(heat):
+    heat.fail_listing_after = 2
+    sleeps: list[float] = []
+    got = [s["id"] for s in source(heat, page_size=4, sleeps=sleeps).list_stacks()]
+    assert got == [s["id"] for s in heat.listing]
+    assert len(sleeps) == 1
+
+
+def test_list_stacks_lazy_error_after_retries_is_unavailable(heat):
+    heat.fail("list", None, *[heat_exc.HTTPServiceUnavailable("down")] * 3)
+    src = source(heat, retries=2)
+    with pytest.raises(HeatUnavailable, match="list stacks"):
+        list(src.list_stacks())
+
+
+def test_list_stacks_forbidden(heat):
+    heat.fail(
+        "list",
+        None,
+        heat_exc.HTTPForbidden(
+            json.dumps({"error": {"message": "stacks:global_index is disallowed by policy"}})
+        ),
+    )
+    with pytest.raises(HeatForbidden) as info:
+        list(source(heat).list_stacks())
+    text = str(info.value)
+    assert "cloud admin" in text and "stacks:global_index" in text and "HTTP 403" in text
+    assert len(heat.calls) == 1  # not retried
+
+
+def test_list_stacks_stops_on_a_repeating_page(heat):
+    """A Heat that ignores the marker would make a naive pager loop forever."""
+    heat.stacks.list = lambda **kw: iter([Obj(s) for s in heat.listing[:3]])
+    assert len(list(source(heat, page_size=3).list_stacks())) == 3
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def test_read_returns_the_snapshot(heat):
+    before = _now_us()
+    snap = source(heat).read(LAB1)
+    assert isinstance(snap, StackSnapshot)
+    data = heat.stacks_data[LAB1]
+    assert snap.show == data["show"] and snap.show["outputs"]  # outputs resolved
+    assert snap.template == data["template"]
+    assert snap.environment == data["environment"]
+    assert snap.files == data["files"]
+    assert snap.resources == data["resources"]
+    assert [c[0] for c in heat.calls] == ["get", "template", "environment", "files", "resources"]
+    # the version is taken before the first call
+    assert before <= snap.read_at <= heat.calls[0][2]
+    # sub-resources are read by name/id (no lookup redirect)
+    assert all(c[1] == f"lab1/{LAB1}" for c in heat.calls[1:])
+    assert heat.resources.list_kwargs == [{"nested_depth": 0}]
+
+
+def test_read_of_an_unknown_stack_is_none(heat):
+    assert source(heat).read("00000000-0000-0000-0000-000000000000") is None
+    assert len(heat.calls) == 1
+
+
+def test_read_of_a_deleted_stack_is_none(heat):
+    heat.add_lab1("d1", status="DELETE_COMPLETE")
+    assert source(heat).read("d1") is None
+    assert [c[0] for c in heat.calls] == ["get"]  # nothing else read
+    assert source(heat).show("d1") is None
+
+
+def test_read_stack_deleted_during_the_read_is_none(heat):
+    heat.fail("environment", LAB1, heat_exc.HTTPNotFound("gone"))
+    heat.fail("show", LAB1, heat_exc.HTTPNotFound("gone"))
+    assert source(heat).read(LAB1) is None
+
+
+def test_read_404_on_a_sub_resource_of_a_live_stack_is_an_error(heat):
+    heat.fail("files", LAB1, heat_exc.HTTPNotFound("no such endpoint"))
+    with pytest.raises(HeatError, match="Newton") as info:
+        source(heat).read(LAB1)
+    assert not isinstance(info.value, HeatUnavailable)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ks_exc.ConnectFailure("refused"),
+        ks_exc.ConnectTimeout("slow"),
+        heat_exc.CommunicationError("broken pipe"),
+        requests.exceptions.ConnectionError("reset"),
+        heat_exc.HTTPInternalServerError("500"),
+        heat_exc.HTTPServiceUnavailable("503"),
+        heat_exc.HTTPBadGateway("502"),
+        heat_exc.HTTPException("gateway timeout", 504),
+    ],
+)
+def test_read_retries_connection_errors_and_5xx(heat, error):
+    heat.fail("template", LAB1, error, copy.copy(error))
+    sleeps: list[float] = []
+    snap = source(heat, retries=4, retry_backoff=0.5, sleeps=sleeps).read(LAB1)
+    assert snap is not None and snap.template
+    assert [c[0] for c in heat.calls].count("template") == 3
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] < sleeps[1] <= 1.1
+
+
+def test_read_gives_up_after_the_retries(heat):
+    heat.fail("get", LAB1, *[ks_exc.ConnectFailure("refused")] * 5)
+    sleeps: list[float] = []
+    with pytest.raises(HeatUnavailable, match="refused"):
+        source(heat, retries=3, sleeps=sleeps).read(LAB1)
+    assert len(heat.calls) == 4 and len(sleeps) == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        heat_exc.HTTPUnauthorized("no token"),
+        heat_exc.HTTPForbidden("denied"),
+        ks_exc.Unauthorized("bad password"),
+    ],
+)
+def test_read_forbidden(heat, error):
+    heat.fail("get", LAB1, error)
+    with pytest.raises(HeatForbidden, match="cloud admin"):
+        source(heat).read(LAB1)
+    assert len(heat.calls) == 1
+
+
+def test_read_other_4xx_is_a_heat_error_with_the_message(heat):
+    body = json.dumps(
+        {"error": {"message": "Invalid stack id 'x'", "type": "Invalid"}, "code": 400}
+    )
+    heat.fail("get", LAB1, heat_exc.HTTPBadRequest(body, 400))
+    with pytest.raises(HeatError) as info:
+        source(heat).read(LAB1)
+    assert type(info.value) is HeatError
+    assert "HTTP 400" in str(info.value) and "Invalid stack id 'x'" in str(info.value)
+    assert len(heat.calls) == 1
+
+
+def test_show_does_not_resolve_outputs(heat):
+    shown = source(heat).show(LAB1)
+    assert shown["stack_name"] == "lab1" and "outputs" not in shown
+    assert heat.calls[0][0] == "show"
+    assert source(heat).show("unknown") is None
+
+
+# -- read_many -----------------------------------------------------------------------------------
+
+
+def test_read_many_bounds_concurrency_and_yields_everything(heat):
+    ids = [f"s{n:02d}" for n in range(24)]
+    for sid in ids:
+        heat.add_lab1(sid)
+    heat.delay = 0.01
+    results = dict(source(heat, concurrency=3).read_many(ids))
+    assert set(results) == set(ids)
+    assert all(isinstance(r, StackSnapshot) for r in results.values())
+    assert heat.max_in_flight <= 3
+    assert heat.max_in_flight >= 2  # really in parallel
+
+
+def test_read_many_yields_as_reads_complete(heat):
+    heat.add_lab1("fast")
+    heat.add_lab1("slow")
+    original = heat.enter
+
+    def enter(op, arg):
+        if isinstance(arg, str) and arg.endswith("slow") and op == "get":
+            time.sleep(0.2)
+        return original(op, arg)
+
+    heat.enter = enter
+    order = [sid for sid, _ in source(heat, concurrency=2).read_many(["slow", "fast"])]
+    assert order == ["fast", "slow"]
+
+
+def test_read_many_never_raises_for_one_stack(heat):
+    for sid in ("ok1", "ok2", "denied", "broken", "down"):
+        heat.add_lab1(sid)
+    heat.add_lab1("deleted", status="DELETE_COMPLETE")
+    heat.fail("get", "denied", heat_exc.HTTPForbidden("no"))
+    heat.fail("get", "down", *[ks_exc.ConnectFailure("refused")] * 10)
+    heat.fail("template", "broken", KeyError("a bug somewhere"))
+    ids = ["ok1", "denied", "broken", "missing", "deleted", "down", "ok2"]
+    results = dict(source(heat, concurrency=4, retries=1).read_many(ids))
+    assert set(results) == set(ids)
+    assert isinstance(results["ok1"], StackSnapshot) and isinstance(results["ok2"], StackSnapshot)
+    assert isinstance(results["denied"], HeatForbidden)
+    assert isinstance(results["down"], HeatUnavailable)
+    assert type(results["broken"]) is HeatError and "KeyError" in str(results["broken"])
+    assert results["missing"] is None and results["deleted"] is None
+
+
+def test_read_many_with_a_lazy_iterable_and_early_stop(heat):
+    for n in range(50):
+        heat.add_lab1(f"x{n}")
+    pulled = []
+
+    def ids():
+        for n in range(50):
+            pulled.append(n)
+            yield f"x{n}"
+
+    gen = source(heat, concurrency=2).read_many(ids())
+    first = next(gen)
+    gen.close()  # must not hang nor read everything
+    assert first[0].startswith("x")
+    assert len(pulled) <= 2 * 2 + 2
+
+
+def test_read_many_empty(heat):
+    assert list(source(heat).read_many([])) == []
+
+
+# -- the real heatclient and keystoneauth1 against a local fake Heat (and Keystone) ---------------
+
+
+class FakeHeatHTTP(BaseHTTPRequestHandler):
+    """Speaks enough of Heat's REST API (and Keystone's) for heatclient + keystoneauth1."""
+
+    server: FakeServer  # type: ignore[assignment]
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, code, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, code, message):
+        title = {403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}.get(code, "Error")
+        self._send(
+            code,
+            {
+                "code": code,
+                "title": title,
+                "explanation": message,
+                "error": {"message": message, "type": title},
+            },
+        )
+
+    def do_POST(self):
+        srv = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.rstrip("/") == "/identity/v3/auth/tokens":
+            srv.token_requests.append(body)
+            token = {
+                "methods": ["password"],
+                "expires_at": "2099-01-01T00:00:00.000000Z",
+                "issued_at": "2026-11-25T00:00:00.000000Z",
+                "user": {
+                    "id": "uid",
+                    "name": "admin",
+                    "domain": {"id": "default", "name": "Default"},
+                },
+                "project": {
+                    "id": "admin",
+                    "name": "admin",
+                    "domain": {"id": "default", "name": "Default"},
+                },
+                "roles": [{"id": "rid", "name": "admin"}],
+                "catalog": [
+                    {
+                        "type": "orchestration",
+                        "name": "heat",
+                        "id": "svc",
+                        "endpoints": [
+                            {
+                                "id": "e1",
+                                "interface": "public",
+                                "region_id": "RegionOne",
+                                "region": "RegionOne",
+                                "url": f"{srv.url}/v1/admin",
+                            }
+                        ],
+                    }
+                ],
+            }
+            self._send(201, {"token": token}, {"X-Subject-Token": "token-123"})
+            return
+        self._error(404, "no such thing")
+
+    def do_GET(self):
+        srv = self.server
+        url = parse.urlsplit(self.path)
+        path = url.path.rstrip("/")
+        query = dict(parse.parse_qsl(url.query))
+        srv.requests.append((path, query, dict(self.headers)))
+        if path == "/identity/v3":
+            href = f"{srv.url}/identity/v3/"
+            self._send(
+                200,
+                {
+                    "version": {
+                        "id": "v3.14",
+                        "status": "stable",
+                        "updated": "2020-04-07T00:00:00Z",
+                        "links": [{"rel": "self", "href": href}],
+                    }
+                },
+            )
+            return
+        if srv.fail_next:
+            code = srv.fail_next.pop(0)
+            self._error(code, f"injected {code}")
+            return
+        if not path.startswith("/v1/admin/stacks"):
+            self._error(404, "The resource could not be found.")
+            return
+        parts = (
+            path[len("/v1/admin/stacks") :].strip("/").split("/")
+            if path != "/v1/admin/stacks"
+            else []
+        )
+        if not parts:
+            items = srv.listing
+            if "marker" in query:
+                ids = [s["id"] for s in items]
+                items = items[ids.index(query["marker"]) + 1 :]
+            limit = int(query.get("limit", 1000))
+            self._send(200, {"stacks": items[: min(limit, srv.max_page)]})
+            return
+        stacks = srv.stacks
+        if len(parts) == 1:  # lookup by id: Heat redirects to name/id
+            sid = parts[0]
+            if sid not in stacks:
+                self._error(404, f"The Stack ({sid}) could not be found.")
+                return
+            location = f"{srv.url}/v1/admin/stacks/{stacks[sid]['show']['stack_name']}/{sid}"
+            if url.query:  # Heat keeps the query on its lookup redirect
+                location += "?" + url.query
+            self._send(302, None, {"Location": location})
+            return
+        name, sid, *rest = parts
+        if sid not in stacks:
+            self._error(404, f"The Stack ({name}) could not be found.")
+            return
+        data = stacks[sid]
+        sub = rest[0] if rest else None
+        if sub is None:
+            show = dict(data["show"])
+            if query.get("resolve_outputs") == "False":
+                show.pop("outputs", None)
+            self._send(200, {"stack": show})
+        elif sub in ("template", "environment", "files"):
+            self._send(200, data[sub])
+        elif sub == "resources":
+            self._send(200, {"resources": data["resources"]})
+        else:
+            self._error(404, "The resource could not be found.")
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), FakeHeatHTTP)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.requests: list = []
+        self.token_requests: list = []
+        self.fail_next: list[int] = []
+        self.max_page = 1000
+        self.listing = _json("list_global_nested.json")["stacks"]
+        show = _json("show.json")["stack"]
+        self.stacks = {
+            LAB1: {
+                "show": show,
+                "template": _json("template.json"),
+                "environment": _json("environment.json"),
+                "files": {
+                    "file:///srv/heat/templates/child.yaml": "heat_template_version: 2021-04-16\n"
+                },
+                "resources": [
+                    r
+                    for r in _json("resources_nested3.json")["resources"]
+                    if "parent_resource" not in r
+                ],
+            }
+        }
+
+
+@pytest.fixture
+def server():
+    srv = FakeServer()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _conf(tmp_path, text):
+    path = tmp_path / "heatseeker.conf"
+    path.write_text(text)
+    conf = new_conf()
+    conf(["--config-file", str(path)], project="heatseeker", default_config_files=[])
+    return conf
+
+
+def test_from_conf_noauth_endpoint(server, tmp_path):
+    conf = _conf(
+        tmp_path,
+        f"[heat]\nauth_type = none\nendpoint = {server.url}/v1/admin\npage_size = 4\nretries = 3\nretry_backoff = 0\nconcurrency = 5\n",
+    )
+    src = HeatSource.from_conf(conf)
+    assert (src.page_size, src.retries, src.retry_backoff, src.concurrency) == (4, 3, 0.0, 5)
+    server.max_page = 3  # Heat's own cap below our page size: heatclient follows short pages
+    listed = list(src.list_stacks())
+    assert [s["id"] for s in listed] == [s["id"] for s in server.listing]
+    stack_queries = [q for p, q, _ in server.requests if p == "/v1/admin/stacks"]
+    assert all(q["global_tenant"] == "True" and q["show_nested"] == "True" for q in stack_queries)
+    assert stack_queries[0].get("marker") is None and stack_queries[0]["limit"] == "4"
+    # through Heat's lookup redirect, then by name/id
+    server.requests.clear()
+    snap = src.read(LAB1)
+    assert (
+        snap is not None
+        and snap.show["id"] == LAB1
+        and snap.template["heat_template_version"] == "2021-04-16"
+    )
+    assert [p for p, _, _ in server.requests] == [
+        f"/v1/admin/stacks/{LAB1}",
+        f"/v1/admin/stacks/lab1/{LAB1}",
+        f"/v1/admin/stacks/lab1/{LAB1}/template",
+        f"/v1/admin/stacks/lab1/{LAB1}/environment",
+        f"/v1/admin/stacks/lab1/{LAB1}/files",
+        f"/v1/admin/stacks/lab1/{LAB1}/resources",
+    ]
+    assert len(snap.resources) == 6
+    assert src.read("no-such-stack") is None
+    assert "outputs" not in src.show(LAB1)
+
+
+def test_real_heatclient_errors_are_translated(server, tmp_path):
+    conf = _conf(
+        tmp_path,
+        f"[heat]\nauth_type = none\nendpoint = {server.url}/v1/admin\nretries = 2\nretry_backoff = 0\n",
+    )
+    src = HeatSource.from_conf(conf)
+    server.fail_next = [503, 500]
+    assert src.read(LAB1) is not None  # retried twice
+    server.fail_next = [503, 503, 503]
+    with pytest.raises(HeatUnavailable, match="HTTP 503"):
+        src.read(LAB1)
+    server.fail_next = [403]
+    with pytest.raises(HeatForbidden, match="stacks:global_index"):
+        list(src.list_stacks())
+    server.fail_next = [400]
+    with pytest.raises(HeatError, match="injected 400"):
+        src.read(LAB1)
+
+
+def test_unreachable_heat_is_unavailable(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    conf = _conf(
+        tmp_path,
+        f"[heat]\nauth_type = none\nendpoint = http://127.0.0.1:{port}/v1/admin\nretries = 1\nretry_backoff = 0\n",
+    )
+    src = HeatSource.from_conf(conf)
+    with pytest.raises(HeatUnavailable):
+        list(src.list_stacks())
+    results = list(src.read_many(["a"]))
+    assert isinstance(results[0][1], HeatUnavailable)
+
+
+def test_from_conf_password_through_keystone(server, tmp_path):
+    conf = _conf(
+        tmp_path,
+        "[heat]\nauth_type = password\n"
+        f"auth_url = {server.url}/identity/v3\n"
+        "username = admin\npassword = pw\nproject_name = admin\n"
+        "user_domain_name = Default\nproject_domain_name = Default\n"
+        "region_name = RegionOne\nretry_backoff = 0\n",
+    )
+    src = HeatSource.from_conf(conf)
+    listed = list(src.list_stacks())
+    assert len(listed) == len(server.listing)
+    assert server.token_requests, "no token was requested from Keystone"
+    auth = server.token_requests[0]["auth"]
+    assert auth["identity"]["password"]["user"]["name"] == "admin"
+    assert auth["scope"]["project"]["name"] == "admin"
+    heat_requests = [h for p, _, h in server.requests if p.startswith("/v1/")]
+    assert heat_requests and all(h.get("X-Auth-Token") == "token-123" for h in heat_requests)
