@@ -124,7 +124,7 @@ wait_engine_consumer() {  # wait_engine_consumer SECONDS
   local secs=${1:-60} t0=$SECONDS
   while ((SECONDS - t0 < secs)); do
     engine_consumer_up && return 0
-    pid_of engine >/dev/null || return 1
+    pid_of heat-engine >/dev/null || return 1
     sleep 0.5
   done
   return 1
@@ -166,38 +166,38 @@ db_sync() {  # cheap when the schema is current; needed once per fresh database
 }
 
 start_engine() {
-  if pid_of engine >/dev/null; then log "heat-engine already running"; return 0; fi
+  if pid_of heat-engine >/dev/null; then log "heat-engine already running"; return 0; fi
   log "starting heat-engine"
-  spawn engine "$LOGS/heat-engine.out" "$VENV/bin/heat-engine" --config-file "$HEAT_CONF"
+  spawn heat-engine "$LOGS/heat-engine.out" "$VENV/bin/heat-engine" --config-file "$HEAT_CONF"
   wait_engine_consumer 90 ||
     die "heat-engine did not bind its queue; see $LOGS/heat-engine.log and heat-engine.out"
-  log "heat-engine up (pid $(pid_of engine))"
+  log "heat-engine up (pid $(pid_of heat-engine))"
 }
 
-stop_engine() { stop_pid engine 30; }
+stop_engine() { stop_pid heat-engine 30; }
 
 api_up() {  # a stack index is an RPC call to the engine: 200 = api+engine+rabbit+db up
   curl -sf --max-time 10 -o /dev/null "$HEAT_API_URL/v1/admin/stacks"
 }
 
 start_api() {
-  if pid_of api >/dev/null; then log "heat-api already running"; return 0; fi
+  if pid_of heat-api >/dev/null; then log "heat-api already running"; return 0; fi
   port_open "$HEAT_API_PORT" && die "port $HEAT_API_PORT is taken by another process"
   log "starting heat-api"
   HEAT_CONF=$HEAT_CONF HEAT_API_PORT=$HEAT_API_PORT \
-    spawn api "$LOGS/heat-api.out" "$VENV/bin/python" "$SANDBOX_TOOLS/run_api.py"
+    spawn heat-api "$LOGS/heat-api.out" "$VENV/bin/python" "$SANDBOX_TOOLS/run_api.py"
   local i
   for ((i = 0; i < 300; i++)); do
-    api_up && { log "heat-api up on $HEAT_API_URL (pid $(pid_of api))"; return 0; }
-    pid_of api >/dev/null || break
+    api_up && { log "heat-api up on $HEAT_API_URL (pid $(pid_of heat-api))"; return 0; }
+    pid_of heat-api >/dev/null || break
     sleep 0.2
   done
   tail -n 20 "$LOGS/heat-api.out" >&2 || true
   die "heat-api did not come up; see $LOGS/heat-api.log and heat-api.out"
 }
 
-stop_api() { stop_pid api 10; }
+stop_api() { stop_pid heat-api 10; }
 
 healthy() {  # everything up and answering
-  rabbit_up && mariadb_up && pid_of engine >/dev/null && pid_of api >/dev/null && api_up
+  rabbit_up && mariadb_up && pid_of heat-engine >/dev/null && pid_of heat-api >/dev/null && api_up
 }

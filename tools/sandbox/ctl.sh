@@ -8,6 +8,8 @@
 #   ctl.sh heat-api-stop             stop heat-api only: port 8004 refuses connections,
 #                                    heat-engine keeps running
 #   ctl.sh heat-api-start            start heat-api again; waits until it answers
+#   ctl.sh notifications-purge       empty the queues notifications.info/.error, where
+#                                    oslo.messaging keeps every notification nobody read
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -16,7 +18,7 @@ rabbitmq_start() {
   # RabbitMQ lost its (non-durable) queues. heat-engine reconnects and declares
   # its 'engine' queue again within a few seconds (heat.conf shortens the
   # backoff). An API request sent before that would hang 60 s: wait for it.
-  if pid_of engine >/dev/null; then
+  if pid_of heat-engine >/dev/null; then
     if wait_engine_consumer 45; then
       log "heat-engine reconnected to rabbitmq"
     else
@@ -26,7 +28,7 @@ rabbitmq_start() {
     fi
   fi
   # heat-api's RPC client reconnects lazily on its next request; check it now
-  if pid_of api >/dev/null; then
+  if pid_of heat-api >/dev/null; then
     local i
     for ((i = 0; i < 60; i++)); do api_up && break; sleep 0.5; done
     api_up || die "heat-api does not answer after the rabbitmq restart"
@@ -41,11 +43,11 @@ status() {
   if mariadb_up; then
     log "mariadb      up   (pid $(pid_of mariadb || echo '?'), 127.0.0.1:$MYSQL_PORT)"
   else log "mariadb      DOWN"; rc=1; fi
-  if p=$(pid_of engine); then
+  if p=$(pid_of heat-engine); then
     if rabbit_up && engine_consumer_up; then log "heat-engine  up   (pid $p, consuming queue 'engine')"
     else log "heat-engine  up   (pid $p, NOT consuming queue 'engine')"; rc=1; fi
   else log "heat-engine  DOWN"; rc=1; fi
-  if p=$(pid_of api); then
+  if p=$(pid_of heat-api); then
     if api_up; then log "heat-api     up   (pid $p, $HEAT_API_URL answers)"
     else log "heat-api     up   (pid $p, $HEAT_API_URL does NOT answer)"; rc=1; fi
   else log "heat-api     DOWN"; rc=1; fi
@@ -60,5 +62,9 @@ case "${1:-}" in
   rabbitmq-restart) stop_rabbit; rabbitmq_start ;;
   heat-api-stop) stop_api ;;
   heat-api-start) start_api ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  notifications-purge)
+    for q in notifications.info notifications.error; do
+      rabbitmqctl -q purge_queue "$q" >/dev/null 2>&1 && log "purged $q" || true
+    done ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

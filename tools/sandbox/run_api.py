@@ -4,6 +4,9 @@ Heat 27 has no eventlet ``heat-api`` any more, and the pbr ``heat-wsgi-api``
 test server is single-threaded: that deadlocks ``OS::Heat::Stack``, where the
 engine calls back into the API while the API waits on the engine.
 
+Requests without an ``X-Auth-Project`` header act as the project named in
+the URL (``/v1/<project>/...``), see ProjectFromPath.
+
 Environment: HEAT_CONF (path of heat.conf, required), HEAT_API_PORT (8004).
 """
 
@@ -19,6 +22,26 @@ sys.argv = ["heat-api", "--config-file", os.environ["HEAT_CONF"], "--log-file", 
 from heat.api.openstack.wsgi import init_application  # noqa: E402
 
 
+class ProjectFromPath:
+    """noauth takes the project from X-Auth-Project and defaults to 'admin'.
+
+    heat-engine's own calls to the API (OS::Heat::Stack) carry no such header,
+    only the parent's project in the URL ([clients_heat] url), so the child
+    stack would land in project 'admin'. With Keystone it belongs to the parent
+    stack's project: do the same by taking the project from the URL.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if "HTTP_X_AUTH_PROJECT" not in environ:
+            parts = environ.get("PATH_INFO", "").split("/")
+            if len(parts) > 2 and parts[1] == "v1" and parts[2]:
+                environ["HTTP_X_AUTH_PROJECT"] = parts[2]
+        return self.app(environ, start_response)
+
+
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
     allow_reuse_address = True  # heat-api-start right after heat-api-stop
@@ -31,7 +54,7 @@ class QuietHandler(simple_server.WSGIRequestHandler):
 
 def main() -> None:
     port = int(os.environ.get("HEAT_API_PORT", "8004"))
-    app = init_application()
+    app = ProjectFromPath(init_application())
     srv = simple_server.make_server(
         "127.0.0.1", port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
     )
