@@ -206,11 +206,23 @@ class HeatSource:
         from heatseeker.config import HEAT_GROUP
 
         auth = ks_loading.load_auth_from_conf_options(conf, HEAT_GROUP)
+        if auth is None:
+            raise HeatError(
+                "[heat] auth_type is not set: use 'password' (a cloud admin in Keystone) or "
+                "'none' with 'endpoint = http://<heat>:8004/v1/<project>' (a noauth Heat)"
+            )
         session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
         kwargs: dict[str, Any] = {}
-        ks_adapter.process_conf_options(conf[HEAT_GROUP], kwargs)
+        try:
+            ks_adapter.process_conf_options(conf[HEAT_GROUP], kwargs)
+        except TypeError as exc:
+            raise HeatError(f"bad [heat] options: {exc}") from exc
         if not kwargs.get("endpoint_override") and isinstance(auth, ks_plugin.FixedEndpointPlugin):
             # the ``none`` plugin: its endpoint is the Heat API itself
+            if not auth.endpoint:
+                raise HeatError(
+                    "[heat] auth_type = none needs 'endpoint = http://<heat>:8004/v1/<project>'"
+                )
             kwargs["endpoint_override"] = auth.endpoint
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         client = heat_client.Client("1", session=session, auth=auth, **kwargs)

@@ -784,3 +784,27 @@ def test_from_conf_password_through_keystone(server, tmp_path):
     assert auth["scope"]["project"]["name"] == "admin"
     heat_requests = [h for p, _, h in server.requests if p.startswith("/v1/")]
     assert heat_requests and all(h.get("X-Auth-Token") == "token-123" for h in heat_requests)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[heat]\n", "auth_type is not set"),
+        ("[heat]\nauth_type = none\n", "needs 'endpoint"),
+        (
+            "[heat]\nauth_type = none\nendpoint = http://h/v1/admin\nvalid_interfaces = sideways\n",
+            "valid_interfaces",
+        ),
+    ],
+)
+def test_from_conf_explains_bad_options(tmp_path, text, fragment):
+    with pytest.raises(HeatError, match=fragment):
+        HeatSource.from_conf(_conf(tmp_path, text))
+
+
+def test_from_conf_endpoint_override_wins(tmp_path):
+    conf = _conf(
+        tmp_path,
+        "[heat]\nauth_type = none\nendpoint = http://a/v1/admin\nendpoint_override = http://b/v1/admin\n",
+    )
+    assert HeatSource.from_conf(conf).client.http_client.endpoint_override == "http://b/v1/admin"
