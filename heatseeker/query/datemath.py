@@ -31,7 +31,7 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from heatseeker.query.errors import QueryError
+from heatseeker.query.errors import QueryError, shown
 
 UNITS = "yMwdhHms"
 
@@ -72,7 +72,7 @@ def parse_date(text: str, now: datetime, round_up: bool = False) -> datetime:
         moment = _parse_anchor(anchor, lead, round_up=False)
         return _apply_math(moment, math, lead + len(anchor) + 2, round_up, stripped)
     except OverflowError:
-        raise QueryError(f"invalid date {stripped!r}: out of range", lead) from None
+        raise QueryError(f"invalid date {shown(stripped)}: out of range", lead) from None
 
 
 def _parse_anchor(text: str, offset: int, round_up: bool) -> datetime:
@@ -81,7 +81,7 @@ def _parse_anchor(text: str, offset: int, round_up: bool) -> datetime:
     m = _ISO.fullmatch(text)
     if m is None:
         raise QueryError(
-            f"invalid date {text!r}: expected an ISO 8601 date such as 2026-11-25 or "
+            f"invalid date {shown(text)}: expected an ISO 8601 date such as 2026-11-25 or "
             f"2026-11-25T10:00:00Z, epoch milliseconds, or date math such as now-1d/d",
             offset,
         )
@@ -92,7 +92,9 @@ def _parse_anchor(text: str, offset: int, round_up: bool) -> datetime:
         digits = g["tz"][1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:] or 0)
         if hours > 23 or minutes > 59:
-            raise QueryError(f"invalid date {text!r}: bad time zone offset {g['tz']!r}", offset)
+            raise QueryError(
+                f"invalid date {shown(text)}: bad time zone offset {g['tz']!r}", offset
+            )
         tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     fraction = (g["fraction"] or "").ljust(6, "0")[:6]
     try:
@@ -107,7 +109,7 @@ def _parse_anchor(text: str, offset: int, round_up: bool) -> datetime:
             tzinfo=tz,
         )
     except ValueError as e:
-        raise QueryError(f"invalid date {text!r}: {e}", offset) from None
+        raise QueryError(f"invalid date {shown(text)}: {e}", offset) from None
     if round_up:
         # the period the text names, from its least significant field given
         for name, unit in (("day", "M"), ("hour", "d"), ("minute", "h"), ("second", "m")):
@@ -119,7 +121,7 @@ def _parse_anchor(text: str, offset: int, round_up: bool) -> datetime:
 
 def _apply_math(moment: datetime, math: str, offset: int, round_up: bool, whole: str) -> datetime:
     def error(reason: str, at: int) -> QueryError:
-        return QueryError(f"invalid date math in {whole!r}: {reason}", offset + at)
+        return QueryError(f"invalid date math in {shown(whole)}: {reason}", offset + at)
 
     i = 0
     while i < len(math):

@@ -26,3 +26,10 @@ class QueryError(ValueError):
 
     def __repr__(self) -> str:
         return f"QueryError({self.message!r}, position={self.position!r})"
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``repr`` of user text for a message, shortened: messages stay readable for huge inputs."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return repr(text)
