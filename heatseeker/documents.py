@@ -405,8 +405,8 @@ def _output(item: Mapping) -> dict:
 
 def fingerprint(template: Any) -> str:
     """sha256 hex of the canonical JSON of a (masked) template."""
-    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))  # ASCII
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def build(

@@ -695,3 +695,14 @@ def test_files_are_parsed_once_per_content(monkeypatch):
         doc = _build(Snap(show=show, files=dict(shared)))
         assert doc["parameters"]["db_password"] == MASK
     assert len([c for c in calls if c.endswith("# unique to this test\n")]) == 1
+
+
+def test_lone_surrogates_from_json_do_not_break_the_build():
+    template = json.loads(
+        '{"description": "bad \\ud800 text", "parameters": {"p": {"default": "\\udfff"}}}'
+    )
+    doc = _build(
+        Snap(show={"id": "s", "stack_name": "n"}, template=template, files={"f": "x: \ud800"})
+    )
+    assert len(doc["fingerprint"]) == 64
+    json.dumps(doc)
