@@ -396,3 +396,26 @@ def test_arbitrary_dicts(message):
     except MalformedEvent:
         return
     assert result is None or isinstance(result, StackEvent)
+
+
+# -- fixtures captured from the live sandbox by another engineer (used when present) ---------------
+
+LIVE = Path(__file__).resolve().parent.parent / "fixtures" / "heat-27" / "notifications.jsonl"
+
+
+@pytest.mark.skipif(not LIVE.exists(), reason="tests/fixtures/heat-27 not captured")
+def test_live_capture_parses_including_the_error_priority():
+    lines = [json.loads(line) for line in LIVE.read_text().splitlines() if line.strip()]
+    assert lines
+    errors = 0
+    for wire in lines:
+        msg = from_wire(wire)
+        ev = parse(msg)
+        assert isinstance(ev, StackEvent)
+        assert ev.state is not None and ev.state.startswith(ev.action + "_")
+        if msg["priority"] == "ERROR":
+            errors += 1
+            assert ev.phase == "error" and ev.state.endswith("_FAILED")
+        else:
+            assert ev.phase in ("start", "end")
+    assert errors >= 1
