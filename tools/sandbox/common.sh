@@ -43,7 +43,11 @@ pid_of() {  # pid_of NAME: the pid recorded for NAME if that process is alive
   local f=$RUN/$1.pid p
   [ -f "$f" ] || return 1
   p=$(cat "$f")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+  # a stale pid file (machine restarted, pid reused): every process we start
+  # has a path under $SANDBOX on its command line
+  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$SANDBOX" || return 1
+  echo "$p"
 }
 
 # Start a long-running process in its own session (setsid), so it survives the
