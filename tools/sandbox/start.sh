@@ -18,7 +18,7 @@ fi
 start_rabbit
 start_mariadb
 # the engine must not run while the schema is migrated
-pid_of engine >/dev/null || db_sync
+pid_of heat-engine >/dev/null || db_sync
 start_engine   # waits for the engine's RPC queue consumer (see common.sh)
 start_api      # waits until GET /v1/admin/stacks answers 200
 log "heat ready at $HEAT_API_URL in $((SECONDS - t0))s (logs: $LOGS)"
