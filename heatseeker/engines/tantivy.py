@@ -1,0 +1,1230 @@
+"""The embedded default engine: a tantivy index in a local directory.
+
+Layout on disk::
+
+    <path>/writer.lock       held (flock) by the one process that writes; see WriterBusy
+    <path>/CURRENT           the name of the live generation ("gen-3"), replaced atomically
+    <path>/gen-<n>/          one complete tantivy index
+    <path>/gen-<n>/heatseeker.json   {"schema_version", "tantivy", "created_at"}
+
+``rebuild()`` writes a fresh generation next to the live one and swaps ``CURRENT`` when it is
+complete; every reader and writer notices the swap on its next operation (one ``stat``) and reopens.
+The previous generation is kept (a reader may still be on it); older ones are removed by the next
+rebuild. A generation written by another schema version (or another tantivy) raises
+``SchemaMismatch`` on every operation but ``health``/``rebuild``/``close``: ``heatseeker reindex``
+repairs it.
+
+Schema (one tantivy document per stack id; tombstones are documents too):
+
+``id``                raw term, fast (string column), stored
+``_idkey``            u64 fast: the first 8 bytes of the id, big-endian (cheap id order for score ties)
+``_version``          i64 fast + stored: the engine version of the write
+``_deleted``          bool indexed + fast: a tombstone (no ``_source``, no other field)
+``_source``           bytes, stored only: the document as compact JSON
+keyword fields        raw term, fast (string column; multi-valued lists are de-duplicated so
+                      aggregations count documents). List fields (tags, ancestors, path,
+                      resource_types, files) also get ``<f>__min`` / ``<f>__max`` single-valued
+                      columns: sorting a list sorts by its smallest value ascending and its largest
+                      value descending (Elasticsearch's rule)
+text fields           ``<f>`` analysed by tantivy's "default" analyser (split on non-alphanumerics,
+                      drop tokens of 40+ bytes, lower-case; positions for phrases) and ``<f>__raw``:
+                      the exact value, raw term + fast column (term, prefix, sort, aggregations)
+date / int fields     indexed + fast (date precision: seconds)
+``_kv``               raw terms ``path + KV_SEP + value`` from ``fields.flatten`` over the dynamic
+                      roots (Term/Terms/Prefix/Wildcard/Range on dynamic paths)
+``_paths``            raw terms: every dotted prefix of every dynamic leaf path (Exists)
+``_all``              analysed like text fields: every key and every scalar value of the document,
+                      in full (FULLTEXT)
+
+Query translation. Only Text/Phrase on analysed fields score (BM25); every other leaf scores a
+constant 1, filter clauses 0, must_not nothing; a bool sums its scoring clauses. So a tree without
+a scoring Text/Phrase (and without optional should clauses) gives every match the same score, and
+its "score, then id" order is plain id order, which tantivy answers with ``order_by_field="id"``.
+Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the contract).
+Prefix and Wildcard are regex queries over the term dictionary (literal parts escaped as
+``\\x{..}``). Range on ints and dates uses the fast columns; Range on keyword, text (exact form) and
+dynamic values enumerates the terms sharing the bounds' common prefix (``terms_with_prefix``),
+filters them in Python and becomes a term set (capped at RANGE_TERMS_CAP terms). Exists: tantivy's
+``exists_query`` on fast columns, a ``_paths`` term for dynamic paths. ``minimum_should_match`` maps
+to tantivy's own BooleanQuery parameter (exact); ES's default is applied here (1 for a bool with
+should clauses and no must/filter, else 0; an explicit 0 with only should clauses matches all).
+
+Sorting. tantivy orders by one fast column (missing values last in both directions, ties by
+document address). For keys k1..kn: fetch the top offset+limit+1 by k1; a run of equal k1 values
+that has several members (or reaches the page boundary) is re-asked as ``query AND k1 == v`` ordered
+by k2..kn, recursively, ending with ``order_by id``. Score order: fetch by score; when scores tie at
+the page boundary, fetch more (up to SCORE_TIE_WINDOW hits, then EngineError) and order ties by
+``_idkey`` then id.
+
+Writes. One writer process (``writer.lock``, taken lazily on the first write; a second writer gets
+WriterBusy). Versions are checked against this process's uncommitted writes (a dict) and else the
+committed index (one term-set query per batch of 1,000); a replacement is
+``delete_documents_by_term(id)`` + add. ``commit()`` commits and reloads this process's searcher;
+other processes notice the new ``meta.json`` (one ``stat``) before their next read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.metadata
+import json
+import math
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import tantivy
+
+from heatseeker.engines.base import Engine, EngineError, SchemaMismatch, WriterBusy, WriteResult
+from heatseeker.query import fields as F
+from heatseeker.query.tree import (
+    Bool,
+    Exists,
+    Hit,
+    Ids,
+    MatchAll,
+    MatchNone,
+    Node,
+    Phrase,
+    Prefix,
+    Range,
+    SearchResult,
+    SortKey,
+    Term,
+    Terms,
+    TermsAgg,
+    Text,
+    Wildcard,
+)
+
+SCHEMA_VERSION = 1
+try:
+    TANTIVY_VERSION = importlib.metadata.version("tantivy")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
+    TANTIVY_VERSION = "unknown"
+
+META_FILE = "heatseeker.json"
+CURRENT_FILE = "CURRENT"
+LOCK_FILE = "writer.lock"
+GEN_PREFIX = "gen-"
+
+LIST_FIELDS = frozenset({"tags", "ancestors", "path", "resource_types", "files"})
+EXACT_MAX_CHARS = 8192  # exact forms of keyword/text values are cut here (tantivy's term limit)
+BATCH = 1000  # writes handled per version lookup
+SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
+RANGE_TERMS_CAP = 1_000_000  # distinct terms a text range may cover
+AGG_ALL = 2**31 - 1
+
+_Q = tantivy.Query
+_MUST = tantivy.Occur.Must
+_SHOULD = tantivy.Occur.Should
+_MUST_NOT = tantivy.Occur.MustNot
+
+
+def _build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_unsigned_field("_idkey", fast=True)
+    sb.add_integer_field("_version", stored=True, fast=True)
+    sb.add_boolean_field("_deleted", indexed=True, fast=True)
+    sb.add_bytes_field("_source", stored=True)
+    for name, kind in F.FIELDS.items():
+        if name == "id":
+            continue
+        if kind == F.KEYWORD:
+            sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+            if name in LIST_FIELDS:
+                for suffix in ("__min", "__max"):
+                    sb.add_text_field(
+                        name + suffix, fast=True, tokenizer_name="raw", index_option="basic"
+                    )
+        elif kind == F.TEXT:
+            sb.add_text_field(name, tokenizer_name="default")
+            sb.add_text_field(name + "__raw", fast=True, tokenizer_name="raw", index_option="basic")
+        elif kind == F.DATE:
+            sb.add_date_field(name, indexed=True, fast=True)
+        elif kind == F.INT:
+            sb.add_integer_field(name, indexed=True, fast=True)
+        else:  # pragma: no cover - the catalog has four kinds
+            raise AssertionError(kind)
+    sb.add_text_field("_kv", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("_paths", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field(F.FULLTEXT, tokenizer_name="default")
+    return sb.build()
+
+
+# -- value conversions (the text/number/date forms values are indexed and compared under) -------
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _keyword(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = _iso(value)
+    else:
+        text = str(value)
+    return text[:EXACT_MAX_CHARS]
+
+
+def _dynamic(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _iso(value)
+    return F.scalar_text(value)
+
+
+def _date(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.match(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def _idkey(stack_id: str) -> int:
+    return int.from_bytes(stack_id.encode("utf-8")[:8].ljust(8, b"\0"), "big")
+
+
+def _dt_from_ns(ns: int) -> datetime:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+def _rx_escape(text: str) -> str:
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
+
+
+def _wildcard_rx(pattern: str) -> str:
+    """``*`` any run, ``?`` one character, ``\\`` escapes the next character (as in Lucene)."""
+    out = []
+    chars = iter(pattern)
+    for c in chars:
+        if c == "\\":
+            nxt = next(chars, None)
+            if nxt is not None:
+                out.append(_rx_escape(nxt))
+        elif c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        else:
+            out.append(_rx_escape(c))
+    return "".join(out)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _all_strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out.append(str(key))
+            _all_strings(child, out)
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            _all_strings(child, out)
+    elif value is None:
+        return
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    else:
+        out.append(str(value))
+
+
+def _sig(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dfd = os.open(os.path.dirname(path), os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+@dataclass(frozen=True)
+class _State:
+    """One opened generation; immutable, so a search can use it without holding a lock."""
+
+    gen: str
+    index: tantivy.Index
+    searcher: tantivy.Searcher
+    schema: tantivy.Schema
+    meta_sig: tuple[int, int, int] | None
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """A generation this code cannot use (written by another schema version)."""
+
+    gen: str
+    error: SchemaMismatch
+
+
+class TantivyEngine(Engine):
+    name = "tantivy"
+
+    def __init__(self, path: str, *, writer_memory_mb: int = 128, read_only: bool = False):
+        self.path = os.path.abspath(path)
+        self.read_only = read_only
+        self._heap = max(writer_memory_mb, 16) * 1_000_000
+        self._threads = max(1, min(os.cpu_count() or 1, writer_memory_mb // 20, 8))
+        self._write_lock = threading.RLock()
+        self._state_lock = threading.Lock()
+        self._state: _State | _Broken | None = None
+        self._current_sig: tuple[int, int, int] | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        self._writer_gen: str | None = None
+        self._lock_fd: int | None = None
+        # id -> (version, is_tombstone, source JSON) for writes not committed yet
+        self._pending: dict[str, tuple[int, bool, bytes | None]] = {}
+        self._analyzer = (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+            .filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase())
+            .build()
+        )
+        if not read_only:
+            os.makedirs(self.path, exist_ok=True)
+            if not os.path.exists(self._current_path):
+                gen = self._create_generation(1)
+                _atomic_write(self._current_path, gen + "\n")
+        with self._state_lock:
+            self._refresh_locked()
+
+    # -- files and generations --------------------------------------------------------------------
+
+    @property
+    def _current_path(self) -> str:
+        return os.path.join(self.path, CURRENT_FILE)
+
+    def _gen_dir(self, gen: str) -> str:
+        return os.path.join(self.path, gen)
+
+    def _generations(self) -> list[tuple[int, str]]:
+        gens = []
+        for entry in os.listdir(self.path):
+            if entry.startswith(GEN_PREFIX) and entry[len(GEN_PREFIX) :].isdigit():
+                gens.append((int(entry[len(GEN_PREFIX) :]), entry))
+        return sorted(gens)
+
+    def _create_generation(self, number: int) -> str:
+        gen = f"{GEN_PREFIX}{number}"
+        gdir = self._gen_dir(gen)
+        os.makedirs(gdir, exist_ok=True)
+        tantivy.Index(_build_schema(), path=gdir, reuse=True)
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "tantivy": TANTIVY_VERSION,
+            "created_at": _iso(datetime.now(UTC)),
+        }
+        _atomic_write(os.path.join(gdir, META_FILE), json.dumps(meta) + "\n")
+        return gen
+
+    def _open_generation(self, gen: str) -> _State | _Broken:
+        gdir = self._gen_dir(gen)
+        try:
+            with open(os.path.join(gdir, META_FILE), encoding="utf-8") as fh:
+                meta = json.load(fh)
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("tantivy") != TANTIVY_VERSION:
+            found = (
+                f"schema version {meta.get('schema_version')} and tantivy {meta.get('tantivy')}"
+                if meta
+                else f"no readable {META_FILE}"
+            )
+            err = SchemaMismatch(
+                f"the search index at {gdir} was written with {found}; this heatseeker uses "
+                f"schema version {SCHEMA_VERSION} and tantivy {TANTIVY_VERSION}: run "
+                "`heatseeker reindex`"
+            )
+            return _Broken(gen, err)
+        meta_sig = _sig(os.path.join(gdir, "meta.json"))
+        try:
+            index = tantivy.Index.open(gdir)
+            index.config_reader(reload_policy="manual")
+            searcher = index.searcher()
+        except ValueError as exc:
+            raise EngineError(f"cannot open the search index at {gdir}: {exc}") from exc
+        return _State(gen, index, searcher, index.schema, meta_sig)
+
+    def _refresh_locked(self, force_reload: bool = False) -> None:
+        """Follow CURRENT and new commits; called with ``_state_lock`` held."""
+        cur_sig = _sig(self._current_path)
+        if cur_sig is None:
+            self._state, self._current_sig = None, None
+            return
+        st = self._state
+        if st is None or cur_sig != self._current_sig:
+            with open(self._current_path, encoding="utf-8") as fh:
+                gen = fh.read().strip()
+            if st is None or gen != st.gen or isinstance(st, _Broken):
+                self._state = self._open_generation(gen)
+                self._current_sig = cur_sig
+                return
+            self._current_sig = cur_sig
+        if isinstance(st, _Broken):
+            return
+        meta_sig = _sig(os.path.join(self._gen_dir(st.gen), "meta.json"))
+        if force_reload or meta_sig != st.meta_sig:
+            try:
+                st.index.reload()
+                searcher = st.index.searcher()
+            except ValueError as exc:
+                raise EngineError(f"cannot reload the search index at {self.path}: {exc}") from exc
+            self._state = _State(st.gen, st.index, searcher, st.schema, meta_sig)
+
+    def _snapshot(self) -> _State | None:
+        with self._state_lock:
+            self._refresh_locked()
+            st = self._state
+        if isinstance(st, _Broken):
+            raise st.error
+        return st
+
+    # -- the writer ---------------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        if self._lock_fd is not None:
+            return
+        fd = os.open(os.path.join(self.path, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise WriterBusy(
+                f"another process (or engine) is writing to the search index at {self.path}: "
+                "the embedded index allows one writer (stop the listener before a reindex)"
+            ) from None
+        self._lock_fd = fd
+
+    def _drop_writer(self) -> None:
+        writer, self._writer, self._writer_gen = self._writer, None, None
+        self._pending = {}
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.rollback()
+            with contextlib.suppress(Exception):
+                writer.wait_merging_threads()
+            del writer
+
+    def _open_writer(self, index: tantivy.Index, where: str) -> tantivy.IndexWriter:
+        try:
+            return index.writer(heap_size=self._heap, num_threads=self._threads)
+        except ValueError as exc:
+            if "LockBusy" in str(exc):
+                raise WriterBusy(
+                    f"another process holds the tantivy writer of the search index at {where}"
+                ) from exc
+            raise EngineError(f"cannot open a writer on {where}: {exc}") from exc
+
+    def _writable(self) -> tuple[tantivy.IndexWriter, _State]:
+        """The writer of the live generation (taken on first use); ``_write_lock`` held."""
+        if self.read_only:
+            raise EngineError(f"the search index at {self.path} was opened read-only")
+        self._take_lock()
+        st = self._snapshot()
+        if st is None:
+            raise EngineError(f"no search index at {self.path}")
+        if self._writer is None or self._writer_gen != st.gen:
+            self._drop_writer()
+            self._writer = self._open_writer(st.index, self._gen_dir(st.gen))
+            self._writer_gen = st.gen
+        return self._writer, st
+
+    def _held(self, st: _State, ids: list[str]) -> dict[str, tuple[int, bool]]:
+        """Committed ``(version, is_tombstone)`` of those ids."""
+        assert st.searcher is not None and st.schema is not None
+        wanted = _dedupe(ids)
+        if not wanted:
+            return {}
+        s = st.searcher
+        res = s.search(
+            _Q.term_set_query(st.schema, "id", wanted),
+            len(wanted),
+            count=False,
+            order_by_field="id",
+            order=tantivy.Order.Asc,
+        )
+        addrs = [addr for _, addr in res.hits]
+        if not addrs:
+            return {}
+        versions = s.fast_field_values("_version", addrs)
+        deleted = s.fast_field_values("_deleted", addrs)
+        return {
+            sid: (int(v or 0), bool(d))
+            for (sid, _), v, d in zip(res.hits, versions, deleted, strict=True)
+        }
+
+    def _document(
+        self, schema: tantivy.Schema, doc: dict, version: int
+    ) -> tuple[tantivy.Document, bytes]:
+        """The tantivy document of a stack, and its ``_source`` JSON."""
+        sid = doc.get("id")
+        if not isinstance(sid, str) or not sid:
+            raise ValueError("a stack document needs a non-empty string id")
+        source = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        data: dict[str, Any] = {
+            "id": sid,
+            "_idkey": _idkey(sid),
+            "_version": int(version),
+            "_deleted": False,
+            "_source": source,
+        }
+        for name, kind in F.FIELDS.items():
+            if name == "id":
+                continue
+            raw = doc.get(name)
+            if raw is None:
+                continue
+            values = [
+                v for v in (raw if isinstance(raw, (list, tuple)) else [raw]) if v is not None
+            ]
+            if not values:
+                continue
+            if kind == F.KEYWORD:
+                texts = _dedupe(_keyword(v) for v in values)
+                data[name] = texts
+                if name in LIST_FIELDS:
+                    data[name + "__min"] = min(texts)
+                    data[name + "__max"] = max(texts)
+            elif kind == F.TEXT:
+                data[name] = [str(v) for v in values]
+                data[name + "__raw"] = _dedupe(_keyword(v) for v in values)
+            elif kind == F.DATE:
+                dates = [d for d in (_date(v) for v in values) if d is not None]
+                if dates:
+                    data[name] = dates
+            elif kind == F.INT:
+                ints = [i for i in (_int(v) for v in values) if i is not None]
+                if ints:
+                    data[name] = ints
+        kv: list[str] = []
+        paths: set[str] = set()
+        for root in F.DYNAMIC_ROOTS:
+            value = doc.get(root)
+            if value is None:
+                continue
+            for path, text in F.flatten(value, root):
+                kv.append(path + F.KV_SEP + text)
+                if path not in paths:
+                    parts = path.split(".")
+                    for i in range(2, len(parts) + 1):
+                        paths.add(".".join(parts[:i]))
+        if kv:
+            data["_kv"] = _dedupe(kv)
+            data["_paths"] = sorted(paths)
+        strings: list[str] = []
+        _all_strings(doc, strings)
+        if strings:
+            data[F.FULLTEXT] = "\n".join(strings)
+        return tantivy.Document.from_dict(data, schema), source
+
+    def _tombstone(self, schema: tantivy.Schema, sid: str, version: int) -> tantivy.Document:
+        if not isinstance(sid, str) or not sid:
+            raise ValueError("a tombstone needs a non-empty string id")
+        return tantivy.Document.from_dict(
+            {"id": sid, "_idkey": _idkey(sid), "_version": int(version), "_deleted": True}, schema
+        )
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def upsert(self, items: Iterable[tuple[dict, int]]) -> WriteResult:
+        result = WriteResult()
+        with self._write_lock:
+            writer, st = self._writable()
+            schema = st.schema
+            try:
+                for chunk in _chunks(items, BATCH):
+                    held = self._held(st, [doc.get("id") for doc, _ in chunk])
+                    for doc, version in chunk:
+                        version = int(version)
+                        sid = doc.get("id")
+                        pending = self._pending.get(sid)
+                        known = (pending[0], pending[1]) if pending else held.get(sid)
+                        if known is not None and (known[1] or known[0] >= version):
+                            result.ignored += 1
+                            continue
+                        tdoc, source = self._document(schema, doc, version)
+                        if known is not None:
+                            writer.delete_documents_by_term("id", sid)
+                        writer.add_document(tdoc)
+                        self._pending[sid] = (version, False, source)
+                        result.applied += 1
+            except ValueError as exc:
+                if isinstance(exc, EngineError) or "id" in str(exc):
+                    raise
+                raise EngineError(f"indexing failed: {exc}") from exc
+        return result
+
+    def delete(self, items: Iterable[tuple[str, int]]) -> WriteResult:
+        result = WriteResult()
+        with self._write_lock:
+            writer, st = self._writable()
+            schema = st.schema
+            for chunk in _chunks(items, BATCH):
+                held = self._held(st, [sid for sid, _ in chunk])
+                for sid, version in chunk:
+                    version = int(version)
+                    pending = self._pending.get(sid)
+                    known = (pending[0], pending[1]) if pending else held.get(sid)
+                    if known is not None and known[1] and known[0] >= version:
+                        result.ignored += 1
+                        continue
+                    keep = max(version, known[0]) if known is not None else version
+                    tomb = self._tombstone(schema, sid, keep)
+                    if known is not None:
+                        writer.delete_documents_by_term("id", sid)
+                    writer.add_document(tomb)
+                    self._pending[sid] = (keep, True, None)
+                    result.applied += 1
+        return result
+
+    def commit(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                try:
+                    self._writer.commit()
+                except ValueError as exc:
+                    raise EngineError(f"commit failed on {self.path}: {exc}") from exc
+                self._pending = {}
+            with self._state_lock:
+                self._refresh_locked(force_reload=self._writer is not None)
+
+    def rebuild(self, items: Iterable[tuple[dict | None, str, int]]) -> int:
+        with self._write_lock:
+            if self.read_only:
+                raise EngineError(f"the search index at {self.path} was opened read-only")
+            self._take_lock()
+            with self._state_lock:
+                self._refresh_locked()
+                old = self._state
+            numbers = [n for n, _ in self._generations()]
+            gen = self._create_generation(max(numbers, default=0) + 1)
+            gdir = self._gen_dir(gen)
+            count = 0
+            writer = None
+            try:
+                index = tantivy.Index.open(gdir)
+                schema = index.schema
+                writer = self._open_writer(index, gdir)
+                for doc, sid, version in items:
+                    if doc is None:
+                        writer.add_document(self._tombstone(schema, sid, version))
+                    else:
+                        if doc.get("id") != sid:
+                            doc = {**doc, "id": sid}
+                        writer.add_document(self._document(schema, doc, version)[0])
+                    count += 1
+                writer.commit()
+            except BaseException:
+                del writer
+                shutil.rmtree(gdir, ignore_errors=True)
+                raise
+            _atomic_write(self._current_path, gen + "\n")
+            self._drop_writer()
+            self._writer, self._writer_gen = writer, gen
+            with self._state_lock:
+                self._refresh_locked()
+            keep = {gen, old.gen if old is not None else gen}
+            for _, name in self._generations():
+                if name not in keep:
+                    shutil.rmtree(self._gen_dir(name), ignore_errors=True)
+            return count
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _lookup(self, st: _State, stack_id: str) -> tantivy.DocAddress | None:
+        res = st.searcher.search(_Q.term_query(st.schema, "id", stack_id), 1, count=False)
+        return res.hits[0][1] if res.hits else None
+
+    def get(self, stack_id: str) -> tuple[dict, int] | None:
+        pending = self._pending.get(stack_id)
+        if pending is not None:
+            version, deleted, source = pending
+            return None if deleted or source is None else (json.loads(source), version)
+        st = self._snapshot()
+        if st is None:
+            return None
+        addr = self._lookup(st, stack_id)
+        if addr is None:
+            return None
+        doc = st.searcher.doc(addr)
+        source = _field(doc, "_source")
+        if source is None:
+            return None
+        return json.loads(source), int(_field(doc, "_version"))
+
+    def get_version(self, stack_id: str) -> tuple[int, bool] | None:
+        pending = self._pending.get(stack_id)
+        if pending is not None:
+            return pending[0], pending[1]
+        st = self._snapshot()
+        if st is None:
+            return None
+        addr = self._lookup(st, stack_id)
+        if addr is None:
+            return None
+        version = st.searcher.fast_field_values("_version", [addr])[0]
+        deleted = st.searcher.fast_field_values("_deleted", [addr])[0]
+        return int(version or 0), bool(deleted)
+
+    def _live(self, st: _State, query: tantivy.Query) -> tantivy.Query:
+        return _Q.boolean_query(
+            [(_MUST, query), (_MUST_NOT, _Q.term_query(st.schema, "_deleted", True))]
+        )
+
+    def search(
+        self,
+        query: Node,
+        *,
+        sort: Sequence[SortKey] = (),
+        offset: int = 0,
+        limit: int = 10,
+        fields: Sequence[str] | None = None,
+    ) -> SearchResult:
+        offset, limit = max(0, int(offset)), max(0, int(limit))
+        st = self._snapshot()
+        if st is None:
+            return SearchResult(total=0)
+        columns = [self._sort_column(key) for key in sort]
+        q = self._live(st, self._translate(query, st))
+        k = offset + limit
+        scores: list[float] | None = None
+        max_score: float | None = None
+        try:
+            if k == 0:
+                return SearchResult(total=_count(st.searcher.search(q, 1, count=True)))
+            if columns:
+                addrs, total = self._ordered(st, q, columns, k, count=True)
+            elif not _varies(query):
+                addrs, total = self._ordered(st, q, [], k, count=True)
+                if addrs:
+                    max_score = _const_score(query)
+                    scores = [max_score] * len(addrs)
+            else:
+                addrs, scores, total = self._by_score(st, q, k)
+                max_score = scores[0] if scores else None
+            hits = []
+            for i in range(offset, min(k, len(addrs))):
+                doc = st.searcher.doc(addrs[i])
+                source = json.loads(_field(doc, "_source"))
+                if fields is not None:
+                    source = {key: source[key] for key in fields if key in source}
+                hits.append(
+                    Hit(
+                        id=_field(doc, "id"),
+                        score=scores[i] if scores is not None else 0.0,
+                        version=int(_field(doc, "_version")),
+                        source=source,
+                    )
+                )
+        except ValueError as exc:
+            raise EngineError(f"search failed: {exc}") from exc
+        return SearchResult(total=total, hits=hits, max_score=max_score)
+
+    def count(self, query: Node) -> int:
+        st = self._snapshot()
+        if st is None:
+            return 0
+        q = self._live(st, self._translate(query, st))
+        try:
+            return _count(st.searcher.search(q, 1, count=True))
+        except ValueError as exc:
+            raise EngineError(f"count failed: {exc}") from exc
+
+    def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
+        st = self._snapshot()
+        result: dict[str, list[tuple[str, int]]] = {name: [] for name in aggs}
+        columns = {name: self._agg_column(agg.field) for name, agg in aggs.items()}
+        if st is None or not aggs:
+            return result
+        q = self._live(st, self._translate(query, st))
+        wanted = {name: agg.size for name, agg in aggs.items() if agg.size > 0}
+        fetch = {name: max(2 * size, size + 10) for name, size in wanted.items()}
+        while fetch:
+            spec = {
+                name: {"terms": {"field": columns[name], "size": n, "segment_size": AGG_ALL}}
+                for name, n in fetch.items()
+            }
+            try:
+                raw = st.searcher.aggregate(q, spec)
+            except ValueError as exc:
+                raise EngineError(f"aggregation failed: {exc}") from exc
+            again = {}
+            for name, n in fetch.items():
+                buckets = [(_agg_key(b["key"]), int(b["doc_count"])) for b in raw[name]["buckets"]]
+                size = wanted[name]
+                # buckets tying with the last wanted one may have been cut: ask for all of them
+                if (
+                    len(buckets) >= n
+                    and n < AGG_ALL
+                    and buckets[-1][1] == _nth_count(buckets, size)
+                ):
+                    again[name] = AGG_ALL
+                    continue
+                buckets.sort(key=lambda b: (-b[1], b[0]))
+                result[name] = buckets[:size]
+            fetch = again
+        return result
+
+    def health(self) -> dict:
+        info: dict[str, Any] = {"ok": False, "engine": self.name, "documents": None}
+        info.update(path=self.path, read_only=self.read_only, writer=self._writer is not None)
+        try:
+            st = self._snapshot()
+            if st is None:
+                info.update(ok=True, documents=0, tombstones=0, generation=None)
+                return info
+            tombs = _Q.term_query(st.schema, "_deleted", True)
+            info.update(
+                ok=True,
+                generation=st.gen,
+                documents=_count(st.searcher.search(self._live(st, _Q.all_query()), 1)),
+                tombstones=_count(st.searcher.search(tombs, 1)),
+                segments=st.searcher.num_segments,
+                schema_version=SCHEMA_VERSION,
+            )
+        except Exception as exc:  # noqa: BLE001 - health never raises
+            info["error"] = str(exc)
+        return info
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._drop_writer()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+
+    # -- ordering ------------------------------------------------------------------------------
+
+    def _sort_column(self, key: SortKey) -> tuple[str, str, bool]:
+        if not F.is_sortable(key.field):
+            raise ValueError(f"cannot sort on {key.field!r}: only top-level stack fields sort")
+        name, kind = F.resolve(key.field)
+        if kind == F.TEXT:
+            return name + "__raw", kind, key.descending
+        if name in LIST_FIELDS:
+            return name + ("__max" if key.descending else "__min"), kind, key.descending
+        return name, kind, key.descending
+
+    def _ordered(
+        self,
+        st: _State,
+        q: tantivy.Query,
+        keys: list[tuple[str, str, bool]],
+        k: int,
+        *,
+        count: bool = False,
+    ) -> tuple[list[tantivy.DocAddress], int]:
+        """The top ``k`` matches of ``q`` ordered by ``keys`` (column, kind, descending), then id.
+
+        tantivy orders by one column and breaks ties by document address: each run of equal values
+        that has several members, or that reaches past the page, is asked again as
+        ``q AND column == value`` ordered by the remaining keys.
+        """
+        s = st.searcher
+        if not keys:
+            res = s.search(q, k, count=count, order_by_field="id", order=tantivy.Order.Asc)
+            return [addr for _, addr in res.hits], _count(res)
+        column, kind, descending = keys[0]
+        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+        res = s.search(q, k + 1, count=count, order_by_field=column, order=order)
+        hits = res.hits
+        out: list[tantivy.DocAddress] = []
+        i = 0
+        while i < min(len(hits), k) and len(out) < k:
+            value = hits[i][0]
+            j = i + 1
+            while j < len(hits) and hits[j][0] == value:
+                j += 1
+            if j - i == 1:
+                out.append(hits[i][1])
+            else:
+                if value is None:
+                    same = (_MUST_NOT, _Q.exists_query(column))
+                else:
+                    same = (_MUST, _Q.term_query(st.schema, column, _column_value(value, kind)))
+                sub = _Q.boolean_query([(_MUST, q), same])
+                addrs, _ = self._ordered(st, sub, keys[1:], min(k - len(out), j - i))
+                out.extend(addrs)
+            i = j
+        return out[:k], _count(res)
+
+    def _by_score(
+        self, st: _State, q: tantivy.Query, k: int
+    ) -> tuple[list[tantivy.DocAddress], list[float], int]:
+        s = st.searcher
+        n = k + 1
+        while True:
+            res = s.search(q, n, count=True)
+            hits = res.hits
+            if len(hits) < n or hits[-1][0] != hits[k - 1][0]:
+                break
+            if n >= SCORE_TIE_WINDOW:
+                raise EngineError(
+                    f"more than {SCORE_TIE_WINDOW} matches tie on score around the requested "
+                    "page; add a sort key"
+                )
+            n = min(n * 4, SCORE_TIE_WINDOW)
+        addrs = [addr for _, addr in hits]
+        keys = s.fast_field_values("_idkey", addrs)
+        rows = [(score, int(key or 0), addr) for (score, addr), key in zip(hits, keys, strict=True)]
+        seen: dict[tuple[float, int], int] = {}
+        for score, key, _ in rows:
+            seen[(score, key)] = seen.get((score, key), 0) + 1
+        ids: dict[int, str] = {}
+        for i, (score, key, addr) in enumerate(rows):
+            if seen[(score, key)] > 1:
+                ids[i] = _field(s.doc(addr), "id")
+        order = sorted(range(len(rows)), key=lambda i: (-rows[i][0], rows[i][1], ids.get(i, "")))[
+            :k
+        ]
+        return [rows[i][2] for i in order], [rows[i][0] for i in order], _count(res)
+
+    # -- aggregations --------------------------------------------------------------------------
+
+    def _agg_column(self, field: str) -> str:
+        name, kind = F.resolve(field)
+        if kind == F.KEYWORD:
+            return name
+        if kind == F.TEXT:
+            return name + "__raw"
+        if kind == F.INT:
+            return name
+        raise ValueError(f"cannot aggregate on {field!r} ({kind}): use a keyword field")
+
+    # -- query translation ---------------------------------------------------------------------
+
+    def _translate(self, node: Node, st: _State) -> tantivy.Query:
+        if isinstance(node, MatchAll):
+            return _Q.all_query()
+        if isinstance(node, MatchNone):
+            return _Q.empty_query()
+        if isinstance(node, Bool):
+            return self._bool(node, st)
+        if isinstance(node, (Text, Phrase)):
+            analysed = _analysed(node.field)
+            if analysed is not None:
+                return self._fulltext(node, analysed, st)
+            return _Q.const_score_query(self._term(node.field or "", node.text, st), 1.0)
+        return _Q.const_score_query(self._leaf(node, st), 1.0)
+
+    def _bool(self, node: Bool, st: _State) -> tantivy.Query:
+        if not (node.must or node.should or node.must_not or node.filter):
+            return _Q.all_query()
+        msm = _msm(node)
+        if msm > len(node.should):
+            return _Q.empty_query()
+        subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        subs += [(_MUST, self._translate(c, st)) for c in node.must]
+        subs += [(_MUST, _Q.const_score_query(self._translate(c, st), 0.0)) for c in node.filter]
+        subs += [(_MUST_NOT, self._translate(c, st)) for c in node.must_not]
+        subs += [(_SHOULD, self._translate(c, st)) for c in node.should]
+        if msm == 0 and not (node.must or node.filter):
+            subs.append((_MUST, _Q.const_score_query(_Q.all_query(), 0.0)))
+        return _Q.boolean_query(subs, msm if msm > 0 else None)
+
+    def _fulltext(self, node: Text | Phrase, field: str, st: _State) -> tantivy.Query:
+        words = _dedupe(self._analyzer.analyze(node.text))
+        if isinstance(node, Phrase):
+            words = self._analyzer.analyze(node.text)
+        if not words:
+            return _Q.empty_query()
+        if len(words) == 1:
+            return _Q.term_query(st.schema, field, words[0])
+        if isinstance(node, Phrase):
+            return _Q.phrase_query(st.schema, field, list[str | tuple[int, str]](words))
+        occur = _SHOULD if node.operator == "or" else _MUST
+        return _Q.boolean_query([(occur, _Q.term_query(st.schema, field, w)) for w in words])
+
+    def _term(self, field: str, value: Any, st: _State) -> tantivy.Query:
+        name, kind = F.resolve(field)
+        if kind == "dynamic":
+            return _Q.term_query(st.schema, "_kv", name + F.KV_SEP + _dynamic(value))
+        if kind in (F.KEYWORD, F.TEXT):
+            return _Q.term_query(st.schema, _exact_field(name, kind), _keyword(value))
+        typed = _int(value) if kind == F.INT else _date(value)
+        if typed is None:
+            return _Q.empty_query()
+        return _Q.term_query(st.schema, name, typed)
+
+    def _leaf(self, node: Node, st: _State) -> tantivy.Query:
+        schema = st.schema
+        if isinstance(node, Term):
+            return self._term(node.field, node.value, st)
+        if isinstance(node, Ids):
+            values = _dedupe(str(v) for v in node.values)
+            return _Q.term_set_query(schema, "id", values) if values else _Q.empty_query()
+        if isinstance(node, Terms):
+            name, kind = F.resolve(node.field)
+            if kind == "dynamic":
+                field, values = "_kv", [name + F.KV_SEP + _dynamic(v) for v in node.values]
+            elif kind in (F.KEYWORD, F.TEXT):
+                field, values = _exact_field(name, kind), [_keyword(v) for v in node.values]
+            else:
+                conv = _int if kind == F.INT else _date
+                typed = [t for t in (conv(v) for v in node.values) if t is not None]
+                field, values = name, typed  # type: ignore[assignment]
+            values = list(dict.fromkeys(values))
+            return _Q.term_set_query(schema, field, values) if values else _Q.empty_query()
+        if isinstance(node, Exists):
+            name, kind = F.resolve(node.field)
+            if kind == "dynamic":
+                return _Q.term_query(schema, "_paths", name)
+            return _Q.exists_query(_exact_field(name, kind))
+        if isinstance(node, (Prefix, Wildcard)):
+            name, kind = F.resolve(node.field)
+            if kind == "dynamic":
+                field, literal = "_kv", name + F.KV_SEP
+            elif kind in (F.KEYWORD, F.TEXT):
+                field, literal = _exact_field(name, kind), ""
+            else:
+                what = "prefix" if isinstance(node, Prefix) else "wildcard"
+                raise ValueError(
+                    f"{what} queries need a keyword or text field, not {kind} {name!r}"
+                )
+            if isinstance(node, Prefix):
+                rx = _rx_escape(literal + node.value) + ".*"
+            else:
+                rx = _rx_escape(literal) + _wildcard_rx(node.pattern)
+            return _Q.regex_query(schema, field, "(?s)" + rx)
+        if isinstance(node, Range):
+            return self._range(node, st)
+        raise ValueError(f"unsupported query node {type(node).__name__}")
+
+    def _range(self, node: Range, st: _State) -> tantivy.Query:
+        name, kind = F.resolve(node.field)
+        if node.gte is None and node.gt is None and node.lte is None and node.lt is None:
+            # no bound: every document with a value there
+            if kind == "dynamic":
+                return _Q.regex_query(st.schema, "_kv", "(?s)" + _rx_escape(name + F.KV_SEP) + ".*")
+            return _Q.exists_query(_exact_field(name, kind))
+        if kind == F.INT:
+            lo, lo_inc, hi, hi_inc = _int_bounds(node)
+            if lo is not None and hi is not None and lo > hi:
+                return _Q.empty_query()
+            return _Q.range_query(
+                st.schema, name, tantivy.FieldType.Integer, lo, hi, lo_inc, hi_inc
+            )
+        if kind == F.DATE:
+            dlo, dlo_inc, dhi, dhi_inc = _bounds(node, _date, f"date field {name!r}")
+            if dlo is not None and dhi is not None and dlo > dhi:  # type: ignore[operator]
+                return _Q.empty_query()
+            return _Q.range_query(
+                st.schema, name, tantivy.FieldType.Date, dlo, dhi, dlo_inc, dhi_inc
+            )
+        conv = _dynamic if kind == "dynamic" else _keyword
+        slo, slo_inc, shi, shi_inc = _bounds(node, conv, repr(name))
+        if kind == "dynamic":
+            field, literal = "_kv", name + F.KV_SEP
+        else:
+            field, literal = _exact_field(name, kind), ""
+        common = os.path.commonprefix([slo, shi]) if slo is not None and shi is not None else ""
+        try:
+            terms = st.searcher.terms_with_prefix(
+                field, literal + common, None, RANGE_TERMS_CAP + 1
+            )
+        except ValueError as exc:
+            raise EngineError(f"range on {name!r} failed: {exc}") from exc
+        if len(terms) > RANGE_TERMS_CAP:
+            raise EngineError(f"the range on {name!r} covers more than {RANGE_TERMS_CAP} values")
+        cut = len(literal)
+        matched = [term for term, _ in terms if _in_range(term[cut:], slo, slo_inc, shi, shi_inc)]
+        return _Q.term_set_query(st.schema, field, matched) if matched else _Q.empty_query()
+
+
+# -- helpers on trees ----------------------------------------------------------------------------
+
+
+def _exact_field(name: str, kind: str) -> str:
+    return name + "__raw" if kind == F.TEXT else name
+
+
+def _analysed(field: str | None) -> str | None:
+    """The analysed tantivy field a Text/Phrase on ``field`` searches, or None for exact ones."""
+    if field is None or field == F.FULLTEXT:
+        return F.FULLTEXT
+    name, kind = F.resolve(field)
+    return name if kind == F.TEXT else None
+
+
+def _msm(node: Bool) -> int:
+    if node.minimum_should_match is not None:
+        return max(0, node.minimum_should_match)
+    return 0 if (node.must or node.filter) else (1 if node.should else 0)
+
+
+def _varies(node: Node) -> bool:
+    """Whether matches of this tree can have different scores (see the module docstring)."""
+    if isinstance(node, (Text, Phrase)):
+        return _analysed(node.field) is not None
+    if isinstance(node, Bool):
+        if not (node.must or node.should or node.must_not or node.filter):
+            return False
+        msm = _msm(node)
+        if msm > len(node.should):
+            return False
+        if node.should and msm < len(node.should):
+            return True
+        return any(_varies(c) for c in node.must + node.should)
+    return False
+
+
+def _const_score(node: Node) -> float:
+    """The score every match of a tree for which ``_varies`` is False gets."""
+    if isinstance(node, MatchNone):
+        return 0.0
+    if isinstance(node, Bool):
+        if not (node.must or node.should or node.must_not or node.filter):
+            return 1.0
+        return float(sum(_const_score(c) for c in node.must + node.should))
+    return 1.0
+
+
+def _bounds(node: Range, conv, what: str) -> tuple[Any, bool, Any, bool]:
+    """Tightest ``(lower, inclusive, upper, inclusive)`` of a range after ``conv``."""
+    lows: list[tuple[Any, bool]] = []
+    highs: list[tuple[Any, bool]] = []
+    for raw, inclusive, side in (
+        (node.gte, True, lows),
+        (node.gt, False, lows),
+        (node.lte, True, highs),
+        (node.lt, False, highs),
+    ):
+        if raw is None:
+            continue
+        value = conv(raw)
+        if value is None:
+            raise ValueError(f"range bound {raw!r} does not fit {what}")
+        side.append((value, inclusive))
+    lo, lo_inc, hi, hi_inc = None, True, None, True
+    if lows:
+        # the greatest bound; on equal values the exclusive one
+        lo, lo_inc = max(lows, key=lambda b: (b[0], not b[1]))
+    if highs:
+        hi, hi_inc = min(highs, key=lambda b: (b[0], b[1]))
+    return lo, lo_inc, hi, hi_inc
+
+
+def _int_bounds(node: Range) -> tuple[int | None, bool, int | None, bool]:
+    def lower(raw: Any, inclusive: bool) -> tuple[int, bool]:
+        value = _number(raw)
+        if value.is_integer():
+            return int(value), inclusive
+        return math.ceil(value), True
+
+    def upper(raw: Any, inclusive: bool) -> tuple[int, bool]:
+        value = _number(raw)
+        if value.is_integer():
+            return int(value), inclusive
+        return math.floor(value), True
+
+    lows = [lower(r, inc) for r, inc in ((node.gte, True), (node.gt, False)) if r is not None]
+    highs = [upper(r, inc) for r, inc in ((node.lte, True), (node.lt, False)) if r is not None]
+    lo, lo_inc, hi, hi_inc = None, True, None, True
+    if lows:
+        lo, lo_inc = max(lows, key=lambda b: (b[0], not b[1]))
+    if highs:
+        hi, hi_inc = min(highs, key=lambda b: (b[0], b[1]))
+    return lo, lo_inc, hi, hi_inc
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(f"range bound {raw!r} is not a number")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"range bound {raw!r} is not a number")
+
+
+def _in_range(value: str, lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool) -> bool:
+    if lo is not None and (value < lo or (value == lo and not lo_inc)):
+        return False
+    return not (hi is not None and (value > hi or (value == hi and not hi_inc)))
+
+
+def _field(doc: tantivy.Document, name: str) -> Any:
+    """The first stored value of ``name`` (typed Any: tantivy's stubs say Optional)."""
+    return doc.get_first(name)
+
+
+def _count(res: Any) -> int:
+    """The hit count of a tantivy SearchResult (searched with ``count=True``)."""
+    return int(res.count or 0)
+
+
+def _column_value(value: Any, kind: str) -> Any:
+    """A value tantivy's ``order_by_field`` returned, as a term of its column."""
+    if kind == F.DATE:
+        return _dt_from_ns(int(value))
+    return value
+
+
+def _agg_key(key: Any) -> str:
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
+def _nth_count(buckets: list[tuple[str, int]], size: int) -> int:
+    return buckets[size - 1][1] if len(buckets) >= size else -1
