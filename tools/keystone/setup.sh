@@ -1,0 +1,180 @@
+#!/bin/bash
+# Install a real Keystone (PyPI keystone 30.x) for end-to-end tests of heatseeker's
+# API, everything under $HEATSEEKER_SANDBOX (default <repo>/.sandbox), 127.0.0.1 only:
+#
+#   keystone-venv/            keystone, python-openstackclient, keystonemiddleware
+#   searchlightclient-venv/   python-searchlightclient 2.1.1 + python-openstackclient
+#                             (a venv of its own: it pins prettytable 0.7.2)
+#   keystone/etc/keystone.conf, keystone/keystone.db (SQLite),
+#   keystone/fernet-keys/, keystone/credential-keys/, bootstrap admin/$ADMIN_PASSWORD
+#   logs/keystone.log
+#
+# Both venvs are installed from requirements-keystone.lock (see its header) and
+# reinstalled only when their part of it changes. Idempotent: what is done is
+# skipped, so a second run takes about a second.
+#
+#   bash tools/keystone/setup.sh            # install / complete the installation
+#   bash tools/keystone/setup.sh --relock   # re-resolve the top-level requirements
+#                                           # below and rewrite the lock file
+set -euo pipefail
+KS_TOOLS=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$KS_TOOLS/../.." && pwd)
+SANDBOX=$(realpath -m "${HEATSEEKER_SANDBOX:-$REPO/.sandbox}")
+KS=$SANDBOX/keystone
+KS_VENV=$SANDBOX/keystone-venv
+SLC_VENV=$SANDBOX/searchlightclient-venv
+LOGS=$SANDBOX/logs
+KS_CONF=$KS/etc/keystone.conf
+KEYSTONE_PORT=${KEYSTONE_PORT:-5000}
+ADMIN_PASSWORD=${ADMIN_PASSWORD:-secret}
+LOCK=$KS_TOOLS/requirements-keystone.lock
+# Top-level requirements, used only by --relock (the lock pins everything else).
+KS_REQS=("keystone>=30,<31" python-openstackclient keystonemiddleware)
+SLC_REQS=("python-searchlightclient==2.1.1" python-openstackclient)
+
+log() { echo "[keystone] $*"; }
+die() { echo "[keystone] ERROR: $*" >&2; exit 1; }
+t0=$(date +%s.%N)
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
+
+relock=0
+case "${1:-}" in
+  --relock) relock=1 ;;
+  "") ;;
+  *) die "usage: setup.sh [--relock]" ;;
+esac
+
+PY=${PYTHON:-python3}
+command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
+"$PY" -c 'import ensurepip, venv' 2>/dev/null ||
+  die "$PY has no venv/ensurepip (Debian: apt-get install -y python3-venv)"
+mkdir -p "$KS/etc" "$LOGS"
+
+# --- 1. the two venvs ---------------------------------------------------------
+# The lock file holds two pip freezes: plain lines for keystone-venv, lines
+# starting with '#slc ' for searchlightclient-venv (pip -r skips those as comments).
+ks_pins() { grep -vE '^[[:space:]]*(#|$)' "$LOCK"; }
+slc_pins() { sed -n 's/^#slc //p' "$LOCK"; }
+
+install_venv() {  # install_venv VENV NAME PINS_FUNCTION CHECK_BIN
+  local venv=$1 name=$2 pins=$3 bin=$4 sum
+  sum=$($pins | sha256sum | cut -d' ' -f1)
+  if [ -x "$venv/bin/$bin" ] && [ "$(cat "$venv/.lock.sha256" 2>/dev/null)" = "$sum" ]; then
+    log "$name up to date ($venv)"
+    return 0
+  fi
+  [ -n "$($pins)" ] || die "no pins for $name in $LOCK: run setup.sh --relock"
+  log "$name: installing from $(basename "$LOCK") ($($pins | wc -l) packages, ~30 s)"
+  [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
+  $pins >"$venv/requirements.lock"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$venv/requirements.lock" ||
+    die "pip install into $venv failed"
+  echo "$sum" >"$venv/.lock.sha256"
+}
+
+if [ "$relock" = 1 ]; then
+  log "relock: resolving ${KS_REQS[*]} and ${SLC_REQS[*]} in fresh venvs"
+  rm -rf "$KS_VENV" "$SLC_VENV"
+  "$PY" -m venv "$KS_VENV"
+  "$PY" -m venv "$SLC_VENV"
+  "$KS_VENV/bin/pip" install -q --disable-pip-version-check "${KS_REQS[@]}"
+  "$SLC_VENV/bin/pip" install -q --disable-pip-version-check "${SLC_REQS[@]}"
+  {
+    echo "# Pinned by 'bash tools/keystone/setup.sh --relock' ($("$PY" -V), $(date -u +%Y-%m-%d))."
+    echo "# Two pip freezes in one file:"
+    echo "#  - plain lines: \$HEATSEEKER_SANDBOX/keystone-venv (${KS_REQS[*]})"
+    echo "#  - lines starting with '#slc ': \$HEATSEEKER_SANDBOX/searchlightclient-venv"
+    echo "#    (${SLC_REQS[*]}); kept apart because"
+    echo "#    python-searchlightclient 2.1.1 pins prettytable 0.7.2."
+    echo "# setup.sh installs each venv from its part and reinstalls it when that part changes."
+    "$KS_VENV/bin/pip" freeze --disable-pip-version-check --exclude-editable
+    echo
+    echo "# searchlightclient-venv"
+    "$SLC_VENV/bin/pip" freeze --disable-pip-version-check --exclude-editable | sed 's/^/#slc /'
+  } >"$LOCK.tmp"
+  mv "$LOCK.tmp" "$LOCK"
+  log "wrote $LOCK"
+fi
+
+install_venv "$KS_VENV" keystone-venv ks_pins keystone-manage
+install_venv "$SLC_VENV" searchlightclient-venv slc_pins openstack
+
+# --- 2. keystone.conf (cheap: rewritten every time, it holds absolute paths) ---
+cat >"$KS_CONF.tmp" <<CONF
+# Written by tools/keystone/setup.sh: a test-only Keystone on 127.0.0.1:$KEYSTONE_PORT.
+[DEFAULT]
+debug = false
+log_file = $LOGS/keystone.log
+use_stderr = false
+
+[database]
+connection = sqlite:///$KS/keystone.db
+
+[token]
+provider = fernet
+expiration = 3600
+
+[fernet_tokens]
+key_repository = $KS/fernet-keys
+
+[fernet_receipts]
+key_repository = $KS/fernet-keys
+
+[credential]
+key_repository = $KS/credential-keys
+
+[identity]
+# bcrypt cost 4 instead of 12: password authentication ~10x faster (tests only).
+# Must be set before users are created: the cost is stored in each hash.
+password_hash_rounds = 4
+
+[cache]
+# In-process dogpile cache: validating a token takes a few ms instead of ~400
+# SQL queries / ~270 ms. Safe because there is exactly one keystone process.
+enabled = true
+backend = dogpile.cache.memory
+
+[resource]
+# Without these two, tokens carry no is_admin_project field and keystonemiddleware
+# then sets X-Is-Admin-Project: True for EVERY token, an ordinary member's too.
+admin_project_name = admin
+admin_project_domain_name = Default
+CONF
+mv "$KS_CONF.tmp" "$KS_CONF"
+
+# --- 3. database, keys, bootstrap (once) ---------------------------------------
+KM=("$KS_VENV/bin/keystone-manage" --config-file "$KS_CONF")
+U=$(id -un)
+G=$(id -gn)
+if [ ! -f "$KS/fernet-keys/0" ]; then
+  log "fernet keys"
+  mkdir -p "$KS/fernet-keys" && chmod 700 "$KS/fernet-keys"
+  "${KM[@]}" fernet_setup --keystone-user "$U" --keystone-group "$G" >>"$LOGS/keystone-manage.log" 2>&1 ||
+    die "fernet_setup failed; see $LOGS/keystone-manage.log"
+fi
+if [ ! -f "$KS/credential-keys/0" ]; then
+  log "credential keys"
+  mkdir -p "$KS/credential-keys" && chmod 700 "$KS/credential-keys"
+  "${KM[@]}" credential_setup --keystone-user "$U" --keystone-group "$G" >>"$LOGS/keystone-manage.log" 2>&1 ||
+    die "credential_setup failed; see $LOGS/keystone-manage.log"
+fi
+# The marker holds what bootstrap was run with; a lost database means a new bootstrap.
+want="port=$KEYSTONE_PORT admin_password_sha=$(echo -n "$ADMIN_PASSWORD" | sha256sum | cut -c1-16)"
+if [ -f "$KS/keystone.db" ] && [ "$(cat "$KS/.bootstrapped" 2>/dev/null)" = "$want" ]; then
+  log "database bootstrapped ($KS/keystone.db)"
+else
+  log "database: db_sync + bootstrap (admin/admin, RegionOne, identity at :$KEYSTONE_PORT)"
+  rm -f "$KS/.bootstrapped"
+  "${KM[@]}" db_sync >>"$LOGS/keystone-manage.log" 2>&1 ||
+    die "keystone-manage db_sync failed; see $LOGS/keystone-manage.log"
+  url=http://127.0.0.1:$KEYSTONE_PORT/v3/
+  # bootstrap is itself idempotent (it also resets the admin password)
+  "${KM[@]}" bootstrap --bootstrap-password "$ADMIN_PASSWORD" \
+    --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin \
+    --bootstrap-admin-url "$url" --bootstrap-internal-url "$url" --bootstrap-public-url "$url" \
+    --bootstrap-region-id RegionOne >>"$LOGS/keystone-manage.log" 2>&1 ||
+    die "keystone-manage bootstrap failed; see $LOGS/keystone-manage.log"
+  echo "$want" >"$KS/.bootstrapped"
+fi
+
+log "setup done in $(elapsed)s: $KS_CONF (start it: bash tools/keystone/start.sh)"
