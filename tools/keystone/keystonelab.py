@@ -1,0 +1,236 @@
+"""Helpers for tests against the sandbox Keystone (tools/keystone). Standard library only.
+
+Import it as ``tools.keystone.keystonelab`` (repo root on sys.path, as pytest's
+rootdir does) or with this folder on sys.path. Keystone must be set up, started
+and populated (setup.sh, start.sh, populate.sh)::
+
+    from tools.keystone import keystonelab as kl
+
+    tok = kl.token("alice", "alicepw", "alpha")        # or kl.token(*kl.USERS["alice"])
+    kl.ids()["ALPHA_ID"]                               # Keystone project id of alpha
+    kl.token_info(tok)["project"]["id"]                # what auth_token will see
+    r = kl.openstack("search", "query", "name:web*", "-f", "json",
+                     user="alice", password="alicepw", project="alpha")
+    r.returncode, r.stdout, r.stderr
+
+``openstack()`` runs the `openstack` CLI of $HEATSEEKER_SANDBOX/searchlightclient-venv
+(python-searchlightclient 2.1.1): it finds heatseeker through Keystone's catalog,
+service type ``search`` (populate.sh's $SEARCH_URL, default http://127.0.0.1:9393);
+the CLI has no option to override that endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SANDBOX = Path(os.environ.get("HEATSEEKER_SANDBOX") or REPO / ".sandbox").resolve()
+KEYSTONE_DIR = SANDBOX / "keystone"
+KEYSTONE_URL = os.environ.get(
+    "HEATSEEKER_KEYSTONE_URL", f"http://127.0.0.1:{os.environ.get('KEYSTONE_PORT', '5000')}/v3"
+).rstrip("/")
+OPENSTACK = SANDBOX / "searchlightclient-venv" / "bin" / "openstack"
+ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD", "secret")
+
+# name -> (user, password, project), as populate.sh makes them
+USERS: dict[str, tuple[str, str, str]] = {
+    "admin": ("admin", ADMIN_PASSWORD, "admin"),  # role admin in the admin project
+    "alice": ("alice", "alicepw", "alpha"),  # member of alpha
+    "bob": ("bob", "bobpw", "beta"),  # member of beta
+    "carol": ("carol", "carolpw", "alpha"),  # reader of alpha
+    "heatseeker": ("heatseeker", "heatseekerpw", "service"),  # service role: auth_token's user
+}
+
+
+class KeystoneLabError(RuntimeError):
+    """Keystone refused or did not answer."""
+
+
+def _request(method: str, path: str, body: Any = None, headers: dict | None = None):
+    """(status, headers, decoded JSON or None) of one request to Keystone."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(KEYSTONE_URL + path, data=data, method=method)
+    req.add_header("Accept", "application/json")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return resp.status, resp.headers, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = raw.decode(errors="replace")
+        return e.code, e.headers, doc
+    except OSError as e:
+        raise KeystoneLabError(
+            f"Keystone at {KEYSTONE_URL} does not answer ({e}): bash tools/keystone/start.sh"
+        ) from e
+
+
+def available() -> bool:
+    """Does Keystone answer GET /v3?"""
+    try:
+        return _request("GET", "")[0] == 200
+    except KeystoneLabError:
+        return False
+
+
+def _issue(user: str, password: str, project: str, catalog: bool = False):
+    """(token, token body) for `user` scoped to `project` (names, domain Default)."""
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "domain": {"id": "default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+        }
+    }
+    path = "/auth/tokens" if catalog else "/auth/tokens?nocatalog"
+    status, headers, doc = _request("POST", path, body)
+    if status != 201 or not headers.get("X-Subject-Token"):
+        raise KeystoneLabError(f"no token for {user} in project {project}: HTTP {status} {doc}")
+    return headers["X-Subject-Token"], doc["token"]
+
+
+def token(user: str, password: str, project: str) -> str:
+    """A new token of `user` scoped to `project` (names, domain Default)."""
+    return _issue(user, password, project)[0]
+
+
+def token_info(subject: str, auth: str | None = None) -> dict:
+    """Keystone's view of token `subject` (the "token" object: project, roles,
+    is_admin_project, user, expires_at, catalog), validated with `auth` (an admin
+    token by default), as keystonemiddleware does."""
+    auth = auth or token(*USERS["admin"])
+    status, _, doc = _request(
+        "GET", "/auth/tokens", headers={"X-Auth-Token": auth, "X-Subject-Token": subject}
+    )
+    if status != 200:
+        raise KeystoneLabError(f"token not valid: HTTP {status} {doc}")
+    return doc["token"]
+
+
+def revoke(subject: str, auth: str | None = None) -> None:
+    """Revoke token `subject` (DELETE /v3/auth/tokens). keystonemiddleware caches
+    validated tokens (token_cache_time, 300 s by default): a service may accept a
+    revoked token until then."""
+    auth = auth or token(*USERS["admin"])
+    status, _, doc = _request(
+        "DELETE", "/auth/tokens", headers={"X-Auth-Token": auth, "X-Subject-Token": subject}
+    )
+    if status != 204:
+        raise KeystoneLabError(f"revoke failed: HTTP {status} {doc}")
+
+
+def ids() -> dict[str, str]:
+    """Keystone project ids written by populate.sh: ALPHA_ID, BETA_ID,
+    ADMIN_PROJECT_ID, SERVICE_PROJECT_ID."""
+    path = KEYSTONE_DIR / "ids.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KeystoneLabError(f"{path} missing: bash tools/keystone/populate.sh") from None
+
+
+def search_url(interface: str = "public") -> str:
+    """The catalog's URL for service type 'search' (where the CLI will go)."""
+    _, body = _issue(*USERS["admin"], catalog=True)
+    for svc in body.get("catalog", []):
+        if svc["type"] == "search":
+            for ep in svc["endpoints"]:
+                if ep["interface"] == interface:
+                    return ep["url"]
+    raise KeystoneLabError("no 'search' endpoint in the catalog: bash tools/keystone/populate.sh")
+
+
+def auth_token_conf(**overrides: Any) -> dict[str, Any]:
+    """keystonemiddleware.auth_token options for heatseeker's service user
+    (the [keystone_authtoken] section, as a dict)."""
+    conf: dict[str, Any] = {
+        "www_authenticate_uri": KEYSTONE_URL,
+        "auth_url": KEYSTONE_URL,
+        "auth_type": "password",
+        "username": "heatseeker",
+        "password": "heatseekerpw",
+        "project_name": "service",
+        "user_domain_id": "default",
+        "project_domain_id": "default",
+        "region_name": "RegionOne",
+        "interface": "public",
+    }
+    conf.update(overrides)
+    return conf
+
+
+def openstack_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the CLI: no OS_* variables of the caller leak in."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    base["PYTHONWARNINGS"] = "ignore"
+    base.update(env or {})
+    return base
+
+
+def openstack(
+    *args: str,
+    user: str,
+    password: str,
+    project: str,
+    check: bool = False,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the searchlightclient venv's `openstack` CLI as `user` in `project`.
+
+    Returns the CompletedProcess (text stdout/stderr); raises CalledProcessError
+    on a non-zero exit only with check=True.
+    """
+    if not OPENSTACK.exists():
+        raise KeystoneLabError(f"{OPENSTACK} missing: bash tools/keystone/setup.sh")
+    cmd = [
+        str(OPENSTACK),
+        "--os-auth-type",
+        "password",
+        "--os-auth-url",
+        KEYSTONE_URL,
+        "--os-identity-api-version",
+        "3",
+        "--os-username",
+        user,
+        "--os-password",
+        password,
+        "--os-project-name",
+        project,
+        "--os-user-domain-id",
+        "default",
+        "--os-project-domain-id",
+        "default",
+        "--os-region-name",
+        "RegionOne",
+        "--os-interface",
+        "public",
+        *args,
+    ]
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+        env=openstack_env(env),
+        stdin=subprocess.DEVNULL,
+    )
