@@ -1,5 +1,6 @@
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from heatseeker.query.tree import (
     Ids,
     MatchAll,
     MatchNone,
+    Node,
     Phrase,
     Prefix,
     Range,
@@ -37,7 +39,7 @@ def p(query, **kw):
     return parse(query, now=NOW, **kw)
 
 
-VALID = [
+VALID: list[tuple[Any, Node]] = [
     # empty / match_all / match_none
     (None, MatchAll()),
     ({}, MatchAll()),
