@@ -43,13 +43,19 @@ port_open "$KEYSTONE_PORT" && die "port $KEYSTONE_PORT is taken by another proce
 
 mkdir -p "$RUN" "$LOGS"
 # setsid: it outlives this shell and stop.sh can stop its process group.
-OS_KEYSTONE_CONFIG_DIR=$KS/etc PYTHONWARNINGS=ignore WSGI_SERIALIZE=1 \
+# The server writes its own pid to $PIDF (WSGI_PIDFILE) as it starts: setsid forks
+# when it happens to be a process-group leader, and then $! is not the server.
+OS_KEYSTONE_CONFIG_DIR=$KS/etc PYTHONWARNINGS=ignore WSGI_SERIALIZE=1 WSGI_PIDFILE=$PIDF \
   setsid "$KS_VENV/bin/python" "$KS_TOOLS/wsgi_serve.py" keystone 127.0.0.1 "$KEYSTONE_PORT" \
   </dev/null >>"$LOGS/keystone-server.out" 2>&1 &
-echo $! >"$PIDF"
+spawned=$!
+alive() {  # the server (its pid file), or what we spawned until it has written one
+  if [ -s "$PIDF" ]; then kill -0 "$(cat "$PIDF")" 2>/dev/null; else kill -0 "$spawned" 2>/dev/null; fi
+}
+grace=20  # a forking setsid has exited before the server wrote its pid file
 for _ in $(seq 1 600); do
-  if v3_up; then log "keystone up (pid $(cat "$PIDF")) at $URL in $(elapsed)s"; exit 0; fi
-  if ! kill -0 "$(cat "$PIDF")" 2>/dev/null; then
+  if v3_up && p=$(ks_pid); then log "keystone up (pid $p) at $URL in $(elapsed)s"; exit 0; fi
+  if ! alive && { [ -s "$PIDF" ] || ((--grace <= 0)); }; then
     tail -n 20 "$LOGS/keystone-server.out" "$LOGS/keystone.log" >&2 || true
     rm -f "$PIDF"
     die "keystone exited; see $LOGS/keystone-server.out and keystone.log"

@@ -16,12 +16,15 @@ if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null ||
   log "keystone not running"
   exit 0
 fi
+# A dead process stays a zombie until PID 1 reaps it (up to ~2 s in this
+# container) and kill -0 still succeeds on it: look at its state as well.
+running() { kill -0 "$p" 2>/dev/null && [ "$(awk '/^State:/{print $2}' "/proc/$p/status" 2>/dev/null)" != Z ]; }
 kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
 for _ in $(seq 1 100); do
-  kill -0 "$p" 2>/dev/null || break
+  running || break
   sleep 0.1
 done
-if kill -0 "$p" 2>/dev/null; then
+if running; then
   log "keystone (pid $p) ignored SIGTERM for 10 s: SIGKILL"
   kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
 fi

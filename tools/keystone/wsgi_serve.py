@@ -16,6 +16,7 @@ Keystone while another request is in flight.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
 import socketserver
@@ -66,6 +67,11 @@ def main() -> None:
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     target, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    pidfile = os.environ.get("WSGI_PIDFILE")
+    if pidfile:  # our own pid, whatever started us (setsid may fork)
+        with open(pidfile + ".tmp", "w") as f:
+            f.write(f"{os.getpid()}\n")
+        os.replace(pidfile + ".tmp", pidfile)
     # Keystone's WSGI setup parses sys.argv itself (oslo.config) and rejects our
     # positional arguments: hide them.
     sys.argv = sys.argv[:1]
@@ -73,14 +79,21 @@ def main() -> None:
     if os.environ.get("WSGI_SERIALIZE", "0") == "1":
         app = serialized(app)
     srv = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
-    # stop.sh sends SIGTERM: leave serve_forever and close the socket cleanly
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def stop(*_):
+        # SIGTERM (stop.sh): close the socket, flush the logs and leave at once.
+        # A normal interpreter exit tears down Keystone's module graph for 1-2 s.
+        # Committed SQLite transactions are durable; one in flight is rolled back.
+        srv.server_close()
+        logging.shutdown()
+        sys.stderr.write("SIGTERM: stopped\n")
+        sys.stderr.flush()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     sys.stderr.write(f"serving {target} on http://{host}:{port} (pid {os.getpid()})\n")
     sys.stderr.flush()
-    try:
-        srv.serve_forever()
-    finally:
-        srv.server_close()
+    srv.serve_forever()
 
 
 if __name__ == "__main__":
