@@ -256,6 +256,68 @@ def _dedupe(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _walk(value: Any, path: str, out: _Flat) -> bool:
+    """``fields.flatten`` (same terms, same order) fused with the collection of full-text strings
+    and of the dotted paths that hold a leaf; returns whether ``value`` has a leaf.
+
+    One pass, scalars handled inline: a document has hundreds of leaves and this runs per write.
+    ``test_walk_is_flatten`` holds it to ``fields.flatten``.
+    """
+    if isinstance(value, dict):
+        found = False
+        for key, child in value.items():
+            name = key if isinstance(key, str) else str(key)
+            out.strings.append(name)
+            if F.KV_SEP in name:
+                name = name.replace(F.KV_SEP, " ")
+            below = path + "." + name
+            if isinstance(child, (dict, list, tuple)):
+                if not _walk(child, below, out):
+                    continue
+            else:
+                out.leaf(below, child)
+            found = True
+            out.paths.add(below)
+            if "." in name:  # a dotted key also answers for its intermediate paths
+                parts = name.split(".")
+                for i in range(1, len(parts)):
+                    out.paths.add(path + "." + ".".join(parts[:i]))
+        return found
+    if isinstance(value, (list, tuple)):
+        found = False
+        for child in value:
+            if isinstance(child, (dict, list, tuple)):
+                found = _walk(child, path, out) or found
+            else:
+                out.leaf(path, child)
+                found = True
+        return found
+    out.leaf(path, value)
+    return True
+
+
+class _Flat:
+    """What ``_walk`` collects from one document."""
+
+    __slots__ = ("kv", "paths", "strings")
+
+    def __init__(self) -> None:
+        self.kv: list[str] = []
+        self.paths: set[str] = set()
+        self.strings: list[str] = []
+
+    def leaf(self, path: str, value: Any) -> None:
+        if value is None:
+            text = "null"
+        elif value is True or value is False:
+            text = "true" if value else "false"
+            self.strings.append(text)
+        else:
+            text = value if isinstance(value, str) else str(value)
+            self.strings.append(text)
+        self.kv.append(path + F.KV_SEP + text[: F.MAX_VALUE_CHARS])
+
+
 def _all_strings(value: Any, out: list[str]) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
@@ -553,25 +615,19 @@ class TantivyEngine(Engine):
                 ints = [i for i in (_int(v) for v in values) if i is not None]
                 if ints:
                     data[name] = ints
-        kv: list[str] = []
-        paths: set[str] = set()
-        for root in F.DYNAMIC_ROOTS:
-            value = doc.get(root)
-            if value is None:
-                continue
-            for path, text in F.flatten(value, root):
-                kv.append(path + F.KV_SEP + text)
-                if path not in paths:
-                    parts = path.split(".")
-                    for i in range(2, len(parts) + 1):
-                        paths.add(".".join(parts[:i]))
-        if kv:
-            data["_kv"] = _dedupe(kv)
-            data["_paths"] = sorted(paths)
-        strings: list[str] = []
-        _all_strings(doc, strings)
-        if strings:
-            data[F.FULLTEXT] = "\n".join(strings)
+        flat = _Flat()
+        for key, value in doc.items():
+            flat.strings.append(str(key))
+            if key in F.DYNAMIC_ROOTS:
+                if value is not None:
+                    _walk(value, key, flat)
+            else:
+                _all_strings(value, flat.strings)
+        if flat.kv:
+            data["_kv"] = _dedupe(flat.kv)
+            data["_paths"] = sorted(flat.paths)
+        if flat.strings:
+            data[F.FULLTEXT] = "\n".join(flat.strings)
         return tantivy.Document.from_dict(data, schema), source
 
     def _tombstone(self, schema: tantivy.Schema, sid: str, version: int) -> tantivy.Document:

@@ -11,10 +11,13 @@ import textwrap
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
-from heatseeker.engines.tantivy import BATCH, SCHEMA_VERSION, TantivyEngine
-from heatseeker.engines.testing import make_doc
+from heatseeker.engines.tantivy import BATCH, SCHEMA_VERSION, TantivyEngine, _Flat, _walk
+from heatseeker.engines.testing import CORPUS, make_doc
+from heatseeker.query import fields as F
 from heatseeker.query.tree import (
     Ids,
     MatchAll,
@@ -446,3 +449,43 @@ def test_bad_input(tmp_path):
         engine.search(Range("depth", gte="many"))
     assert engine.search(Ids(("nothing",))).total == 0
     engine.close()
+
+
+# -- the fused flatten ------------------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, width=32)
+    | st.text(alphabet="ab.\x1f é", max_size=4)
+    | st.text(min_size=250, max_size=300),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet="ab.\x1f é", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json)
+def test_walk_is_flatten(value):
+    """The engine's one-pass walker indexes exactly what ``fields.flatten`` defines."""
+    flat = _Flat()
+    _walk(value, "parameters", flat)
+    leaves = list(F.flatten(value, "parameters"))
+    assert flat.kv == [path + F.KV_SEP + text for path, text in leaves]
+    prefixes: set[str] = set()
+    for path, _ in leaves:
+        parts = path.split(".")
+        prefixes.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    assert flat.paths == prefixes
+
+
+def test_walk_on_the_corpus():
+    for doc in CORPUS:
+        for root in F.DYNAMIC_ROOTS:
+            flat = _Flat()
+            _walk(doc[root], root, flat)
+            assert flat.kv == [p + F.KV_SEP + t for p, t in F.flatten(doc[root], root)]
