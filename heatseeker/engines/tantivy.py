@@ -20,7 +20,9 @@ Schema (one tantivy document per stack id; tombstones are documents too):
 ``_idkey``            u64 fast: the first 8 bytes of the id, big-endian (cheap id order for score ties)
 ``_version``          i64 fast + stored: the engine version of the write
 ``_deleted``          bool indexed + fast: a tombstone (no ``_source``, no other field)
-``_source``           bytes, stored only: the document as compact JSON
+``_source``           bytes, stored only: compact JSON of the document without its dynamic roots
+``_body``             bytes, stored only: compact JSON of its dynamic roots (parameters, outputs,
+                      resources, template, environment), decoded only when a hit needs them
 keyword fields        raw term, fast (string column; multi-valued lists are de-duplicated so
                       aggregations count documents). List fields (tags, ancestors, path,
                       resource_types, files) also get ``<f>__min`` / ``<f>__max`` single-valued
@@ -135,6 +137,7 @@ def _build_schema() -> tantivy.Schema:
     sb.add_integer_field("_version", stored=True, fast=True)
     sb.add_boolean_field("_deleted", indexed=True, fast=True)
     sb.add_bytes_field("_source", stored=True)
+    sb.add_bytes_field("_body", stored=True)
     for name, kind in F.FIELDS.items():
         if name == "id":
             continue
@@ -392,7 +395,7 @@ class TantivyEngine(Engine):
         self._writer_gen: str | None = None
         self._lock_fd: int | None = None
         # id -> (version, is_tombstone, source JSON) for writes not committed yet
-        self._pending: dict[str, tuple[int, bool, bytes | None]] = {}
+        self._pending: dict[str, tuple[int, bool, tuple[bytes, bytes] | None]] = {}
         self._analyzer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
             .filter(tantivy.Filter.remove_long(40))
@@ -574,18 +577,21 @@ class TantivyEngine(Engine):
 
     def _document(
         self, schema: tantivy.Schema, doc: dict, version: int
-    ) -> tuple[tantivy.Document, bytes]:
-        """The tantivy document of a stack, and its ``_source`` JSON."""
+    ) -> tuple[tantivy.Document, tuple[bytes, bytes]]:
+        """The tantivy document of a stack, and its stored JSON (head, body)."""
         sid = doc.get("id")
         if not isinstance(sid, str) or not sid:
             raise ValueError("a stack document needs a non-empty string id")
-        source = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        head = {k: v for k, v in doc.items() if k not in _BODY_KEYS}
+        body = {k: v for k, v in doc.items() if k in _BODY_KEYS}
+        source = (_dumps(head), _dumps(body))
         data: dict[str, Any] = {
             "id": sid,
             "_idkey": _idkey(sid),
             "_version": int(version),
             "_deleted": False,
-            "_source": source,
+            "_source": source[0],
+            "_body": source[1],
         }
         for name, kind in F.FIELDS.items():
             if name == "id":
@@ -752,7 +758,9 @@ class TantivyEngine(Engine):
         pending = self._pending.get(stack_id)
         if pending is not None:
             version, deleted, source = pending
-            return None if deleted or source is None else (json.loads(source), version)
+            if deleted or source is None:
+                return None
+            return {**json.loads(source[0]), **json.loads(source[1])}, version
         st = self._snapshot()
         if st is None:
             return None
@@ -760,10 +768,9 @@ class TantivyEngine(Engine):
         if addr is None:
             return None
         doc = st.searcher.doc(addr)
-        source = _field(doc, "_source")
-        if source is None:
+        if _field(doc, "_source") is None:
             return None
-        return json.loads(source), int(_field(doc, "_version"))
+        return _source(doc, None), int(_field(doc, "_version"))
 
     def get_version(self, stack_id: str) -> tuple[int, bool] | None:
         pending = self._pending.get(stack_id)
@@ -818,9 +825,7 @@ class TantivyEngine(Engine):
             hits = []
             for i in range(offset, min(k, len(addrs))):
                 doc = st.searcher.doc(addrs[i])
-                source = json.loads(_field(doc, "_source"))
-                if fields is not None:
-                    source = {key: source[key] for key in fields if key in source}
+                source = _source(doc, fields)
                 hits.append(
                     Hit(
                         id=_field(doc, "id"),
@@ -1262,6 +1267,23 @@ def _in_range(value: str, lo: str | None, lo_inc: bool, hi: str | None, hi_inc: 
 def _field(doc: tantivy.Document, name: str) -> Any:
     """The first stored value of ``name`` (typed Any: tantivy's stubs say Optional)."""
     return doc.get_first(name)
+
+
+_BODY_KEYS = frozenset(F.DYNAMIC_ROOTS)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def _source(doc: tantivy.Document, fields: Sequence[str] | None) -> dict:
+    """The stored document (only ``fields`` of it: the body is decoded only if asked for)."""
+    source = json.loads(_field(doc, "_source"))
+    if fields is None or not _BODY_KEYS.isdisjoint(fields):
+        source.update(json.loads(_field(doc, "_body")))
+    if fields is not None:
+        source = {key: source[key] for key in fields if key in source}
+    return source
 
 
 def _count(res: Any) -> int:
