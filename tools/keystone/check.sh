@@ -21,7 +21,7 @@ elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; 
 fail() { echo "[check] FAIL: $*" >&2; exit 1; }
 
 bash "$KS_TOOLS/start.sh"
-bash "$KS_TOOLS/populate.sh" | head -n 1
+bash "$KS_TOOLS/populate.sh" | sed -n 1p  # (head would break the pipe)
 
 TOK=$KS_TOOLS/tokens.sh
 ALICE=$(bash "$TOK" alice alicepw alpha) || fail "no token for alice"
