@@ -17,7 +17,9 @@ repairs it.
 Schema (one tantivy document per stack id; tombstones are documents too):
 
 ``id``                raw term, fast (string column), stored
-``_idkey``            u64 fast: the first 8 bytes of the id, big-endian (cheap id order for score ties)
+``_idkey``            u64 indexed + fast: the first 8 bytes of the id, big-endian. Ordering by a
+                      string column is ~10x slower in tantivy than by a number, so id order is
+                      ``_idkey`` order refined by ``id`` only among documents sharing a key
 ``_version``          i64 fast + stored: the engine version of the write
 ``_deleted``          bool indexed + fast: a tombstone (no ``_source``, no other field)
 ``_source``           bytes, stored only: compact JSON of the document without its dynamic roots
@@ -106,7 +108,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -133,7 +135,7 @@ _MUST_NOT = tantivy.Occur.MustNot
 def _build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
-    sb.add_unsigned_field("_idkey", fast=True)
+    sb.add_unsigned_field("_idkey", indexed=True, fast=True)
     sb.add_integer_field("_version", stored=True, fast=True)
     sb.add_boolean_field("_deleted", indexed=True, fast=True)
     sb.add_bytes_field("_source", stored=True)
@@ -813,9 +815,9 @@ class TantivyEngine(Engine):
             if k == 0:
                 return SearchResult(total=_count(st.searcher.search(q, 1, count=True)))
             if columns:
-                addrs, total = self._ordered(st, q, columns, k, count=True)
+                addrs, total = self._ordered(st, q, [*columns, _BY_IDKEY], k, count=True)
             elif not _varies(query):
-                addrs, total = self._ordered(st, q, [], k, count=True)
+                addrs, total = self._ordered(st, q, [_BY_IDKEY], k, count=True)
                 if addrs:
                     max_score = _const_score(query)
                     scores = [max_score] * len(addrs)
@@ -1270,6 +1272,7 @@ def _field(doc: tantivy.Document, name: str) -> Any:
 
 
 _BODY_KEYS = frozenset(F.DYNAMIC_ROOTS)
+_BY_IDKEY = ("_idkey", "_idkey", False)
 
 
 def _dumps(value: Any) -> bytes:
@@ -1295,6 +1298,8 @@ def _column_value(value: Any, kind: str) -> Any:
     """A value tantivy's ``order_by_field`` returned, as a term of its column."""
     if kind == F.DATE:
         return _dt_from_ns(int(value))
+    if kind == "_idkey":
+        return int(value)
     return value
 
 
