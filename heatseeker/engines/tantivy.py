@@ -43,7 +43,7 @@ date / int fields     indexed + fast (date precision: seconds)
 Query translation. Only Text/Phrase on analysed fields score (BM25); every other leaf scores a
 constant 1, filter clauses 0, must_not nothing; a bool sums its scoring clauses. So a tree without
 a scoring Text/Phrase (and without optional should clauses) gives every match the same score, and
-its "score, then id" order is plain id order, which tantivy answers with ``order_by_field="id"``.
+its "score, then id" order is plain id order (``_idkey``, then ``id`` within equal keys).
 Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the contract).
 Prefix and Wildcard are regex queries over the term dictionary (literal parts escaped as
 ``\\x{..}``). Range on ints and dates uses the fast columns; Range on keyword, text (exact form) and
@@ -56,9 +56,11 @@ should clauses and no must/filter, else 0; an explicit 0 with only should clause
 Sorting. tantivy orders by one fast column (missing values last in both directions, ties by
 document address). For keys k1..kn: fetch the top offset+limit+1 by k1; a run of equal k1 values
 that has several members (or reaches the page boundary) is re-asked as ``query AND k1 == v`` ordered
-by k2..kn, recursively, ending with ``order_by id``. Score order: fetch by score; when scores tie at
+by k2..kn, recursively, ending with ``_idkey`` and then ``id``. The common cases cost one tantivy
+search: a unique-ish numeric/date key or id order. Score order: fetch by score; when scores tie at
 the page boundary, fetch more (up to SCORE_TIE_WINDOW hits, then EngineError) and order ties by
-``_idkey`` then id.
+``_idkey`` then id. Hits decode ``_source`` (and ``_body`` unless ``fields`` leaves the dynamic
+roots out): with ~10 KB stacks the JSON decoding of full hits is most of a search's time.
 
 Writes. One writer process (``writer.lock``, taken lazily on the first write; a second writer gets
 WriterBusy). Versions are checked against this process's uncommitted writes (a dict) and else the
@@ -78,11 +80,13 @@ import os
 import re
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cmp_to_key
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import tantivy
 
@@ -443,6 +447,8 @@ class TantivyEngine(Engine):
 
     def _open_generation(self, gen: str) -> _State | _Broken:
         gdir = self._gen_dir(gen)
+        if not os.path.isdir(gdir):
+            raise EngineError(f"{self._current_path} names {gen!r}, which is not in {self.path}")
         try:
             with open(os.path.join(gdir, META_FILE), encoding="utf-8") as fh:
                 meta = json.load(fh)
@@ -806,34 +812,36 @@ class TantivyEngine(Engine):
         st = self._snapshot()
         if st is None:
             return SearchResult(total=0)
-        columns = [self._sort_column(key) for key in sort]
+        keys = [self._sort_column(key) for key in sort] or [_BY_SCORE]
+        varies = _varies(query)
+        if not varies:  # every match has the same score: score keys order nothing
+            keys = [key for key in keys if key.column != SCORE]
+        keys.append(_BY_IDKEY)
         q = self._live(st, self._translate(query, st))
         k = offset + limit
-        scores: list[float] | None = None
-        max_score: float | None = None
+        scores: dict[tuple[int, int], float] = {}
         try:
             if k == 0:
                 return SearchResult(total=_count(st.searcher.search(q, 1, count=True)))
-            if columns:
-                addrs, total = self._ordered(st, q, [*columns, _BY_IDKEY], k, count=True)
-            elif not _varies(query):
-                addrs, total = self._ordered(st, q, [_BY_IDKEY], k, count=True)
-                if addrs:
-                    max_score = _const_score(query)
-                    scores = [max_score] * len(addrs)
-            else:
-                addrs, scores, total = self._by_score(st, q, k)
-                max_score = scores[0] if scores else None
+            addrs, total = self._ordered(st, q, keys, k, scores, count=True)
+            const = None if varies else _const_score(query)
+            max_score: float | None = const if addrs else None
+            if varies and keys[0].column == SCORE and addrs:
+                max_score = scores[_ak(addrs[0])]
+            page = [(addr, st.searcher.doc(addr)) for addr in addrs[offset:k]]
+            if varies and any(key.column == SCORE for key in keys):
+                missing = [a for a, _ in page if _ak(a) not in scores]
+                if missing:  # hits that never needed their score to be ordered
+                    self._score_of(st, q, missing, scores)
             hits = []
-            for i in range(offset, min(k, len(addrs))):
-                doc = st.searcher.doc(addrs[i])
-                source = _source(doc, fields)
+            for addr, doc in page:
+                score = const if const is not None else scores.get(_ak(addr), 0.0)
                 hits.append(
                     Hit(
                         id=_field(doc, "id"),
-                        score=scores[i] if scores is not None else 0.0,
+                        score=score,
                         version=int(_field(doc, "_version")),
-                        source=source,
+                        source=_source(doc, fields),
                     )
                 )
         except ValueError as exc:
@@ -915,38 +923,43 @@ class TantivyEngine(Engine):
 
     # -- ordering ------------------------------------------------------------------------------
 
-    def _sort_column(self, key: SortKey) -> tuple[str, str, bool]:
+    def _sort_column(self, key: SortKey) -> _Key:
+        if key.field == SCORE:
+            return _BY_SCORE
         if not F.is_sortable(key.field):
             raise ValueError(f"cannot sort on {key.field!r}: only top-level stack fields sort")
         name, kind = F.resolve(key.field)
         if kind == F.TEXT:
-            return name + "__raw", kind, key.descending
+            return _Key(name + "__raw", kind, key.descending, name)
         if name in LIST_FIELDS:
-            return name + ("__max" if key.descending else "__min"), kind, key.descending
-        return name, kind, key.descending
+            return _Key(name + ("__max" if key.descending else "__min"), kind, key.descending, name)
+        return _Key(name, kind, key.descending, name)
 
     def _ordered(
         self,
         st: _State,
         q: tantivy.Query,
-        keys: list[tuple[str, str, bool]],
+        keys: list[_Key],
         k: int,
+        scores: dict[tuple[int, int], float],
         *,
         count: bool = False,
     ) -> tuple[list[tantivy.DocAddress], int]:
-        """The top ``k`` matches of ``q`` ordered by ``keys`` (column, kind, descending), then id.
+        """The top ``k`` matches of ``q`` ordered by ``keys``, then by id.
 
         tantivy orders by one column and breaks ties by document address: each run of equal values
         that has several members, or that reaches past the page, is asked again as
-        ``q AND column == value`` ordered by the remaining keys.
+        ``q AND column == value`` ordered by the remaining keys. Scores seen go to ``scores``.
         """
         s = st.searcher
         if not keys:
             res = s.search(q, k, count=count, order_by_field="id", order=tantivy.Order.Asc)
             return [addr for _, addr in res.hits], _count(res)
-        column, kind, descending = keys[0]
-        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
-        res = s.search(q, k + 1, count=count, order_by_field=column, order=order)
+        key = keys[0]
+        if key.column == SCORE:
+            return self._by_score(st, q, keys[1:], k, scores, count=count)
+        order = tantivy.Order.Desc if key.descending else tantivy.Order.Asc
+        res = s.search(q, k + 1, count=count, order_by_field=key.column, order=order)
         hits = res.hits
         out: list[tantivy.DocAddress] = []
         i = 0
@@ -959,18 +972,31 @@ class TantivyEngine(Engine):
                 out.append(hits[i][1])
             else:
                 if value is None:
-                    same = (_MUST_NOT, _Q.exists_query(column))
+                    same = (_MUST_NOT, _Q.exists_query(key.column))
                 else:
-                    same = (_MUST, _Q.term_query(st.schema, column, _column_value(value, kind)))
+                    term = _Q.term_query(st.schema, key.column, _column_value(value, key.kind))
+                    same = (_MUST, _Q.const_score_query(term, 0.0))
                 sub = _Q.boolean_query([(_MUST, q), same])
-                addrs, _ = self._ordered(st, sub, keys[1:], min(k - len(out), j - i))
+                addrs, _ = self._ordered(st, sub, keys[1:], min(k - len(out), j - i), scores)
                 out.extend(addrs)
             i = j
         return out[:k], _count(res)
 
     def _by_score(
-        self, st: _State, q: tantivy.Query, k: int
-    ) -> tuple[list[tantivy.DocAddress], list[float], int]:
+        self,
+        st: _State,
+        q: tantivy.Query,
+        rest: list[_Key],
+        k: int,
+        scores: dict[tuple[int, int], float],
+        *,
+        count: bool = False,
+    ) -> tuple[list[tantivy.DocAddress], int]:
+        """Best score first; documents with equal scores ordered by ``rest``.
+
+        Scores cannot be filtered on, so when the scores tie at the page boundary more hits are
+        fetched until the tie is complete (at most SCORE_TIE_WINDOW).
+        """
         s = st.searcher
         n = k + 1
         while True:
@@ -984,20 +1010,67 @@ class TantivyEngine(Engine):
                     "page; add a sort key"
                 )
             n = min(n * 4, SCORE_TIE_WINDOW)
-        addrs = [addr for _, addr in hits]
-        keys = s.fast_field_values("_idkey", addrs)
-        rows = [(score, int(key or 0), addr) for (score, addr), key in zip(hits, keys, strict=True)]
-        seen: dict[tuple[float, int], int] = {}
-        for score, key, _ in rows:
-            seen[(score, key)] = seen.get((score, key), 0) + 1
-        ids: dict[int, str] = {}
-        for i, (score, key, addr) in enumerate(rows):
-            if seen[(score, key)] > 1:
-                ids[i] = _field(s.doc(addr), "id")
-        order = sorted(range(len(rows)), key=lambda i: (-rows[i][0], rows[i][1], ids.get(i, "")))[
-            :k
-        ]
-        return [rows[i][2] for i in order], [rows[i][0] for i in order], _count(res)
+        for score, addr in hits:
+            scores[_ak(addr)] = score
+        out: list[tantivy.DocAddress] = []
+        i = 0
+        while i < len(hits) and len(out) < k:
+            j = i + 1
+            while j < len(hits) and hits[j][0] == hits[i][0]:
+                j += 1
+            group = [addr for _, addr in hits[i:j]]
+            out.extend(self._order_group(st, group, rest) if len(group) > 1 else group)
+            i = j
+        return out[:k], _count(res)
+
+    def _score_of(
+        self,
+        st: _State,
+        q: tantivy.Query,
+        addrs: list[tantivy.DocAddress],
+        scores: dict[tuple[int, int], float],
+    ) -> None:
+        """Put the scores of those matches of ``q`` into ``scores`` (one search)."""
+        s = st.searcher
+        wanted = [_field(s.doc(a), "id") for a in addrs]
+        only = _Q.const_score_query(_Q.term_set_query(st.schema, "id", wanted), 0.0)
+        res = s.search(_Q.boolean_query([(_MUST, q), (_MUST, only)]), len(wanted), count=False)
+        for score, addr in res.hits:
+            scores[_ak(addr)] = score
+
+    def _order_group(
+        self, st: _State, addrs: list[tantivy.DocAddress], keys: list[_Key]
+    ) -> list[tantivy.DocAddress]:
+        """Documents with equal scores, ordered by ``keys`` (ending with the id order)."""
+        s = st.searcher
+        keys = [key for key in keys if key.column != SCORE]
+        if keys == [_BY_IDKEY]:
+            idkeys = [int(v or 0) for v in s.fast_field_values("_idkey", addrs)]
+            seen = Counter(idkeys)
+            shared = {v for v, n in seen.items() if n > 1}
+            rows = [
+                (v, _field(s.doc(a), "id") if v in shared else "", a)
+                for v, a in zip(idkeys, addrs, strict=True)
+            ]
+            rows.sort(key=lambda r: (r[0], r[1]))
+            return [a for _, _, a in rows]
+        sources = [(json.loads(_field(s.doc(a), "_source")), a) for a in addrs]
+
+        def compare(x: tuple[dict, Any], y: tuple[dict, Any]) -> int:
+            for key in keys:
+                if key is _BY_IDKEY:
+                    vx, vy = x[0].get("id"), y[0].get("id")
+                else:
+                    vx, vy = _py_sort_value(x[0], key), _py_sort_value(y[0], key)
+                if vx == vy:
+                    continue
+                if vx is None or vy is None:
+                    return 1 if vx is None else -1  # missing last, both directions
+                c = -1 if vx < vy else 1
+                return -c if key.descending else c
+            return 0
+
+        return [a for _, a in sorted(sources, key=cmp_to_key(compare))]
 
     # -- aggregations --------------------------------------------------------------------------
 
@@ -1272,7 +1345,39 @@ def _field(doc: tantivy.Document, name: str) -> Any:
 
 
 _BODY_KEYS = frozenset(F.DYNAMIC_ROOTS)
-_BY_IDKEY = ("_idkey", "_idkey", False)
+
+
+class _Key(NamedTuple):
+    """One sort key: the fast column ordered on, the field's kind, direction, field name."""
+
+    column: str
+    kind: str
+    descending: bool
+    field: str
+
+
+SCORE = "_score"
+_BY_SCORE = _Key(SCORE, SCORE, True, SCORE)
+_BY_IDKEY = _Key("_idkey", "_idkey", False, "id")
+
+
+def _ak(addr: tantivy.DocAddress) -> tuple[int, int]:
+    return addr.segment_ord, addr.doc
+
+
+def _py_sort_value(source: dict, key: _Key) -> Any:
+    """The value a document sorts by under ``key``, from its stored source (None: missing)."""
+    raw = source.get(key.field)
+    values = raw if isinstance(raw, (list, tuple)) else [raw]
+    if key.kind == F.DATE:
+        typed: list[Any] = [d for d in (_date(v) for v in values if v is not None) if d]
+    elif key.kind == F.INT:
+        typed = [i for i in (_int(v) for v in values if v is not None) if i is not None]
+    else:
+        typed = [_keyword(v) for v in values if v is not None]
+    if not typed:
+        return None
+    return max(typed) if key.descending else min(typed)
 
 
 def _dumps(value: Any) -> bytes:

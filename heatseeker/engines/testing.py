@@ -38,7 +38,10 @@ Semantics fixed here (and by the engine contract):
   no must/filter, else 0); a bool without clauses matches everything.
 * Sort: a list field sorts by its smallest value ascending and its largest descending; documents
   without a value go last in both directions; ties are broken by id; text fields sort by their
-  exact value. Without sort keys: by score, best first, then by id.
+  exact value. ``SortKey("_score", descending=True)`` (what ``query/request.py`` makes of
+  ``"_score"``) is score order, best first, at any place among the keys. Without sort keys: by
+  score, best first, then by id. The reference evaluator has no scores: it treats every match as
+  scoring the same, which is exact for trees without full-text clauses or optional should clauses.
 * Aggregations count documents per value (a value repeated in one document counts once), most
   documents first, ties by value.
 """
@@ -591,6 +594,8 @@ def reference_order(docs: Iterable[dict], sort: Sequence[SortKey]) -> list[dict]
 
     def compare(a: dict, b: dict) -> int:
         for key in sort:
+            if key.field == "_score":
+                continue
             va, vb = sort_value(a, key), sort_value(b, key)
             if va == vb:
                 continue
@@ -635,6 +640,16 @@ def reference_aggregate(
 
 def ids(result: SearchResult) -> list[str]:
     return [hit.id for hit in result.hits]
+
+
+class _Desc(str):
+    """A string that sorts backwards (to check descending keys with ``sorted``)."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        return str.__lt__(self, other)
 
 
 def corpus_ids(node: Node) -> set[str]:
@@ -1408,6 +1423,33 @@ class EngineConformance:
             page = corpus.search(
                 Text(None, "nginx shop web", operator="or"), offset=offset, limit=2
             )
+            paged.extend(ids(page))
+        assert paged == ids(result)
+
+    def test_sort_by_score_key(self, corpus):
+        score = SortKey("_score", descending=True)
+        # a tree without full text: every match scores the same, _score orders nothing
+        node = Term("project_id", "p-beta")
+        for sort in ([score], [score, SortKey("name")], [SortKey("status"), score]):
+            self.assert_sorted(corpus, node, sort)
+        # with full text: _score first is the default order
+        text = Text(None, "nginx shop web", operator="or")
+        default = corpus.search(text, limit=100)
+        by_score = corpus.search(text, sort=[score], limit=100)
+        assert [(h.id, h.score) for h in by_score.hits] == [(h.id, h.score) for h in default.hits]
+        # ties on score ordered by the next key, then by id
+        result = corpus.search(text, sort=[score, SortKey("name", True)], limit=100)
+        keys = [(-h.score, _Desc(h.source["name"]), h.id) for h in result.hits]
+        assert keys == sorted(keys) and len(keys) == default.total
+        # score as a later key: within each project, best first
+        result = corpus.search(text, sort=[SortKey("project_id"), score], limit=100)
+        keys = [(h.source["project_id"], -h.score, h.id) for h in result.hits]
+        assert keys == sorted(keys) and len(keys) == default.total
+        scores = {h.id: h.score for h in default.hits}
+        assert all(h.score == scores[h.id] for h in result.hits)
+        paged = []
+        for offset in range(0, default.total, 3):
+            page = corpus.search(text, sort=[SortKey("project_id"), score], offset=offset, limit=3)
             paged.extend(ids(page))
         assert paged == ids(result)
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
 from heatseeker.engines.tantivy import BATCH, SCHEMA_VERSION, TantivyEngine, _Flat, _walk
-from heatseeker.engines.testing import CORPUS, make_doc
+from heatseeker.engines.testing import CORPUS, make_doc, reference_order
 from heatseeker.query import fields as F
 from heatseeker.query.tree import (
     Ids,
@@ -360,6 +360,30 @@ def test_score_ties_are_ordered_by_id_across_pages(tmp_path):
     assert ids(everything)[1:] == [f"s{i:03d}" for i in range(300)]
     page = engine.search(Text("name", "web"), offset=150, limit=10)
     assert ids(page) == ids(everything)[150:160]
+    engine.close()
+
+
+def test_score_ties_ordered_by_the_next_keys(tmp_path):
+    engine = engine_at(tmp_path / "idx")
+    docs = [
+        make_doc(
+            f"s{i:03d}",
+            name="web",
+            status=("CREATE_COMPLETE", "UPDATE_FAILED", "CHECK_COMPLETE")[i % 3],
+            tags=[] if i % 4 == 0 else [f"t{i % 5}", f"t{i % 7}"],
+            created_at=f"2024-01-{1 + i % 9:02d}T00:00:00Z",
+        )
+        for i in range(120)
+    ]
+    engine.upsert((d, 1) for d in docs)
+    engine.commit()
+    sort = [SortKey("_score", True), SortKey("tags", True), SortKey("created_at")]
+    result = engine.search(Text("name", "web"), sort=sort, limit=200)
+    assert len({h.score for h in result.hits}) == 1
+    expected = reference_order(docs, sort)
+    assert ids(result) == [d["id"] for d in expected]
+    page = engine.search(Text("name", "web"), sort=sort, offset=37, limit=11)
+    assert ids(page) == ids(result)[37:48]
     engine.close()
 
 
