@@ -123,6 +123,7 @@ CURRENT_FILE = "CURRENT"
 LOCK_FILE = "writer.lock"
 GEN_PREFIX = "gen-"
 
+CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoint (never a stack id)
 LIST_FIELDS = frozenset({"tags", "ancestors", "path", "resource_types", "files"})
 EXACT_MAX_CHARS = 8192  # exact forms of keyword/text values are cut here (tantivy's term limit)
 BATCH = 1000  # writes handled per version lookup
@@ -588,7 +589,7 @@ class TantivyEngine(Engine):
     ) -> tuple[tantivy.Document, tuple[bytes, bytes]]:
         """The tantivy document of a stack, and its stored JSON (head, body)."""
         sid = doc.get("id")
-        if not isinstance(sid, str) or not sid:
+        if not isinstance(sid, str) or not sid or sid == CHECKPOINT_ID:
             raise ValueError("a stack document needs a non-empty string id")
         head = {k: v for k, v in doc.items() if k not in _BODY_KEYS}
         body = {k: v for k, v in doc.items() if k in _BODY_KEYS}
@@ -690,6 +691,8 @@ class TantivyEngine(Engine):
                 held = self._held(st, [sid for sid, _ in chunk])
                 for sid, version in chunk:
                     version = int(version)
+                    if sid == CHECKPOINT_ID:
+                        raise ValueError(f"{sid!r} is not a stack id")
                     pending = self._pending.get(sid)
                     known = (pending[0], pending[1]) if pending else held.get(sid)
                     if known is not None and known[1] and known[0] >= version:
@@ -704,8 +707,14 @@ class TantivyEngine(Engine):
                     result.applied += 1
         return result
 
-    def commit(self) -> None:
+    def commit(self, checkpoint: int | None = None) -> None:
+        """Commit; ``checkpoint`` (the store sequence projected so far) is stored atomically with
+        the writes (an extension the indexer uses; see ``checkpoint()``)."""
         with self._write_lock:
+            if checkpoint is not None:
+                writer, st = self._writable()
+                writer.delete_documents_by_term("id", CHECKPOINT_ID)
+                writer.add_document(self._tombstone(st.schema, CHECKPOINT_ID, int(checkpoint)))
             if self._writer is not None:
                 try:
                     self._writer.commit()
@@ -715,7 +724,20 @@ class TantivyEngine(Engine):
             with self._state_lock:
                 self._refresh_locked(force_reload=self._writer is not None)
 
-    def rebuild(self, items: Iterable[tuple[dict | None, str, int]]) -> int:
+    def checkpoint(self) -> int:
+        """The ``checkpoint`` of the last commit that gave one (0 if none): committed with the
+        writes in the same tantivy commit, as a tombstone-like document no search sees."""
+        st = self._snapshot()
+        if st is None:
+            return 0
+        addr = self._lookup(st, CHECKPOINT_ID)
+        if addr is None:
+            return 0
+        return int(st.searcher.fast_field_values("_version", [addr])[0] or 0)
+
+    def rebuild(
+        self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
+    ) -> int:
         with self._write_lock:
             if self.read_only:
                 raise EngineError(f"the search index at {self.path} was opened read-only")
@@ -740,6 +762,8 @@ class TantivyEngine(Engine):
                             doc = {**doc, "id": sid}
                         writer.add_document(self._document(schema, doc, version)[0])
                     count += 1
+                if checkpoint is not None:
+                    writer.add_document(self._tombstone(schema, CHECKPOINT_ID, int(checkpoint)))
                 writer.commit()
             except BaseException:
                 del writer
@@ -906,7 +930,8 @@ class TantivyEngine(Engine):
                 ok=True,
                 generation=st.gen,
                 documents=_count(st.searcher.search(self._live(st, _Q.all_query()), 1)),
-                tombstones=_count(st.searcher.search(tombs, 1)),
+                tombstones=_count(st.searcher.search(tombs, 1))
+                - (self._lookup(st, CHECKPOINT_ID) is not None),
                 segments=st.searcher.num_segments,
                 schema_version=SCHEMA_VERSION,
             )

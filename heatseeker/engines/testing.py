@@ -1534,6 +1534,36 @@ class EngineConformance:
         assert engine.count(MatchAll()) == 0
         assert engine.health()["documents"] == 0
 
+    # -- the checkpoint ------------------------------------------------------------------------
+    # ``indexer.Projector`` stores the store sequence it projected up to with each commit:
+    # ``commit(checkpoint=n)``, ``rebuild(items, checkpoint=n)``, ``checkpoint()``. (base.py does
+    # not declare these yet.)
+
+    def test_checkpoint_commits_with_the_writes(self, tmp_path):
+        engine: Any = self.make_engine(tmp_path)  # Any: base.Engine lacks the checkpoint methods
+        assert engine.checkpoint() == 0
+        engine.upsert([(make_doc("s1"), 1)])
+        engine.commit(checkpoint=5)
+        assert engine.checkpoint() == 5
+        engine.upsert([(make_doc("s2"), 1)])
+        engine.commit()  # no checkpoint given: the last one stays
+        assert engine.checkpoint() == 5
+        engine.commit(checkpoint=7)
+        # the checkpoint is invisible to everything else
+        assert engine.count(MatchAll()) == 2
+        assert ids(engine.search(MatchAll())) == ["s1", "s2"]
+        assert engine.health()["documents"] == 2
+        engine = self.reopen(engine, tmp_path)
+        try:
+            assert engine.checkpoint() == 7
+            engine.rebuild([(make_doc("s3"), "s3", 1)], checkpoint=11)
+            assert engine.checkpoint() == 11
+            assert ids(engine.search(MatchAll())) == ["s3"]
+            engine.rebuild([])
+            assert engine.checkpoint() == 0
+        finally:
+            engine.close()
+
     # -- health --------------------------------------------------------------------------------
 
     def test_health(self, engine):
