@@ -86,13 +86,13 @@ class Indexer:
         rec = known.get(parent_id) or self.store.get(parent_id)
         if rec is not None and rec.doc is not None:
             pdoc = rec.doc
-            chain = list(zip(pdoc["ancestors"], pdoc["path"][:-1], strict=False))
-            chain.append((pdoc["id"], pdoc["name"]))
+            known_chain = list(zip(pdoc["ancestors"], pdoc["path"][:-1], strict=False))
+            known_chain.append((pdoc["id"], pdoc["name"]))
             resource = next(
                 (r["name"] for r in pdoc.get("resources", []) if r.get("nested_stack_id") == show["id"]),
                 None,
             )
-            return chain, resource or _nested_name_resource(show["stack_name"], pdoc["name"])
+            return known_chain, resource or _nested_name_resource(show["stack_name"], pdoc["name"])
         # parent not indexed yet: walk up through the API
         chain: list[tuple[str, str]] = []
         cursor: str | None = parent_id

@@ -114,7 +114,7 @@ class Searcher:
             limit=ROLLUP_MAX_HITS,
             fields=("id", "name", "status", "parent_id", "parent_resource", "depth", "path"),
         )
-        nodes = {stack_id: {"stack": doc, "children": []}}
+        nodes: dict[str, dict] = {stack_id: {"stack": doc, "children": []}}
         for h in res.hits:
             nodes[h.id] = {"stack": h.source, "children": []}
         for h in res.hits:
