@@ -316,7 +316,7 @@ def cmd_reindex(conf, args) -> int:
     from heatseeker.indexer import Projector
 
     store = open_store(conf)
-    engine = open_engine(conf, read_only=True)
+    engine = open_engine(conf)
     progress = Progress()
     started = time.monotonic()
     n = Projector(store, engine).rebuild(progress=progress)

@@ -56,12 +56,23 @@ class Engine(abc.ABC):
         """Tombstone ``(id, version)`` pairs (ids never seen before get a tombstone too)."""
 
     @abc.abstractmethod
-    def commit(self) -> None:
-        """Make every write so far durable and visible to searches (in this and other processes)."""
+    def commit(self, checkpoint: int | None = None) -> None:
+        """Make every write so far durable and visible to searches (in this and other processes).
+
+        ``checkpoint``: the store sequence these writes bring the index up to, made durable
+        atomically with them (see ``heatseeker/store.py``: the index is a projection of the store).
+        """
 
     @abc.abstractmethod
-    def rebuild(self, items: Iterable[tuple[dict | None, str, int]]) -> int:
-        """Replace the whole index with ``(document or None for a tombstone, id, version)`` items.
+    def checkpoint(self) -> int:
+        """The checkpoint of the last commit that gave one (0 for a new index)."""
+
+    @abc.abstractmethod
+    def rebuild(
+        self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
+    ) -> int:
+        """Replace the whole index with ``(document or None for a tombstone, id, version)`` items,
+        and set its checkpoint.
 
         Searches keep answering from the old index until the new one is complete; then it is
         swapped in atomically. Returns the number of items written.
