@@ -398,12 +398,11 @@ def test_arbitrary_dicts(message):
     assert result is None or isinstance(result, StackEvent)
 
 
-# -- fixtures captured from the live sandbox by another engineer (used when present) ---------------
+# -- fixtures captured from the project's own sandbox (tools/sandbox/capture.py) --------------------
 
 LIVE = Path(__file__).resolve().parent.parent / "fixtures" / "heat-27" / "notifications.jsonl"
 
 
-@pytest.mark.skipif(not LIVE.exists(), reason="tests/fixtures/heat-27 not captured")
 def test_live_capture_parses_including_the_error_priority():
     lines = [json.loads(line) for line in LIVE.read_text().splitlines() if line.strip()]
     assert lines
