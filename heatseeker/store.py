@@ -86,9 +86,18 @@ class Store:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=30000")
+            # switching to WAL needs a moment alone with the file: another process opening the
+            # store at the same instant makes it answer "locked" without waiting, so retry
+            for attempt in range(50):
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.05)
+            db.execute("PRAGMA synchronous=FULL")
             self._local.db = db
         return db
 
