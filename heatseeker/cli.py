@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from datetime import UTC, datetime
 
 from oslo_config import cfg
@@ -29,6 +30,9 @@ from heatseeker.query.querystring import parse as parse_query
 from heatseeker.store import Store
 
 LOG = logging.getLogger("heatseeker")
+
+# oslo.messaging imports eventlet's deprecation warning; it says nothing to heatseeker's users
+warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet")
 
 STACK_TYPE = "OS::Heat::Stack"
 

@@ -143,17 +143,17 @@ class Projection(threading.Thread):
         self.projector = projector
         self.interval = interval
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def poke(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self._wake.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self._wake.wait(timeout=max(self.interval, 0.05))
             self._wake.clear()
             try:
@@ -165,7 +165,7 @@ class Projection(threading.Thread):
                 time.sleep(1.0)
             if self.interval:
                 # group commits: no more than one per interval
-                self._stop.wait(self.interval)
+                self._halt.wait(self.interval)
         self.projector.run_once()
 
 
@@ -199,7 +199,9 @@ def queue_depth(conf) -> int | None:
     try:
         import kombu
 
-        url = oslo_messaging.TransportURL.parse(conf, conf.transport_url)
+        oslo_messaging.get_notification_transport(conf).cleanup()  # registers the transport options
+        url = oslo_messaging.TransportURL.parse(
+            conf, conf.oslo_messaging_notifications.transport_url or conf.transport_url)
         if not url.hosts or url.transport not in ("rabbit", "amqp"):
             return None
         host = url.hosts[0]
