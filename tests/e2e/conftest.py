@@ -167,6 +167,9 @@ class Heatseeker:
     def count(self, query: t.Node) -> int:
         return self.searcher().count(query, projects=None)
 
+    def count_descendants(self, sid: str) -> int:
+        return self.count(t.Term("ancestors", sid))
+
     # the listener
     def start_listener(self) -> None:
         with open(os.path.join(self.dir, "listener.out"), "a") as log:
