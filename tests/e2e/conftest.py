@@ -16,9 +16,9 @@ import pytest
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from heatclient.common import template_utils
-from heatseeker.engines.tantivy import TantivyEngine
 from keystoneauth1 import noauth, session
 
+from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
 from heatseeker.store import Store
