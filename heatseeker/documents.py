@@ -499,6 +499,10 @@ def build(
         "path": [str(a[1]) for a in ancestors] + [name or ""],
         "depth": len(ancestor_ids),
         "parent_resource": parent_resource,
+        # who created the stack (a user name) and Heat's domain project for the stack's users:
+        # operator details, admin-only by default in the API ([api] admin_only_fields)
+        "stack_owner": _str_or_none(show.get("stack_owner")),
+        "stack_user_project_id": _str_or_none(show.get("stack_user_project_id")),
         "parameters": scrub(parameters),
         "outputs": [
             {

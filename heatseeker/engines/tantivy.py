@@ -38,7 +38,7 @@ date / int fields     indexed + fast (date precision: seconds)
                       roots (Term/Terms/Prefix/Wildcard/Range on dynamic paths)
 ``_paths``            raw terms: every dotted prefix of every dynamic leaf path (Exists)
 ``_all``              analysed like text fields: every key and every scalar value of the document,
-                      in full (FULLTEXT)
+                      in full (FULLTEXT), but for the typed fields in ``fields.FULLTEXT_EXCLUDED``
 
 Query translation. Only Text/Phrase on analysed fields score (BM25); every other leaf scores a
 constant 1, filter clauses 0, must_not nothing; a bool sums its scoring clauses. So a tree without
@@ -112,7 +112,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -632,6 +632,8 @@ class TantivyEngine(Engine):
                     data[name] = ints
         flat = _Flat()
         for key, value in doc.items():
+            if key in F.FULLTEXT_EXCLUDED:
+                continue  # asked for by field; and admin-only fields must not leak through words
             flat.strings.append(str(key))
             if key in F.DYNAMIC_ROOTS:
                 if value is not None:

@@ -36,6 +36,8 @@ FIELDS: dict[str, str] = {
     "ancestors": KEYWORD,
     "path": KEYWORD,
     "parent_resource": KEYWORD,
+    "stack_owner": KEYWORD,
+    "stack_user_project_id": KEYWORD,
     "resource_types": KEYWORD,
     "template_version": KEYWORD,
     "fingerprint": KEYWORD,
@@ -52,6 +54,21 @@ FIELDS: dict[str, str] = {
 DYNAMIC_ROOTS = ("parameters", "outputs", "resources", "template", "environment")
 
 FULLTEXT = "_all"
+
+# Typed fields whose values engines keep out of FULLTEXT: identifiers, times and numbers are
+# asked for by field, and a field that is not in the full text can be made admin-only safely
+# (a bare word can never reveal it).
+FULLTEXT_EXCLUDED = frozenset(
+    {
+        "id", "project_id", "parent_id", "root_id", "ancestors", "fingerprint", "stack_owner",
+        "stack_user_project_id", "created_at", "updated_at", "deleted_at", "indexed_at", "depth",
+        "version",
+    }
+)
+
+# Fields only a cloud admin sees (the API's default for [api] admin_only_fields): each must be a
+# typed field in FULLTEXT_EXCLUDED.
+ADMIN_ONLY_DEFAULT = ("stack_owner", "stack_user_project_id")
 
 MAX_VALUE_CHARS = 256
 

@@ -25,7 +25,8 @@ FILE_PREFIX = "file:///srv/heat/templates/"
 DOC_KEYS = {
     "id", "name", "project_id", "status", "action", "state", "status_reason",
     "created_at", "updated_at", "deleted_at", "description", "tags",
-    "parent_id", "root_id", "ancestors", "path", "depth", "parent_resource",
+    "parent_id", "root_id", "ancestors", "path", "depth", "parent_resource", "stack_owner",
+    "stack_user_project_id",
     "parameters", "outputs", "resources", "resource_types", "template", "template_version",
     "environment", "files", "fingerprint", "indexed_at", "version",
 }  # fmt: skip
@@ -92,6 +93,7 @@ def test_lab1_document_from_fixtures():
     assert doc["id"] == "bd43fa04-1c84-4d0d-9b98-f5ddc36ddc6f"
     assert doc["name"] == "lab1"
     assert doc["project_id"] == "admin"  # from OS::project_id when not given
+    assert (doc["stack_owner"], doc["stack_user_project_id"]) == ("admin", "admin")
     assert (doc["status"], doc["action"], doc["state"]) == ("UPDATE_COMPLETE", "UPDATE", "COMPLETE")
     assert doc["status_reason"] == "Stack UPDATE completed successfully"
     assert doc["created_at"] == "2026-11-25T07:31:45Z"

@@ -71,13 +71,16 @@ def test_live_summaries(store):
 def _writer(path, prefix, n):
     st = Store(path)
     for i in range(n):
-        st.apply([Change(f"{prefix}{i}", i + 1, doc(f"{prefix}{i}"))])
+        assert st.apply([Change(f"{prefix}{i}", i + 1, doc(f"{prefix}{i}"))]) == [True]
 
 
 def test_two_processes_write_at_once(tmp_path):
     path = str(tmp_path / "state.sqlite")
-    Store(path)
-    procs = [multiprocessing.Process(target=_writer, args=(path, p, 100)) for p in "xy"]
+    Store(path).close()
+    # separate processes as in real life (listener and sync): spawned, not forked — SQLite must
+    # never be used across fork() (a forked child shares the parent's lock bookkeeping)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, p, 100)) for p in "xy"]
     for p in procs:
         p.start()
     for p in procs:
