@@ -27,6 +27,7 @@ from heatseeker.query import tree as t
 from heatseeker.query.errors import QueryError
 from heatseeker.query.fields import UnknownField, is_sortable
 from heatseeker.query.querystring import parse as parse_query
+from heatseeker.query.visibility import Visibility
 from heatseeker.store import Store
 
 LOG = logging.getLogger("heatseeker")
@@ -219,14 +220,14 @@ def _hit_json(hit_id: str, score: float | None, version: int | None, source: dic
 def cmd_search(conf, args) -> int:
     from heatseeker.searcher import Searcher
 
-    projects = scope_of(args)
+    view = Visibility(scope_of(args))  # the operator's CLI: every field, the projects asked for
     started = time.monotonic()
     node = parse_query(" ".join(args.query))
     fields = args.fields.split(",") if args.fields else None
     engine = open_engine(conf, read_only=True)
     searcher = Searcher(engine)
     if args.rollup == "root":
-        rolled = searcher.search_roots(node, projects=projects, offset=args.offset,
+        rolled = searcher.search_roots(node, view=view, offset=args.offset,
                                        limit=args.limit, fields=fields, subtree=args.under)
         body = {
             "took": int((time.monotonic() - started) * 1000),
@@ -253,7 +254,7 @@ def cmd_search(conf, args) -> int:
             for m in r.matches:
                 print(f"    {' / '.join(m.path)}")
         return 0
-    res = searcher.search(node, projects=projects, sort=_parse_sort(args.sort or []),
+    res = searcher.search(node, view=view, sort=_parse_sort(args.sort or []),
                           offset=args.offset, limit=args.limit, fields=fields,
                           subtree=args.under)
     body = {
@@ -287,9 +288,9 @@ def _print_tree(node: dict, indent: int = 0) -> None:
 def cmd_show(conf, args) -> int:
     from heatseeker.searcher import Searcher
 
-    projects = frozenset(args.project) if args.project else None
+    view = Visibility(frozenset(args.project) if args.project else None)
     searcher = Searcher(open_engine(conf, read_only=True))
-    node = searcher.stack_tree(args.id, projects=projects)
+    node = searcher.stack_tree(args.id, view=view)
     if node is None:
         raise NotFound(f"no stack {args.id} in the index")
     if args.json:

@@ -1,26 +1,43 @@
-"""The one way to run a search: tree → scope → engine → roll-up. Used by the CLI and the API.
+"""The one way to run a search: tree → visibility (tenant scope, admin-only fields) → engine →
+roll-up, highlights, cursor. Used by the CLI and the API.
 
-Every engine call here goes through ``scope()``: a caller names the projects it may see (``None``
-only for a cloud admin asking for all projects) and nothing else reaches the engine.
+Every engine call here goes through ``Visibility.query()``, every returned source through
+``Visibility.source()``, and every sort or aggregation field through ``Visibility.check_field()``:
+nothing else reaches an engine on a caller's behalf.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from heatseeker.engines.base import Engine
+from heatseeker.query import fields as F
 from heatseeker.query import tree as t
+from heatseeker.query.errors import QueryError
+from heatseeker.query.highlight import highlight
 from heatseeker.query.rollup import RootHit, rollup
-from heatseeker.query.scope import scope
-
-Projects = frozenset[str] | None
+from heatseeker.query.visibility import Visibility
 
 # Roll-up groups per-stack hits by root; it reads at most this many matching stacks.
 ROLLUP_MAX_HITS = 10_000
 
 # What a roll-up needs from each matching stack.
 _ROLLUP_FIELDS = ("id", "name", "root_id", "path", "depth", "project_id")
+
+SCORE = "_score"
+
+
+@dataclass
+class Found:
+    """One page of matching stacks, as the caller may see them."""
+
+    total: int
+    hits: list[t.Hit] = field(default_factory=list)
+    max_score: float | None = None
+    highlights: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # id → field → frags
+    cursors: dict[str, list] = field(default_factory=dict)  # id → its "sort" values
 
 
 @dataclass
@@ -37,6 +54,47 @@ def under(node: t.Node, stack_id: str) -> t.Node:
     return t.Bool(must=(node,), filter=(subtree,))
 
 
+def _typed(name: str, value):
+    kind = F.FIELDS.get(name)
+    if value is None:
+        return None
+    if kind == F.DATE and isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if kind == F.INT:
+        return int(value)
+    return value
+
+
+def after(sort: Sequence[t.SortKey], values: Sequence) -> t.Node:
+    """Documents that sort after ``values`` (the sort values of the last hit, then its id).
+
+    Missing values sort last in both directions, as the engines do.
+    """
+    if len(values) != len(sort) + 1:
+        raise QueryError(f"search_after needs {len(sort) + 1} values: one per sort key, then the id")
+    clauses: list[t.Node] = []
+    equal: list[t.Node] = []
+    for key, raw in zip(sort, values, strict=False):
+        if key.field in F.FIELDS and key.field in ("tags", "ancestors", "path", "resource_types", "files"):
+            raise QueryError(f"search_after cannot page through a sort on the list field {key.field!r}")
+        value = _typed(key.field, raw)
+        missing = t.Bool(must=(t.MatchAll(),), must_not=(t.Exists(key.field),))
+        if value is None:
+            beyond: t.Node = t.MatchNone()
+            same: t.Node = missing
+        else:
+            rng = t.Range(key.field, lt=value) if key.descending else t.Range(key.field, gt=value)
+            beyond = t.Bool(should=(rng, missing))
+            same = t.Term(key.field, value)
+        clauses.append(t.Bool(filter=(*equal, beyond)) if equal else beyond)
+        equal.append(same)
+    last_id = values[-1]
+    if not isinstance(last_id, str):
+        raise QueryError("the last search_after value must be a stack id")
+    clauses.append(t.Bool(filter=(*equal, t.Range("id", gt=last_id))))
+    return t.Bool(should=tuple(clauses), minimum_should_match=1)
+
+
 class Searcher:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -45,24 +103,57 @@ class Searcher:
         self,
         node: t.Node,
         *,
-        projects: Projects,
+        view: Visibility,
         sort: Sequence[t.SortKey] = (),
         offset: int = 0,
         limit: int = 10,
         fields: Sequence[str] | None = None,
         subtree: str | None = None,
-    ) -> t.SearchResult:
+        highlight_spec: dict | None = None,
+        search_after: Sequence | None = None,
+    ) -> Found:
+        for key in sort:
+            if key.field != SCORE:
+                view.check_field(key.field, "sort")
+        query = node
         if subtree:
-            node = under(node, subtree)
-        return self.engine.search(
-            scope(node, projects), sort=sort, offset=offset, limit=limit, fields=fields
+            query = under(query, subtree)
+        if search_after is not None:
+            if not sort or any(k.field == SCORE for k in sort):
+                raise QueryError("search_after needs a sort on fields (not on _score)")
+            query = t.Bool(must=(query,), filter=(after(sort, search_after),))
+        # the engine must return what highlights and cursors are computed from
+        want = None if fields is None else tuple(fields)
+        extra: set[str] = set()
+        if want is not None:
+            if highlight_spec:
+                extra |= {f.split(".")[0] for f in (highlight_spec.get("fields") or {})}
+            if search_after is not None or sort:
+                extra |= {k.field for k in sort if k.field != SCORE} | {"id"}
+            want = tuple(dict.fromkeys(want + tuple(sorted(extra))))
+        res = self.engine.search(
+            view.query(query), sort=sort, offset=offset, limit=limit, fields=want
         )
+        found = Found(total=res.total, max_score=res.max_score)
+        for hit in res.hits:
+            full = view.source(hit.source)
+            if highlight_spec:
+                marks = highlight(node, full, highlight_spec)
+                if marks:
+                    found.highlights[hit.id] = marks
+            if sort:
+                found.cursors[hit.id] = [
+                    hit.score if k.field == SCORE else full.get(k.field) for k in sort
+                ] + [hit.id]
+            shown = full if fields is None else {k: v for k, v in full.items() if k in fields}
+            found.hits.append(t.Hit(hit.id, hit.score, hit.version, shown))
+        return found
 
     def search_roots(
         self,
         node: t.Node,
         *,
-        projects: Projects,
+        view: Visibility,
         offset: int = 0,
         limit: int = 10,
         fields: Sequence[str] | None = None,
@@ -71,18 +162,17 @@ class Searcher:
         """Matching stacks rolled up to their root stacks, each root with the matching paths."""
         if subtree:
             node = under(node, subtree)
-        scoped = scope(node, projects)
-        res = self.engine.search(scoped, offset=0, limit=ROLLUP_MAX_HITS, fields=_ROLLUP_FIELDS)
+        res = self.engine.search(
+            view.query(node), offset=0, limit=ROLLUP_MAX_HITS, fields=_ROLLUP_FIELDS
+        )
         wanted = {h.source.get("root_id") or h.id for h in res.hits}
         roots: dict[str, dict] = {}
         if wanted:
-            # the roots themselves, within the same scope: another project's root stays unknown
+            # the roots themselves, under the same visibility: another project's root stays unknown
             rres = self.engine.search(
-                scope(t.Ids(tuple(sorted(wanted))), projects),
-                limit=len(wanted),
-                fields=fields,
+                view.query(t.Ids(tuple(sorted(wanted)))), limit=len(wanted), fields=fields
             )
-            roots = {h.id: h.source for h in rres.hits}
+            roots = {h.id: view.source(h.source) for h in rres.hits}
         grouped = rollup(res.hits, roots)
         return RollupResult(
             total=len(grouped),
@@ -91,32 +181,34 @@ class Searcher:
             truncated=res.total > len(res.hits),
         )
 
-    def count(self, node: t.Node, *, projects: Projects) -> int:
-        return self.engine.count(scope(node, projects))
+    def count(self, node: t.Node, *, view: Visibility) -> int:
+        return self.engine.count(view.query(node))
 
     def aggregate(
-        self, node: t.Node, aggs: dict[str, t.TermsAgg], *, projects: Projects
+        self, node: t.Node, aggs: dict[str, t.TermsAgg], *, view: Visibility
     ) -> dict[str, list[tuple[str, int]]]:
-        return self.engine.aggregate(scope(node, projects), aggs)
+        for agg in aggs.values():
+            view.check_field(agg.field, "aggregate")
+        return self.engine.aggregate(view.query(node), aggs)
 
-    def get(self, stack_id: str, *, projects: Projects) -> dict | None:
-        res = self.engine.search(scope(t.Ids((stack_id,)), projects), limit=1)
-        return res.hits[0].source if res.hits else None
+    def get(self, stack_id: str, *, view: Visibility) -> dict | None:
+        res = self.engine.search(view.query(t.Ids((stack_id,))), limit=1)
+        return view.source(res.hits[0].source) if res.hits else None
 
-    def stack_tree(self, stack_id: str, *, projects: Projects) -> dict | None:
+    def stack_tree(self, stack_id: str, *, view: Visibility) -> dict | None:
         """A stack's document and its nested tree: ``{"stack": doc, "children": [subtrees]}``."""
-        doc = self.get(stack_id, projects=projects)
+        doc = self.get(stack_id, view=view)
         if doc is None:
             return None
         res = self.engine.search(
-            scope(t.Term("ancestors", stack_id), projects),
+            view.query(t.Term("ancestors", stack_id)),
             sort=(t.SortKey("depth"), t.SortKey("name")),
             limit=ROLLUP_MAX_HITS,
             fields=("id", "name", "status", "parent_id", "parent_resource", "depth", "path"),
         )
         nodes: dict[str, dict] = {stack_id: {"stack": doc, "children": []}}
         for h in res.hits:
-            nodes[h.id] = {"stack": h.source, "children": []}
+            nodes[h.id] = {"stack": view.source(h.source), "children": []}
         for h in res.hits:
             parent = nodes.get(h.source.get("parent_id") or "")
             if parent is not None:

@@ -20,6 +20,7 @@ from keystoneauth1 import noauth, session
 
 from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.query import tree as t
+from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
 from heatseeker.store import Store
 
@@ -155,7 +156,7 @@ class Heatseeker:
         return Searcher(self._engine)
 
     def indexed(self, sid: str) -> dict | None:
-        return self.searcher().get(sid, projects=None)
+        return self.searcher().get(sid, view=Visibility.everything())
 
     def indexed_status(self, sid: str) -> str | None:
         doc = self.indexed(sid)
@@ -165,7 +166,7 @@ class Heatseeker:
         return Store(os.path.join(self.data_dir, "state.sqlite"))
 
     def count(self, query: t.Node) -> int:
-        return self.searcher().count(query, projects=None)
+        return self.searcher().count(query, view=Visibility.everything())
 
     def count_descendants(self, sid: str) -> int:
         return self.count(t.Term("ancestors", sid))
