@@ -1,4 +1,4 @@
-"""``heatseeker`` command line: sync | listen | search | show | reindex | status.
+"""``heatseeker`` command line: sync | listen | serve | search | show | reindex | status.
 
 Exit codes: 0 success; 1 a runtime failure (Heat, the broker or the index could not be used);
 2 bad usage or a bad query; 3 the index needs ``heatseeker reindex``; 4 not found.
@@ -331,6 +331,29 @@ def cmd_reindex(conf, args) -> int:
     return 0
 
 
+def cmd_serve(conf, args) -> int:
+    import waitress
+
+    from heatseeker.api.app import build_app
+    from heatseeker.api.auth import is_loopback
+
+    host, port = conf.api.bind_host, conf.api.bind_port
+    if conf.api.auth_strategy == "trusted-headers":
+        if not is_loopback(host) and not conf.api.allow_trusted_headers_anywhere:
+            raise UsageError(
+                f"refusing auth_strategy = trusted-headers on {host}: anybody who reaches the port "
+                "could claim any identity. Bind to 127.0.0.1, use auth_strategy = keystone, or "
+                "set [api] allow_trusted_headers_anywhere = true (never in production)")
+        LOG.warning("auth_strategy = trusted-headers: for development and tests only")
+    app = build_app(conf)
+    LOG.info("search API on http://%s:%d (auth: %s)", host, port, conf.api.auth_strategy)
+    print(f"heatseeker search API on http://{host}:{port}/ (auth: {conf.api.auth_strategy})",
+          flush=True)
+    waitress.serve(app, host=host, port=port, threads=conf.api.threads, ident="heatseeker",
+                   _quiet=True)
+    return 0
+
+
 def cmd_status(conf, args) -> int:
     from heatseeker.listener import queue_depth
 
@@ -402,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--under", metavar="STACK_ID", help="only this stack and its nested stacks")
     s.add_argument("--rollup", choices=["root"], help="answer with root stacks and the matching paths")
     s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("serve", help="the Searchlight-compatible search API ([api] options)")
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("show", help="one stack's document and its nested tree")
     s.add_argument("id")

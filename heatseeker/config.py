@@ -115,6 +115,52 @@ engine_opts = [
 ]
 
 
+api_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the search API listens on."),
+    cfg.PortOpt("bind_port", default=9393, help="Port of the search API (Searchlight's)."),
+    cfg.IntOpt("threads", default=8, min=1, help="Requests served at once."),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="keystone",
+        choices=[
+            ("keystone", "keystonemiddleware auth_token validates every token"),
+            ("trusted-headers", "DEVELOPMENT AND TESTS ONLY: trust X-Project-Id, X-Roles, … as sent"),
+        ],
+        help="How callers are authenticated.",
+    ),
+    cfg.BoolOpt(
+        "allow_trusted_headers_anywhere",
+        default=False,
+        help="Allow auth_strategy = trusted-headers on a non-loopback bind_host. Anybody who can "
+        "reach the port can then claim to be anybody: never in production.",
+    ),
+    cfg.ListOpt(
+        "admin_only_fields",
+        default=["stack_owner", "stack_user_project_id"],
+        help="Stack fields only cloud admins see: absent from other callers' results, highlights, "
+        "facets and aggregations, and a query on them matches nothing for them. Each must be a "
+        "typed field kept out of full text (ids, times, owners).",
+    ),
+    cfg.IntOpt("default_limit", default=25, min=1, help="Results per page when none is asked."),
+    cfg.IntOpt("max_limit", default=1000, min=1, help="Most results one page may ask for."),
+    cfg.IntOpt(
+        "max_result_window",
+        default=10000,
+        min=1,
+        help="offset + limit may not exceed this; deeper pages use the search_after cursor.",
+    ),
+    cfg.IntOpt("max_query_depth", default=20, min=1, help="Deepest nesting of a query."),
+    cfg.IntOpt("max_query_clauses", default=1024, min=1, help="Most clauses in one query."),
+    cfg.IntOpt("max_body_bytes", default=1_048_576, min=1024, help="Largest request body."),
+    cfg.FloatOpt(
+        "search_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds a search may take before the API answers 503 (timed out).",
+    ),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(default_opts)
     conf.register_opts(heat_opts, group=HEAT_GROUP)
@@ -124,6 +170,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.set_default("service_type", "orchestration", group=HEAT_GROUP)
     conf.register_opts(listener_opts, group="listener")
     conf.register_opts(engine_opts, group="engine")
+    conf.register_opts(api_opts, group="api")
 
 
 def _heat_opts():
@@ -149,6 +196,7 @@ def list_opts():
         (HEAT_GROUP, _heat_opts()),
         ("listener", listener_opts),
         ("engine", engine_opts),
+        ("api", api_opts),
     ]
 
 

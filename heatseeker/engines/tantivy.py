@@ -1190,6 +1190,13 @@ class TantivyEngine(Engine):
             if kind == "dynamic":
                 return _Q.term_query(schema, "_paths", name)
             return _Q.exists_query(_exact_field(name, kind))
+        if isinstance(node, (Prefix, Wildcard)) and node.field == F.FULLTEXT:
+            # a bare ``web*``: against the analysed words of the full text (lower-cased)
+            if isinstance(node, Prefix):
+                rx = _rx_escape(node.value.lower()) + ".*"
+            else:
+                rx = _wildcard_rx(node.pattern.lower())
+            return _Q.regex_query(schema, F.FULLTEXT, "(?s)" + rx)
         if isinstance(node, (Prefix, Wildcard)):
             name, kind = F.resolve(node.field)
             if kind == "dynamic":

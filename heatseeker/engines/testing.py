@@ -477,7 +477,9 @@ def _strings(value: Any) -> Iterable[str]:
 
 def _analysed_values(doc: dict, field: str | None) -> list[list[str]]:
     if field is None or field == F.FULLTEXT:
-        return [words(s) for s in _strings(doc)]
+        # typed fields in FULLTEXT_EXCLUDED (ids, times, owners) are asked for by field only
+        kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
+        return [words(s) for s in _strings(kept)]
     return [words(v) for v in field_values(doc, field)]
 
 
@@ -558,6 +560,13 @@ def matches(node: Node, doc: dict) -> bool:
             leaves = _dynamic_leaves(doc, name.split(".", 1)[0])
             return any(p == name or p.startswith(name + ".") for p, _ in leaves)
         return bool(field_values(doc, name))
+    if isinstance(node, (Prefix, Wildcard)) and node.field == F.FULLTEXT:
+        # a bare word with a wildcard: against the analysed words of the full text
+        present = {w for v in _analysed_values(doc, None) for w in v}
+        if isinstance(node, Prefix):
+            return any(w.startswith(node.value.lower()) for w in present)
+        rx = _wildcard_regex(node.pattern.lower())
+        return any(rx.fullmatch(w) for w in present)
     name, kind = F.resolve(node.field)
     values = field_values(doc, name)
     if isinstance(node, Term):
@@ -1094,6 +1103,10 @@ class EngineConformance:
         self.check(corpus, Prefix("resource_types", "OS::Designate::"), {"alpha-dns"})
         self.check(corpus, Prefix("parameters.région", "Zü"), {"gamma-unicode"})
         self.check(corpus, Prefix("name", "Shop"), set())  # fmt: skip
+        # a bare ``zebra*`` / ``Zebra*``: analysed words of the full text, case-insensitively
+        self.check(corpus, Prefix(F.FULLTEXT, "zebra"), {"gamma-long"})
+        self.check(corpus, Prefix(F.FULLTEXT, "Zebra"), {"gamma-long"})
+        self.check(corpus, Wildcard(F.FULLTEXT, "zebra?inch"), {"gamma-long"})
 
     def test_wildcard(self, corpus):
         self.check(corpus, Wildcard("name", "shop-web-?"), {"alpha-shop-web-0", "alpha-shop-web-1"})

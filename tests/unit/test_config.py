@@ -41,3 +41,18 @@ def test_contract_option_names(tmp_path):
     assert (conf.listener.exchange, conf.listener.topics, conf.listener.pool) == (
         "heat", ["notifications"], "heatseeker")
     assert conf.engine.backend == "tantivy"
+
+
+def test_policy_sample_is_current(tmp_path):
+    out = tmp_path / "policy.yaml"
+    gen = os.path.join(os.path.dirname(sys.executable), "oslopolicy-sample-generator")
+    subprocess.run(
+        [gen, "--config-file", os.path.join(ROOT, "etc/oslo-policy-generator/heatseeker.conf"),
+         "--output-file", str(out)],
+        check=True, cwd=ROOT, capture_output=True,
+    )
+    with open(os.path.join(ROOT, "etc/policy.yaml.sample")) as f:
+        assert out.read_text() == f.read(), (
+            "etc/policy.yaml.sample is stale: run "
+            "oslopolicy-sample-generator --config-file etc/oslo-policy-generator/heatseeker.conf"
+        )

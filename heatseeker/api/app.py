@@ -1,0 +1,385 @@
+"""The search API: Searchlight v1 where Searchlight defined it, extended only with optional keys.
+
+    GET  /                          300, the versions document (no auth)
+    GET  /v1/openapi.yaml|.json     the OpenAPI description of all of it (no auth)
+    GET  /v1/search/plugins         the one resource type, OS::Heat::Stack
+    GET  /v1/search/facets          facets with value counts
+    POST /v1/search  (GET + body)   search (the Elasticsearch DSL subset, see query/dsl.py)
+    GET  /v1/search/stacks/{id}     one stack and its nested tree (heatseeker)
+
+Errors are JSON ``{"error": {"code", "title", "message"}}``; bad input is a 4xx, never a 500.
+Every answer about stacks is computed under the caller's ``Visibility`` (``auth.py``), applied by
+the searcher — the one place tenant isolation happens.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import webob
+import webob.exc
+
+from heatseeker.api import facets as facets_mod
+from heatseeker.api.auth import Authorizer, Caller, Forbidden, Unauthorized
+from heatseeker.engines.base import EngineError
+from heatseeker.query import dsl
+from heatseeker.query.errors import QueryError
+from heatseeker.query.request import (
+    STACK_TYPE,
+    RequestForbidden,
+    RequestLimits,
+    SearchRequest,
+    parse_bool,
+    parse_search,
+)
+from heatseeker.query.visibility import HiddenField
+from heatseeker.searcher import Searcher
+
+LOG = logging.getLogger(__name__)
+
+OPENAPI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi.yaml")
+INDEX_NAME = "heatseeker"
+PLUGIN = {
+    "type": STACK_TYPE,
+    "alias-searching": "heatseeker-search",
+    "alias-indexing": "heatseeker-listener",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _json_response(body: Any, status: int = 200) -> webob.Response:
+    return webob.Response(
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def error_response(code: int, message: str) -> webob.Response:
+    title = webob.exc.status_map[code].title if code in webob.exc.status_map else "Error"
+    return _json_response({"error": {"code": code, "title": title, "message": message}}, code)
+
+
+def _select(source: dict, spec) -> dict:
+    """Apply a normalised ``_source`` spec (True, False, include tuple, or include/exclude)."""
+    if spec is True:
+        return source
+    if spec is False:
+        return {}
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    if isinstance(spec, tuple):
+        include = spec
+    elif isinstance(spec, dict):
+        include = tuple(spec.get("include") or ())
+        exclude = tuple(spec.get("exclude") or ())
+    out = _pick(source, include) if include else dict(source)
+    for path in exclude:
+        _drop(out, path.split("."))
+    return out
+
+
+def _pick(source: dict, paths: tuple[str, ...]) -> dict:
+    out: dict = {}
+    for path in paths:
+        head, _, rest = path.partition(".")
+        if head == "*":
+            return dict(source)
+        if head.endswith("*"):
+            for k, v in source.items():
+                if k.startswith(head[:-1]):
+                    out[k] = v
+            continue
+        if head not in source:
+            continue
+        if not rest or not isinstance(source[head], dict):
+            out[head] = source[head]
+        else:
+            sub = _pick(source[head], (rest,))
+            if sub:
+                out.setdefault(head, {}).update(sub)
+    return out
+
+
+def _drop(doc: dict, path: list[str]) -> None:
+    if not path or not isinstance(doc, dict):
+        return
+    if len(path) == 1:
+        doc.pop(path[0], None)
+    elif path[0] in doc:
+        _drop(doc[path[0]], path[1:])
+
+
+def _engine_fields(spec) -> tuple[str, ...] | None:
+    """The top-level keys the engine must return for a ``_source`` spec (None: all)."""
+    if spec is True or isinstance(spec, dict):
+        return None
+    if spec is False:
+        return ("id",)
+    heads = {p.split(".")[0] for p in spec}
+    if any(h.endswith("*") for h in heads):
+        return None
+    return tuple(sorted(heads | {"id"}))
+
+
+class App:
+    def __init__(self, conf, searcher: Searcher, authorizer: Authorizer):
+        self.conf = conf
+        self.searcher = searcher
+        self.authorizer = authorizer
+        self.limits = RequestLimits(
+            max_limit=conf.api.max_limit,
+            max_offset_plus_limit=conf.api.max_result_window,
+            default_limit=min(conf.api.default_limit, conf.api.max_limit),
+            dsl=dsl.Limits(max_depth=conf.api.max_query_depth,
+                           max_clauses=conf.api.max_query_clauses),
+        )
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(2, conf.api.threads), thread_name_prefix="search"
+        )
+        self.routes: list[tuple[str, tuple[str, ...], Callable]] = [
+            ("/", ("GET",), self.versions),
+            ("/v1", ("GET",), self.version),
+            ("/v1/", ("GET",), self.version),
+            ("/v1/openapi.yaml", ("GET",), self.openapi_yaml),
+            ("/v1/openapi.json", ("GET",), self.openapi_json),
+            ("/v1/search/plugins", ("GET",), self.plugins),
+            ("/v1/search/facets", ("GET",), self.facets),
+            ("/v1/search", ("GET", "POST"), self.search),
+            ("/v1/search/", ("GET", "POST"), self.search),
+        ]
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    PUBLIC = ("/", "/v1", "/v1/", "/v1/openapi.yaml", "/v1/openapi.json")
+
+    def __call__(self, environ, start_response):
+        req = webob.Request(environ)
+        try:
+            resp = self.dispatch(req)
+        except ApiError as exc:
+            resp = error_response(exc.code, exc.message)
+        except Unauthorized as exc:
+            resp = error_response(401, str(exc))
+        except (Forbidden, RequestForbidden, HiddenField) as exc:
+            resp = error_response(403, str(exc))
+        except (QueryError, ValueError) as exc:
+            # engines raise ValueError for a query they cannot run (e.g. a prefix on a number)
+            resp = error_response(400, str(exc))
+        except EngineError as exc:
+            LOG.error("engine error: %s", exc)
+            resp = error_response(503, f"the search index is not available: {exc}")
+        except Exception:  # noqa: BLE001 - a bug must still answer JSON, and be logged
+            LOG.exception("unexpected error on %s %s", req.method, req.path)
+            resp = error_response(500, "internal error (logged)")
+        return resp(environ, start_response)
+
+    def dispatch(self, req: webob.Request) -> webob.Response:
+        path = req.path_info or "/"
+        for route, methods, handler in self.routes:
+            if path == route:
+                if req.method not in methods:
+                    raise ApiError(405, f"{req.method} is not allowed on {path}")
+                return handler(req)
+        prefix = "/v1/search/stacks/"
+        if path.startswith(prefix) and "/" not in path[len(prefix):] and len(path) > len(prefix):
+            if req.method != "GET":
+                raise ApiError(405, f"{req.method} is not allowed on {path}")
+            return self.stack(req, path[len(prefix):])
+        raise ApiError(404, f"no such resource: {path}")
+
+    def _caller(self, req: webob.Request) -> Caller:
+        return Caller.from_environ(req.environ)
+
+    def _timed(self, fn: Callable[[], Any]) -> Any:
+        future = self.pool.submit(fn)
+        try:
+            return future.result(timeout=self.conf.api.search_timeout)
+        except concurrent.futures.TimeoutError:
+            raise ApiError(503, f"the search timed out after {self.conf.api.search_timeout}s") from None
+
+    def _body(self, req: webob.Request) -> Any:
+        if req.content_length and req.content_length > self.conf.api.max_body_bytes:
+            raise ApiError(413, f"request body larger than {self.conf.api.max_body_bytes} bytes")
+        raw = req.body_file.read(self.conf.api.max_body_bytes + 1)
+        if len(raw) > self.conf.api.max_body_bytes:
+            raise ApiError(413, f"request body larger than {self.conf.api.max_body_bytes} bytes")
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+
+    def _flag(self, req: webob.Request, name: str, default: bool) -> bool:
+        value = req.GET.get(name)
+        return default if value in (None, "") else parse_bool(value, name)
+
+    # -- versions, description, plugins ---------------------------------------------------------
+
+    def versions(self, req: webob.Request) -> webob.Response:
+        body = {"versions": [{"id": "v1.0", "status": "CURRENT",
+                              "links": [{"rel": "self", "href": req.host_url + "/v1/"}]}]}
+        return _json_response(body, 300)
+
+    def version(self, req: webob.Request) -> webob.Response:
+        return _json_response({"version": {"id": "v1.0", "status": "CURRENT", "links": [
+            {"rel": "self", "href": req.host_url + "/v1/"},
+            {"rel": "describedby", "type": "application/vnd.oai.openapi",
+             "href": req.host_url + "/v1/openapi.yaml"}]}})
+
+    def openapi_yaml(self, req: webob.Request) -> webob.Response:
+        with open(OPENAPI, "rb") as f:
+            return webob.Response(body=f.read(), content_type="application/yaml", charset="utf-8")
+
+    def openapi_json(self, req: webob.Request) -> webob.Response:
+        import yaml
+
+        with open(OPENAPI) as f:
+            return _json_response(yaml.safe_load(f))
+
+    def plugins(self, req: webob.Request) -> webob.Response:
+        self.authorizer.require("search:plugins", self._caller(req))
+        return _json_response({"plugins": [PLUGIN]})
+
+    # -- facets --------------------------------------------------------------------------------
+
+    def facets(self, req: webob.Request) -> webob.Response:
+        caller = self._caller(req)
+        self.authorizer.require("search:facets", caller)
+        wanted = req.GET.get("type")
+        if wanted and wanted != STACK_TYPE:
+            raise ApiError(400, f"unknown resource type {wanted!r}; heatseeker knows {STACK_TYPE}")
+        limit_terms = req.GET.get("limit_terms", "0") or "0"
+        if not limit_terms.isdigit():
+            raise ApiError(400, f"limit_terms must be a whole number >= 0, not {limit_terms!r}")
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        body = self._timed(lambda: facets_mod.facets(
+            self.searcher, view,
+            include_fields=self._flag(req, "include_fields", True),
+            exclude_options=self._flag(req, "exclude_options", False),
+            limit_terms=int(limit_terms),
+        ))
+        return _json_response({STACK_TYPE: body})
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, req: webob.Request) -> webob.Response:
+        caller = self._caller(req)
+        self.authorizer.require("search:query", caller)
+        started = time.monotonic()
+        body = self._body(req)
+        request = parse_search(body, limits=self.limits)
+        if request.aggs:
+            self.authorizer.require("search:query:aggregations", caller)
+        view = self.authorizer.visibility(caller, request.all_projects)
+        answer = self._timed(lambda: self._search(request, view))
+        answer["took"] = int((time.monotonic() - started) * 1000)
+        return _json_response(answer)
+
+    def _search(self, request: SearchRequest, view) -> dict:
+        fields = _engine_fields(request.source)
+        shell = {"timed_out": False,
+                 "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
+        if request.rollup == "root":
+            rolled = self.searcher.search_roots(
+                request.query, view=view, offset=request.offset, limit=request.limit,
+                fields=fields, subtree=request.under,
+            )
+            hits = []
+            for r in rolled.roots:
+                hits.append({
+                    "_id": r.root_id, "_index": INDEX_NAME, "_type": STACK_TYPE, "_score": r.score,
+                    "_source": _select(r.source or {"id": r.root_id}, request.source),
+                    "matches": [{"id": m.id, "path": m.path, "depth": m.depth, "_score": m.score}
+                                for m in r.matches],
+                })
+            shell["hits"] = {"total": rolled.total,
+                             "max_score": rolled.roots[0].score if rolled.roots else None,
+                             "hits": hits}
+            shell["rollup"] = {"matched_stacks": rolled.matched_stacks,
+                               "truncated": rolled.truncated}
+        else:
+            found = self.searcher.search(
+                request.query, view=view, sort=request.sort, offset=request.offset,
+                limit=request.limit, fields=fields, subtree=request.under,
+                highlight_spec=request.highlight, search_after=request.search_after,
+            )
+            hits = []
+            for h in found.hits:
+                hit: dict = {"_id": h.id, "_index": INDEX_NAME, "_type": STACK_TYPE,
+                             "_score": h.score, "_source": _select(h.source, request.source)}
+                if request.version:
+                    hit["_version"] = h.version
+                if h.id in found.highlights:
+                    hit["highlight"] = found.highlights[h.id]
+                if h.id in found.cursors:
+                    hit["sort"] = found.cursors[h.id]
+                hits.append(hit)
+            shell["hits"] = {"total": found.total, "max_score": found.max_score, "hits": hits}
+        if request.aggs:
+            result = self.searcher.aggregate(request.query, request.aggs, view=view)
+            shell["aggregations"] = {
+                name: {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
+                       "buckets": [{"key": k, "doc_count": n} for k, n in result.get(name, [])]}
+                for name in request.aggs
+            }
+        return shell
+
+    # -- one stack -------------------------------------------------------------------------------
+
+    def stack(self, req: webob.Request, stack_id: str) -> webob.Response:
+        caller = self._caller(req)
+        self.authorizer.require("search:query", caller)
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        node = self._timed(lambda: self.searcher.stack_tree(stack_id, view=view))
+        if node is None:
+            raise ApiError(404, f"no stack {stack_id} that you may see")
+        return _json_response(node)
+
+
+class PublicFirst:
+    """Serve the public routes (versions, the API description) without authentication and
+    everything else through the authentication middleware."""
+
+    def __init__(self, app: App, protected):
+        self.app = app
+        self.protected = protected
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "/") in App.PUBLIC and environ.get("REQUEST_METHOD") == "GET":
+            return self.app(environ, start_response)
+        return self.protected(environ, start_response)
+
+
+def build_app(conf, searcher: Searcher | None = None):
+    """The WSGI application for ``conf`` (``[api]``, ``[keystone_authtoken]``, ``[oslo_policy]``)."""
+    from heatseeker.api import policy
+    from heatseeker.api.auth import TrustedHeaders
+    from heatseeker.engines import open_engine
+    from heatseeker.query.visibility import check_admin_only
+
+    if searcher is None:
+        searcher = Searcher(open_engine(conf, read_only=True))
+    authorizer = Authorizer(policy.enforcer(conf), check_admin_only(conf.api.admin_only_fields))
+    app = App(conf, searcher, authorizer)
+    if conf.api.auth_strategy == "keystone":
+        from keystonemiddleware import auth_token
+
+        protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    else:
+        protected = TrustedHeaders(app)
+    return PublicFirst(app, protected)
