@@ -97,7 +97,10 @@ engine_opts = [
     cfg.StrOpt(
         "backend",
         default="tantivy",
-        choices=[("tantivy", "embedded index under data_dir, no set-up")],
+        choices=[
+            ("tantivy", "embedded index under data_dir, no set-up"),
+            ("opensearch", "an OpenSearch cluster (see [opensearch]); several writers may run"),
+        ],
         help="Search engine.",
     ),
     cfg.FloatOpt(
@@ -111,6 +114,30 @@ engine_opts = [
         default=128,
         min=16,
         help="Embedded engine: indexing memory budget of the writer.",
+    ),
+]
+
+opensearch_opts = [
+    cfg.ListOpt(
+        "hosts",
+        default=["http://127.0.0.1:9200"],
+        help="OpenSearch nodes (URLs); requests are spread over them and fail over.",
+    ),
+    cfg.StrOpt("username", help="HTTP basic auth user (none: no auth)."),
+    cfg.StrOpt("password", secret=True, help="HTTP basic auth password."),
+    cfg.StrOpt("ca_file", help="CA bundle that signs the cluster's TLS certificates (https hosts)."),
+    cfg.BoolOpt("verify_certs", default=True, help="Verify the cluster's TLS certificates."),
+    cfg.StrOpt(
+        "index_prefix",
+        default="heatseeker",
+        help="Names of heatseeker's indices and aliases: <prefix> (search alias), <prefix>-write, "
+        "<prefix>-building, <prefix>-gen-<n> (one index per generation).",
+    ),
+    cfg.IntOpt("shards", default=1, min=1, help="Primary shards of a new index generation."),
+    cfg.IntOpt("replicas", default=1, min=0, help="Replicas of each shard of a new generation."),
+    cfg.FloatOpt("timeout", default=30.0, min=0.1, help="Seconds a request to OpenSearch may take."),
+    cfg.IntOpt(
+        "bulk_size", default=500, min=1, help="Documents per bulk request (sync, reindex, commits)."
     ),
 ]
 
@@ -170,6 +197,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.set_default("service_type", "orchestration", group=HEAT_GROUP)
     conf.register_opts(listener_opts, group="listener")
     conf.register_opts(engine_opts, group="engine")
+    conf.register_opts(opensearch_opts, group="opensearch")
     conf.register_opts(api_opts, group="api")
 
 
@@ -196,6 +224,7 @@ def list_opts():
         (HEAT_GROUP, _heat_opts()),
         ("listener", listener_opts),
         ("engine", engine_opts),
+        ("opensearch", opensearch_opts),
         ("api", api_opts),
     ]
 

@@ -17,4 +17,8 @@ def open_engine(conf, *, read_only: bool = False) -> Engine:
             writer_memory_mb=conf.engine.writer_memory_mb,
             read_only=read_only,
         )
+    if backend == "opensearch":
+        from heatseeker.engines.opensearch import OpenSearchEngine
+
+        return OpenSearchEngine.from_conf(conf.opensearch, read_only=read_only)
     raise ValueError(f"unknown [engine] backend {backend!r}")

@@ -1,0 +1,993 @@
+"""The OpenSearch engine: the engine contract (``base.py``) on an OpenSearch 2.x cluster.
+
+Indices and aliases (``P`` is ``[opensearch] index_prefix``)::
+
+    P-gen-<n>     one index per generation (a complete copy of the projection)
+    P             search alias: the live generation (every read goes through it)
+    P-write       write alias (is_write_index): the live generation
+    P-building    present only while ``rebuild()`` fills generation n+1
+
+Writers resolve ``P-write`` and ``P-building`` before each bulk flush and write every action to both,
+so a rebuild misses no live write; versions make the order of the two streams irrelevant.
+``rebuild()`` creates ``P-gen-<n+1>``, points ``P-building`` at it, bulk-loads the items in chunks,
+refreshes, and swaps ``P``/``P-write`` in one ``_aliases`` request (atomic: a search sees the old or
+the new generation, never a mix). On any failure it removes ``P-building`` and deletes the new
+index: search is untouched. The previous generation is kept until the next rebuild (a search may
+still be running on it). Two concurrent rebuilds collide on creating ``P-gen-<n+1>``: one fails.
+
+Documents. One OpenSearch document per stack id, ``_id`` = the stack id. Mapping is explicit and
+``dynamic: false``: user-named parameters, outputs and template keys never become fields. Every
+search filters on ``hs_live``.
+
+``hs_doc``       the stack document as given (object, ``enabled: false``: stored, not indexed)
+``hs_live``      true for a live stack; false for tombstones and the checkpoint document
+``k_<f>``        keyword fields, and the exact form of text fields (term, prefix, wildcard,
+                 range, sort, aggregations). Lists sort by min ascending / max descending (the
+                 OpenSearch default ``mode``), missing values last
+``t_<f>``        text fields, analysed. Analysis is done here, in Python, identically for documents
+                 and queries (runs of letters and digits, lower-cased, shorter than 40 bytes: the
+                 embedded engine's analyser); the words are sent space-joined to a ``whitespace``
+                 analysed field, so BM25 and phrase positions come from OpenSearch while the words
+                 are exactly the embedded engine's
+``d_<f>``, ``i_<f>``  dates (second precision) and integers
+``kv``           keyword terms ``path + KV_SEP + value`` from ``fields.flatten`` over the dynamic
+                 roots (flat_object's idea, with the embedded engine's exact semantics for dotted
+                 keys, lists and nulls); Term/Terms/Prefix/Wildcard/Range on dynamic paths
+``paths``        keyword: every dotted prefix of every dynamic leaf path (Exists)
+``all``          the full text (``fields.FULLTEXT``), analysed like ``t_<f>``
+
+Only ``hs_doc`` and ``hs_live`` are kept in ``_source`` (the indexed forms are excluded).
+
+Versions (several writer processes). Every write uses ``version_type=external``: OpenSearch applies
+it only if its version is greater than the one it holds, atomically per document, whatever process
+sent it. A live stack at version v is stored at external version v; a tombstone at version v is a
+DOCUMENT (``hs_live: false``) stored at external version ``TOMBSTONE_BASE + v`` (2**62 + v). So:
+
+* an older upsert never overwrites a newer one (OpenSearch refuses it: 409, counted as ignored);
+* no upsert, whatever its version (< 2**62), can overwrite a tombstone: tombstones are final, and
+  there is no ``index.gc_deletes`` window since nothing is ever really deleted;
+* a later delete with a greater version raises the tombstone's version, a smaller one is refused.
+
+A delete's tombstone version is the greater of its own and the version held (read from this
+process's pending writes or the index just before): if another process raises the live version
+between that read and the write, the tombstone still wins (it is above every live version) but
+records the version it read.
+
+Within one process, writes are buffered (so versions compare with uncommitted writes, as in the
+contract) and flushed by ``commit()`` as bulk requests of ``bulk_size`` actions with
+``refresh=true``; then the checkpoint document (``_id`` ``__heatseeker_checkpoint__``, external
+version = the checkpoint, so an older checkpoint from another process never overwrites a newer
+one). The checkpoint is written after the documents it covers: a crash in between leaves it behind,
+and replaying writes is harmless (versions).
+
+Queries. Only Text/Phrase on analysed fields score (BM25); every other leaf is wrapped in
+``constant_score`` (1), filter clauses score 0, must_not nothing. Order is always completed by
+``k_id``: without sort keys ``_score`` desc then id; ``_score`` may appear at any place among sort
+keys. Values are converted here the way the reference evaluator compares them (ints: non-integer
+bounds rounded inward; dates: ISO seconds; dynamic values: ``fields.scalar_text``); a value that
+cannot be converted matches nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from heatseeker.engines.base import Engine, EngineError, WriteResult
+from heatseeker.query import fields as F
+from heatseeker.query.tree import (
+    Bool,
+    Exists,
+    Hit,
+    Ids,
+    MatchAll,
+    MatchNone,
+    Node,
+    Phrase,
+    Prefix,
+    Range,
+    SearchResult,
+    SortKey,
+    Term,
+    Terms,
+    TermsAgg,
+    Text,
+    Wildcard,
+)
+
+SCHEMA_VERSION = 1
+TOMBSTONE_BASE = 2**62
+CHECKPOINT_ID = "__heatseeker_checkpoint__"
+EXACT_MAX_CHARS = 8192
+MAX_RESULT_WINDOW = 1_000_000
+LOOKUP_BATCH = 1000
+PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
+_WORD = re.compile(r"[^\W_]+")
+_MATCH_NONE: dict = {"match_none": {}}
+
+
+# -- analysis and value conversions ----------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if len(w.encode()) < 40]
+
+
+def _analysed(text: str) -> str:
+    return " ".join(words(text))
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _keyword(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = _iso(value)
+    else:
+        text = str(value)
+    return text[:EXACT_MAX_CHARS]
+
+
+def _dynamic(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _iso(value)
+    return F.scalar_text(value)
+
+
+def _date(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield str(key)
+            yield from _strings(child)
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            yield from _strings(child)
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif value is not None:
+        yield str(value)
+
+
+def _values(raw: Any) -> list[Any]:
+    return [v for v in (raw if isinstance(raw, (list, tuple)) else [raw]) if v is not None]
+
+
+def _wildcard(pattern: str) -> str:
+    """The contract's wildcard (``*``, ``?``, backslash escapes) as a canonical Lucene pattern."""
+    out = []
+    chars = iter(pattern)
+    for c in chars:
+        if c == "\\":
+            nxt = next(chars, None)
+            if nxt is not None:
+                out.append("\\" + nxt)
+        elif c in "*?":
+            out.append(c)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _literal(text: str) -> str:
+    return re.sub(r"([*?\\])", r"\\\1", text)
+
+
+def _field_of(name: str, kind: str) -> str:
+    return {F.KEYWORD: "k_", F.TEXT: "k_", F.DATE: "d_", F.INT: "i_"}[kind] + name
+
+
+def index_body(doc: dict) -> dict:
+    """The OpenSearch source of a live stack document."""
+    body: dict[str, Any] = {"hs_live": True, "hs_doc": doc}
+    for name, kind in F.FIELDS.items():
+        values = _values(doc.get(name))
+        if not values:
+            continue
+        if kind in (F.KEYWORD, F.TEXT):
+            body["k_" + name] = list(dict.fromkeys(_keyword(v) for v in values))
+            if kind == F.TEXT:
+                body["t_" + name] = [_analysed(_keyword(v)) for v in values]
+        elif kind == F.DATE:
+            dates = [_iso(d) for d in map(_date, values) if d is not None]
+            if dates:
+                body["d_" + name] = dates
+        else:
+            ints = [int(n) for n in map(_number, values) if n is not None and n.is_integer()]
+            if ints:
+                body["i_" + name] = ints
+    kv: dict[str, None] = {}
+    paths: dict[str, None] = {}
+    for root in F.DYNAMIC_ROOTS:
+        value = doc.get(root)
+        if value is None:
+            continue
+        for path, text in F.flatten(value, root):
+            kv[path + F.KV_SEP + text] = None
+            parts = path.split(".")
+            for i in range(1, len(parts) + 1):
+                paths[".".join(parts[:i])] = None
+    body["kv"] = list(kv)
+    body["paths"] = list(paths)
+    kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
+    body["all"] = [a for a in (_analysed(s) for s in _strings(kept)) if a]
+    return body
+
+
+def mapping() -> dict:
+    props: dict[str, Any] = {
+        "hs_live": {"type": "boolean"},
+        "hs_doc": {"type": "object", "enabled": False},
+        "kv": {"type": "keyword"},
+        "paths": {"type": "keyword"},
+        "all": {"type": "text", "analyzer": "whitespace"},
+    }
+    for name, kind in F.FIELDS.items():
+        if kind in (F.KEYWORD, F.TEXT):
+            props["k_" + name] = {"type": "keyword"}
+            if kind == F.TEXT:
+                props["t_" + name] = {"type": "text", "analyzer": "whitespace"}
+        elif kind == F.DATE:
+            props["d_" + name] = {"type": "date", "format": "strict_date_optional_time"}
+        else:
+            props["i_" + name] = {"type": "long"}
+    return {
+        "dynamic": False,
+        "_source": {"excludes": ["k_*", "t_*", "d_*", "i_*", "kv", "paths", "all"]},
+        "_meta": {"heatseeker_schema_version": SCHEMA_VERSION},
+        "properties": props,
+    }
+
+
+# -- query translation ----------------------------------------------------------------------------
+
+
+def _const(query: dict) -> dict:
+    return {"constant_score": {"filter": query, "boost": 1.0}}
+
+
+def _term_value(kind: str, value: Any) -> Any:
+    """The indexed form of a query value (None: matches nothing)."""
+    if kind == "dynamic":
+        return _dynamic(value)
+    if kind in (F.KEYWORD, F.TEXT):
+        return _keyword(value)
+    if kind == F.DATE:
+        d = _date(value)
+        return None if d is None else _iso(d)
+    n = _number(value)
+    if n is None or not n.is_integer():
+        return None
+    return int(n)
+
+
+def translate(node: Node) -> dict:
+    if isinstance(node, MatchAll):
+        return _const({"match_all": {}})
+    if isinstance(node, MatchNone):
+        return _MATCH_NONE
+    if isinstance(node, Bool):
+        if not (node.must or node.should or node.must_not or node.filter):
+            return _const({"match_all": {}})
+        body: dict[str, Any] = {}
+        if node.must:
+            body["must"] = [translate(c) for c in node.must]
+        if node.filter:
+            body["filter"] = [translate(c) for c in node.filter]
+        if node.must_not:
+            body["must_not"] = [translate(c) for c in node.must_not]
+        if node.should:
+            body["should"] = [translate(c) for c in node.should]
+        msm = node.minimum_should_match
+        if msm is None:
+            msm = 0 if (node.must or node.filter) else (1 if node.should else 0)
+        if msm > len(node.should):
+            return _MATCH_NONE
+        body["minimum_should_match"] = msm
+        if msm == 0 and node.should and not (node.must or node.filter):
+            # only optional should clauses (and perhaps must_not): everything (not excluded) matches
+            body["must"] = [_const({"match_all": {}})]
+        return {"bool": body}
+    if isinstance(node, Ids):
+        values = [str(v) for v in node.values]
+        return _const({"terms": {"k_id": values}}) if values else _MATCH_NONE
+    if isinstance(node, (Text, Phrase)):
+        field = node.field
+        analysed = field is None or field == F.FULLTEXT or F.resolve(field)[1] == F.TEXT
+        if not analysed:
+            return translate(Term(field or "", node.text))
+        target = "all" if field is None or field == F.FULLTEXT else "t_" + F.resolve(field)[0]
+        query = _analysed(node.text)
+        if not query:
+            return _MATCH_NONE
+        if isinstance(node, Phrase):
+            return {"match_phrase": {target: {"query": query, "analyzer": "whitespace"}}}
+        return {
+            "match": {
+                target: {
+                    "query": query,
+                    "operator": "or" if node.operator == "or" else "and",
+                    "analyzer": "whitespace",
+                }
+            }
+        }
+    if isinstance(node, Exists):
+        name, kind = F.resolve(node.field)
+        if kind == "dynamic":
+            return _const({"term": {"paths": name}})
+        return _const({"exists": {"field": _field_of(name, kind)}})
+    if isinstance(node, (Prefix, Wildcard)) and node.field == F.FULLTEXT:
+        if isinstance(node, Prefix):
+            return _const({"prefix": {"all": {"value": node.value.lower()}}})
+        return _const({"wildcard": {"all": {"value": _wildcard(node.pattern.lower())}}})
+    name, kind = F.resolve(node.field)
+    field = "kv" if kind == "dynamic" else _field_of(name, kind)
+    head = name + F.KV_SEP if kind == "dynamic" else ""
+    if isinstance(node, Term):
+        value = _term_value(kind, node.value)
+        if value is None:
+            return _MATCH_NONE
+        return _const({"term": {field: head + value if head else value}})
+    if isinstance(node, Terms):
+        values = [_term_value(kind, v) for v in node.values]
+        kept = [head + v if head else v for v in values if v is not None]
+        return _const({"terms": {field: kept}}) if kept else _MATCH_NONE
+    if isinstance(node, Prefix):
+        if kind in (F.DATE, F.INT):
+            return _MATCH_NONE  # prefixes apply to text forms only
+        return _const({"prefix": {field: {"value": head + node.value}}})
+    if isinstance(node, Wildcard):
+        if kind in (F.DATE, F.INT):
+            return _MATCH_NONE
+        return _const({"wildcard": {field: {"value": _literal(head) + _wildcard(node.pattern)}}})
+    if isinstance(node, Range):
+        return _range(node, kind, field, head)
+    raise EngineError(f"unknown query node {node!r}")
+
+
+def _range(node: Range, kind: str, field: str, head: str) -> dict:
+    spec: dict[str, Any] = {}
+    bounds = (("gte", node.gte), ("gt", node.gt), ("lte", node.lte), ("lt", node.lt))
+    if kind == F.INT:
+        for op, bound in bounds:
+            if bound is None:
+                continue
+            n = _number(bound)
+            if n is None or math.isnan(n):
+                return _MATCH_NONE
+            if math.isinf(n):
+                if (op in ("gte", "gt")) == (n > 0):
+                    return _MATCH_NONE
+                continue
+            if op in ("gte", "gt"):
+                low = math.ceil(n) if op == "gte" or not n.is_integer() else int(n) + 1
+                spec["gte"] = max(spec.get("gte", low), low)
+            else:
+                high = math.floor(n) if op == "lte" or not n.is_integer() else int(n) - 1
+                spec["lte"] = min(spec.get("lte", high), high)
+    elif kind == F.DATE:
+        for op, bound in bounds:
+            if bound is None:
+                continue
+            d = _date(bound)
+            if d is None:
+                return _MATCH_NONE
+            spec[op] = d.isoformat().replace("+00:00", "Z")
+    else:
+        conv = _dynamic if kind == "dynamic" else _keyword
+        for op, bound in bounds:
+            if bound is not None:
+                spec[op] = head + conv(bound)
+        if head:  # stay within the path's terms
+            if "gte" not in spec and "gt" not in spec:
+                spec["gte"] = head
+            if "lte" not in spec and "lt" not in spec:
+                spec["lt"] = head[:-1] + chr(ord(F.KV_SEP) + 1)
+    return _const({"range": {field: spec}})
+
+
+def _sort_clause(key: SortKey) -> dict:
+    if key.field == "_score":
+        return {"_score": {"order": "desc"}}
+    name, kind = F.resolve(key.field)
+    if kind == "dynamic":
+        raise EngineError(f"cannot sort on {key.field!r}")
+    order = "desc" if key.descending else "asc"
+    return {
+        _field_of(name, kind): {
+            "order": order,
+            "mode": "max" if key.descending else "min",
+            "missing": "_last",
+        }
+    }
+
+
+# -- the engine -------------------------------------------------------------------------------------
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _decode_version(external: int) -> tuple[int, bool]:
+    if external >= TOMBSTONE_BASE:
+        return external - TOMBSTONE_BASE, True
+    return external, False
+
+
+class OpenSearchEngine(Engine):
+    name = "opensearch"
+
+    def __init__(
+        self,
+        hosts: Sequence[str] = ("http://127.0.0.1:9200",),
+        *,
+        index_prefix: str = "heatseeker",
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        verify_certs: bool = True,
+        shards: int = 1,
+        replicas: int = 1,
+        timeout: float = 30.0,
+        bulk_size: int = 500,
+        read_only: bool = False,
+        client: Any = None,
+    ):
+        from opensearchpy import OpenSearch
+
+        self.prefix = index_prefix
+        self.search_alias = index_prefix
+        self.write_alias = f"{index_prefix}-write"
+        self.building_alias = f"{index_prefix}-building"
+        self.shards, self.replicas = shards, replicas
+        self.bulk_size = bulk_size
+        self.read_only = read_only
+        self.timeout = timeout
+        if client is None:
+            kwargs: dict[str, Any] = {
+                "hosts": list(hosts),
+                "timeout": timeout,
+                "max_retries": 2,
+                "retry_on_timeout": True,
+                "verify_certs": verify_certs,
+            }
+            if username:
+                kwargs["http_auth"] = (username, password or "")
+            if ca_file:
+                kwargs["ca_certs"] = ca_file
+            if not verify_certs:
+                kwargs["ssl_show_warn"] = False
+            client = OpenSearch(**kwargs)
+        self.client = client
+        self._lock = threading.RLock()
+        self._pending: dict[str, tuple[dict | None, int]] = {}  # id -> (doc or None, version)
+        self._ready = False
+
+    @classmethod
+    def from_conf(cls, group: Any, *, read_only: bool = False) -> OpenSearchEngine:
+        return cls(
+            group.hosts,
+            index_prefix=group.index_prefix,
+            username=group.username,
+            password=group.password,
+            ca_file=group.ca_file,
+            verify_certs=group.verify_certs,
+            shards=group.shards,
+            replicas=group.replicas,
+            timeout=group.timeout,
+            bulk_size=group.bulk_size,
+            read_only=read_only,
+        )
+
+    # -- indices and aliases -------------------------------------------------------------------
+
+    def _call(self, fn, *args, **kwargs):
+        from opensearchpy.exceptions import OpenSearchException
+
+        try:
+            return fn(*args, **kwargs)
+        except OpenSearchException as exc:
+            raise EngineError(f"opensearch: {exc}") from exc
+
+    def _index_settings(self) -> dict:
+        return {
+            "number_of_shards": self.shards,
+            "number_of_replicas": self.replicas,
+            "max_result_window": MAX_RESULT_WINDOW,
+            "mapping": {"total_fields": {"limit": 1000}},
+        }
+
+    def _generations(self) -> dict[str, set[str]]:
+        """``{index: {aliases}}`` for every generation of this prefix."""
+        from opensearchpy.exceptions import NotFoundError
+
+        try:
+            raw = self._call(self.client.indices.get_alias, index=f"{self.prefix}-gen-*")
+        except EngineError as exc:
+            if isinstance(exc.__cause__, NotFoundError):
+                return {}
+            raise
+        return {name: set(info.get("aliases", {})) for name, info in raw.items()}
+
+    @staticmethod
+    def _gen_number(index: str) -> int:
+        try:
+            return int(index.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            return 0
+
+    def _ensure(self) -> None:
+        """Create generation 1 with both aliases if this prefix has no live generation."""
+        if self._ready:
+            return
+        gens = self._generations()
+        if not any(self.search_alias in aliases for aliases in gens.values()):
+            if self.read_only:
+                return
+            from opensearchpy.exceptions import RequestError
+
+            try:
+                self.client.indices.create(
+                    index=f"{self.prefix}-gen-1",
+                    body={
+                        "settings": self._index_settings(),
+                        "mappings": mapping(),
+                        "aliases": {
+                            self.search_alias: {},
+                            self.write_alias: {"is_write_index": True},
+                        },
+                    },
+                    params={"wait_for_active_shards": "1"},
+                )
+            except RequestError as exc:  # another process created it first
+                if "resource_already_exists" not in str(exc):
+                    raise EngineError(f"opensearch: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001
+                raise EngineError(f"opensearch: {exc}") from exc
+        self._ready = True
+
+    def _write_targets(self) -> list[str]:
+        gens = self._generations()
+        targets = [
+            name
+            for name, aliases in gens.items()
+            if self.write_alias in aliases or self.building_alias in aliases
+        ]
+        if not targets:
+            raise EngineError(f"no index behind {self.write_alias!r}")
+        return sorted(targets)
+
+    # -- versions -------------------------------------------------------------------------------
+
+    def _held(self, stack_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """Versions held by the index (committed or not: realtime get) for ``stack_ids``."""
+        self._ensure()
+        out: dict[str, tuple[int, bool]] = {}
+        if not self._ready:
+            return out
+        for chunk in _chunks(dict.fromkeys(stack_ids), LOOKUP_BATCH):
+            raw = self._call(
+                self.client.mget,
+                index=self.search_alias,
+                body={"ids": chunk},
+                params={"_source": "false"},
+            )
+            for doc in raw.get("docs", []):
+                if doc.get("found"):
+                    out[doc["_id"]] = _decode_version(int(doc["_version"]))
+        return out
+
+    def _current(self, stack_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        known = {
+            sid: (v, doc is None) for sid in stack_ids if sid in self._pending
+            for doc, v in [self._pending[sid]]
+        }
+        missing = [sid for sid in stack_ids if sid not in known]
+        if missing:
+            known.update(self._held(missing))
+        return known
+
+    def upsert(self, items: Iterable[tuple[dict, int]]) -> WriteResult:
+        self._check_writable()
+        result = WriteResult()
+        with self._lock:
+            for chunk in _chunks(items, LOOKUP_BATCH):
+                held = self._current([doc["id"] for doc, _ in chunk])
+                for doc, version in chunk:
+                    sid = str(doc["id"])
+                    cur = held.get(sid)
+                    if cur is not None and (cur[1] or cur[0] >= version):
+                        result.ignored += 1
+                        continue
+                    self._pending[sid] = (doc, int(version))
+                    held[sid] = (int(version), False)
+                    result.applied += 1
+            self._maybe_flush()
+        return result
+
+    def delete(self, items: Iterable[tuple[str, int]]) -> WriteResult:
+        self._check_writable()
+        result = WriteResult()
+        with self._lock:
+            for chunk in _chunks(items, LOOKUP_BATCH):
+                held = self._current([str(sid) for sid, _ in chunk])
+                for sid, version in chunk:
+                    sid = str(sid)
+                    cur = held.get(sid)
+                    if cur is not None and cur[1] and cur[0] >= version:
+                        result.ignored += 1
+                        continue
+                    final = max(int(version), cur[0]) if cur is not None else int(version)
+                    self._pending[sid] = (None, final)
+                    held[sid] = (final, True)
+                    result.applied += 1
+            self._maybe_flush()
+        return result
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise EngineError("this engine was opened read-only")
+
+    def _maybe_flush(self) -> None:
+        if len(self._pending) >= PENDING_FLUSH:
+            self._flush(refresh=False)
+
+    @staticmethod
+    def _action(index: str, sid: str, doc: dict | None, version: int) -> list[dict]:
+        if doc is None:
+            body: dict[str, Any] = {"hs_live": False}
+            external = TOMBSTONE_BASE + version
+        else:
+            body = index_body(doc)
+            external = version
+        head = {
+            "index": {
+                "_index": index,
+                "_id": sid,
+                "version": external,
+                "version_type": "external",
+            }
+        }
+        return [head, body]
+
+    def _bulk(self, actions: Iterable[tuple[str, dict | None, int]], targets: Sequence[str],
+              refresh: bool) -> int:
+        """Write ``(id, doc or None, version)`` to every target index; returns actions applied
+        to the first target (conflicts, i.e. newer versions held, are not errors)."""
+        applied = 0
+        chunks = list(_chunks(actions, self.bulk_size)) or [[]]
+        for n, chunk in enumerate(chunks):
+            last = n == len(chunks) - 1
+            lines: list[dict] = []
+            for index in targets:
+                for sid, doc, version in chunk:
+                    lines.extend(self._action(index, sid, doc, version))
+            if not lines:
+                if refresh and last:
+                    self._call(self.client.indices.refresh, index=",".join(targets))
+                continue
+            raw = self._call(
+                self.client.bulk,
+                body=lines,
+                params={"refresh": "true" if (refresh and last) else "false"},
+            )
+            for item in raw.get("items", []):
+                op = item.get("index", {})
+                status = int(op.get("status", 500))
+                if status == 409:
+                    continue
+                if status >= 300:
+                    raise EngineError(f"opensearch bulk write failed: {op.get('error')}")
+                if op.get("_index") == targets[0]:
+                    applied += 1
+        return applied
+
+    def _flush(self, refresh: bool) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending and not refresh:
+            return
+        self._ensure()
+        try:
+            self._bulk(
+                ((sid, doc, v) for sid, (doc, v) in pending.items()), self._write_targets(), refresh
+            )
+        except Exception:
+            # keep what was not written for the next commit (versions make a re-send harmless)
+            for sid, item in pending.items():
+                self._pending.setdefault(sid, item)
+            raise
+
+    def commit(self, checkpoint: int | None = None) -> None:
+        if self.read_only:
+            return
+        with self._lock:
+            self._flush(refresh=True)
+            if checkpoint is not None:
+                self._write_checkpoint(self.write_alias, int(checkpoint))
+
+    def _write_checkpoint(self, index: str, checkpoint: int) -> None:
+        from opensearchpy.exceptions import ConflictError
+
+        try:
+            self.client.index(
+                index=index,
+                id=CHECKPOINT_ID,
+                body={"hs_live": False, "checkpoint": checkpoint},
+                params={"version": str(checkpoint), "version_type": "external_gte"},
+            )
+        except ConflictError:
+            pass  # another process committed a later checkpoint
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"opensearch: {exc}") from exc
+
+    def checkpoint(self) -> int:
+        self._ensure()
+        if not self._ready:
+            return 0
+        from opensearchpy.exceptions import NotFoundError
+
+        try:
+            raw = self.client.get(index=self.search_alias, id=CHECKPOINT_ID)
+        except NotFoundError:
+            return 0
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"opensearch: {exc}") from exc
+        return int(raw["_source"].get("checkpoint", 0))
+
+    def rebuild(
+        self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
+    ) -> int:
+        self._check_writable()
+        with self._lock:
+            self._ensure()
+            self._flush(refresh=False)
+            gens = self._generations()
+            live = sorted(n for n, a in gens.items() if self.search_alias in a)
+            number = max((self._gen_number(n) for n in gens), default=0) + 1
+            new = f"{self.prefix}-gen-{number}"
+            self._call(
+                self.client.indices.create,
+                index=new,
+                body={
+                    "settings": self._index_settings(),
+                    "mappings": mapping(),
+                    "aliases": {self.building_alias: {}},
+                },
+                params={"wait_for_active_shards": "1"},
+            )
+            written = 0
+            try:
+                for chunk in _chunks(items, self.bulk_size):
+                    written += len(chunk)
+                    self._bulk(
+                        [(str(sid), doc, int(v)) for doc, sid, v in chunk], [new], refresh=False
+                    )
+                if checkpoint is not None:
+                    self._write_checkpoint(new, int(checkpoint))
+                self._call(self.client.indices.refresh, index=new)
+                actions: list[dict] = [
+                    {"remove": {"index": old, "alias": alias}}
+                    for old in live
+                    for alias in (self.search_alias, self.write_alias)
+                    if alias in gens[old]
+                ]
+                actions += [
+                    {"remove": {"index": new, "alias": self.building_alias}},
+                    {"add": {"index": new, "alias": self.search_alias}},
+                    {"add": {"index": new, "alias": self.write_alias, "is_write_index": True}},
+                ]
+                self._call(self.client.indices.update_aliases, body={"actions": actions})
+            except BaseException:
+                self._abandon(new)
+                raise
+            # keep the previous generation (a search may still run on it), drop older ones
+            stale = [n for n in gens if n not in live and n != new]
+            if stale:
+                self._call(
+                    self.client.indices.delete,
+                    index=",".join(stale),
+                    params={"ignore_unavailable": "true"},
+                )
+            return written
+
+    def _abandon(self, index: str) -> None:
+        # best effort: the alias swap never happened, search is untouched either way
+        with contextlib.suppress(Exception):
+            self.client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _live_query(self, node: Node) -> dict:
+        return {"bool": {"must": [translate(node)], "filter": [{"term": {"hs_live": True}}]}}
+
+    def get(self, stack_id: str) -> tuple[dict, int] | None:
+        with self._lock:
+            if stack_id in self._pending:
+                doc, version = self._pending[stack_id]
+                return None if doc is None else (doc, version)
+        if stack_id == CHECKPOINT_ID:
+            return None
+        self._ensure()
+        if not self._ready:
+            return None
+        from opensearchpy.exceptions import NotFoundError
+
+        try:
+            raw = self.client.get(index=self.search_alias, id=stack_id)
+        except NotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"opensearch: {exc}") from exc
+        version, dead = _decode_version(int(raw["_version"]))
+        source = raw.get("_source", {})
+        if dead or not source.get("hs_live"):
+            return None
+        return source["hs_doc"], version
+
+    def get_version(self, stack_id: str) -> tuple[int, bool] | None:
+        if stack_id == CHECKPOINT_ID:
+            return None
+        with self._lock:
+            return self._current([stack_id]).get(stack_id)
+
+    def search(
+        self,
+        query: Node,
+        *,
+        sort: Sequence[SortKey] = (),
+        offset: int = 0,
+        limit: int = 10,
+        fields: Sequence[str] | None = None,
+    ) -> SearchResult:
+        self._ensure()
+        if not self._ready:
+            return SearchResult(total=0)
+        clauses = [_sort_clause(k) for k in sort] if sort else [{"_score": {"order": "desc"}}]
+        clauses.append({"k_id": {"order": "asc"}})
+        body: dict[str, Any] = {
+            "query": self._live_query(query),
+            "sort": clauses,
+            "from": offset,
+            "size": limit,
+            "track_total_hits": True,
+            "track_scores": True,
+            "version": True,
+            "_source": ["hs_doc." + f for f in fields] if fields is not None else ["hs_doc"],
+        }
+        raw = self._call(self.client.search, index=self.search_alias, body=body)
+        hits = []
+        for h in raw["hits"]["hits"]:
+            version, _ = _decode_version(int(h.get("_version", 0)))
+            source = h.get("_source", {}).get("hs_doc", {})
+            if fields is not None:
+                source = {f: source[f] for f in fields if f in source}
+            hits.append(Hit(id=h["_id"], score=float(h.get("_score") or 0.0), version=version,
+                            source=source))
+        total = int(raw["hits"]["total"]["value"])
+        max_score = raw["hits"].get("max_score")
+        if hits and sort:
+            max_score = max(h.score for h in hits)
+        elif hits:
+            max_score = hits[0].score
+        return SearchResult(
+            total=total, hits=hits, max_score=None if max_score is None else float(max_score)
+        )
+
+    def count(self, query: Node) -> int:
+        self._ensure()
+        if not self._ready:
+            return 0
+        raw = self._call(
+            self.client.count, index=self.search_alias, body={"query": self._live_query(query)}
+        )
+        return int(raw["count"])
+
+    def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
+        result: dict[str, list[tuple[str, int]]] = {name: [] for name in aggs}
+        wanted = {name: agg for name, agg in aggs.items() if agg.size > 0}
+        self._ensure()
+        if not wanted or not self._ready:
+            return result
+        spec: dict[str, Any] = {}
+        kinds = {}
+        for i, (name, agg) in enumerate(wanted.items()):
+            field, kind = F.resolve(agg.field)
+            if kind == "dynamic":
+                raise EngineError(f"cannot aggregate on {agg.field!r}")
+            kinds[name] = kind
+            spec[f"a{i}"] = {
+                "terms": {
+                    "field": _field_of(field, kind),
+                    "size": agg.size,
+                    "shard_size": max(10_000, agg.size),
+                    "order": [{"_count": "desc"}, {"_key": "asc"}],
+                }
+            }
+        raw = self._call(
+            self.client.search,
+            index=self.search_alias,
+            body={"query": self._live_query(query), "size": 0, "aggs": spec},
+        )
+        for i, name in enumerate(wanted):
+            buckets = []
+            for b in raw["aggregations"][f"a{i}"]["buckets"]:
+                key = b["key"]
+                if kinds[name] == F.DATE:
+                    key = str(datetime.fromtimestamp(int(key) / 1000, UTC))
+                buckets.append((str(key), int(b["doc_count"])))
+            buckets.sort(key=lambda kv: (-kv[1], kv[0]))
+            result[name] = buckets[: wanted[name].size]
+        return result
+
+    def health(self) -> dict:
+        info: dict[str, Any] = {"ok": False, "engine": self.name, "documents": None,
+                                "index_prefix": self.prefix}
+        try:
+            cluster = self.client.cluster.health(params={"request_timeout": 5})
+            info["cluster_status"] = cluster.get("status")
+            gens = self._generations()
+            live = [n for n, a in gens.items() if self.search_alias in a]
+            info["generation"] = live[0] if live else None
+            info["rebuilding"] = any(self.building_alias in a for a in gens.values())
+            if live:
+                info["documents"] = self.count(MatchAll())
+            else:
+                info["documents"] = 0
+            info["ok"] = cluster.get("status") in ("green", "yellow")
+        except Exception as exc:  # noqa: BLE001 - health never raises
+            info["error"] = str(exc)
+        return info
+
+    def close(self) -> None:
+        with self._lock:
+            self._pending.clear()  # uncommitted writes are lost, as with every engine
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def prefix_for(key: str, base: str = "hs-test") -> str:
+    """A valid, stable index prefix derived from ``key`` (tests: one per temporary directory)."""
+    return f"{base}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"  # noqa: S324 - a name, not a secret
+
+
+__all__ = ["OpenSearchEngine", "index_body", "mapping", "prefix_for", "translate"]
