@@ -1,0 +1,215 @@
+"""heatseeker on a real OpenSearch cluster (tools/opensearch): Heat sync on backend=opensearch,
+zero-downtime rebuild behind aliases, and a two-node cluster losing a node mid-test."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from heatseeker.engines.opensearch import OpenSearchEngine
+from heatseeker.engines.testing import make_doc
+from heatseeker.query import tree as t
+from heatseeker.searcher import Searcher
+
+from .conftest import Heatseeker
+from .test_sync import _listing, seeded  # noqa: F401 - seeded is a fixture
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
+import opensearchlab  # noqa: E402
+
+PREFIX = f"hs-e2e-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def opensearch_url():
+    return os.environ.get("HEATSEEKER_OPENSEARCH_URL") or opensearchlab.start_node(1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup(opensearch_url):
+    yield
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch([opensearch_url])
+    client.indices.delete(index=f"{PREFIX}-*", params={"ignore_unavailable": "true"})
+    client.close()
+
+
+def _prefix() -> str:
+    return f"{PREFIX}-{uuid.uuid4().hex[:8]}"
+
+
+class OpenSearchHeatseeker(Heatseeker):
+    """conftest's Heatseeker with ``[engine] backend = opensearch``."""
+
+    def __init__(self, base: str, url: str, name: str = "hs"):
+        super().__init__(base, name)
+        self.url, self.prefix = url, _prefix()
+        with open(self.conf) as f:
+            text = f.read()
+        text = text.replace("[engine]\n", "[engine]\nbackend = opensearch\n")
+        text += f"[opensearch]\nhosts = {url}\nindex_prefix = {self.prefix}\nreplicas = 0\n"
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def searcher(self) -> Searcher:
+        if self._engine is None:
+            self._engine = OpenSearchEngine([self.url], index_prefix=self.prefix)  # type: ignore[assignment]
+        return Searcher(self._engine)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_os_heatseeker(tmp_path, opensearch_url):
+    made: list[Heatseeker] = []
+
+    def make(name: str = "hs") -> OpenSearchHeatseeker:
+        hs = OpenSearchHeatseeker(str(tmp_path), opensearch_url, name)
+        made.append(hs)
+        return hs
+
+    yield make
+    for hs in made:
+        hs.close()
+
+
+# -- Heat sync on backend = opensearch -----------------------------------------------------------
+
+
+def test_sync_matches_heat_on_opensearch(seeded, heat, make_os_heatseeker):  # noqa: F811
+    admin = heat("admin")
+    hs = make_os_heatseeker()
+    hs.sync()
+    listing = _listing(admin)
+    assert {s["project"] for s in listing.values()} >= {"alpha", "beta"}
+    for sid, s in listing.items():
+        doc = hs.indexed(sid)
+        assert doc is not None, f"{s['stack_name']} ({sid}) is not indexed"
+        assert (doc["project_id"], doc["name"], doc["status"], doc["parent_id"]) == (
+            s["project"], s["stack_name"], s["stack_status"], s["parent"])
+    for sid, s in listing.items():
+        if s["project"] != "alpha":
+            continue
+        show = heat("alpha").stacks.get(sid).to_dict()
+        params = {k: v for k, v in show["parameters"].items() if not k.startswith("OS::")}
+        assert hs.indexed(sid)["parameters"] == params
+    # search, isolation, roll-up through the CLI on OpenSearch
+    alpha = hs.search("parameters.image:cirros-0.6.2", "--project", "alpha")
+    assert alpha["hits"]["total"] >= 1
+    assert {h["_source"]["project_id"] for h in alpha["hits"]["hits"]} == {"alpha"}
+    rolled = hs.search("resources.type:OS::Heat::TestResource", "--project", "alpha",
+                       "--rollup", "root")
+    assert rolled["hits"]["total"] >= 1
+    assert all(r["_source"]["depth"] == 0 for r in rolled["hits"]["hits"])
+    # the checkpoint was committed with the writes; a second sync reads nothing new
+    out = hs.sync()
+    assert " 0 added, 0 refreshed" in out, out
+    # reindex (zero-downtime rebuild from the store) keeps every stack
+    before = hs.count(t.MatchAll())
+    hs.run("reindex")
+    hs.close()
+    hs._engine = None
+    assert hs.count(t.MatchAll()) == before
+
+
+# -- zero-downtime rebuild --------------------------------------------------------------------------
+
+
+def test_rebuild_keeps_search_answering_and_rolls_back(opensearch_url):
+    prefix = _prefix()
+    engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0)
+    other = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0)  # another writer
+    engine.upsert((make_doc(f"old-{i}", tags=["old"]), 1) for i in range(30))
+    engine.commit(checkpoint=30)
+    answers: list[int] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def searching():
+        reader = OpenSearchEngine([opensearch_url], index_prefix=prefix)
+        while not stop.is_set():
+            try:
+                answers.append(reader.count(t.MatchAll()))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            time.sleep(0.01)
+        reader.close()
+
+    def items(fail: bool):
+        for i in range(40):
+            if i == 20:
+                time.sleep(0.5)  # searches run against the old generation meanwhile
+                # a live write during the rebuild reaches both generations
+                other.upsert([(make_doc(f"live-{fail}", tags=["live"]), 5)])
+                other.commit()
+                if fail:
+                    raise RuntimeError("the store went away")
+            yield make_doc(f"new-{i}", tags=["new"]), f"new-{i}", 2
+
+    thread = threading.Thread(target=searching)
+    thread.start()
+    try:
+        # a failed rebuild leaves search untouched (and no building generation behind)
+        with pytest.raises(RuntimeError):
+            engine.rebuild(items(fail=True), checkpoint=99)
+        assert engine.count(t.Term("tags", "old")) == 30
+        assert engine.checkpoint() == 30
+        health = engine.health()
+        assert health["generation"] == f"{prefix}-gen-1" and health["rebuilding"] is False
+        # a rebuild that completes swaps atomically
+        assert engine.rebuild(items(fail=False), checkpoint=40) == 40
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[:3]
+    # every answer was the old index (30, then 31 and 32 with the live writes) or the complete
+    # new one (40 rebuilt + the live write made during the rebuild)
+    assert set(answers) <= {30, 31, 32, 41}, sorted(set(answers))
+    assert answers and engine.count(t.MatchAll()) == 41
+    assert engine.count(t.Term("tags", "old")) == 0
+    assert engine.get("live-False") is not None and engine.get("live-True") is None
+    assert engine.checkpoint() == 40
+    engine.close()
+    other.close()
+
+
+# -- a two-node cluster ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair():
+    urls = opensearchlab.start_cluster([2, 3])
+    yield urls
+    for n in (3, 2):
+        opensearchlab.stop_node(n)
+
+
+def test_two_node_cluster_survives_a_node(pair):
+    prefix = _prefix()
+    engine = OpenSearchEngine(pair, index_prefix=prefix, replicas=1, shards=2, timeout=20)
+    engine.upsert((make_doc(f"s{i}", tags=["pair"] if i % 2 else []), i + 1) for i in range(60))
+    engine.delete([("s0", 99)])
+    engine.commit(checkpoint=60)
+    opensearchlab.health(2, "green", timeout=60)
+    assert engine.count(t.Term("tags", "pair")) == 30
+    opensearchlab.stop_node(3)
+    # the surviving node holds a copy of every shard: search still answers, complete
+    survivor = OpenSearchEngine([pair[0]], index_prefix=prefix, timeout=20)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert survivor.count(t.Term("tags", "pair")) == 30
+            assert survivor.count(t.MatchAll()) == 59
+            assert survivor.get_version("s0") == (99, True)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    assert survivor.search(t.Term("tags", "pair"), limit=5).total == 30
+    survivor.close()
+    engine.close()
