@@ -320,6 +320,9 @@ def cmd_show(conf, args) -> int:
 def cmd_reindex(conf, args) -> int:
     from heatseeker.indexer import Projector
 
+    target = getattr(args, "to", None)
+    if target:
+        conf.set_override("backend", target, group="engine")
     store = open_store(conf)
     engine = open_engine(conf)
     progress = Progress()
@@ -327,7 +330,9 @@ def cmd_reindex(conf, args) -> int:
     n = Projector(store, engine).rebuild(progress=progress)
     progress.done()
     engine.close()
-    print(f"reindexed {n} stacks and tombstones from the store in {time.monotonic() - started:.1f}s")
+    where = f" into the {target} engine" if target else ""
+    print(f"reindexed {n} stacks and tombstones from the store{where} in "
+          f"{time.monotonic() - started:.1f}s")
     return 0
 
 
@@ -436,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("reindex", help="rebuild the search index from heatseeker's store (no Heat calls)")
+    s.add_argument(
+        "--to", choices=["tantivy", "opensearch"],
+        help="build the index of this engine instead of [engine] backend (moving an installation: "
+        "reindex --to opensearch, then set [engine] backend = opensearch and restart)")
     s.set_defaults(func=cmd_reindex)
 
     s = sub.add_parser("status", help="counts, last event seen, backlog")

@@ -213,3 +213,33 @@ def test_two_node_cluster_survives_a_node(pair):
     assert survivor.search(t.Term("tags", "pair"), limit=5).total == 30
     survivor.close()
     engine.close()
+
+
+# -- moving an embedded installation onto OpenSearch ------------------------------------------------
+
+
+def test_reindex_to_opensearch_moves_an_embedded_installation(seeded, make_os_heatseeker):  # noqa: F811
+    from heatseeker.engines.tantivy import TantivyEngine
+    from heatseeker.query.visibility import Visibility
+
+    hs = make_os_heatseeker("moving")
+    with open(hs.conf) as f:
+        text = f.read()
+    with open(hs.conf, "w") as f:  # an embedded installation that already knows its cluster
+        f.write(text.replace("backend = opensearch\n", ""))
+    hs.sync()
+    embedded = TantivyEngine(os.path.join(hs.data_dir, "index"), read_only=True)
+    every = Visibility.everything()
+    want = Searcher(embedded).count(t.MatchAll(), view=every)
+    sample = embedded.search(t.MatchAll(), limit=5).hits
+    embedded.close()
+    assert want > 0
+    out = hs.run("reindex", "--to", "opensearch").stdout
+    assert "into the opensearch engine" in out, out
+    assert hs.count(t.MatchAll()) == want
+    for hit in sample:
+        assert hs.indexed(hit.id) == hit.source
+    with open(hs.conf, "w") as f:  # switched over: later syncs write to OpenSearch
+        f.write(text)
+    out = hs.sync()
+    assert " 0 added, 0 refreshed" in out, out
