@@ -243,3 +243,49 @@ def test_reindex_to_opensearch_moves_an_embedded_installation(seeded, make_os_he
         f.write(text)
     out = hs.sync()
     assert " 0 added, 0 refreshed" in out, out
+
+
+# -- several listener processes, one RabbitMQ pool ---------------------------------------------------
+
+
+def test_several_listeners_share_one_pool(heat, make_os_heatseeker):
+    """Two listener processes on one pool (RabbitMQ hands each message to one of them), both
+    writing the same OpenSearch index: the index ends equal to Heat's truth."""
+    import subprocess
+
+    from .conftest import create, heat_status, unique, wait_for, wait_heat
+    from .test_listener import converge, delete_all
+
+    alpha = heat("alpha")
+    hs = make_os_heatseeker()
+    hs.start_listener()
+    with open(os.path.join(hs.dir, "listener2.out"), "a") as log:
+        second = subprocess.Popen(hs.cmd("listen"), stdout=log, stderr=subprocess.STDOUT)
+    ids: list[str] = []
+    try:
+        time.sleep(2)  # the second consumer joins the same queue
+        for _ in range(4):
+            ids.append(create(alpha, unique("pair"), "slow.yaml", parameters={"wait": 0}))
+        for sid in ids:
+            wait_heat(alpha, sid, "CREATE_COMPLETE")
+        from .conftest import contents
+
+        tpl, files, env = contents("slow.yaml")
+        for sid in ids[:2]:
+            alpha.stacks.update(sid, template=tpl, files=files, environment=env,
+                                parameters={"wait": 0, "image": "fedora-41"})
+        alpha.stacks.delete(ids[3])
+        for sid in ids[:2]:
+            wait_heat(alpha, sid, "UPDATE_COMPLETE")
+        wait_heat(alpha, ids[3], "DELETE_COMPLETE")
+        for sid in ids:
+            converge(hs, alpha, sid)
+        for sid in ids[:2]:
+            wait_for(lambda sid=sid: hs.indexed(sid)["parameters"]["image"] == "fedora-41", 60,
+                     "the updated image")
+        assert hs.indexed(ids[3]) is None and heat_status(alpha, ids[3]) in (None, "DELETE_COMPLETE")
+        assert hs.listener.poll() is None and second.poll() is None
+    finally:
+        second.terminate()
+        second.wait(60)
+        delete_all(alpha, ids[:3])
