@@ -793,3 +793,81 @@ def test_domain_scoped_token_is_401(api):
 def test_legacy_tenant_header(api):
     answer = api.search({"limit": 0}, project=None, headers={"X-Tenant-Id": "p-beta"})
     assert answer["hits"]["total"] == len(ids_of("p-beta"))
+
+
+# -- bugs found (each test fails until its bug is fixed) -------------------------------------------
+
+
+def test_BUG_search_after_number_too_big_for_an_integer_sort_is_a_500(api):
+    """searcher.py ``_typed``: ``int(value)`` on a JSON number that is not a finite integer
+    (``1e400`` decodes to ``inf``) raises OverflowError, which the app does not map to a 400."""
+    resp = api.request("POST", "/v1/search", raw=b'{"sort": "depth", "search_after": [1e400, "x"]}')
+    assert resp.status_int == 400, resp.text[:300]
+    error_of(400, resp.json)
+
+
+def test_BUG_search_after_fraction_on_an_integer_sort_is_truncated(api):
+    """searcher.py ``_typed``: ``int(1.5)`` is 1, so the cursor [1.5, "alpha-shop"] pages from
+    (depth 1, id alpha-shop) instead of refusing the cursor (or paging after depth 1.5)."""
+    status, body = api.call(
+        "POST", "/v1/search", {"sort": "depth", "search_after": [1.5, "alpha-shop"]}
+    )
+    if status == 200:
+        assert set(hit_ids(body)) == {d["id"] for d in ALPHA if d["depth"] >= 2}
+    else:
+        assert status == 400
+        error_of(status, body)
+
+
+def test_BUG_aggregations_ignore_under(api):
+    """app.py ``_search``: aggregations are computed on ``request.query`` alone, so with
+    ``under`` they count the caller's whole project while the hits are the subtree's."""
+    answer = api.search(
+        {"under": "alpha-shop", "limit": 0, "aggs": {"s": {"terms": {"field": "status"}}}}
+    )
+    subtree = [d for d in ALPHA if d["root_id"] == "alpha-shop"]
+    assert answer["hits"]["total"] == len(subtree) == 5
+    got = [(b["key"], b["doc_count"]) for b in answer["aggregations"]["s"]["buckets"]]
+    assert got == counts(subtree, "status")
+
+
+def test_BUG_source_paths_do_not_filter_inside_lists(api):
+    """app.py ``_pick``/``_drop``: a ``_source`` path through a list (``resources.type``,
+    ``outputs.key``) returns whole list items (every key), an exclude through a list removes
+    nothing, and a path below a scalar (``parameters.image.x``) returns the scalar.
+    Elasticsearch filters inside the objects of a list."""
+    shop = DOCS_BY_ID["alpha-shop"]
+    assert source_of(api, ["resources.type"]) == {
+        "resources": [{"type": r["type"]} for r in shop["resources"]]
+    }
+    assert source_of(api, ["outputs.key"]) == {"outputs": [{"key": "url"}]}
+    excluded = source_of(api, {"include": ["resources"], "exclude": ["resources.status"]})
+    assert all("status" not in r for r in excluded["resources"])
+    assert source_of(api, ["parameters.image.x"]) == {}
+
+
+def test_BUG_405_has_no_allow_header(api):
+    """app.py ``dispatch``: a 405 must carry ``Allow`` with the route's methods (RFC 9110
+    §15.5.6); heatseeker's has none (schemathesis: "Wrong response to undeclared method")."""
+    for method, path, allowed in (
+        ("DELETE", "/v1/search", {"GET", "POST"}),
+        ("POST", "/v1/search/plugins", {"GET"}),
+        ("PUT", "/v1/search/stacks/alpha-shop", {"GET"}),
+        ("TRACE", "/", {"GET"}),
+    ):
+        resp = api.request(method, path)
+        assert resp.status_int == 405
+        allow = {m.strip() for m in resp.headers.get("Allow", "").split(",") if m.strip()}
+        assert allowed <= allow, (method, path, resp.headers.get("Allow"))
+
+
+@pytest.mark.parametrize("value", ["4294967296", "99999999999999999999999"])
+def test_BUG_facets_huge_limit_terms_is_a_503(api, value):
+    """app.py ``facets`` / facets.py: ``limit_terms`` has no upper bound; past 2**31 the
+    engine's aggregation fails and the answer is 503 "the search index is not available" for
+    what is bad input (400) — or cap it at the aggregation size limit (1000)."""
+    status, body = api.call("GET", f"/v1/search/facets?limit_terms={value}")
+    assert status in (200, 400), body
+    if status == 200:
+        tags = next(f for f in body[STACK]["facets"] if f["name"] == "tags")
+        assert len(tags["options"]) == len(counts(ALPHA, "tags"))
