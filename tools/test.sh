@@ -7,6 +7,7 @@ t0=$(date +%s)
 bash tools/install.sh
 bash tools/sandbox/setup.sh
 bash tools/sandbox/start.sh
+echo "== opensearch"; bash tools/opensearch/build.sh; bash tools/opensearch/start.sh 1
 echo "== ruff"; .venv/bin/ruff check heatseeker tests tools bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
