@@ -718,7 +718,7 @@ def leaf_query(draw):
 
 
 def bool_query(children):
-    group = st.lists(children, max_size=3)
+    group = st.lists(children, max_size=2)
     return st.builds(
         lambda must, should, must_not, filter_, msm: {"bool": {
             "must": must, "should": should, "must_not": must_not, "filter": filter_,
@@ -727,7 +727,7 @@ def bool_query(children):
     )  # fmt: skip
 
 
-QUERIES = st.recursive(leaf_query(), bool_query, max_leaves=6)
+QUERIES = st.recursive(leaf_query(), bool_query, max_leaves=5)
 SORT_FIELDS = ["name", "status", "project_id", "depth", "created_at", "updated_at", "id",
                "stack_owner", "stack_user_project_id", "_score"]  # fmt: skip
 
@@ -849,3 +849,15 @@ def test_random_requests_checked_enough_totals():
     if EXAMPLES["n"]:
         assert EXAMPLES["n"] >= 100
         assert EXAMPLES["checked_totals"] >= EXAMPLES["n"] // 4, EXAMPLES
+
+
+def test_project_header_wins_over_legacy_tenant_header(api):
+    answer = member(api, {"limit": 100}, headers={"X-Tenant-Id": "p-beta"})
+    assert set(hit_ids(answer)) == ALPHA_IDS
+
+
+def test_all_projects_in_the_query_string_of_a_search_is_not_read(api):
+    status, answer = api.call("POST", "/v1/search?all_projects=true", {"limit": 100})
+    assert status == 200
+    assert_alpha_only(answer)
+    assert set(hit_ids(answer)) == ALPHA_IDS
