@@ -1,0 +1,264 @@
+"""3. Indexing: bulk reindex throughput, peak memory and size on disk, at each size.
+
+Per size, three phases, each in its own process (so each peak RSS is that phase's):
+
+* ``fill``: the generated documents written to heatseeker's store (``Store.apply``, 1,000 per
+  durable transaction) — what a sync writes, without Heat; reported, not a target;
+* ``rebuild``: ``heatseeker reindex``'s work, ``Projector(store, TantivyEngine).rebuild()``;
+* ``raw`` (the baseline): the same documents read from the same store and added to a tantivy index
+  by hand, with tantivy's own JSON field doing the flattening (``id``, ``project_id``, ``status``,
+  ``name`` as plain fields, the whole document as one JSON field, the source stored), the same
+  writer memory and threads.
+
+``profile`` runs the rebuild of the first documents under cProfile: where the time goes.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import sqlite3
+import time
+
+from bench import common
+from bench.generate import stacks
+
+TARGET_DOCS_S = 2000.0
+TARGET_RSS_MB = 1024.0
+WRITER_MB = 128  # heatseeker's default [engine] writer_memory_mb
+
+
+def _store_path(d: str) -> str:
+    return os.path.join(d, "state.sqlite")
+
+
+def phase_fill(args: dict) -> dict:
+    from heatseeker.store import Change, Store
+
+    d = args["dir"]
+    store = Store(_store_path(d))
+    started = time.perf_counter()
+    batch: list = []
+    nbytes = 0
+    version = 1_700_000_000_000_000
+    for i, doc in enumerate(stacks(args["n"], args["seed"])):
+        batch.append(Change(doc["id"], version + i, doc))
+        if len(batch) == 1000:
+            store.apply(batch)
+            batch = []
+    if batch:
+        store.apply(batch)
+    took = time.perf_counter() - started
+    store.close()
+    with sqlite3.connect(_store_path(d)) as db:
+        nbytes = db.execute("SELECT SUM(LENGTH(doc)) FROM stacks").fetchone()[0] or 0
+    return {
+        "seconds": round(took, 2),
+        "docs_per_s": round(args["n"] / took, 1),
+        "json_mb": round(nbytes / 2**20, 1),
+        "mean_doc_kb": round(nbytes / args["n"] / 1024, 2),
+        "store_mb": common.du_mb(d),
+    }
+
+
+def phase_rebuild(args: dict) -> dict:
+    from heatseeker.engines.tantivy import TantivyEngine
+    from heatseeker.indexer import Projector
+    from heatseeker.store import Store
+
+    d = args["dir"]
+    store = Store(_store_path(d))
+    index = os.path.join(d, "index")
+    engine = TantivyEngine(index, writer_memory_mb=WRITER_MB)
+    rss_before = common.rss_mb()
+    started = time.perf_counter()
+    n = Projector(store, engine).rebuild()
+    took = time.perf_counter() - started
+    health = engine.health()
+    engine.close()
+    live = os.path.join(index, health.get("generation") or "")
+    return {
+        "stacks": n,
+        "seconds": round(took, 2),
+        "docs_per_s": round(n / took, 1),
+        "rss_before_mb": rss_before,
+        "index_mb": common.du_mb(live),
+        "documents": health.get("documents"),
+    }
+
+
+def _raw_schema():
+    import tantivy
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw")
+    sb.add_text_field("project_id", fast=True, tokenizer_name="raw")
+    sb.add_text_field("status", fast=True, tokenizer_name="raw")
+    sb.add_text_field("name", tokenizer_name="default")
+    sb.add_json_field("doc", tokenizer_name="default")
+    sb.add_bytes_field("_source", stored=True)
+    return sb.build()
+
+
+def phase_raw(args: dict) -> dict:
+    import tantivy
+
+    d = args["dir"]
+    raw_dir = common.fresh_dir(os.path.join(d, "raw-index"))
+    index = tantivy.Index(_raw_schema(), path=raw_dir)
+    threads = max(1, min(os.cpu_count() or 1, WRITER_MB // 20, 8))  # as heatseeker's engine
+    writer = index.writer(heap_size=WRITER_MB * 1_000_000, num_threads=threads)
+    db = sqlite3.connect(_store_path(d))
+    rss_before = common.rss_mb()
+    started = time.perf_counter()
+    n = 0
+    seq = 0
+    while True:
+        rows = db.execute(
+            "SELECT seq, doc FROM stacks WHERE seq > ? ORDER BY seq LIMIT 1000", (seq,)
+        ).fetchall()
+        if not rows:
+            break
+        seq = rows[-1][0]
+        for _, text in rows:
+            doc = json.loads(text)
+            writer.add_document(
+                tantivy.Document(
+                    id=doc["id"],
+                    project_id=doc["project_id"],
+                    status=doc["status"],
+                    name=doc["name"],
+                    doc=doc,
+                    _source=text.encode(),
+                )
+            )
+            n += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    took = time.perf_counter() - started
+    return {
+        "stacks": n,
+        "seconds": round(took, 2),
+        "docs_per_s": round(n / took, 1),
+        "rss_before_mb": rss_before,
+        "index_mb": common.du_mb(raw_dir),
+    }
+
+
+def phase_profile(args: dict) -> dict:
+    """cProfile of a rebuild of the first ``n`` stacks of the store: the top functions."""
+    from heatseeker.engines.tantivy import TantivyEngine
+    from heatseeker.indexer import Projector
+    from heatseeker.store import Store
+
+    d = args["dir"]
+    src = Store(_store_path(d))
+    tmp = common.fresh_dir(os.path.join(d, "profile"))
+    store = Store(os.path.join(tmp, "state.sqlite"))
+    # a store holding only the first n stacks
+    recs = []
+    for rec in src.iter_all():
+        recs.append(rec)
+        if len(recs) >= args["n"]:
+            break
+    from heatseeker.store import Change
+
+    store.apply([Change(r.id, r.version, r.doc) for r in recs])
+    engine = TantivyEngine(os.path.join(tmp, "index"), writer_memory_mb=WRITER_MB)
+    prof = cProfile.Profile()
+    started = time.perf_counter()
+    prof.enable()
+    Projector(store, engine).rebuild()
+    prof.disable()
+    took = time.perf_counter() - started
+    engine.close()
+    return {"stacks": len(recs), "seconds": round(took, 2), **profile_summary(prof, took)}
+
+
+def profile_summary(prof: cProfile.Profile, wall: float, top: int = 12) -> dict:
+    """Top functions by own time, and own time grouped by where it is spent."""
+    st = pstats.Stats(prof, stream=io.StringIO())
+    rows = []
+    groups: dict[str, float] = {}
+    for (filename, line, func), (_cc, _nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        if "heatseeker/engines/tantivy" in filename:
+            group = "heatseeker engine (Python: documents, queries, hits)"
+        elif "heatseeker/store" in filename or "sqlite3" in func:
+            group = "store: reading records (SQLite)"
+        elif "json" in filename or func in ("loads", "dumps"):
+            group = "JSON encode/decode"
+        elif "add_document" in func or "from_dict" in func:
+            group = "tantivy: add_document / Document.from_dict (Rust)"
+        elif "commit" in func or "wait_merging" in func:
+            group = "tantivy: commit and merges (Rust)"
+        elif "tantivy" in filename or filename.startswith("~"):
+            group = "other built-ins (tantivy calls, str/list methods)"
+        else:
+            group = "other Python"
+        groups[group] = groups.get(group, 0.0) + tt
+        rows.append((tt, ct, f"{os.path.basename(filename)}:{line}({func})"))
+    rows.sort(reverse=True)
+    return {
+        "top_own_time": [
+            {"function": name, "own_s": round(tt, 3), "cumulative_s": round(ct, 3),
+             "share": round(tt / wall, 3)}
+            for tt, ct, name in rows[:top]
+        ],  # fmt: skip
+        "by_area": {k: round(v / wall, 3) for k, v in sorted(groups.items(), key=lambda x: -x[1])},
+    }
+
+
+PHASES = {"fill": phase_fill, "rebuild": phase_rebuild, "raw": phase_raw, "profile": phase_profile}
+
+
+def data_dir(n: int) -> str:
+    return os.path.join(common.WORK, f"synthetic-{n}")
+
+
+def run(sizes: list[int], seed: int, *, profile: bool = True) -> dict:
+    out: dict = {"sizes": {}, "targets": {"docs_per_s": TARGET_DOCS_S, "rss_mb": TARGET_RSS_MB}}
+    for n in sizes:
+        d = common.fresh_dir(data_dir(n))
+        timeout = 60 + n * 0.05
+        common.log(f"indexing {n}: generating and filling the store")
+        fill = common.run_phase("bench.indexing", {"phase": "fill", "dir": d, "n": n, "seed": seed},
+                                timeout)  # fmt: skip
+        common.log(f"indexing {n}: heatseeker rebuild (reindex)")
+        rebuild = common.run_phase("bench.indexing", {"phase": "rebuild", "dir": d}, timeout)
+        common.log(f"indexing {n}: raw tantivy bulk add (baseline)")
+        raw = common.run_phase("bench.indexing", {"phase": "raw", "dir": d}, timeout)
+        shutil_rm(os.path.join(d, "raw-index"))
+        row = {
+            "stacks": n,
+            "fill": fill,
+            "rebuild": rebuild,
+            "raw": raw,
+            "ratio_raw_over_heatseeker_speed": common.ratio(raw["docs_per_s"], rebuild["docs_per_s"]),
+            "meets_docs_per_s": rebuild["docs_per_s"] >= TARGET_DOCS_S,
+            "meets_rss": rebuild["peak_rss_mb"] is not None and rebuild["peak_rss_mb"] < TARGET_RSS_MB,
+        }
+        out["sizes"][str(n)] = row
+        common.log(f"indexing {n}: heatseeker {rebuild['docs_per_s']}/s, peak {rebuild['peak_rss_mb']} MB, "
+                   f"index {rebuild['index_mb']} MB; raw {raw['docs_per_s']}/s")  # fmt: skip
+    missed = [r for r in out["sizes"].values() if not r["meets_docs_per_s"]]
+    if profile and missed:
+        n0 = min(sizes)
+        common.log("indexing: profiling the rebuild (cProfile) of 3,000 stacks")
+        out["profile"] = common.run_phase(
+            "bench.indexing", {"phase": "profile", "dir": data_dir(n0), "n": min(3000, n0)}, 600
+        )
+        shutil_rm(os.path.join(data_dir(n0), "profile"))
+    return out
+
+
+def shutil_rm(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    common.phase_main(PHASES)

@@ -1,0 +1,172 @@
+"""Run heatseeker's benchmarks and write the report.
+
+    python -m bench.run                      # everything at the default sizes (10k and 100k)
+    python -m bench.run --quick              # smoke run: 1k stacks, the small sandbox set
+    python -m bench.run --only latency,indexing --sizes 10000
+
+Writes ``bench/results/<UTC timestamp>.{json,md}`` and ``bench/results/latest.{json,md}``
+(``quick-…`` and ``latest-quick.…`` in quick mode). See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+
+from bench import common
+
+BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency")
+DEFAULT_SIZES = (10_000, 100_000)
+QUICK_SIZES = (1_000,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--quick", action="store_true", help="smoke run (about 2 minutes)")
+    p.add_argument("--only", action="append", default=[],
+                   help=f"run only these (comma-separated): {', '.join(BENCHMARKS)}")
+    p.add_argument("--sizes", help="synthetic sizes, comma-separated (default 10000,100000)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--rounds", type=int, help="rounds of each query mix (default 100, quick 20)")
+    args = p.parse_args(argv)
+    only = [x.strip() for group in args.only for x in group.split(",") if x.strip()]
+    unknown = set(only) - set(BENCHMARKS)
+    if unknown:
+        p.error(f"unknown benchmark(s) {sorted(unknown)}; choose among {', '.join(BENCHMARKS)}")
+    selected = [b for b in BENCHMARKS if not only or b in only]
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    else:
+        sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    rounds = args.rounds or (20 if args.quick else 100)
+
+    os.makedirs(common.WORK, exist_ok=True)
+    started = time.monotonic()
+    report: dict = {
+        "mode": "quick" if args.quick else "full",
+        "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "sizes": sizes,
+        "seed": args.seed,
+        "rounds": rounds,
+        "machine": common.machine(),
+        "benchmarks": {},
+        "seconds": {},
+    }
+    common.log(f"machine: {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB, "
+               f"load {report['machine']['load_average_at_start']}")  # fmt: skip
+    for name in selected:
+        t0 = time.monotonic()
+        try:
+            report["benchmarks"][name] = _run_one(name, args.quick, sizes, args.seed, rounds)
+        except Exception as exc:  # noqa: BLE001 - one failed benchmark must not lose the others
+            traceback.print_exc()
+            report["benchmarks"][name] = {"failed": f"{type(exc).__name__}: {exc}"}
+        report["seconds"][name] = round(time.monotonic() - t0, 1)
+        common.log(f"{name}: done in {report['seconds'][name]} s")
+    report["total_seconds"] = round(time.monotonic() - started, 1)
+    report["machine"]["load_average_at_end"] = common.load_average()
+    report["machine"]["cpu_pressure_avg60_at_end"] = common.cpu_pressure()
+    report["assessment"] = assess(report)
+    paths = write(report)
+    common.log(f"report: {', '.join(paths)} ({report['total_seconds']} s)")
+    return 0
+
+
+def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -> dict:
+    if name == "query_vs_api":
+        from bench import query_vs_api
+
+        return query_vs_api.run(quick, rounds=10 if quick else 50)
+    if name == "freshness":
+        from bench import freshness
+
+        return freshness.run(quick)
+    if name == "listener":
+        from bench import listener
+
+        return listener.run(quick, seed)
+    if name == "indexing":
+        from bench import indexing
+
+        return indexing.run(sizes, seed)
+    if name == "latency":
+        from bench import latency
+
+        return latency.run(sizes, seed, rounds)
+    raise ValueError(name)
+
+
+# -- assessment -------------------------------------------------------------------------------------
+
+
+def _by(value: float | None, target: float, lower_is_better: bool, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    if lower_is_better:
+        if value <= target:
+            return f"met ({value:g} {unit} vs < {target:g} {unit})"
+        return f"MISSED by {value - target:.3g} {unit} ({value / target:.2g}x the target)"
+    if value >= target:
+        return f"met ({value:g} {unit} vs >= {target:g} {unit})"
+    return f"MISSED: {value:g} {unit} is {value / target:.0%} of the target ({target - value:.4g} {unit} short)"
+
+
+def assess(report: dict) -> list[dict]:
+    b = report["benchmarks"]
+    rows: list[dict] = []
+    lat = b.get("latency", {}).get("sizes", {})
+    if lat:
+        n = max(lat, key=int)
+        r = lat[n]
+        if "mix" in r:
+            rows.append({"target": f"query mix p99 < 20 ms at {int(n):,} stacks (embedded engine)",
+                         "result": _by(r["mix"]["heatseeker"]["p99_ms"], 20.0, True, "ms")})
+            rows.append({"target": "heatseeker overhead <= 2x the raw engine (mix p50 ratio)",
+                         "result": _by(r["mix"]["overhead_p50"], 2.0, True, "x")})
+    idx = b.get("indexing", {}).get("sizes", {})
+    if idx:
+        n = max(idx, key=int)
+        r = idx[n]
+        rows.append({"target": f"bulk reindex >= 2,000 stacks/s ({int(n):,} stacks)",
+                     "result": _by(r["rebuild"]["docs_per_s"], 2000.0, False, "stacks/s")})
+        rows.append({"target": f"reindex peak RSS < 1 GB ({int(n):,} stacks)",
+                     "result": _by(r["rebuild"]["peak_rss_mb"], 1024.0, True, "MB")})
+    fr = b.get("freshness", {})
+    if "lag" in fr:
+        p99 = fr["lag"]["p99_ms"]
+        rows.append({"target": "freshness p99 < 2 s",
+                     "result": _by(None if p99 is None else p99 / 1000, 2.0, True, "s")})
+    return rows
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def write(report: dict) -> list[str]:
+    from bench import report as md
+
+    os.makedirs(common.RESULTS, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    prefix = "quick-" if report["mode"] == "quick" else ""
+    latest = "latest-quick" if report["mode"] == "quick" else "latest"
+    text = md.markdown(report)
+    body = json.dumps(report, indent=1, default=str) + "\n"
+    paths = []
+    for base in (f"{prefix}{stamp}", latest):
+        for ext, content in (("json", body), ("md", text)):
+            path = os.path.join(common.RESULTS, f"{base}.{ext}")
+            with open(path + ".tmp", "w") as fh:
+                fh.write(content)
+            os.replace(path + ".tmp", path)
+            paths.append(os.path.relpath(path, common.ROOT))
+    return paths
+
+
+if __name__ == "__main__":
+    sys.exit(main())
