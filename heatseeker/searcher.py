@@ -8,6 +8,7 @@ nothing else reaches an engine on a caller's behalf.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,9 +59,16 @@ def _typed(name: str, value):
     kind = F.FIELDS.get(name)
     if value is None:
         return None
-    if kind == F.DATE and isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if kind == F.INT and isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"search_after value {value!r} for {name!r} must be a whole number")
+    if kind == F.DATE:
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(f"search_after value {value!r} for {name!r} must be a date") from None
     if kind == F.INT:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise QueryError(f"search_after value {value!r} for {name!r} must be a whole number")
         return int(value)
     return value
 

@@ -15,6 +15,7 @@ the searcher — the one place tenant isolation happens.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from heatseeker.query.request import (
     parse_search,
 )
 from heatseeker.query.visibility import HiddenField
-from heatseeker.searcher import Searcher
+from heatseeker.searcher import Searcher, under
 
 LOG = logging.getLogger(__name__)
 
@@ -53,10 +54,11 @@ PLUGIN = {
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, allow: tuple[str, ...] = ()):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.allow = allow
 
 
 def _json_response(body: Any, status: int = 200) -> webob.Response:
@@ -87,8 +89,48 @@ def _select(source: dict, spec) -> dict:
         include = tuple(spec.get("include") or ())
         exclude = tuple(spec.get("exclude") or ())
     out = _pick(source, include) if include else dict(source)
+    if exclude:
+        out = copy.deepcopy(out)  # nested parts may be shared with the source
     for path in exclude:
         _drop(out, path.split("."))
+    return out
+
+
+def _pick_value(value, rest: str):
+    """The part of ``value`` under the dotted path ``rest`` (lists: per item), or _NOTHING."""
+    if isinstance(value, list):
+        items = [_pick_value(v, rest) for v in value]
+        kept = [i for i in items if i is not _NOTHING]
+        return kept if kept else _NOTHING
+    if isinstance(value, dict):
+        sub = _pick(value, (rest,))
+        return sub if sub else _NOTHING
+    return _NOTHING  # the path goes on below a scalar: nothing there
+
+
+_NOTHING = object()
+
+
+def _merge(into: dict, key: str, value) -> None:
+    have = into.get(key, _NOTHING)
+    if have is _NOTHING:
+        into[key] = value
+    elif isinstance(have, dict) and isinstance(value, dict):
+        for k, v in value.items():
+            _merge(have, k, v)
+    elif isinstance(have, list) and isinstance(value, list) and len(have) == len(value):
+        into[key] = [
+            (_merged(a, b) if isinstance(a, dict) and isinstance(b, dict) else b)
+            for a, b in zip(have, value, strict=True)
+        ]
+    else:
+        into[key] = value
+
+
+def _merged(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        _merge(out, k, v)
     return out
 
 
@@ -101,21 +143,27 @@ def _pick(source: dict, paths: tuple[str, ...]) -> dict:
         if head.endswith("*"):
             for k, v in source.items():
                 if k.startswith(head[:-1]):
-                    out[k] = v
+                    _merge(out, k, v)
             continue
         if head not in source:
             continue
-        if not rest or not isinstance(source[head], dict):
-            out[head] = source[head]
-        else:
-            sub = _pick(source[head], (rest,))
-            if sub:
-                out.setdefault(head, {}).update(sub)
+        if not rest:
+            _merge(out, head, source[head])
+            continue
+        sub = _pick_value(source[head], rest)
+        if sub is not _NOTHING:
+            _merge(out, head, sub)
     return out
 
 
-def _drop(doc: dict, path: list[str]) -> None:
-    if not path or not isinstance(doc, dict):
+def _drop(doc, path: list[str]) -> None:
+    if not path:
+        return
+    if isinstance(doc, list):
+        for item in doc:
+            _drop(item, path)
+        return
+    if not isinstance(doc, dict):
         return
     if len(path) == 1:
         doc.pop(path[0], None)
@@ -172,6 +220,8 @@ class App:
             resp = self.dispatch(req)
         except ApiError as exc:
             resp = error_response(exc.code, exc.message)
+            if exc.allow:
+                resp.allow = exc.allow
         except Unauthorized as exc:
             resp = error_response(401, str(exc))
         except (Forbidden, RequestForbidden, HiddenField) as exc:
@@ -192,12 +242,12 @@ class App:
         for route, methods, handler in self.routes:
             if path == route:
                 if req.method not in methods:
-                    raise ApiError(405, f"{req.method} is not allowed on {path}")
+                    raise ApiError(405, f"{req.method} is not allowed on {path}", methods)
                 return handler(req)
         prefix = "/v1/search/stacks/"
         if path.startswith(prefix) and "/" not in path[len(prefix):] and len(path) > len(prefix):
             if req.method != "GET":
-                raise ApiError(405, f"{req.method} is not allowed on {path}")
+                raise ApiError(405, f"{req.method} is not allowed on {path}", ("GET",))
             return self.stack(req, path[len(prefix):])
         raise ApiError(404, f"no such resource: {path}")
 
@@ -264,8 +314,9 @@ class App:
         if wanted and wanted != STACK_TYPE:
             raise ApiError(400, f"unknown resource type {wanted!r}; heatseeker knows {STACK_TYPE}")
         limit_terms = req.GET.get("limit_terms", "0") or "0"
-        if not limit_terms.isdigit():
-            raise ApiError(400, f"limit_terms must be a whole number >= 0, not {limit_terms!r}")
+        if not limit_terms.isdigit() or int(limit_terms) > self.limits.max_agg_size:
+            raise ApiError(400, "limit_terms must be a whole number from 0 (all) to "
+                           f"{self.limits.max_agg_size}, not {limit_terms!r}")
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         body = self._timed(lambda: facets_mod.facets(
             self.searcher, view,
@@ -331,7 +382,8 @@ class App:
                 hits.append(hit)
             shell["hits"] = {"total": found.total, "max_score": found.max_score, "hits": hits}
         if request.aggs:
-            result = self.searcher.aggregate(request.query, request.aggs, view=view)
+            scope = under(request.query, request.under) if request.under else request.query
+            result = self.searcher.aggregate(scope, request.aggs, view=view)
             shell["aggregations"] = {
                 name: {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
                        "buckets": [{"key": k, "doc_count": n} for k, n in result.get(name, [])]}

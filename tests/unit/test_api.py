@@ -798,7 +798,7 @@ def test_legacy_tenant_header(api):
 # -- bugs found (each test fails until its bug is fixed) -------------------------------------------
 
 
-def test_BUG_search_after_number_too_big_for_an_integer_sort_is_a_500(api):
+def test_fixed_search_after_number_too_big_for_an_integer_sort_is_a_500(api):
     """searcher.py ``_typed``: ``int(value)`` on a JSON number that is not a finite integer
     (``1e400`` decodes to ``inf``) raises OverflowError, which the app does not map to a 400."""
     resp = api.request("POST", "/v1/search", raw=b'{"sort": "depth", "search_after": [1e400, "x"]}')
@@ -806,7 +806,7 @@ def test_BUG_search_after_number_too_big_for_an_integer_sort_is_a_500(api):
     error_of(400, resp.json)
 
 
-def test_BUG_search_after_fraction_on_an_integer_sort_is_truncated(api):
+def test_fixed_search_after_fraction_on_an_integer_sort_is_truncated(api):
     """searcher.py ``_typed``: ``int(1.5)`` is 1, so the cursor [1.5, "alpha-shop"] pages from
     (depth 1, id alpha-shop) instead of refusing the cursor (or paging after depth 1.5)."""
     status, body = api.call(
@@ -819,7 +819,7 @@ def test_BUG_search_after_fraction_on_an_integer_sort_is_truncated(api):
         error_of(status, body)
 
 
-def test_BUG_aggregations_ignore_under(api):
+def test_fixed_aggregations_ignore_under(api):
     """app.py ``_search``: aggregations are computed on ``request.query`` alone, so with
     ``under`` they count the caller's whole project while the hits are the subtree's."""
     answer = api.search(
@@ -831,7 +831,7 @@ def test_BUG_aggregations_ignore_under(api):
     assert got == counts(subtree, "status")
 
 
-def test_BUG_source_paths_do_not_filter_inside_lists(api):
+def test_fixed_source_paths_do_not_filter_inside_lists(api):
     """app.py ``_pick``/``_drop``: a ``_source`` path through a list (``resources.type``,
     ``outputs.key``) returns whole list items (every key), an exclude through a list removes
     nothing, and a path below a scalar (``parameters.image.x``) returns the scalar.
@@ -846,7 +846,7 @@ def test_BUG_source_paths_do_not_filter_inside_lists(api):
     assert source_of(api, ["parameters.image.x"]) == {}
 
 
-def test_BUG_405_has_no_allow_header(api):
+def test_fixed_405_has_no_allow_header(api):
     """app.py ``dispatch``: a 405 must carry ``Allow`` with the route's methods (RFC 9110
     §15.5.6); heatseeker's has none (schemathesis: "Wrong response to undeclared method")."""
     for method, path, allowed in (
@@ -862,7 +862,7 @@ def test_BUG_405_has_no_allow_header(api):
 
 
 @pytest.mark.parametrize("value", ["4294967296", "99999999999999999999999"])
-def test_BUG_facets_huge_limit_terms_is_a_503(api, value):
+def test_fixed_facets_huge_limit_terms_is_a_503(api, value):
     """app.py ``facets`` / facets.py: ``limit_terms`` has no upper bound; past 2**31 the
     engine's aggregation fails and the answer is 503 "the search index is not available" for
     what is bad input (400) — or cap it at the aggregation size limit (1000)."""
