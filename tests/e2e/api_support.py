@@ -170,21 +170,26 @@ class ApiHeatseeker(Heatseeker):
 
     # sync in the background, beside the listener (it reads every stack of Heat: ~8 stacks/s here)
     def start_sync(self) -> None:
-        self.syncing = subprocess.Popen(self.cmd("sync"), stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True,
-                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        with open(os.path.join(self.dir, "sync.out"), "w") as out, \
+                open(os.path.join(self.dir, "sync.err"), "w") as err:
+            self.syncing = subprocess.Popen(self.cmd("sync"), stdout=out, stderr=err,
+                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
-    def wait_sync(self, timeout: float = 300) -> str:
+    def wait_sync(self, timeout: float = 480) -> str:
+        """Wait for the background sync; its output (fail if it failed)."""
         assert self.syncing is not None, "start_sync() first"
         try:
-            out, err = self.syncing.communicate(timeout=timeout)
+            rc = self.syncing.wait(timeout)
         except subprocess.TimeoutExpired:
             self.syncing.kill()
-            out, err = self.syncing.communicate()
-            pytest.fail(f"heatseeker sync still running after {timeout}s:\n{out}\n{err}")
-        rc, self.syncing = self.syncing.returncode, None
+            rc = self.syncing.wait()
+        self.syncing = None
+        with open(os.path.join(self.dir, "sync.out")) as f:
+            out = f.read()
         if rc != 0:
-            pytest.fail(f"heatseeker sync exited {rc}:\n{out}\n{err}")
+            with open(os.path.join(self.dir, "sync.err")) as f:
+                pytest.fail(f"heatseeker sync exited {rc} (killed after {timeout}s if -9):\n"
+                            f"{out}\n{f.read()[-4000:]}")
         return out
 
     def serve(self, timeout: float = 60) -> None:
@@ -228,7 +233,7 @@ class ApiHeatseeker(Heatseeker):
     def close(self) -> None:
         if self.syncing is not None:
             self.syncing.kill()
-            self.syncing.communicate()
+            self.syncing.wait()
             self.syncing = None
         self.stop_serve()
         super().close()
@@ -327,8 +332,8 @@ def heat_path(hc, sid: str) -> list[str]:
 
 
 def openstack_all(calls: dict[str, tuple[str, tuple[str, ...]]],
-                  workers: int = 3) -> dict[str, subprocess.CompletedProcess]:
-    """Run several ``openstack`` commands at once (each costs ~2.5 s of start-up):
+                  workers: int = 2) -> dict[str, subprocess.CompletedProcess]:
+    """Run several ``openstack`` commands, two at a time (each costs ~2 s of CPU at start-up):
     ``{label: (user, args)}`` -> ``{label: CompletedProcess}``; fail if any exits non-zero."""
 
     def run(user: str, args: tuple[str, ...]) -> subprocess.CompletedProcess:

@@ -49,10 +49,17 @@ class Tree:
     children: dict[str, list[str]]  # parent id -> child ids, the root and every descendant
     stacks: dict[str, Any]  # id -> heatclient Stack (list view)
     with_image: set[str]  # the stacks of the tree whose parameter image is IMAGE (Heat's GET)
+    paths: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ids(self) -> set[str]:
         return set(self.children)
+
+    def path(self, sid: str) -> list[str]:
+        """Names from the root down to `sid`: Heat's parent chain, walked once per stack."""
+        if sid not in self.paths:
+            self.paths[sid] = heat_path(self.hc, sid)
+        return self.paths[sid]
 
 
 @dataclass
@@ -157,16 +164,24 @@ def lab(heat, tmp_path_factory):
             hs.close()
 
 
+def heat_statuses(lab: Lab) -> dict[str, str]:
+    return {sid: tr.stacks[sid].stack_status for tr in (lab.alpha, lab.beta) for sid in tr.ids}
+
+
+def api_statuses(lab: Lab) -> dict[str, str]:
+    hits = lab.api.hits(lab.token("admin"), lab.ours(_source=["id", "status"]))
+    return {h["_id"]: h["_source"]["status"] for h in hits}
+
+
 def wait_indexed(lab: Lab, timeout: float = 180) -> None:
     """Poll the API (as the cloud admin) until it shows every stack of both trees with the
     status Heat shows, and nothing more."""
-    want = {sid: tr.stacks[sid].stack_status for tr in (lab.alpha, lab.beta) for sid in tr.ids}
+    want = heat_statuses(lab)
     got: dict[str, str] = {}
 
     def indexed() -> bool:
         got.clear()
-        got.update((h["_id"], h["_source"]["status"])
-                   for h in lab.api.hits(lab.token("admin"), lab.ours(_source=["id", "status"])))
+        got.update(api_statuses(lab))
         return got == want
 
     try:
@@ -243,7 +258,7 @@ def _check_rollup(hit: dict, tree: Tree) -> None:
     paths = {m["id"]: m["path"] for m in hit["matches"]}
     assert set(paths) == tree.with_image
     for m in hit["matches"]:
-        assert m["path"] == heat_path(tree.hc, m["id"]), m  # Heat's parent chain, by name
+        assert m["path"] == tree.path(m["id"]), m  # Heat's parent chain, by name
         assert m["depth"] == len(m["path"]) - 1
     assert max(m["depth"] for m in hit["matches"]) >= 2  # nested paths, not just the root
 
@@ -425,7 +440,14 @@ def test_sync_beside_the_listener(lab):
     what it stored beside the listener leaves the API showing what Heat shows."""
     out = lab.hs.wait_sync()
     assert out.startswith("synced ") and "the running listener projects the changes" in out
-    wait_indexed(lab)
+
+    def projected():
+        status = json.loads(lab.hs.run("status", "--json").stdout)
+        return status if status["backlog"]["unprojected_changes"] == 0 else None
+
+    status = wait_for(projected, 120, "the listener to project what sync stored")
+    assert status["index"]["ok"] and status["last_sync"]["listed"] >= 7
+    assert api_statuses(lab) == heat_statuses(lab)  # no wait: all of it is in the index
     assert lab.hs.listener is not None and lab.hs.listener.poll() is None
 
 
