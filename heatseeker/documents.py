@@ -200,6 +200,8 @@ def _summarise(doc: Any) -> _Summary:
             for k in _DEFAULT_KEYS:
                 if k in definition:
                     defaults.append((name, tuple(_leaves(definition[k]))))
+        if any(k in part for k in TEMPLATE_VERSION_KEYS):
+            continue  # a template: its "parameters" are definitions, not values
         for section in _ENV_SECTIONS:
             env_values.extend(_keyed_leaves(part.get(section)))
     return _Summary(frozenset(hidden), tuple(defaults), tuple(env_values))

@@ -312,11 +312,6 @@ def test_stack_tree_is_heats_nested_tree(lab, user, which):
         k: v for k, v in heat_root.parameters.items() if not k.startswith("OS::")}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "heatseeker bug (documents.py _summarise, line ~203): a template's own 'parameters' section is "
-    "read as an environment's, so every leaf of a hidden parameter's definition ('string', its "
-    "description) becomes a 'secret' and is scrubbed from the whole template. Remove this marker "
-    "once fixed (strict: it then fails as XPASS)."))
 def test_template_is_heats_with_only_hidden_defaults_masked(lab):
     tree = lab.alpha  # web.yaml: db_password is hidden
     doc = lab.api.call("GET", f"/v1/search/stacks/{tree.root}", lab.token("alice")).body["stack"]

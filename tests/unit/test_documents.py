@@ -738,3 +738,26 @@ def test_live_capture_documents_hide_the_hidden_parameter(name):
     if "s3cr3t-default-pw" in raw:  # the template endpoint answers hidden defaults unmasked
         assert doc["template"]["parameters"]["db_password"]["default"] == MASK
     assert set(doc) == DOC_KEYS
+
+
+def test_template_parameter_definitions_are_not_secrets():
+    """Regression: a hidden parameter's definition ("type: string", its description) is not a
+    secret value; only its default is masked."""
+    snap = Snap(
+        show={"id": "s1", "stack_name": "s", "stack_status": "CREATE_COMPLETE",
+              "parameters": {"OS::project_id": "p", "pw": "******", "image": "cirros"},
+              "outputs": []},
+        template={"heat_template_version": "2021-04-16",
+                  "parameters": {"pw": {"type": "string", "hidden": True,
+                                        "description": "the database password", "default": "s3cr3t-pw"},
+                                 "image": {"type": "string"}},
+                  "resources": {"v": {"type": "OS::Heat::Value",
+                                      "properties": {"type": "string", "value": "x"}}}},
+        environment={}, files={}, resources=[],
+    )
+    doc = _build(snap)
+    assert doc["template"]["parameters"]["image"]["type"] == "string"
+    assert doc["template"]["parameters"]["pw"]["description"] == "the database password"
+    assert doc["template"]["parameters"]["pw"]["default"] == "******"
+    assert doc["template"]["resources"]["v"]["properties"]["type"] == "string"
+    assert "s3cr3t-pw" not in _dumps(doc)
