@@ -81,6 +81,10 @@ from itertools import islice
 from typing import Any
 
 from heatseeker.engines.base import Engine, EngineError, WriteResult
+from heatseeker.engines.values import date as _date
+from heatseeker.engines.values import dynamic as _dynamic
+from heatseeker.engines.values import iso as _iso
+from heatseeker.engines.values import keyword as _keyword
 from heatseeker.query import fields as F
 from heatseeker.query.tree import (
     Bool,
@@ -105,7 +109,6 @@ from heatseeker.query.tree import (
 SCHEMA_VERSION = 1
 TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
-EXACT_MAX_CHARS = 8192
 MAX_RESULT_WINDOW = 1_000_000
 LOOKUP_BATCH = 1000
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
@@ -124,39 +127,8 @@ def _analysed(text: str) -> str:
     return " ".join(words(text))
 
 
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _keyword(value: Any) -> str:
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, datetime):
-        text = _iso(value)
-    else:
-        text = str(value)
-    return text[:EXACT_MAX_CHARS]
-
-
-def _dynamic(value: Any) -> str:
-    if isinstance(value, datetime):
-        return _iso(value)
-    return F.scalar_text(value)
-
-
-def _date(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _number(value: Any) -> float | None:

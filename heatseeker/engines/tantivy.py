@@ -91,6 +91,10 @@ from typing import Any, NamedTuple
 import tantivy
 
 from heatseeker.engines.base import Engine, EngineError, SchemaMismatch, WriterBusy, WriteResult
+from heatseeker.engines.values import date as _date
+from heatseeker.engines.values import dynamic as _dynamic
+from heatseeker.engines.values import iso as _iso
+from heatseeker.engines.values import keyword as _keyword
 from heatseeker.query import fields as F
 from heatseeker.query.tree import (
     Bool,
@@ -125,7 +129,6 @@ GEN_PREFIX = "gen-"
 
 CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoint (never a stack id)
 LIST_FIELDS = frozenset({"tags", "ancestors", "path", "resource_types", "files"})
-EXACT_MAX_CHARS = 8192  # exact forms of keyword/text values are cut here (tantivy's term limit)
 BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
 RANGE_TERMS_CAP = 1_000_000  # distinct terms a text range may cover
@@ -173,41 +176,8 @@ def _build_schema() -> tantivy.Schema:
 # -- value conversions (the text/number/date forms values are indexed and compared under) -------
 
 
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _keyword(value: Any) -> str:
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, datetime):
-        text = _iso(value)
-    else:
-        text = str(value)
-    return text[:EXACT_MAX_CHARS]
-
-
-def _dynamic(value: Any) -> str:
-    if isinstance(value, datetime):
-        return _iso(value)
-    return F.scalar_text(value)
-
-
-def _date(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
