@@ -11,7 +11,12 @@ query-vs-API benchmark synced:
    ``Searcher``) until each shows its new state (``CREATE_COMPLETE``; ``UPDATE_COMPLETE`` with the
    new parameter value);
 4. freshness of a stack = the moment its new state was first returned − the timestamp of its
-   ``orchestration.stack.<create|update>.end`` notification (Heat's clock, the same machine).
+   ``orchestration.stack.<create|update>.end`` notification (Heat's clock, the same machine); also
+   from the moment the tap received it (Heat stamps a notification before it sends it: a busy
+   heat-engine sends late).
+
+Two bursts in a full run (5 + 5, then 25 + 25: the listener handles batches one at a time, so the
+lag grows with the burst), one of 4 + 4 in a quick run.
 
 The created stacks are deleted afterwards; the listener's queue is removed.
 """
@@ -111,7 +116,7 @@ def run(quick: bool) -> dict:
     d = os.path.join(common.WORK, "sandbox-index")
     if not os.path.isdir(os.path.join(d, "data", "index")):
         return {"skipped": "no synced index: the query-vs-API benchmark did not run"}
-    n_create, n_update = (4, 4) if quick else (25, 25)
+    bursts = [(4, 4)] if quick else [(5, 5), (25, 25)]
     project = sandbox.QUICK_PROJECT if quick else "bench-c"
     run_id = uuid.uuid4().hex[:6]
     conf = common.write_conf(d, POOL)
@@ -122,76 +127,99 @@ def run(quick: bool) -> dict:
     listener = start_listener(d, conf, listener_proc.command(conf, events_path))
     tap = Tap()
     created: dict[str, str] = {}
+    results = []
     try:
         wait_queue(listener, POOL)
         tap.start()
         tap.ready.wait(30)
         time.sleep(1.0)  # let the listener finish catching up with the store
-        hc = sandbox.heatlab.hc_for(project)
         listed = sandbox.listing(project=sandbox.QUICK_PROJECT) if quick else [
             s for s in sandbox.listing() if s.get("project") in sandbox.PROJECTS]
         dbs = [s for s in listed
                if s["stack_name"].startswith("bench-db-") and not s.get("parent")
-               and s["stack_status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")][:n_update]  # fmt: skip
-        tpl, files, env = sandbox.heatlab.contents(
-            os.path.join(sandbox.TEMPLATES, "db.yaml"), sandbox.ENV)
-        wanted: dict[str, dict] = {}  # stack id -> what the index must show
-
-        def create(i: int) -> tuple[str, dict]:
-            name = f"bench-fresh-{run_id}-{i:02d}"
-            sid = hc.stacks.create(stack_name=name, template=tpl, files=files, environment=env,
-                                   parameters={"image": "cirros-0.6.2"})["stack"]["id"]  # fmt: skip
-            created[sid] = name
-            return sid, {"status": "CREATE_COMPLETE", "event": "orchestration.stack.create.end"}
-
-        def update(s: dict) -> tuple[str, dict]:
-            window = f"w-{run_id}"
-            sandbox.heatlab.hc_for(s["project"]).stacks.update(
-                s["id"], existing=True, parameters={"backup_window": window})
-            return s["id"], {"status": "UPDATE_COMPLETE", "param": ("backup_window", window),
-                             "event": "orchestration.stack.update.end"}  # fmt: skip
-
-        common.log(f"freshness: burst of {n_create} creates and {len(dbs)} updates")
-        burst_started = time.time()
-        with futures.ThreadPoolExecutor(8) as pool:
-            jobs = [pool.submit(create, i) for i in range(n_create)]
-            jobs += [pool.submit(update, s) for s in dbs]
-            for job in jobs:
-                sid, want = job.result()
-                wanted[sid] = want
-        seen = _poll(d, wanted, timeout=180 if not quick else 90)
-        time.sleep(1.0)
+               and s["stack_status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")]  # fmt: skip
+        used = 0
+        for k, (n_create, n_update) in enumerate(bursts):
+            if k:
+                time.sleep(3.0)  # the listener idle again between bursts
+            targets = dbs[used : used + n_update]
+            used += n_update
+            results.append(_burst(k, run_id, project, n_create, targets, d, tap, created,
+                                  events_path, quick))  # fmt: skip
     finally:
         tap.stop()
         stop_listener(listener)
         common.delete_queue(POOL)
+        _cleanup(project, created)
+    main = results[-1]
+    return {
+        "bursts": results,
+        "lag": main["lag"],
+        "target_p99_s": TARGET_P99_S,
+        "meets_p99": all(r["meets_p99"] for r in results),
+        "listener_settings": "heatseeker defaults: [listener] batch_size 100, batch_timeout 0.5 s; "
+        "[engine] commit_interval 0.5 s; [heat] concurrency 8",
+        "poll_interval_ms": POLL_S * 1000,
+        "where_the_time_goes": main["where_the_time_goes"],
+    }
+
+
+def _burst(k, run_id, project, n_create, targets, d, tap, created, events_path, quick) -> dict:
+    hc = sandbox.heatlab.hc_for(project)
+    tpl, files, env = sandbox.heatlab.contents(os.path.join(sandbox.TEMPLATES, "db.yaml"), sandbox.ENV)
+    wanted: dict[str, dict] = {}  # stack id -> what the index must show
+
+    def create(i: int) -> tuple[str, dict]:
+        name = f"bench-fresh-{run_id}-{k}-{i:02d}"
+        sid = hc.stacks.create(stack_name=name, template=tpl, files=files, environment=env,
+                               parameters={"image": "cirros-0.6.2"})["stack"]["id"]  # fmt: skip
+        created[sid] = name
+        return sid, {"status": "CREATE_COMPLETE", "event": "orchestration.stack.create.end"}
+
+    def update(s: dict) -> tuple[str, dict]:
+        window = f"w-{run_id}-{k}"
+        sandbox.heatlab.hc_for(s["project"]).stacks.update(
+            s["id"], existing=True, parameters={"backup_window": window})
+        return s["id"], {"status": "UPDATE_COMPLETE", "param": ("backup_window", window),
+                         "event": "orchestration.stack.update.end"}  # fmt: skip
+
+    common.log(f"freshness: burst of {n_create} creates and {len(targets)} updates")
+    burst_started = time.time()
+    with futures.ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(create, i) for i in range(n_create)]
+        jobs += [pool.submit(update, s) for s in targets]
+        for job in jobs:
+            sid, want = job.result()
+            wanted[sid] = want
+    seen = _poll(d, wanted, timeout=180 if not quick else 90)
+    time.sleep(1.0)
     ends: dict[str, tuple[float, str]] = {}
-    for _, msg in tap.messages:
+    arrived: dict[str, float] = {}
+    for received, msg in list(tap.messages):
         payload = msg.get("payload") or {}
         sid = payload.get("stack_identity")
         if sid in wanted and msg.get("event_type") == wanted[sid]["event"]:
             ends[sid] = (max(ends.get(sid, (0.0, ""))[0], _ts(msg["timestamp"])), msg["event_type"])
-    lags = [seen[sid] - ends[sid][0] for sid in wanted if sid in seen and sid in ends]
-    _cleanup(project, created)
-    summary = common.summary_ms(lags)
-    parts = _decompose(listener_proc.read_events(events_path), ends, seen)
+            arrived[sid] = max(arrived.get(sid, 0.0), received)
+    both = [sid for sid in wanted if sid in seen and sid in ends]
+    summary = common.summary_ms([seen[sid] - ends[sid][0] for sid in both])
+    from_bus = common.summary_ms([seen[sid] - arrived[sid] for sid in both])
+    heat_delay = common.summary_ms([arrived[sid] - ends[sid][0] for sid in both])
     p99 = summary["p99_ms"]
     return {
         "creates": n_create,
-        "updates": len(dbs),
-        "project": project,
-        "samples": len(lags),
+        "updates": len(targets),
+        "samples": len(both),
         "not_seen": sorted(set(wanted) - set(seen)),
         "no_end_notification": sorted(set(wanted) - set(ends)),
-        "burst_seconds": round(max((e[0] for e in ends.values()), default=burst_started)
-                               - burst_started, 2),
+        "heat_busy_seconds": round(max((e[0] for e in ends.values()), default=burst_started)
+                                   - burst_started, 2),
         "lag": summary,
-        "target_p99_s": TARGET_P99_S,
+        "lag_from_arrival_on_the_bus": from_bus,
+        "heat_timestamp_to_bus": heat_delay,
         "meets_p99": p99 is not None and p99 < TARGET_P99_S * 1000,
-        "listener_settings": "heatseeker defaults: [listener] batch_size 100, batch_timeout 0.5 s; "
-        "[engine] commit_interval 0.5 s; [heat] concurrency 8",
-        "poll_interval_ms": POLL_S * 1000,
-        "where_the_time_goes": parts,
+        "where_the_time_goes": _decompose(listener_proc.read_events(events_path),
+                                          {s: ends[s] for s in both}, seen),
     }
 
 
