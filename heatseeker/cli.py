@@ -173,7 +173,7 @@ def cmd_listen(conf, args) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     projection.start()
-    server.start()
+    server.start(override_pool_size=conf.listener.workers)
     LOG.info("listening on exchange %s, topics %s, pool %s", conf.listener.exchange,
              ",".join(conf.listener.topics), conf.listener.pool)
     next_reconcile = time.monotonic() + conf.listener.reconcile_interval

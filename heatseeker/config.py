@@ -77,6 +77,14 @@ listener_opts = [
         min=0.01,
         help="Seconds to wait for a batch to fill before handling what has arrived.",
     ),
+    cfg.IntOpt(
+        "workers",
+        default=4,
+        min=1,
+        max=64,
+        help="Batches handled at once. Each reads Heat with [heat] concurrency; versions make "
+        "concurrent batches safe, and a burst no longer waits for one batch after another.",
+    ),
     cfg.FloatOpt(
         "requeue_backoff_max",
         default=30.0,

@@ -82,8 +82,10 @@ class Handler:
         self.store.dead_letter(message_id, reason, body)
 
     def __call__(self, messages: list[dict]):
-        with self._lock:
-            return self._handle(messages)
+        # Batches may be handled concurrently ([listener] workers): the store applies each
+        # batch in one transaction with version checks, so their order does not matter; only
+        # the failure counters below are shared.
+        return self._handle(messages)
 
     def _handle(self, messages: list[dict]):
         parsed: list[events.StackEvent] = []
@@ -101,8 +103,10 @@ class Handler:
         try:
             report = self.indexer.apply_events(parsed)
         except HeatUnavailable as exc:
-            self._failures += 1
-            pause = min(self.backoff_max, 0.5 * 2 ** (self._failures - 1))
+            with self._lock:
+                self._failures += 1
+                failures = self._failures
+            pause = min(self.backoff_max, 0.5 * 2 ** (failures - 1))
             LOG.warning("Heat unavailable (%s); requeueing %d notification(s) in %.1fs",
                         exc, len(messages), pause)
             self.sleep(pause)
@@ -111,7 +115,8 @@ class Handler:
             LOG.exception("batch of %d notification(s) failed; requeueing", len(messages))
             poisoned = False
             for msg, mid in used:
-                n = self._deliveries[mid] = self._deliveries.get(mid, 0) + 1
+                with self._lock:
+                    n = self._deliveries[mid] = self._deliveries.get(mid, 0) + 1
                 if n >= POISON_LIMIT:
                     self.dead_letter(mid, f"failed {n} times", msg)
                     poisoned = True
@@ -119,10 +124,11 @@ class Handler:
                 return oslo_messaging.NotificationResult.HANDLED
             self.sleep(min(self.backoff_max, 1.0))
             return oslo_messaging.NotificationResult.REQUEUE
-        self._failures = 0
-        for _, mid in used:
-            self._deliveries.pop(mid, None)
-        self.handled += len(messages)
+        with self._lock:
+            self._failures = 0
+            for _, mid in used:
+                self._deliveries.pop(mid, None)
+            self.handled += len(messages)
         LOG.debug("batch: %s", report)
         if self.on_commit:
             self.on_commit()
