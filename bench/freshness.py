@@ -281,7 +281,9 @@ def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dic
                      None)  # fmt: skip
         if batch is None or sid not in seen:
             continue
-        proj = next((p for p in projections if p["t0"] >= batch["t1"] - 0.001), None)
+        # the last index commit that ended before the search saw the new state (it may have begun
+        # a moment before the recorder noted the batch's end: the store commit comes first)
+        proj = next((p for p in reversed(projections) if p["t1"] <= seen[sid] + 0.001), None)
         waits.append(batch["t0"] - end)
         handling.append(batch["t1"] - batch["t0"])
         if proj is not None:
@@ -293,7 +295,13 @@ def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dic
         return {"p50_ms": common.pct(ms, 50), "max_ms": max(ms) if ms else None}
 
     per_batch = [b["t1"] - b["t0"] for b in batches]
+    longest = sorted(batches, key=lambda b: b["t0"] - b["t1"])[:3]
     return {
+        "longest_batches": [
+            {"s": round(b["t1"] - b["t0"], 2), "stacks": len(set(b["ids"])),
+             "events": sorted({".".join(t.split(".")[-2:]) for t in b.get("types", []) if t})}
+            for b in longest
+        ],  # fmt: skip
         "notification_to_batch_start": m(waits),
         "batch_handling_incl_heat_reads": m(handling),
         "store_to_index_commit": m(to_index),

@@ -142,6 +142,10 @@ def limits(r: dict) -> dict[str, str]:
             f"time (mean {w.get('mean_batch_s')} s each, its Heat reads included; a create's start "
             "event costs a read too, the stack being unknown), so a notification waits for the "
             "batches ahead of it.")  # fmt: skip
+        longest = w.get("longest_batches") or []
+        if longest:
+            out[f"freshness-{i}"] += (" Longest batches: " + "; ".join(
+                f"{x['s']} s ({', '.join(x['events'])})" for x in longest) + ".")  # fmt: skip
     return out
 
 
@@ -305,7 +309,9 @@ def _freshness(fr: dict | None) -> list[str]:
              "notification's timestamp until a search first returned the new state (polled every "
              f"{fr['poll_interval_ms']:.0f} ms); also from the moment the notification reached the "
              "bus (Heat stamps a notification, then sends it: a busy heat-engine sends late). "
-             f"Listener: {fr['listener_settings']}.")  # fmt: skip
+             f"Listener: {fr['listener_settings']}. The steps below come from the listener's own "
+             "timestamps (`bench/listener_proc.py`); a step can show a few ms below zero when an "
+             "index commit picked a batch up just before the recorder noted the batch's end.")  # fmt: skip
     L.append("")
     rows = []
     for b in fr["bursts"]:
@@ -329,6 +335,11 @@ def _freshness(fr: dict | None) -> list[str]:
                  + f". {w.get('batches')} batches handled one at a time (mean {w.get('mean_batch_s')} s, "
                  f"{w.get('mean_stacks_per_batch')} stacks each), {w.get('projections')} index commits.")  # fmt: skip
         L.append("")
+        if w.get("longest_batches"):
+            L.append("Longest batches: " + "; ".join(
+                f"{x['s']} s ({x['stacks']} stacks: {', '.join(x['events'])})"
+                for x in w["longest_batches"]) + ".")  # fmt: skip
+            L.append("")
         if b.get("not_seen"):
             L += [f"Never seen in the index: {b['not_seen']}", ""]
     return L
@@ -359,5 +370,9 @@ def _listener(li: dict | None) -> list[str]:
 
 
 if __name__ == "__main__":  # python -m bench.report results/latest.json: print the Markdown again
+    from bench.run import assess
+
     with open(sys.argv[1]) as fh:
-        print(markdown(json.load(fh)), end="")
+        data = json.load(fh)
+    data["assessment"] = assess(data)
+    print(markdown(data), end="")

@@ -108,13 +108,18 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
 def _by(value: float | None, target: float, lower_is_better: bool, unit: str) -> str:
     if value is None:
         return "not measured"
+    def num(x: float) -> str:
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
     if lower_is_better:
         if value <= target:
-            return f"met ({value:g} {unit} vs < {target:g} {unit})"
-        return f"MISSED by {value - target:.3g} {unit} ({value / target:.2g}x the target)"
+            return f"met ({num(value)} {unit} vs < {num(target)} {unit})"
+        return (f"MISSED: {num(value)} {unit}, {num(value - target)} {unit} over "
+                f"({value / target:.1f}× the target)")
     if value >= target:
-        return f"met ({value:g} {unit} vs >= {target:g} {unit})"
-    return f"MISSED: {value:g} {unit} is {value / target:.0%} of the target ({target - value:.4g} {unit} short)"
+        return f"met ({num(value)} {unit} vs >= {num(target)} {unit})"
+    return (f"MISSED: {num(value)} {unit} is {value / target:.0%} of the target "
+            f"({num(target - value)} {unit} short)")
 
 
 def assess(report: dict) -> list[dict]:
