@@ -160,6 +160,9 @@ def cmd_listen(conf, args) -> int:
     engine = open_engine(conf)
     projector = Projector(store, engine)
     projector.run_once()  # catch up with whatever the store has (a crash, a sync)
+    # claim the index writer now (the embedded engine allows one writer process): a `sync`
+    # started beside this listener then leaves the projection to it
+    engine.commit(checkpoint=engine.checkpoint())
     projection = Projection(projector, conf.engine.commit_interval)
     indexer = Indexer(store, heat_source(conf))
     handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
