@@ -6,13 +6,13 @@ for the same ``(n, seed)``. What they look like:
 * trees: about 30 % of the documents are nested stacks (provider templates, resource groups,
   ``OS::Heat::Stack``), depth up to 3; a nested stack is named ``<parent>-<resource>-<12 chars>``
   as Heat names them, shares its root's project and carries ``ancestors``/``path``/``root_id``;
-* projects: 300, with Zipf-skewed sizes (the biggest holds ~17 % of the stacks, most hold a few);
-* 5–20 KB of JSON each (p10 ≈ 6 KB, p90 ≈ 18 KB): a HOT template with 4–31 resources of 28
+* projects: 300, with Zipf-skewed sizes (the biggest holds ~20 % of the stacks, most hold a few);
+* 5–20 KB of JSON each (mean ≈ 10.6 KB, p10 ≈ 6 KB, p90 ≈ 17 KB): a HOT template with 4–31 resources of 28
   real resource types and type-shaped properties, the resources' runtime list (physical ids,
   statuses, nested stack links), 5–20 parameters with user-chosen names (hidden ones masked as
   heatseeker masks them), outputs, an environment with parameter_defaults and a resource registry;
-* states: mostly ``CREATE_COMPLETE``/``UPDATE_COMPLETE``; ~3 % ``*_FAILED`` (a failed child fails
-  its parents), ~1 % ``IN_PROGRESS``.
+* states: mostly ``CREATE_COMPLETE``/``UPDATE_COMPLETE``; ~3 % ``*_FAILED`` (a failed tree is failed
+  at every level), ~1 % ``IN_PROGRESS``.
 
 ``VOCAB`` lists the values the query mixes use (images, words, name prefixes …); the generator draws
 from the same lists, so the queries hit realistic selectivities. ``python -m bench.generate N``
