@@ -276,3 +276,29 @@ def queue_depth(name: str) -> int | None:
             return int(count)
     except Exception:  # noqa: BLE001
         return None
+
+
+def listener_defaults() -> str:
+    """heatseeker's defaults for what shapes the listener's latency and throughput."""
+    from heatseeker import config
+
+    wanted = {"listener": ("batch_size", "batch_timeout", "workers"), "engine": ("commit_interval",),
+              "heat": ("concurrency",)}  # fmt: skip
+    groups = {"listener": config.listener_opts, "engine": config.engine_opts, "heat": config.heat_opts}
+    parts = []
+    for group, names in wanted.items():
+        for opt in groups[group]:
+            if opt.name in names:
+                parts.append(f"[{group}] {opt.name} = {opt.default}")
+    return "heatseeker defaults: " + ", ".join(parts)
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one moment (batches handled at once)."""
+    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
+                    key=lambda p: (p[0], p[1]))  # fmt: skip
+    best = cur = 0
+    for _, step in points:
+        cur += step
+        best = max(best, cur)
+    return best

@@ -157,8 +157,7 @@ def run(quick: bool) -> dict:
         "lag": main["lag"],
         "target_p99_s": TARGET_P99_S,
         "meets_p99": all(r["meets_p99"] for r in results),
-        "listener_settings": "heatseeker defaults: [listener] batch_size 100, batch_timeout 0.5 s; "
-        "[engine] commit_interval 0.5 s; [heat] concurrency 8",
+        "listener_settings": common.listener_defaults(),
         "poll_interval_ms": POLL_S * 1000,
         "where_the_time_goes": main["where_the_time_goes"],
     }
@@ -307,6 +306,7 @@ def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dic
         "store_to_index_commit": m(to_index),
         "index_commit_to_search": m(to_search),
         "batches": len(batches),
+        "batches_at_once_max": common.max_overlap([(b["t0"], b["t1"]) for b in batches]),
         "mean_batch_s": round(sum(per_batch) / len(per_batch), 3) if per_batch else None,
         "mean_stacks_per_batch": round(sum(len(set(b["ids"])) for b in batches) / len(batches), 2)
         if batches else None,

@@ -186,6 +186,8 @@ def run(quick: bool, seed: int) -> dict:
         stacks_matching_api=matched,
         notifications_per_s=round(len(wire) / (t_drained - t0), 1) if t_drained else None,
         batches=len(batches),
+        batches_at_once_max=common.max_overlap([(b["t0"], b["t1"]) for b in batches]),
+        listener_settings=common.listener_defaults(),
         mean_batch_size=round(sum(b["n"] for b in batches) / len(batches), 1) if batches else None,
         mean_stacks_per_batch=round(sum(len(set(b["ids"])) for b in batches) / len(batches), 1)
         if batches else None,

@@ -138,10 +138,9 @@ def limits(r: dict) -> dict[str, str]:
         out[f"freshness-{i}"] = (
             f"Heat itself sends the end notification {_f(heat)} ms (p50) after stamping it. Then, "
             "p50 per step: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms" for k, v in parts.items())
-            + f"; the largest is {top.replace('_', ' ')}. The listener handles batches one at a "
-            f"time (mean {w.get('mean_batch_s')} s each, its Heat reads included; a create's start "
-            "event costs a read too, the stack being unknown), so a notification waits for the "
-            "batches ahead of it.")  # fmt: skip
+            + f"; the largest is {top.replace('_', ' ')}. Batches: {_at_once(w)} (mean "
+            f"{w.get('mean_batch_s')} s each, its Heat reads included; a create's start event costs "
+            "a read too, the stack being unknown); a notification waits for a free worker.")  # fmt: skip
         longest = w.get("longest_batches") or []
         if longest:
             out[f"freshness-{i}"] += (" Longest batches: " + "; ".join(
@@ -246,6 +245,13 @@ def _latency(lat: dict | None) -> list[str]:
     return L
 
 
+def _at_once(w: dict) -> str:
+    n = w.get("batches_at_once_max")
+    if n is None:
+        return "handled one at a time (heatseeker of this run had no [listener] workers)"
+    return "handled one at a time" if n <= 1 else f"up to {n} handled at once"
+
+
 def _agree(disagree: list[dict]) -> str:
     if not disagree:
         return "all agree."
@@ -332,7 +338,7 @@ def _freshness(fr: dict | None) -> list[str]:
         L.append(f"Burst {b['creates']} + {b['updates']}, where the time goes (p50 / max per stack): "
                  + "; ".join(f"{k.replace('_', ' ')} {_f(v['p50_ms'])} / {_f(v['max_ms'])} ms"
                              for k, v in parts)
-                 + f". {w.get('batches')} batches handled one at a time (mean {w.get('mean_batch_s')} s, "
+                 + f". {w.get('batches')} batches ({_at_once(w)}; mean {w.get('mean_batch_s')} s, "
                  f"{w.get('mean_stacks_per_batch')} stacks each), {w.get('projections')} index commits.")  # fmt: skip
         L.append("")
         if w.get("longest_batches"):
@@ -353,14 +359,14 @@ def _listener(li: dict | None) -> list[str]:
     if st:
         return L + [st, ""]
     L.append(f"{li['notifications']:,} notifications (real envelope format) about {li['stacks']} real "
-             "sandbox stacks, published at once to a fresh listener (empty data dir, heatseeker's "
-             "default batch size 100).")  # fmt: skip
+             "sandbox stacks, published at once to a fresh listener (empty data dir; "
+             f"{li.get('listener_settings') or 'heatseeker defaults, batch size 100'}).")  # fmt: skip
     L.append("")
     L += _table(["", ""], [
         ["publish", f"{_f(li['publish_s'])} s"],
         ["drained (all handled, queue empty)", f"{_f(li['drained_s'])} s ({_f(li['notifications_per_s'])} notifications/s)"],
         ["index matches the API", f"{_f(li['index_matches_api_s'])} s ({li['stacks_matching_api']}/{li['stacks']} stacks)"],
-        ["batches", f"{li['batches']} (mean {li['mean_batch_size']} notifications, {li.get('mean_stacks_per_batch')} stacks, {li.get('mean_batch_s')} s)"],
+        ["batches", f"{li['batches']}, {_at_once(li)} (mean {li['mean_batch_size']} notifications, {li.get('mean_stacks_per_batch')} stacks, {li.get('mean_batch_s')} s)"],
         ["stack reads from Heat (5 API calls each)", f"{li['stack_reads']:,} (+ {li['parent_walk_shows']} shows walking up to unknown parents) = {li['heat_api_calls']:,} API calls"],
         ["reads if each notification were handled alone", f"{li['reads_if_each_notification_alone']:,}"],
         ["reads saved by coalescing", f"{li['reads_saved']:,} ({_f(li['reads_saved_share'] * 100 if li['reads_saved_share'] is not None else None)} %)"],
