@@ -201,6 +201,8 @@ def _burst(k, run_id, project, n_create, targets, d, tap, created, events_path, 
             ends[sid] = (max(ends.get(sid, (0.0, ""))[0], _ts(msg["timestamp"])), msg["event_type"])
             arrived[sid] = max(arrived.get(sid, 0.0), received)
     both = [sid for sid in wanted if sid in seen and sid in ends]
+    samples = {sid: {"end_timestamp": ends[sid][0], "on_the_bus": arrived.get(sid),
+                     "seen": seen[sid]} for sid in both}  # fmt: skip
     summary = common.summary_ms([seen[sid] - ends[sid][0] for sid in both])
     from_bus = common.summary_ms([seen[sid] - arrived[sid] for sid in both])
     heat_delay = common.summary_ms([arrived[sid] - ends[sid][0] for sid in both])
@@ -217,6 +219,7 @@ def _burst(k, run_id, project, n_create, targets, d, tap, created, events_path, 
         "lag_from_arrival_on_the_bus": from_bus,
         "heat_timestamp_to_bus": heat_delay,
         "meets_p99": p99 is not None and p99 < TARGET_P99_S * 1000,
+        "samples_raw": samples,
         "where_the_time_goes": _decompose(listener_proc.read_events(events_path),
                                           {s: ends[s] for s in both}, seen),
     }
@@ -267,10 +270,11 @@ def _cleanup(project: str, created: dict[str, str]) -> None:
 
 
 def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dict[str, float]) -> dict:
-    """Per stack: end notification → the listener starts the batch holding it (queued behind the
-    batch in progress, or waiting for the batch to fill) → the batch is durable in the store (it
-    read the stack from Heat) → the projection that committed it to the index → the first search
-    that returned it. p50 and max in ms."""
+    """Per stack: end notification → the listener starts the batch holding it (waiting for the
+    batch to fill, or for a free worker) → the batch's handling (its Heat reads, the store
+    commit); batch start → the index commit that made the stack visible (the last one before the
+    search saw it; with concurrent batches the store commit, not the batch's end, is what it waits
+    for) → the first search that returned it. p50 and max in ms."""
     batches = [e for e in events if e.get("kind") == "batch"]
     projections = [e for e in events if e.get("kind") == "projected"]
     waits, handling, to_index, to_search = [], [], [], []
@@ -280,13 +284,13 @@ def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dic
                      None)  # fmt: skip
         if batch is None or sid not in seen:
             continue
-        # the last index commit that ended before the search saw the new state (it may have begun
-        # a moment before the recorder noted the batch's end: the store commit comes first)
-        proj = next((p for p in reversed(projections) if p["t1"] <= seen[sid] + 0.001), None)
+        # the projection that made the new state visible: the last one begun before the search saw
+        # it (its end is noted just after its commit, so a search may see it a moment earlier)
+        proj = next((p for p in reversed(projections) if p["t0"] <= seen[sid]), None)
         waits.append(batch["t0"] - end)
         handling.append(batch["t1"] - batch["t0"])
         if proj is not None:
-            to_index.append(proj["t1"] - batch["t1"])
+            to_index.append(proj["t1"] - batch["t0"])
             to_search.append(seen[sid] - proj["t1"])
 
     def m(xs):
@@ -303,7 +307,7 @@ def _decompose(events: list[dict], ends: dict[str, tuple[float, str]], seen: dic
         ],  # fmt: skip
         "notification_to_batch_start": m(waits),
         "batch_handling_incl_heat_reads": m(handling),
-        "store_to_index_commit": m(to_index),
+        "batch_start_to_index_commit": m(to_index),
         "index_commit_to_search": m(to_search),
         "batches": len(batches),
         "batches_at_once_max": common.max_overlap([(b["t0"], b["t1"]) for b in batches]),

@@ -335,6 +335,11 @@ def _freshness(fr: dict | None) -> list[str]:
         if not w:
             continue
         parts = [(k, v) for k, v in w.items() if isinstance(v, dict)]
+        if "store_to_index_commit" in w and (w["store_to_index_commit"].get("p50_ms") or 0) < -50:
+            L.append("(This run split the steps at the recorder's batch end, which with concurrent "
+                     "batches comes after the store commit: the store → index step shows below "
+                     "zero and the next one absorbs it; later runs split at the batch start.)")
+            L.append("")
         L.append(f"Burst {b['creates']} + {b['updates']}, where the time goes (p50 / max per stack): "
                  + "; ".join(f"{k.replace('_', ' ')} {_f(v['p50_ms'])} / {_f(v['max_ms'])} ms"
                              for k, v in parts)
