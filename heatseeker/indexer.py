@@ -354,10 +354,11 @@ class Projector:
 
 
 def try_projector(store: Store, engine_factory: Callable[[], Engine]) -> Projector | None:
-    """A projector if this process can get the index writer, None if another process holds it."""
+    """Project what is pending and return the projector, if this process can get the index
+    writer; None if another process (a running listener) holds it."""
     try:
-        engine = engine_factory()
-        Projector(store, engine).run_once()
+        projector = Projector(store, engine_factory())
+        projector.run_once()
     except WriterBusy:
         return None
-    return Projector(store, engine)
+    return projector
