@@ -12,4 +12,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q -c constraints.txt -e '.[test]'
   echo "$want" > "$stamp"
 fi
+# the browser of the web UI's end-to-end tests (Playwright drives Debian's chromium; it downloads none)
+if [ ! -x /usr/bin/chromium ]; then
+  apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
 echo "heatseeker installed in .venv ($(.venv/bin/heatseeker --help >/dev/null && echo ok))"
