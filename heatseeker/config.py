@@ -196,6 +196,33 @@ api_opts = [
 ]
 
 
+ui_opts = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Serve the web UI under /ui/ beside the API (heatseeker serve).",
+    ),
+    cfg.StrOpt(
+        "auth_url",
+        help="Keystone (v3) the web UI signs users in with. Default: [keystone_authtoken] "
+        "www_authenticate_uri. Unused with [api] auth_strategy = trusted-headers.",
+    ),
+    cfg.IntOpt(
+        "session_idle_timeout",
+        default=3600,
+        min=60,
+        help="Seconds a web UI session lasts without use (never beyond its token's expiry).",
+    ),
+    cfg.IntOpt(
+        "max_sessions",
+        default=10000,
+        min=1,
+        help="Most web UI sessions kept at once (in memory; the least recently used goes first). "
+        "Sessions do not survive a restart: users sign in again.",
+    ),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(default_opts)
     conf.register_opts(heat_opts, group=HEAT_GROUP)
@@ -207,6 +234,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(engine_opts, group="engine")
     conf.register_opts(opensearch_opts, group="opensearch")
     conf.register_opts(api_opts, group="api")
+    conf.register_opts(ui_opts, group="ui")
 
 
 def _heat_opts():
@@ -234,6 +262,7 @@ def list_opts():
         ("engine", engine_opts),
         ("opensearch", opensearch_opts),
         ("api", api_opts),
+        ("ui", ui_opts),
     ]
 
 
