@@ -223,6 +223,35 @@ ui_opts = [
 ]
 
 
+history_opts = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Keep a revision of a stack each time its template, environment, files, parameters "
+        "(masked), outputs or resource set change ('heatseeker history', 'diff', 'changes').",
+    ),
+    cfg.IntOpt(
+        "max_revisions",
+        default=100,
+        min=0,
+        help="Revisions kept per stack, newest first (0: no limit). A stack's last revision is "
+        "always kept, also after the stack was deleted.",
+    ),
+    cfg.FloatOpt(
+        "max_age_days",
+        default=365.0,
+        min=0,
+        help="Revisions older than this many days are dropped (0: no limit), except a stack's "
+        "last revision.",
+    ),
+    cfg.BoolOpt(
+        "compress",
+        default=True,
+        help="Store each revision's document zlib-compressed (about 5x smaller on disk).",
+    ),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(default_opts)
     conf.register_opts(heat_opts, group=HEAT_GROUP)
@@ -234,6 +263,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(engine_opts, group="engine")
     conf.register_opts(opensearch_opts, group="opensearch")
     conf.register_opts(api_opts, group="api")
+    conf.register_opts(history_opts, group="history")
     conf.register_opts(ui_opts, group="ui")
 
 
@@ -262,6 +292,7 @@ def list_opts():
         ("engine", engine_opts),
         ("opensearch", opensearch_opts),
         ("api", api_opts),
+        ("history", history_opts),
         ("ui", ui_opts),
     ]
 
