@@ -11,7 +11,15 @@ Rules, enforced here in one transaction per batch:
 
 * an upsert applies only if its version is greater than the version held;
 * a tombstone always applies (Heat never reuses a stack id and DELETE_COMPLETE is final), keeps the
-  greater version, and no later upsert brings the stack back.
+  greater version, and no later upsert brings the stack back;
+* history: an applied upsert whose *content* (template, environment, files, parameters, outputs,
+  resource set, description, tags: ``history.diff.digest``) differs from the stack's latest
+  revision adds a revision in the same transaction, so a revision is durable exactly when the
+  change is. A state-only change is no revision. A revision taken while an action was in progress
+  (``CREATE_IN_PROGRESS``) is provisional: the next write of the same action amends it in place
+  (same number), so one create or update is one revision. The first appearance is revision 1.
+  Retention (``HistoryPolicy``) drops a revision beyond the newest ``max_revisions`` or older than
+  ``max_age_days``, but never a stack's last revision: a tombstone keeps it.
 
 Documents arrive already masked (``documents.py``): no hidden parameter value is ever written here.
 """
@@ -23,8 +31,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from heatseeker.history import diff as history_diff
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stacks (
@@ -46,6 +57,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     body TEXT
 );
+CREATE TABLE IF NOT EXISTS revisions (
+    stack_id TEXT NOT NULL,
+    rev INTEGER NOT NULL,
+    at_us INTEGER NOT NULL,
+    recorded_at REAL NOT NULL,
+    project_id TEXT,
+    action TEXT,
+    status TEXT,
+    user_id TEXT,
+    user_name TEXT,
+    request_id TEXT,
+    digest TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (stack_id, rev)
+);
+CREATE INDEX IF NOT EXISTS revisions_at ON revisions(at_us);
 """
 
 
@@ -56,10 +83,66 @@ class Change:
     id: str
     version: int
     doc: dict | None = None
+    # who and what caused it (a notification's context; None for a read by `sync`)
+    request_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    # file name -> content digest (None: not known, e.g. a state-only change; the latest
+    # revision's digests then stand)
+    file_digests: Mapping[str, str | None] | None = None
 
     @property
     def is_tombstone(self) -> bool:
         return self.doc is None
+
+
+@dataclass(frozen=True)
+class HistoryPolicy:
+    """``[history]``: whether revisions are kept, and for how long (0: no limit)."""
+
+    enabled: bool = True
+    max_revisions: int = 100
+    max_age_days: float = 365.0
+    compress: bool = True
+
+
+@dataclass(frozen=True)
+class Revision:
+    stack_id: str
+    rev: int
+    at_us: int  # the version of the document (when Heat's state was read or notified)
+    project_id: str | None
+    action: str | None
+    status: str | None
+    user_id: str | None
+    user_name: str | None
+    request_id: str | None
+    digest: str
+    doc: dict | None = None  # the masked document as it was (None when not asked for)
+    file_digests: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "revision": self.rev,
+            "at_us": self.at_us,
+            "project_id": self.project_id,
+            "action": self.action,
+            "status": self.status,
+            "user_id": self.user_id,
+            "user_name": self.user_name,
+            "request_id": self.request_id,
+        }
+
+
+def _pack(payload: dict, compress: bool) -> bytes:
+    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"z" + zlib.compress(raw, 6) if compress else b"j" + raw
+
+
+def _unpack(blob: bytes) -> dict:
+    blob = bytes(blob)
+    raw = zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:]
+    return json.loads(raw)
 
 
 @dataclass(frozen=True)
@@ -74,8 +157,9 @@ class Record:
 
 
 class Store:
-    def __init__(self, path: str):
+    def __init__(self, path: str, history: HistoryPolicy | None = None):
         self.path = path
+        self.history = history or HistoryPolicy()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._local = threading.local()
         with self._connect() as db:
@@ -161,12 +245,166 @@ class Store:
                         now,
                     ),
                 )
+                if self.history.enabled:
+                    self._revise(db, ch, doc, now)
                 applied.append(True)
+            if self.history.enabled:
+                self._retain(db, {ch.id for ch, ok in zip(changes, applied, strict=True) if ok})
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return applied
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def _revise(self, db: sqlite3.Connection, ch: Change, doc: dict, now: float) -> None:
+        """Add (or amend) the stack's revision for an applied upsert, inside apply's transaction."""
+        last = db.execute(
+            "SELECT rev, status, action, digest, body, user_id, user_name, request_id"
+            " FROM revisions WHERE stack_id = ? ORDER BY rev DESC LIMIT 1",
+            (ch.id,),
+        ).fetchone()
+        files = ch.file_digests
+        if files is None:
+            files = _unpack(last[4]).get("file_digests", {}) if last is not None else {}
+        files = {k: files.get(k) for k in doc.get("files") or ()}
+        digest = history_diff.digest(doc, files)
+        status, action = doc.get("status"), doc.get("action")
+        provisional = (
+            last is not None
+            and isinstance(last[1], str)
+            and last[1].endswith("_IN_PROGRESS")
+            and last[2] == action
+        )
+        if last is not None and not provisional and last[3] == digest:
+            return  # a state-only change: no revision
+        if provisional and last[3] == digest and last[1] == status:
+            return
+        body = _pack({"doc": doc, "file_digests": files}, self.history.compress)
+        if provisional:
+            db.execute(
+                "UPDATE revisions SET at_us = ?, recorded_at = ?, project_id = ?, action = ?,"
+                " status = ?, user_id = ?, user_name = ?, request_id = ?, digest = ?, body = ?"
+                " WHERE stack_id = ? AND rev = ?",
+                (ch.version, now, doc.get("project_id"), action, status,
+                 ch.user_id or last[5], ch.user_name or last[6], ch.request_id or last[7],
+                 digest, body, ch.id, last[0]),
+            )
+            return
+        db.execute(
+            "INSERT INTO revisions (stack_id, rev, at_us, recorded_at, project_id, action, status,"
+            " user_id, user_name, request_id, digest, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (ch.id, (last[0] if last else 0) + 1, ch.version, now, doc.get("project_id"), action,
+             status, ch.user_id, ch.user_name, ch.request_id, digest, body),
+        )
+
+    def _retain(self, db: sqlite3.Connection, stack_ids: Iterable[str]) -> int:
+        policy = self.history
+        dropped = 0
+        cutoff = (time.time() - policy.max_age_days * 86400) * 1_000_000
+        for sid in stack_ids:
+            last = db.execute(
+                "SELECT MAX(rev) FROM revisions WHERE stack_id = ?", (sid,)
+            ).fetchone()[0]
+            if last is None:
+                continue
+            if policy.max_revisions > 0:
+                dropped += db.execute(
+                    "DELETE FROM revisions WHERE stack_id = ? AND rev <= ?",
+                    (sid, last - policy.max_revisions),
+                ).rowcount
+            if policy.max_age_days > 0:
+                dropped += db.execute(
+                    "DELETE FROM revisions WHERE stack_id = ? AND rev < ? AND at_us < ?",
+                    (sid, last, cutoff),
+                ).rowcount
+        return dropped
+
+    def prune_revisions(self) -> int:
+        """Apply the retention policy to every stack (``sync`` runs it); returns how many
+        revisions were dropped. A stack's last revision always stays."""
+        if not self.history.enabled:
+            return 0
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [r[0] for r in db.execute("SELECT DISTINCT stack_id FROM revisions")]
+            dropped = self._retain(db, ids)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return dropped
+
+    _REV_COLS = ("stack_id, rev, at_us, project_id, action, status, user_id, user_name,"
+                 " request_id, digest")
+
+    @staticmethod
+    def _revision(row, body: bytes | None = None) -> Revision:
+        payload = _unpack(body) if body is not None else {}
+        return Revision(
+            stack_id=row[0], rev=row[1], at_us=row[2], project_id=row[3], action=row[4],
+            status=row[5], user_id=row[6], user_name=row[7], request_id=row[8], digest=row[9],
+            doc=payload.get("doc"), file_digests=payload.get("file_digests") or {},
+        )
+
+    def revisions(self, stack_id: str, *, with_docs: bool = False) -> list[Revision]:
+        """A stack's revisions, oldest first."""
+        cols = self._REV_COLS + (", body" if with_docs else "")
+        rows = self._connect().execute(
+            f"SELECT {cols} FROM revisions WHERE stack_id = ? ORDER BY rev", (stack_id,)
+        ).fetchall()
+        return [self._revision(r, r[10] if with_docs else None) for r in rows]
+
+    def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
+        """One revision with its document (``rev=None``: the latest)."""
+        db = self._connect()
+        if rev is None:
+            row = db.execute(
+                f"SELECT {self._REV_COLS}, body FROM revisions WHERE stack_id = ?"
+                " ORDER BY rev DESC LIMIT 1", (stack_id,)).fetchone()
+        else:
+            row = db.execute(
+                f"SELECT {self._REV_COLS}, body FROM revisions WHERE stack_id = ? AND rev = ?",
+                (stack_id, rev)).fetchone()
+        return self._revision(row, row[10]) if row else None
+
+    def revisions_between(
+        self, since_us: int | None, until_us: int | None, projects: frozenset[str] | None = None,
+        limit: int = 100_000,
+    ) -> Iterator[tuple[Revision, Revision | None]]:
+        """Revisions taken in ``[since_us, until_us]`` (oldest first), each with its stack's
+        revision before it (None for a first revision), restricted to ``projects`` (None: all)."""
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if since_us is not None:
+            where.append("at_us >= ?")
+            args.append(since_us)
+        if until_us is not None:
+            where.append("at_us <= ?")
+            args.append(until_us)
+        if projects is not None:
+            if not projects:
+                return
+            marks = ",".join("?" * len(projects))
+            where.append(f"project_id IN ({marks})")
+            args.extend(sorted(projects))
+        db = self._connect()
+        rows = db.execute(
+            f"SELECT {self._REV_COLS}, body FROM revisions WHERE {' AND '.join(where)}"
+            " ORDER BY at_us, stack_id, rev LIMIT ?", (*args, limit)).fetchall()
+        for row in rows:
+            prev = db.execute(
+                f"SELECT {self._REV_COLS}, body FROM revisions WHERE stack_id = ? AND rev < ?"
+                " ORDER BY rev DESC LIMIT 1", (row[0], row[1])).fetchone()
+            yield self._revision(row, row[10]), (self._revision(prev, prev[10]) if prev else None)
+
+    def history_size(self) -> dict:
+        """How many revisions, and their bytes (compressed bodies)."""
+        n, size = self._connect().execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM revisions").fetchone()
+        return {"revisions": n, "body_bytes": size}
 
     # -- reading -------------------------------------------------------------------------------
 
