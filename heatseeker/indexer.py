@@ -17,6 +17,7 @@ the time a read started for documents read from the API. They have full precisio
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -36,6 +37,25 @@ Progress = Callable[[int, int, str], None]
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def file_digests(files) -> dict[str, str | None]:
+    """name → a short digest of each file's content, so that history sees a file change (the
+    document keeps only file names)."""
+    out: dict[str, str | None] = {}
+    for name, content in (files or {}).items():
+        if isinstance(content, str):
+            out[str(name)] = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        else:
+            out[str(name)] = None
+    return out
+
+
+def _context(ev: StackEvent | None) -> dict:
+    """Who acted and the request, from a notification (for the stack's history)."""
+    if ev is None:
+        return {}
+    return {"request_id": ev.request_id, "user_id": ev.user_id, "user_name": ev.user}
 
 
 def _nested_name_resource(name: str, parent_name: str) -> str | None:
@@ -149,7 +169,7 @@ class Indexer:
             if only_starts and rec is not None and rec.doc is not None and last.state:
                 if last.timestamp > rec.version:
                     doc = documents.with_state(rec.doc, last.state, last.status_reason, last.timestamp)
-                    changes.append(Change(sid, last.timestamp, doc))
+                    changes.append(Change(sid, last.timestamp, doc, **_context(last)))
                 else:
                     report.ignored += len(evs)
                 continue
@@ -183,7 +203,8 @@ class Indexer:
                 ):
                     # Heat sent the notification before writing the state: the event is newer
                     doc = documents.with_state(doc, ev.state, ev.status_reason, result.read_at)
-                changes.append(Change(sid, result.read_at, doc))
+                changes.append(Change(sid, result.read_at, doc, **_context(ev),
+                                      file_digests=file_digests(getattr(result, "files", None))))
         applied = self.store.apply(changes)
         report.written = sum(applied)
         last_ev = max(events, key=lambda e: e.timestamp) if events else None
@@ -256,7 +277,8 @@ class Indexer:
                 else:
                     report.read += 1
                     project = listing[sid].get("project")
-                    batch.append(Change(sid, result.read_at, self._document(result, {}, project)))
+                    batch.append(Change(sid, result.read_at, self._document(result, {}, project),
+                                        file_digests=file_digests(getattr(result, "files", None))))
                 if len(batch) >= 200:
                     self.store.apply(batch)
                     batch = []
@@ -277,6 +299,7 @@ class Indexer:
             if shown is None or shown.get("stack_status") == "DELETE_COMPLETE":
                 gone.append(Change(sid, now_us()))
         report.tombstoned += sum(self.store.apply(gone))
+        self.store.prune_revisions()
         self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
         report.seconds = time.monotonic() - started
         return report

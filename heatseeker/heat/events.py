@@ -91,6 +91,7 @@ class StackEvent:
     description: str | None
     tags: tuple[str, ...] | None
     updated_at: str | None
+    user_id: str | None = None  # payload user_id (``user`` is the name when there is one)
 
     @property
     def is_backup(self) -> bool:
@@ -225,6 +226,7 @@ def parse(message: dict) -> StackEvent | None:
         description=_str_or_none(payload.get("description")),
         tags=_tags(payload.get("tags")),
         updated_at=_str_or_none(payload.get("updated_at")),
+        user_id=_str_or_none(payload.get("user_id")),
     )
 
 
