@@ -21,8 +21,10 @@ from heatseeker.query.highlight import highlight
 from heatseeker.query.rollup import RootHit, rollup
 from heatseeker.query.visibility import Visibility
 
-# Roll-up groups per-stack hits by root; it reads at most this many matching stacks.
-ROLLUP_MAX_HITS = 10_000
+# A roll-up lists at most this many matching stacks under the roots of one page (each root
+# also says how many of its stacks matched); a stack tree reads at most this many descendants.
+ROLLUP_MAX_MATCHES = 1_000
+TREE_MAX_STACKS = 10_000
 
 # What a roll-up needs from each matching stack.
 _ROLLUP_FIELDS = ("id", "name", "root_id", "path", "depth", "project_id")
@@ -167,25 +169,62 @@ class Searcher:
         fields: Sequence[str] | None = None,
         subtree: str | None = None,
     ) -> RollupResult:
-        """Matching stacks rolled up to their root stacks, each root with the matching paths."""
+        """Matching stacks rolled up to their root stacks, each root with the matching paths.
+
+        Roots are ordered by their best match's score, then root id; ``total`` is the exact number
+        of roots (a distinct count of ``root_id`` in the engine). Only the page's roots are read:
+        the matches ordered by score then root id give the roots in their order of first
+        appearance, and each round asks again without the roots already found, so a root with
+        thousands of matching stacks costs one round, not thousands of hits.
+        """
         if subtree:
             node = under(node, subtree)
-        res = self.engine.search(
-            view.query(node), offset=0, limit=ROLLUP_MAX_HITS, fields=_ROLLUP_FIELDS
-        )
-        wanted = {h.source.get("root_id") or h.id for h in res.hits}
-        roots: dict[str, dict] = {}
-        if wanted:
-            # the roots themselves, under the same visibility: another project's root stays unknown
-            rres = self.engine.search(
-                view.query(t.Ids(tuple(sorted(wanted)))), limit=len(wanted), fields=fields
-            )
-            roots = {h.id: view.source(h.source) for h in rres.hits}
-        grouped = rollup(res.hits, roots)
+        q = view.query(node)
+        by_score = (t.SortKey(SCORE, descending=True), t.SortKey("root_id"))
+        want = max(0, offset) + max(0, limit)
+        order: list[str] = []
+        best: dict[str, float] = {}
+        matched_stacks: int | None = None
+        while len(order) < want:
+            rest = q if not order else t.Bool(
+                must=(q,), must_not=(t.Terms("root_id", tuple(order)),))
+            res = self.engine.search(rest, sort=by_score, limit=want - len(order),
+                                     fields=("id", "root_id"))
+            if matched_stacks is None:
+                matched_stacks = res.total
+            if not res.hits:
+                break
+            for h in res.hits:
+                root = str(h.source.get("root_id") or h.id)
+                if root not in best:
+                    best[root] = h.score
+                    order.append(root)
+        page = order[offset:want]
+        if matched_stacks is None:
+            matched_stacks = self.engine.count(q)
+        total = self.engine.count_distinct(q, "root_id") if matched_stacks else 0
+        if not page:
+            return RollupResult(total=total, matched_stacks=matched_stacks)
+
+        in_page = t.Bool(must=(q,), filter=(t.Terms("root_id", tuple(page)),))
+        res = self.engine.search(in_page, sort=by_score, limit=ROLLUP_MAX_MATCHES,
+                                 fields=_ROLLUP_FIELDS)
+        counts = dict(self.engine.aggregate(
+            in_page, {"r": t.TermsAgg("root_id", size=len(page))})["r"])
+        # the roots themselves, under the same visibility: another project's root stays unknown
+        rres = self.engine.search(view.query(t.Ids(tuple(page))), limit=len(page), fields=fields)
+        roots = {h.id: view.source(h.source) for h in rres.hits}
+        grouped = {r.root_id: r for r in rollup(res.hits, roots)}
+        result = []
+        for root in page:
+            r = grouped.get(root) or RootHit(root, best[root], [], roots.get(root))
+            r.score = best[root]
+            r.matched = counts.get(root, len(r.matches))
+            result.append(r)
         return RollupResult(
-            total=len(grouped),
-            roots=grouped[offset : offset + limit],
-            matched_stacks=res.total,
+            total=total,
+            roots=result,
+            matched_stacks=matched_stacks,
             truncated=res.total > len(res.hits),
         )
 
@@ -211,7 +250,7 @@ class Searcher:
         res = self.engine.search(
             view.query(t.Term("ancestors", stack_id)),
             sort=(t.SortKey("depth"), t.SortKey("name")),
-            limit=ROLLUP_MAX_HITS,
+            limit=TREE_MAX_STACKS,
             fields=("id", "name", "status", "parent_id", "parent_resource", "depth", "path"),
         )
         nodes: dict[str, dict] = {stack_id: {"stack": doc, "children": []}}

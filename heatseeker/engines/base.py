@@ -109,6 +109,11 @@ class Engine(abc.ABC):
         ...
 
     @abc.abstractmethod
+    def count_distinct(self, query: Node, field: str) -> int:
+        """How many distinct values of the keyword ``field`` the documents matching ``query``
+        hold, exactly (the roll-up counts root stacks this way: ``root_id``)."""
+
+    @abc.abstractmethod
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
         """For each named terms aggregation: ``[(value, doc_count), …]``, most documents first,
         ties by value, at most ``size`` entries, over the documents matching ``query``."""

@@ -112,6 +112,7 @@ CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
 LOOKUP_BATCH = 1000
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
+DISTINCT_PAGE = 10_000  # buckets per page of a composite aggregation (count_distinct)
 _WORD = re.compile(r"[^\W_]+")
 _MATCH_NONE: dict = {"match_none": {}}
 
@@ -893,6 +894,34 @@ class OpenSearchEngine(Engine):
             self.client.count, index=self.search_alias, body={"query": self._live_query(query)}
         )
         return int(raw["count"])
+
+    def count_distinct(self, query: Node, field: str) -> int:
+        """Exact: a composite aggregation paged to the end (a ``cardinality`` aggregation is
+        approximate, and a terms aggregation stops at ``search.max_buckets``)."""
+        name, kind = F.resolve(field)
+        if kind == "dynamic":
+            raise EngineError(f"cannot aggregate on {field!r}")
+        self._ensure()
+        if not self._ready:
+            return 0
+        composite: dict[str, Any] = {
+            "size": DISTINCT_PAGE,
+            "sources": [{"v": {"terms": {"field": _field_of(name, kind)}}}],
+        }
+        n = 0
+        while True:
+            raw = self._call(
+                self.client.search,
+                index=self.search_alias,
+                body={"query": self._live_query(query), "size": 0,
+                      "aggs": {"d": {"composite": composite}}},
+            )
+            agg = raw["aggregations"]["d"]
+            n += len(agg["buckets"])
+            after = agg.get("after_key")
+            if len(agg["buckets"]) < DISTINCT_PAGE or not after:
+                return n
+            composite["after"] = after
 
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
         result: dict[str, list[tuple[str, int]]] = {name: [] for name in aggs}

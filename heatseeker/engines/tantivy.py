@@ -854,6 +854,19 @@ class TantivyEngine(Engine):
         except ValueError as exc:
             raise EngineError(f"count failed: {exc}") from exc
 
+    def count_distinct(self, query: Node, field: str) -> int:
+        column = self._agg_column(field)
+        st = self._snapshot()
+        if st is None:
+            return 0
+        q = self._live(st, self._translate(query, st))
+        spec = {"d": {"terms": {"field": column, "size": AGG_ALL, "segment_size": AGG_ALL}}}
+        try:
+            raw = st.searcher.aggregate(q, spec)
+        except ValueError as exc:
+            raise EngineError(f"aggregation failed: {exc}") from exc
+        return len(raw["d"]["buckets"])
+
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
         st = self._snapshot()
         result: dict[str, list[tuple[str, int]]] = {name: [] for name in aggs}

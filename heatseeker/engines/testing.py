@@ -1495,6 +1495,18 @@ class EngineConformance:
         assert got["projects"] == [("p-beta", 14), ("p-gamma", 14), ("p-alpha", 12)]
         assert got["roots"] == [("beta-k8s", 8), ("alpha-shop", 5)]
 
+    def test_count_distinct(self, corpus):
+        def reference(node: Node, field: str) -> int:
+            return len(reference_aggregate(CORPUS, node, {"a": TermsAgg(field, 10**6)})["a"])
+
+        beta = Term("project_id", "p-beta")
+        nested = Bool(must_not=(Term("depth", 0),))
+        for node in (MatchAll(), beta, nested, Term("tags", "prod")):
+            for field in ("root_id", "project_id", "tags", "status", "name"):
+                assert corpus.count_distinct(node, field) == reference(node, field), (node, field)
+        assert corpus.count_distinct(MatchAll(), "root_id") > 2
+        assert corpus.count_distinct(MatchNone(), "root_id") == 0
+
     def test_aggregate_respects_query_and_ties(self, corpus):
         node = Bool(filter=(Term("project_id", "p-beta"),), must_not=(Term("depth", 0),))
         aggs = {"status": TermsAgg("status"), "tags": TermsAgg("tags", 5)}

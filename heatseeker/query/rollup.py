@@ -31,6 +31,7 @@ class RootHit:
     score: float  # the best score among its matches
     matches: list[Match] = field(default_factory=list)
     source: dict | None = None  # the root's document when known
+    matched: int = 0  # how many stacks of its tree matched (``matches`` may list fewer)
 
 
 def rollup(hits: Sequence[Hit], roots: Mapping[str, dict]) -> list[RootHit]:
@@ -72,6 +73,6 @@ def rollup(hits: Sequence[Hit], roots: Mapping[str, dict]) -> list[RootHit]:
         root_source = roots.get(root_id)
         if root_source is None:
             root_source = own_sources.get(root_id)
-        result.append(RootHit(root_id, matches[0].score, matches, root_source))
+        result.append(RootHit(root_id, matches[0].score, matches, root_source, len(matches)))
     result.sort(key=lambda r: (-r.score, r.root_id))
     return result

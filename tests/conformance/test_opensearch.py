@@ -8,13 +8,15 @@ the end of the module.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
 import pytest
 
 from heatseeker.engines.opensearch import OpenSearchEngine, prefix_for
-from heatseeker.engines.testing import EngineConformance
+from heatseeker.engines.testing import CORPUS, EngineConformance, field_values
+from heatseeker.query.tree import MatchAll
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
 import opensearchlab  # noqa: E402
@@ -56,3 +58,23 @@ class TestOpenSearchConformance(EngineConformance):
             replicas=0,
             timeout=60,
         )
+
+
+
+def test_count_distinct_pages_through_every_bucket(opensearch_url, tmp_path, monkeypatch):
+    """count_distinct pages through a composite aggregation: with pages of 3 buckets it still
+    counts every distinct value (the corpus has more than 3 roots, names and tags)."""
+    import heatseeker.engines.opensearch as os_engine
+
+    engine = OpenSearchEngine([opensearch_url], index_prefix=prefix_for(str(tmp_path), PREFIX_BASE),
+                              replicas=0, timeout=60)
+    try:
+        engine.upsert((copy.deepcopy(doc), doc["version"]) for doc in CORPUS)
+        engine.commit()
+        want = {f: len({str(v) for d in CORPUS for v in field_values(d, f)})
+                for f in ("root_id", "name", "tags")}
+        assert all(n > 3 for n in want.values())
+        monkeypatch.setattr(os_engine, "DISTINCT_PAGE", 3)
+        assert {f: engine.count_distinct(MatchAll(), f) for f in want} == want
+    finally:
+        engine.close()

@@ -32,6 +32,7 @@ def test_nested_members_roll_up_to_their_root() -> None:
                 Match("n-db", ["web", "db"], 1, 1.0),
             ],
             source=WEB,
+            matched=3,
         )
     ]
 
@@ -47,7 +48,7 @@ def test_root_matching_itself_and_two_roots() -> None:
     assert [m.id for m in web.matches] == ["r1", "n-grp", "m0"]
     assert web.matches[0] == Match("r1", ["web"], 0, 3.0)
     assert web.source == WEB  # the root was itself a hit
-    assert ops == RootHit("r2", 0.5, [Match("r2", ["ops"], 0, 0.5)], OPS)
+    assert ops == RootHit("r2", 0.5, [Match("r2", ["ops"], 0, 0.5)], OPS, 1)
 
 
 def test_roots_with_equal_scores_are_ordered_by_id() -> None:
@@ -59,7 +60,7 @@ def test_roots_with_equal_scores_are_ordered_by_id() -> None:
 def test_missing_root_still_appears_without_source() -> None:
     # the root belongs to another project (or is not indexed yet): the caller found no document
     result = rollup([hit(MEMBER0, 1.0)], {})
-    assert result == [RootHit("r1", 1.0, [Match("m0", ["web", "servers", "0"], 2, 1.0)], None)]
+    assert result == [RootHit("r1", 1.0, [Match("m0", ["web", "servers", "0"], 2, 1.0)], None, 1)]
 
 
 def test_given_root_documents_win_over_partial_hit_sources() -> None:
@@ -76,7 +77,7 @@ def test_duplicate_ids_count_once_with_their_best_score() -> None:
 
 def test_a_source_without_root_id_is_its_own_root() -> None:
     result = rollup([Hit(id="x", score=1.0, version=1, source={"id": "x", "path": ["x"]})], {})
-    assert result == [RootHit("x", 1.0, [Match("x", ["x"], 0, 1.0)], {"id": "x", "path": ["x"]})]
+    assert result == [RootHit("x", 1.0, [Match("x", ["x"], 0, 1.0)], {"id": "x", "path": ["x"]}, 1)]
 
 
 def test_no_hits() -> None:

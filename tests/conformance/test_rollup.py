@@ -1,0 +1,126 @@
+"""The roll-up (``Searcher.search_roots``) on every engine, against the reference evaluator.
+
+The roll-up leans on three engine features: ordering by score then ``root_id``, a ``must_not``
+on the roots already found, and an exact distinct count. Its answers must not depend on the
+engine, on the page size, or on how many rounds it needed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pytest
+
+from heatseeker.engines.tantivy import TantivyEngine
+from heatseeker.engines.testing import CORPUS, matches
+from heatseeker.query import tree as t
+from heatseeker.query.visibility import Visibility
+from heatseeker.searcher import Searcher
+
+ENGINES = ["tantivy", "opensearch"]
+EVERYONE = Visibility.everything()
+BETA = Visibility(frozenset({"p-beta"}))
+
+FILTERS = [  # every match scores the same: roots in root id order
+    t.MatchAll(),
+    t.Term("tags", "prod"),
+    t.Bool(must_not=(t.Term("depth", 0),)),
+    t.Terms("status", ("CREATE_COMPLETE", "UPDATE_FAILED")),
+]
+SCORED = [t.Text(None, "web"), t.Text(None, "server"), t.Text(None, "quota instances")]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def searcher(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(f"rollup-{request.param}")
+    if request.param == "tantivy":
+        engine = TantivyEngine(str(path / "index"), writer_memory_mb=32)
+    else:
+        from heatseeker.engines.opensearch import OpenSearchEngine, prefix_for
+
+        url = request.getfixturevalue("opensearch_url")
+        engine = OpenSearchEngine([url], index_prefix=prefix_for(str(path), "hs-rollup"),
+                                  replicas=0, timeout=60)
+    engine.upsert((copy.deepcopy(doc), doc["version"]) for doc in CORPUS)
+    engine.commit()
+    yield Searcher(engine)
+    if request.param == "opensearch":
+        engine.client.indices.delete(index="hs-rollup-*", params={"ignore_unavailable": "true"})
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def opensearch_url():
+    import os
+    import sys
+
+    given = os.environ.get("HEATSEEKER_OPENSEARCH_URL")
+    if given:
+        return given
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
+    import opensearchlab
+
+    return opensearchlab.start_node(1)
+
+
+def reference(node: t.Node, view: Visibility) -> Counter[str]:
+    """Matching stacks per root, as the caller may see them."""
+    return Counter(
+        d["root_id"] for d in CORPUS
+        if matches(node, d) and (view.projects is None or d["project_id"] in view.projects)
+    )
+
+
+def pages(searcher: Searcher, node: t.Node, view: Visibility, size: int) -> list[str]:
+    out: list[str] = []
+    offset = 0
+    while True:
+        res = searcher.search_roots(node, view=view, offset=offset, limit=size)
+        out += [r.root_id for r in res.roots]
+        if not res.roots:
+            return out
+        offset += size
+
+
+@pytest.mark.parametrize("view", [EVERYONE, BETA], ids=["all", "beta"])
+@pytest.mark.parametrize("node", FILTERS, ids=repr)
+def test_filters_roll_up_in_root_order(searcher, node, view):
+    want = reference(node, view)
+    res = searcher.search_roots(node, view=view, limit=1000)
+    assert res.total == len(want) and res.matched_stacks == sum(want.values())
+    assert [r.root_id for r in res.roots] == sorted(want)
+    assert {r.root_id: r.matched for r in res.roots} == dict(want)
+    for r in res.roots:  # every listed match is a stack of that root that matched
+        assert len(r.matches) == r.matched
+    for size in (1, 2, 3):
+        assert pages(searcher, node, view, size) == sorted(want)
+
+
+@pytest.mark.parametrize("view", [EVERYONE, BETA], ids=["all", "beta"])
+@pytest.mark.parametrize("node", SCORED, ids=repr)
+def test_scored_roll_up_is_the_same_in_any_page_size(searcher, node, view):
+    want = reference(node, view)
+    res = searcher.search_roots(node, view=view, limit=1000)
+    got = [r.root_id for r in res.roots]
+    assert res.total == len(want) and sorted(got) == sorted(want)
+    assert {r.root_id: r.matched for r in res.roots} == dict(want)
+    keys = [(-r.score, r.root_id) for r in res.roots]
+    assert keys == sorted(keys)  # best score first, ties by root id
+    for r in res.roots:
+        assert r.score == max(m.score for m in r.matches)
+    for size in (1, 2):
+        assert pages(searcher, node, view, size) == got
+
+
+def test_roots_of_other_projects_stay_unknown(searcher):
+    res = searcher.search_roots(t.MatchAll(), view=BETA, limit=1000)
+    assert res.roots and all((r.source or {}).get("project_id") == "p-beta" for r in res.roots)
+
+
+def test_an_empty_page_still_counts(searcher):
+    want = reference(t.MatchAll(), EVERYONE)
+    res = searcher.search_roots(t.MatchAll(), view=EVERYONE, offset=len(want), limit=5)
+    assert res.roots == [] and res.total == len(want)
+    res = searcher.search_roots(t.MatchNone(), view=EVERYONE)
+    assert res.roots == [] and res.total == 0 and res.matched_stacks == 0
