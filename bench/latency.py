@@ -13,7 +13,7 @@ aggregation on ``root_id`` and a fetch of the roots. Answers are compared (total
 page when both order by id): a benchmark that does not answer the same question measures nothing.
 
 Each query cycles through 12 parameter values (images, words, ids …); the two sides alternate who
-runs first. The roll-up runs at most ``ROLLUP_ROUNDS`` rounds (it takes seconds at 100k). Runs in its own process (``--phase``) per size.
+runs first. Runs in its own process (``--phase``) per size.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ TARGET_P99_MS = 20.0
 TARGET_OVERHEAD = 2.0
 LIMIT = 20
 VALUES = 12
-ROLLUP_ROUNDS = 40
 FACET_FIELDS = ("status", "action", "state", "tags", "resource_types", "template_version")
 
 
@@ -114,7 +113,6 @@ class _Heatseeker:
         from heatseeker.searcher import Searcher
 
         self.searcher = Searcher(engine)
-        self.truncated = False  # the last roll-up read only ROLLUP_MAX_HITS matching stacks
         self.parse, self.facets, self.SortKey = parse, facets, SortKey
         self.views = {
             "project": Visibility(frozenset({project}), frozenset(ADMIN_ONLY_DEFAULT)),
@@ -129,7 +127,6 @@ class _Heatseeker:
         node = self.parse(spec["q"].format(v=value))
         if spec.get("rollup"):
             res = self.searcher.search_roots(node, view=view, limit=LIMIT)
-            self.truncated = res.truncated
             return res.total, [r.root_id for r in res.roots]
         sort = (self.SortKey(spec["sort"], descending=True),) if spec.get("sort") else ()
         found = self.searcher.search(node, view=view, sort=sort, limit=LIMIT,
@@ -265,12 +262,9 @@ def phase_latency(args: dict) -> dict:
                 ("full text", "bool")) or h[1] == r[1]  # fmt: skip
             if h[0] != r[0] or not same_ids:
                 disagree.append({"query": spec["name"], "value": value, "heatseeker": h[0],
-                                 "raw": r[0], "same_page_ids": bool(same_ids),
-                                 "heatseeker_truncated": bool(spec.get("rollup") and hs.truncated)})  # fmt: skip
+                                 "raw": r[0], "same_page_ids": bool(same_ids)})  # fmt: skip
     for i in range(rounds):
         for spec in queries:
-            if spec.get("rollup") and i >= ROLLUP_ROUNDS:
-                continue  # seconds each at 100k: fewer rounds (p99 of 40 samples is about the max)
             value = spec["values"][i % len(spec["values"])]
             first, second = (("hs", hs), ("raw", raw)) if i % 2 == 0 else (("raw", raw), ("hs", hs))
             for side, runner in (first, second):
