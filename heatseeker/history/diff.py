@@ -120,8 +120,7 @@ def view(doc: Mapping, file_digests: Mapping[str, str | None] | None = None) -> 
 
 def digest(doc: Mapping, file_digests: Mapping[str, str | None] | None = None) -> str:
     """A short digest of what makes a revision: equal digests, no revision."""
-    canonical = json.dumps(view(doc, file_digests), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=True, default=str)
+    canonical = _canonical(view(doc, file_digests))
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
@@ -147,15 +146,21 @@ def _walk(a: Any, b: Any, keys: tuple[Key, ...]) -> Iterator[Change]:
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             yield from _walk(x, y, keys + (i,))
         return
-    if a != b or type(a) is not type(b) and not _same_number(a, b):
+    if not _same(a, b):
         yield Change(keys, CHANGED, a, b)
 
 
-def _same_number(a: Any, b: Any) -> bool:
-    return (
-        isinstance(a, int | float) and isinstance(b, int | float)
-        and not isinstance(a, bool) and not isinstance(b, bool) and a == b
-    )
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON (``True`` is not ``1``, ``1`` is not ``1.0``), as ``digest`` sees them."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict | list):
+        return _canonical(a) == _canonical(b)
+    return bool(a == b)
 
 
 def diff_views(a: Mapping, b: Mapping) -> list[Change]:

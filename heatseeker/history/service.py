@@ -1,0 +1,194 @@
+"""Stack history as callers see it: revisions, diffs and the search over changes, under the
+caller's ``Visibility`` (the same tenant isolation as search). Used by the CLI and the API.
+
+It reads the store (revisions are kept there, not in the index: the index holds each stack's
+latest document only), so it sits beside the searcher: store and query below, CLI/API above.
+
+Isolation: a stack belongs to the project of its latest revision (a tombstoned stack's too: its
+last revision stays). A caller who may not see that project gets exactly what they would get for
+a stack that does not exist — ``None`` (the API's 404), or no rows in a change search.
+
+**Search over changes** reads beside the query string: the field is named as the query string
+names it (``parameters.image``, ``template.resources.server.properties.flavor`` or its short form
+``resources.server.properties.flavor``, ``environment.resource_registry.My::Box``, ``outputs.url``,
+``files``, ``description``, ``tags``) and the time range with the same date math (``now-7d``,
+``2026-11-25``, ``now/d``; a bare ``7d`` means ``now-7d``). It is its own request
+(``heatseeker changes FIELD --since 7d``, ``GET /v1/search/changes?field=&since=&until=``) rather
+than a ``changed:`` clause inside the query string because it is not a predicate on one document:
+it pairs each revision with the one before, answers with old and new values per change (not with
+stacks), and reaches deleted stacks, which the index no longer holds; inside a boolean query
+(``NOT changed:x OR …``) it would have no clear meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from heatseeker.history import diff as D
+from heatseeker.query import datemath
+from heatseeker.query.errors import QueryError
+from heatseeker.query.visibility import Visibility
+from heatseeker.store import Revision, Store
+
+_SHORT_AGO = re.compile(r"^[0-9]+[yMwdhHms]$")
+
+MAX_CHANGES = 1000
+
+
+class RevisionNotFound(LookupError):
+    """A revision number the stack does not have (never kept, or dropped by retention)."""
+
+
+def iso_us(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_when(text: str | None, now: datetime, *, round_up: bool = False) -> int | None:
+    """A date-math bound (``now-7d``, ``2026-11-25``, ``7d``) → microseconds since the epoch."""
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    if _SHORT_AGO.match(text):
+        text = "now-" + text
+    moment = datemath.parse_date(text, now, round_up=round_up)
+    return int(moment.timestamp() * 1_000_000)
+
+
+@dataclass(frozen=True)
+class _Stack:
+    project_id: str | None
+    name: str | None
+    deleted: bool
+
+
+class History:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- isolation -------------------------------------------------------------------------------
+
+    def _visible(self, stack_id: str, view: Visibility) -> _Stack | None:
+        latest = self.store.revision(stack_id)
+        rec = self.store.get(stack_id)
+        if latest is None:
+            return None
+        project = latest.project_id if latest.project_id is not None else (
+            rec.project_id if rec else None)
+        if view.projects is not None and project not in view.projects:
+            return None
+        name = (latest.doc or {}).get("name")
+        return _Stack(project, name, bool(rec and rec.deleted))
+
+    @staticmethod
+    def _row(rev: Revision) -> dict:
+        return dict(rev.summary(), at=iso_us(rev.at_us))
+
+    # -- history and diff ------------------------------------------------------------------------
+
+    def history(self, stack_id: str, view: Visibility) -> dict | None:
+        """``{"stack_id", "name", "project_id", "deleted", "revisions": [...]}`` oldest first."""
+        stack = self._visible(stack_id, view)
+        if stack is None:
+            return None
+        revs = self.store.revisions(stack_id)
+        return {
+            "stack_id": stack_id,
+            "name": stack.name,
+            "project_id": stack.project_id,
+            "deleted": stack.deleted,
+            "revisions": [self._row(r) for r in revs],
+        }
+
+    def diff(
+        self, stack_id: str, view: Visibility, rev_from: int | None = None,
+        rev_to: int | None = None,
+    ) -> dict | None:
+        """The semantic diff between two revisions (default: the one before the latest, and the
+        latest). None when the stack is unknown to the caller; RevisionNotFound for a revision the
+        stack does not have."""
+        stack = self._visible(stack_id, view)
+        if stack is None:
+            return None
+        numbers = [r.rev for r in self.store.revisions(stack_id)]
+        if rev_to is None:
+            rev_to = numbers[-1]
+        if rev_from is None:
+            earlier = [n for n in numbers if n < rev_to]
+            rev_from = earlier[-1] if earlier else rev_to
+        a = self.store.revision(stack_id, rev_from)
+        b = self.store.revision(stack_id, rev_to)
+        for n, r in ((rev_from, a), (rev_to, b)):
+            if r is None:
+                kept = f"{numbers[0]}..{numbers[-1]}" if numbers else "none"
+                raise RevisionNotFound(f"stack {stack_id} has no revision {n} (kept: {kept})")
+        assert a is not None and b is not None
+        changes = D.diff(view.source(a.doc or {}), view.source(b.doc or {}),
+                         a.file_digests, b.file_digests)
+        return {
+            "stack_id": stack_id,
+            "name": stack.name,
+            "project_id": stack.project_id,
+            "from": self._row(a),
+            "to": self._row(b),
+            "changes": [c.as_dict() for c in changes],
+        }
+
+    # -- search over changes ---------------------------------------------------------------------
+
+    def changes(
+        self,
+        field: str,
+        view: Visibility,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        include_created: bool = False,
+        limit: int = MAX_CHANGES,
+        now: datetime | None = None,
+    ) -> dict:
+        """Every change of ``field`` in revisions taken between ``since`` and ``until``, with old
+        and new values, newest last. ``include_created``: a stack's first revision counts as the
+        field being added."""
+        field = D.normalise_field(field or "")
+        if not field:
+            raise QueryError("say which field: e.g. parameters.image")
+        moment = now or datetime.now(UTC)
+        since_us = parse_when(since, moment)
+        until_us = parse_when(until, moment, round_up=True)
+        out: list[dict] = []
+        truncated = False
+        for rev, prev in self.store.revisions_between(since_us, until_us, view.projects):
+            if prev is None and not include_created:
+                continue
+            new = view.source(rev.doc or {})
+            old = view.source(prev.doc or {}) if prev is not None else {}
+            changes = D.diff(old, new, prev.file_digests if prev else {}, rev.file_digests)
+            for ch in changes:
+                if prev is None:
+                    ch = D.Change(ch.keys, D.ADDED, None, ch.new)
+                if not D.matches(ch.path, field):
+                    continue
+                if len(out) >= limit:
+                    truncated = True
+                    break
+                out.append({
+                    "stack_id": rev.stack_id,
+                    "name": new.get("name"),
+                    "project_id": rev.project_id,
+                    "revision": rev.rev,
+                    "previous_revision": prev.rev if prev else None,
+                    **{k: v for k, v in self._row(rev).items() if k not in ("revision",)},
+                    **ch.as_dict(),
+                })
+            if truncated:
+                break
+        return {
+            "field": field,
+            "since": iso_us(since_us) if since_us is not None else None,
+            "until": iso_us(until_us) if until_us is not None else None,
+            "total": len(out),
+            "truncated": truncated,
+            "changes": out,
+        }

@@ -1,0 +1,255 @@
+"""Stack history: revisions in the store, retention, tombstones, the indexer's context, and what a
+caller may see of it (history, diff, change search)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from heatseeker.heat import events
+from heatseeker.history.service import History, RevisionNotFound, parse_when
+from heatseeker.indexer import Indexer
+from heatseeker.query.visibility import Visibility
+from heatseeker.store import Change, HistoryPolicy, Store
+
+from .fakes import FakeHeat, notification, plain_resource
+
+ALL = Visibility.everything()
+
+
+def doc(sid="a", project="p1", status="CREATE_COMPLETE", **kw):
+    action = status.partition("_")[0]
+    base = {
+        "id": sid, "name": kw.pop("name", f"stack-{sid}"), "project_id": project,
+        "status": status, "action": action, "description": "d", "tags": [],
+        "parameters": {"image": "cirros", "flavor": "m1.small"},
+        "template": {"heat_template_version": "2021-04-16",
+                     "resources": {"server": {"type": "OS::Nova::Server",
+                                              "properties": {"flavor": "m1.small"}}}},
+        "environment": {"parameters": {}, "parameter_defaults": {}, "resource_registry": {}},
+        "outputs": [], "resources": [], "files": [],
+    }
+    base.update(kw)
+    return base
+
+
+@pytest.fixture
+def store(tmp_path):
+    # versions in these tests are small numbers (long ago): no age limit
+    return Store(str(tmp_path / "state.sqlite"), HistoryPolicy(max_age_days=0))
+
+
+def revs(store, sid="a"):
+    return [(r.rev, r.status) for r in store.revisions(sid)]
+
+
+def test_first_appearance_is_revision_1_and_state_only_changes_are_not_revisions(store):
+    store.apply([Change("a", 10, doc(), request_id="req-1", user_id="u1", user_name="alice")])
+    store.apply([Change("a", 20, doc(status="CHECK_COMPLETE"))])  # state only
+    store.apply([Change("a", 30, doc(status="SUSPEND_COMPLETE"))])
+    assert revs(store) == [(1, "CREATE_COMPLETE")]
+    first = store.revision("a", 1)
+    assert (first.request_id, first.user_id, first.user_name, first.at_us) == ("req-1", "u1", "alice", 10)
+    assert first.doc["parameters"]["image"] == "cirros" and first.doc["version"] == 10
+
+
+def test_each_content_change_is_a_revision(store):
+    store.apply([Change("a", 10, doc())])
+    store.apply([Change("a", 20, doc(status="UPDATE_COMPLETE",
+                                     parameters={"image": "ubuntu", "flavor": "m1.small"}))])
+    store.apply([Change("a", 30, doc(status="UPDATE_COMPLETE", outputs=[{"key": "ip", "value": "x"}]))])
+    store.apply([Change("a", 40, doc(status="UPDATE_COMPLETE", resources=[
+        {"name": "server", "type": "OS::Nova::Server", "physical_resource_id": "p1"}]))])
+    store.apply([Change("a", 50, doc(status="UPDATE_COMPLETE", files=["f.yaml"]),
+                        file_digests={"f.yaml": "aa"})])
+    store.apply([Change("a", 60, doc(status="UPDATE_COMPLETE", files=["f.yaml"]),
+                        file_digests={"f.yaml": "bb"})])
+    # a state-only change carries no digests: the latest revision's stand (no spurious revision)
+    store.apply([Change("a", 70, doc(status="CHECK_COMPLETE", files=["f.yaml"]))])
+    assert [r for r, _ in revs(store)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_in_progress_revision_is_amended_by_the_end_of_its_action(store):
+    store.apply([Change("a", 10, doc(status="CREATE_IN_PROGRESS", outputs=[{"key": "o", "value": None}]),
+                        request_id="req-c")])
+    store.apply([Change("a", 20, doc(outputs=[{"key": "o", "value": "ready"}]))])
+    assert revs(store) == [(1, "CREATE_COMPLETE")]
+    r1 = store.revision("a", 1)
+    assert r1.request_id == "req-c" and r1.at_us == 20 and r1.doc["outputs"][0]["value"] == "ready"
+    # an update: start is state only, the end is a new revision
+    store.apply([Change("a", 30, doc(status="UPDATE_IN_PROGRESS", outputs=[{"key": "o", "value": "ready"}]))])
+    store.apply([Change("a", 40, doc(status="UPDATE_COMPLETE", outputs=[{"key": "o", "value": "v2"}]))])
+    assert revs(store) == [(1, "CREATE_COMPLETE"), (2, "UPDATE_COMPLETE")]
+
+
+def test_version_never_goes_backwards(store):
+    store.apply([Change("a", 20, doc(parameters={"image": "new"}))])
+    # an older read arrives late: not applied, so no revision either
+    assert store.apply([Change("a", 10, doc(parameters={"image": "old"}))]) == [False]
+    assert store.apply([Change("a", 20, doc(parameters={"image": "same-version"}))]) == [False]
+    assert revs(store) == [(1, "CREATE_COMPLETE")]
+    assert store.revision("a").doc["parameters"]["image"] == "new"
+    store.apply([Change("a", 30, doc(parameters={"image": "newer"}))])
+    numbers = [r.rev for r in store.revisions("a")]
+    times = [r.at_us for r in store.revisions("a")]
+    assert numbers == [1, 2] and times == sorted(times)
+
+
+def test_revision_is_written_in_the_stack_writes_transaction(store, monkeypatch):
+    store.apply([Change("a", 10, doc())])
+
+    def boom(*a, **k):
+        raise RuntimeError("crash inside the transaction")
+
+    monkeypatch.setattr(store, "_retain", boom)
+    with pytest.raises(RuntimeError):
+        store.apply([Change("a", 20, doc(parameters={"image": "x"}))])
+    # neither the stack write nor its revision happened
+    assert store.get("a").version == 10 and revs(store) == [(1, "CREATE_COMPLETE")]
+
+
+def test_retention_by_count_keeps_the_newest(tmp_path):
+    st = Store(str(tmp_path / "s.sqlite"), HistoryPolicy(max_revisions=3, max_age_days=0))
+    for i in range(1, 8):
+        st.apply([Change("a", i * 10, doc(parameters={"image": f"i{i}"}))])
+    assert [r.rev for r in st.revisions("a")] == [5, 6, 7]
+    assert st.revision("a").doc["parameters"]["image"] == "i7"
+
+
+def test_retention_by_age_never_drops_the_last_revision(tmp_path):
+    st = Store(str(tmp_path / "s.sqlite"), HistoryPolicy(max_revisions=0, max_age_days=1))
+    old = int((time.time() - 5 * 86400) * 1e6)
+    st.apply([Change("a", old, doc(parameters={"image": "i1"}))])
+    st.apply([Change("a", old + 1, doc(parameters={"image": "i2"}))])
+    assert [r.rev for r in st.revisions("a")] == [2]  # rev 1 too old; rev 2 is the last
+    st.apply([Change("a", int(time.time() * 1e6), doc(parameters={"image": "i3"}))])
+    assert [r.rev for r in st.revisions("a")] == [3]
+    assert st.prune_revisions() == 0
+
+
+def test_tombstone_keeps_the_last_revision(tmp_path):
+    st = Store(str(tmp_path / "s.sqlite"), HistoryPolicy(max_revisions=2, max_age_days=1))
+    old = int((time.time() - 5 * 86400) * 1e6)
+    st.apply([Change("a", old, doc(parameters={"image": "i1"}))])
+    st.apply([Change("a", old + 1, doc(parameters={"image": "i2"}))])
+    st.apply([Change("a", old + 2)])  # deleted
+    st.prune_revisions()
+    assert st.get("a").deleted and st.get("a").doc is None
+    last = st.revision("a")
+    assert last.rev == 2 and last.doc["parameters"]["image"] == "i2" and last.project_id == "p1"
+    h = History(st).history("a", Visibility(frozenset({"p1"})))
+    assert h["deleted"] and [r["revision"] for r in h["revisions"]] == [2]
+    assert History(st).history("a", Visibility(frozenset({"p2"}))) is None
+
+
+def test_history_disabled_and_compression(tmp_path):
+    off = Store(str(tmp_path / "off.sqlite"), HistoryPolicy(enabled=False))
+    off.apply([Change("a", 10, doc())])
+    assert off.revisions("a") == [] and off.get("a") is not None
+    raw = Store(str(tmp_path / "raw.sqlite"), HistoryPolicy(compress=False))
+    packed = Store(str(tmp_path / "z.sqlite"))
+    big = doc(template={"resources": {f"r{i}": {"type": "OS::Heat::None", "properties": {"v": i}}
+                                      for i in range(200)}})
+    raw.apply([Change("a", 10, big)])
+    packed.apply([Change("a", 10, big)])
+    assert raw.revision("a").doc == packed.revision("a").doc == dict(big, version=10)
+    assert packed.history_size()["body_bytes"] * 3 < raw.history_size()["body_bytes"]
+
+
+# -- the indexer passes the notification's context ----------------------------------------------
+
+
+def test_indexer_records_request_id_user_and_file_changes(tmp_path):
+    heat = FakeHeat()
+    heat.add("root", "web", project="alpha", params={"image": "cirros"},
+             resources=[plain_resource("port", "OS::Neutron::Port")])
+    heat.stacks["root"]["files"] = {"box.yaml": "heat_template_version: 2021-04-16\n"}
+    st = Store(str(tmp_path / "s.sqlite"))
+    ix = Indexer(st, heat)
+    ix.reconcile()  # a sync read: no context
+    r1 = st.revision("root")
+    assert (r1.rev, r1.request_id, r1.user_id) == (1, None, None)
+    heat.stacks["root"]["files"] = {"box.yaml": "heat_template_version: 2021-04-16\n# v2\n"}
+    heat.stacks["root"]["show"]["parameters"]["image"] = "ubuntu"
+    heat.set_status("root", "UPDATE_COMPLETE")
+    ix.apply_events([events.parse(notification("root", "web", "update", "end"))])
+    r2 = st.revision("root")
+    assert (r2.rev, r2.request_id, r2.user_id, r2.status) == (2, "req-1", "u", "UPDATE_COMPLETE")
+    d = History(st).diff("root", ALL)
+    paths = {c["path"]: c for c in d["changes"]}
+    assert paths["parameters.image"]["old"] == "cirros" and paths["parameters.image"]["new"] == "ubuntu"
+    assert paths["files.box.yaml"]["kind"] == "changed"
+    # a start event of a known stack: state only, no revision
+    ix.apply_events([events.parse(notification("root", "web", "check", "start"))])
+    assert st.revision("root").rev == 2
+
+
+# -- what callers see ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_projects(store):
+    now = int(time.time() * 1e6)
+    store.apply([Change("a", now - 3000, doc("a", "p1"))])
+    store.apply([Change("b", now - 3000, doc("b", "p2"))])
+    store.apply([Change("a", now - 2000, doc("a", "p1", "UPDATE_COMPLETE",
+                                             parameters={"image": "ubuntu", "flavor": "m1.small"}))])
+    store.apply([Change("b", now - 2000, doc("b", "p2", "UPDATE_COMPLETE",
+                                             parameters={"image": "fedora", "flavor": "m1.small"}))])
+    return History(store)
+
+
+def test_history_and_diff_for_the_owner(two_projects):
+    mine = Visibility(frozenset({"p1"}))
+    h = two_projects.history("a", mine)
+    assert [(r["revision"], r["status"]) for r in h["revisions"]] == [
+        (1, "CREATE_COMPLETE"), (2, "UPDATE_COMPLETE")]
+    d = two_projects.diff("a", mine)
+    assert (d["from"]["revision"], d["to"]["revision"]) == (1, 2)
+    assert d["changes"] == [{"path": "parameters.image", "kind": "changed", "old": "cirros",
+                             "new": "ubuntu"}]
+    assert two_projects.diff("a", mine, 2, 2)["changes"] == []
+    with pytest.raises(RevisionNotFound):
+        two_projects.diff("a", mine, 1, 9)
+
+
+def test_another_projects_stack_is_unknown(two_projects):
+    other = Visibility(frozenset({"p2"}))
+    assert two_projects.history("a", other) is None
+    assert two_projects.diff("a", other) is None
+    assert two_projects.diff("a", other, 1, 2) is None
+    assert two_projects.history("nope", ALL) is None
+
+
+def test_change_search_finds_old_and_new_values_within_the_caller_projects(two_projects):
+    found = two_projects.changes("parameters.image", ALL, since="1d")
+    assert [(c["stack_id"], c["old"], c["new"]) for c in found["changes"]] == [
+        ("a", "cirros", "ubuntu"), ("b", "cirros", "fedora")]
+    mine = two_projects.changes("parameters.image", Visibility(frozenset({"p1"})), since="now-7d")
+    assert [c["stack_id"] for c in mine["changes"]] == ["a"]
+    assert mine["changes"][0]["revision"] == 2 and mine["changes"][0]["previous_revision"] == 1
+    assert two_projects.changes("parameters.image", Visibility(frozenset()))["changes"] == []
+    assert two_projects.changes("parameters.flavor", ALL)["changes"] == []
+    # a time range before the updates
+    assert two_projects.changes("parameters.image", ALL, until="now-1h")["changes"] == []
+    # creations count as additions only when asked for
+    created = two_projects.changes("parameters.image", ALL, include_created=True)
+    assert [c["kind"] for c in created["changes"]] == ["added", "added", "changed", "changed"]
+    # the query string's name of a template path reaches the same change
+    assert two_projects.changes("template.resources.server", ALL)["field"] == "resources.server"
+
+
+def test_parse_when():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert parse_when("7d", now) == parse_when("now-7d", now)
+    assert parse_when("2026-11-25", now) == int(datetime(2026, 11, 25, tzinfo=UTC).timestamp() * 1e6)
+    assert parse_when(None, now) is None and parse_when(" ", now) is None
+
+
+def test_revision_documents_are_masked_as_stored(store):
+    store.apply([Change("a", 10, doc(parameters={"db_pass": "******"}))])
+    assert "******" in json.dumps(store.revision("a").doc)
