@@ -1,4 +1,5 @@
-"""``heatseeker`` command line: sync | listen | serve | search | show | reindex | status.
+"""``heatseeker`` command line: sync | listen | serve | search | show | reindex | status |
+history | diff | changes.
 
 Exit codes: 0 success; 1 a runtime failure (Heat, the broker or the index could not be used);
 2 bad usage or a bad query; 3 the index needs ``heatseeker reindex``; 4 not found.
@@ -102,13 +103,18 @@ def load_conf(args) -> cfg.ConfigOpts:
         + ["oslo_messaging=WARNING", "keystoneauth=WARNING", "stevedore=WARNING", "kombu=WARNING"]
     )
     oslo_logging.setup(conf, "heatseeker")
-    if not args.debug and args.command in ("search", "show", "status"):
+    if not args.debug and args.command in ("search", "show", "status", "history", "diff",
+                                             "changes"):
         logging.getLogger().setLevel(logging.WARNING)
     return conf
 
 
 def open_store(conf) -> Store:
-    return Store(os.path.join(conf.data_dir, "state.sqlite"))
+    from heatseeker.store import HistoryPolicy
+
+    history = HistoryPolicy(enabled=conf.history.enabled, max_revisions=conf.history.max_revisions,
+                            max_age_days=conf.history.max_age_days, compress=conf.history.compress)
+    return Store(os.path.join(conf.data_dir, "state.sqlite"), history)
 
 
 def heat_source(conf):
@@ -403,6 +409,129 @@ def cmd_status(conf, args) -> int:
     return 0
 
 
+# -- history and diffs ------------------------------------------------------------------------------
+
+
+def _history_service(conf):
+    from heatseeker.history.service import History
+
+    return History(open_store(conf))
+
+
+def _value(value, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_changes(changes: list[dict]) -> None:
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    for c in changes:
+        if c["kind"] == "added":
+            what = _value(c["new"])
+        elif c["kind"] == "removed":
+            what = _value(c["old"])
+        else:
+            what = f"{_value(c['old'], 40)} → {_value(c['new'], 40)}"
+        print(f"  {marks[c['kind']]} {c['path']}: {what}")
+
+
+def cmd_history(conf, args) -> int:
+    view = Visibility(frozenset(args.project) if args.project else None)
+    body = _history_service(conf).history(args.id, view)
+    if body is None:
+        raise NotFound(f"no history for stack {args.id}")
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    gone = "  (deleted)" if body["deleted"] else ""
+    print(f"{body['name']}  {body['stack_id']}  project {body['project_id']}{gone}")
+    print(f"{'REV':>4}  {'AT (UTC)':19}  {'STATUS':20}  {'USER':12}  {'REQUEST':44}  CHANGED")
+    for r in body["revisions"]:
+        changed = ", ".join(r["changed"][:4]) + (f" (+{len(r['changed']) - 4})" if len(r["changed"]) > 4 else "")
+        print(f"{r['revision']:>4}  {r['at'][:19].replace('T', ' ')}  {r['status'] or '?':20}  "
+              f"{(r['user_name'] or r['user_id'] or '-')[:12]:12}  {r['request_id'] or '-':44}  "
+              f"{changed if r['revision'] != body['revisions'][0]['revision'] else '(first kept)'}")
+    return 0
+
+
+def cmd_diff(conf, args) -> int:
+    from heatseeker.history.service import RevisionNotFound
+
+    view = Visibility(frozenset(args.project) if args.project else None)
+    if args.rev_b is not None and args.rev_a is None:
+        raise UsageError("give REV_A before REV_B")
+    rev_from, rev_to = args.rev_a, args.rev_b  # REV_A alone: from REV_A to the latest
+    try:
+        body = _history_service(conf).diff(args.id, view, rev_from, rev_to)
+    except RevisionNotFound as exc:
+        raise NotFound(str(exc)) from None
+    if body is None:
+        raise NotFound(f"no history for stack {args.id}")
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    a, b = body["from"], body["to"]
+    print(f"{body['name']}  {body['stack_id']}: revision {a['revision']} ({a['status']}, {a['at'][:19]}Z)"
+          f" → {b['revision']} ({b['status']}, {b['at'][:19]}Z)")
+    if not body["changes"]:
+        print("  no changes")
+    _print_changes(body["changes"])
+    return 0
+
+
+def cmd_changes(conf, args) -> int:
+    view = Visibility(frozenset(args.project) if args.project else None)
+    body = _history_service(conf).changes(
+        args.field, view, since=args.since, until=args.until, include_created=args.include_created,
+        limit=args.limit)
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    span = f"since {body['since'][:19]}Z" if body["since"] else "ever"
+    if body["until"]:
+        span += f" until {body['until'][:19]}Z"
+    print(f"{body['total']} change(s) of {body['field']} {span}"
+          + (" (truncated: narrow the range)" if body["truncated"] else ""))
+    for c in body["changes"]:
+        print(f"{c['at'][:19].replace('T', ' ')}  {c['stack_id']}  {c['name'] or '?'}  "
+              f"rev {c['previous_revision']}→{c['revision']}  {c['status']}  "
+              f"by {c['user_name'] or c['user_id'] or '-'}")
+        _print_changes([c])
+    return 0
+
+
+def _add_history_commands(sub) -> None:
+    s = sub.add_parser("history", help="a stack's revisions: when its template, environment, files, "
+                       "parameters, outputs or resources changed, by whom")
+    s.add_argument("id")
+    s.add_argument("--project", action="append", metavar="PROJECT_ID",
+                   help="only if the stack belongs to this project (repeatable)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_history)
+
+    s = sub.add_parser("diff", help="what changed in a stack between two revisions "
+                       "(default: the one before the latest, and the latest)")
+    s.add_argument("id")
+    s.add_argument("rev_a", nargs="?", type=int, metavar="REV_A")
+    s.add_argument("rev_b", nargs="?", type=int, metavar="REV_B")
+    s.add_argument("--project", action="append", metavar="PROJECT_ID")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_diff)
+
+    s = sub.add_parser("changes", help="which stacks changed a field, when, from what to what "
+                       "(e.g. changes parameters.image --since 7d)")
+    s.add_argument("field", help="as the query string names it: parameters.image, "
+                   "template.resources.server.properties.flavor, environment.resource_registry, …")
+    s.add_argument("--since", metavar="WHEN", help="date math: 7d (= now-7d), now-1h, 2026-11-25")
+    s.add_argument("--until", metavar="WHEN")
+    s.add_argument("--project", action="append", metavar="PROJECT_ID")
+    s.add_argument("--include-created", action="store_true",
+                   help="count a stack's first revision as the field being added")
+    s.add_argument("--limit", type=int, default=1000)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_changes)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -453,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="counts, last event seen, backlog")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
+
+    _add_history_commands(sub)
     return p
 
 

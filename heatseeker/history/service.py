@@ -92,13 +92,21 @@ class History:
         stack = self._visible(stack_id, view)
         if stack is None:
             return None
-        revs = self.store.revisions(stack_id)
+        revs = self.store.revisions(stack_id, with_docs=True)
+        rows = []
+        for prev, rev in zip([None, *revs[:-1]], revs, strict=True):
+            row = self._row(rev)
+            # what this revision changed, by path (the first revision: nothing before it)
+            row["changed"] = [] if prev is None else [
+                c.path for c in D.diff(view.source(prev.doc or {}), view.source(rev.doc or {}),
+                                       prev.file_digests, rev.file_digests)]
+            rows.append(row)
         return {
             "stack_id": stack_id,
             "name": stack.name,
             "project_id": stack.project_id,
             "deleted": stack.deleted,
-            "revisions": [self._row(r) for r in revs],
+            "revisions": rows,
         }
 
     def diff(
