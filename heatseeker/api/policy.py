@@ -32,6 +32,21 @@ RULES = [
          {"path": "/v1/search/stacks/{stack_id}", "method": "GET"}],
     ),
     policy.DocumentedRuleDefault(
+        "search:history",
+        "rule:project_reader or rule:context_is_admin",
+        "Read a stack's revisions and the semantic diff between two of them (a stack of another "
+        "project is unknown: 404).",
+        [{"path": "/v1/search/stacks/{stack_id}/history", "method": "GET"},
+         {"path": "/v1/search/stacks/{stack_id}/diff", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
+        "search:changes",
+        "rule:project_reader or rule:context_is_admin",
+        "Search the changes of a field over time, within the caller's project unless "
+        "all_projects is allowed.",
+        [{"path": "/v1/search/changes", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
         "search:query:aggregations",
         "rule:project_reader or rule:context_is_admin",
         "Ask for aggregations in a search (global aggregations are never allowed).",
