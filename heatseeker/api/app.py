@@ -434,4 +434,9 @@ def build_app(conf, searcher: Searcher | None = None):
         protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
     else:
         protected = TrustedHeaders(app)
-    return PublicFirst(app, protected)
+    root = PublicFirst(app, protected)
+    if conf.ui.enabled:  # the web UI under /ui/, a client of this same app (heatseeker/ui)
+        from heatseeker.ui import mount
+
+        return mount(conf, root)
+    return root

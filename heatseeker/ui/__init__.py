@@ -1,0 +1,10 @@
+"""heatseeker's web UI: a page for searching stacks, served by ``heatseeker serve`` under ``/ui/``.
+
+The server side (sign-in, sessions, the proxy to the public API, and why a proxy) is
+``server.py``; the page itself is plain HTML, CSS and JavaScript in ``static/`` (no build step,
+nothing loaded from elsewhere).
+"""
+
+from heatseeker.ui.server import UI, Identity, LoginFailed, SessionStore, mount
+
+__all__ = ["UI", "Identity", "LoginFailed", "SessionStore", "mount"]
