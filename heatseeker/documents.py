@@ -411,6 +411,104 @@ def fingerprint(template: Any) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+# -- same template, same registry mapping ------------------------------------------------------------
+
+# Keys that only describe: dropped from the normalised template (at the top, in parameter, output and
+# parameter-group definitions; never inside resource properties, where a "description" is data).
+_DESCRIBING = ("description", "Description")
+_DESCRIBED_SECTIONS = ("parameters", "Parameters", "outputs", "Outputs", "parameter_groups")
+
+
+def _normal_text(value: Any) -> Any:
+    """Strings with line endings unified and trailing whitespace gone (per line and at the end)."""
+    if isinstance(value, dict):
+        return {k: _normal_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal_text(v) for v in value]
+    if isinstance(value, str) and ("\n" in value or "\r" in value or value != value.rstrip()):
+        lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return "\n".join(line.rstrip() for line in lines).rstrip()
+    return value
+
+
+def normalised_template(template: Any) -> Any:
+    """The template as its fingerprint sees it: descriptions dropped, text whitespace normalised.
+
+    Key order and YAML formatting are already gone (a parsed template; the hash sorts keys).
+    """
+    if not isinstance(template, Mapping):
+        return _normal_text(_jsonable(template))
+    out = {k: v for k, v in _jsonable(template).items() if k not in _DESCRIBING}
+    for section in _DESCRIBED_SECTIONS:
+        part = out.get(section)
+        if isinstance(part, dict):
+            out[section] = {
+                k: ({kk: vv for kk, vv in v.items() if kk not in _DESCRIBING}
+                    if isinstance(v, dict) else v)
+                for k, v in part.items()
+            }
+        elif isinstance(part, list):
+            out[section] = [
+                {kk: vv for kk, vv in v.items() if kk not in _DESCRIBING} if isinstance(v, dict) else v
+                for v in part
+            ]
+    return _normal_text(out)
+
+
+def template_fingerprint(template: Any) -> str:
+    """sha256 hex of the normalised (masked) template: stacks deployed from the same template share
+    it whatever their descriptions, the formatting of their YAML or the order of their keys (see
+    ``normalised_template``). ``fingerprint`` stays the exact hash."""
+    return fingerprint(normalised_template(template))
+
+
+def _registry_target_names(target: str) -> list[str]:
+    """A mapping's target, and its base name when it is a path or URL (heatclient turns a local
+    ``box.yaml`` into ``file:///abs/path/box.yaml``): both are searchable."""
+    names = [target]
+    base = target.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if base and base != target:
+        names.append(base)
+    return names
+
+
+def registry_entries(registry: Any) -> tuple[list[str], list[str]]:
+    """``(types, mappings)`` of an environment's ``resource_registry``.
+
+    ``types``: every resource type the registry maps (globally, or for named resources under
+    ``resources``); ``mappings``: ``TYPE=TARGET`` for each (and ``TYPE=BASENAME`` when the target
+    is a path/URL). Sorted, without duplicates.
+    """
+    types: set[str] = set()
+    maps: set[str] = set()
+
+    def add(rtype: Any, target: Any) -> None:
+        if not isinstance(rtype, str) or not rtype or isinstance(target, dict | list):
+            return
+        types.add(rtype)
+        if target is None:
+            return
+        for name in _registry_target_names(str(target)):
+            maps.add(f"{rtype}={name}")
+
+    if isinstance(registry, Mapping):
+        for key, value in registry.items():
+            if key == "resources" and isinstance(value, Mapping):
+                for per_resource in value.values():
+                    if isinstance(per_resource, Mapping):
+                        for rtype, target in per_resource.items():
+                            if not str(rtype).startswith("hooks"):
+                                add(rtype, target)
+            else:
+                add(key, value)
+    return sorted(types), sorted(maps)
+
+
+# Tree fields a link (an OS::Heat::Stack resource's stack, see heatseeker/links.py) rewrites; Heat's
+# own parent stays in ``parent_id`` for nested stacks. None/empty when the stack is not linked.
+LINK_STACK = "OS::Heat::Stack"
+
+
 def build(
     snapshot: Any,
     *,
@@ -472,6 +570,7 @@ def build(
         for section in _ENV_SECTIONS
     }
     environment["resource_registry"] = scrub(_jsonable(raw_env.get("resource_registry") or {}))
+    registry_types, registry_map = registry_entries(environment["resource_registry"])
 
     resource_types = sorted(
         set(_template_types(raw_template)) | {r["type"] for r in resources if r["type"]}
@@ -522,6 +621,13 @@ def build(
         "environment": environment,
         "files": sorted(str(k) for k in files),
         "fingerprint": fingerprint(template),
+        "template_fingerprint": template_fingerprint(template),
+        "registry_types": registry_types,
+        "registry_map": registry_map,
+        # set by heatseeker/links.py when an OS::Heat::Stack resource of another stack created this
+        # one (Heat keeps no parent for it): the creator's id and the kind of link
+        "created_by": None,
+        "link": None,
         "indexed_at": iso(moment),
         "version": version,
     }

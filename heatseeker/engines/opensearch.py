@@ -106,7 +106,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: template_fingerprint, registry_types/_map, created_by, link
 TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
@@ -555,6 +555,15 @@ class OpenSearchEngine(Engine):
             except RequestError as exc:  # another process created it first
                 if "resource_already_exists" not in str(exc):
                     raise EngineError(f"opensearch: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001
+                raise EngineError(f"opensearch: {exc}") from exc
+        elif not self.read_only:
+            # fields added since the index was made (mappings only grow): declared so that new
+            # writes index them; documents written before need `heatseeker reindex`
+            try:
+                self.client.indices.put_mapping(
+                    index=self.write_alias, body={"properties": mapping()["properties"]}
+                )
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"opensearch: {exc}") from exc
         self._ready = True

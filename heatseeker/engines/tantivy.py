@@ -116,7 +116,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: template_fingerprint, registry_types/_map, created_by, link
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -128,7 +128,9 @@ LOCK_FILE = "writer.lock"
 GEN_PREFIX = "gen-"
 
 CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoint (never a stack id)
-LIST_FIELDS = frozenset({"tags", "ancestors", "path", "resource_types", "files"})
+LIST_FIELDS = frozenset(
+    {"tags", "ancestors", "path", "resource_types", "files", "registry_types", "registry_map"}
+)
 BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
 RANGE_TERMS_CAP = 1_000_000  # distinct terms a text range may cover

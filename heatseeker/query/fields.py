@@ -41,6 +41,11 @@ FIELDS: dict[str, str] = {
     "resource_types": KEYWORD,
     "template_version": KEYWORD,
     "fingerprint": KEYWORD,
+    "template_fingerprint": KEYWORD,
+    "registry_types": KEYWORD,
+    "registry_map": KEYWORD,
+    "created_by": KEYWORD,
+    "link": KEYWORD,
     "files": KEYWORD,
     "created_at": DATE,
     "updated_at": DATE,
@@ -60,7 +65,8 @@ FULLTEXT = "_all"
 # (a bare word can never reveal it).
 FULLTEXT_EXCLUDED = frozenset(
     {
-        "id", "project_id", "parent_id", "root_id", "ancestors", "fingerprint", "stack_owner",
+        "id", "project_id", "parent_id", "root_id", "ancestors", "fingerprint",
+        "template_fingerprint", "created_by", "stack_owner",
         "stack_user_project_id", "created_at", "updated_at", "deleted_at", "indexed_at", "depth",
         "version",
     }

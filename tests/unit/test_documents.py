@@ -29,6 +29,7 @@ DOC_KEYS = {
     "stack_user_project_id",
     "parameters", "outputs", "resources", "resource_types", "template", "template_version",
     "environment", "files", "fingerprint", "indexed_at", "version",
+    "template_fingerprint", "registry_types", "registry_map", "created_by", "link",
 }  # fmt: skip
 
 NOW = dt.datetime(2026, 11, 25, 8, 0, 0, tzinfo=dt.UTC)
