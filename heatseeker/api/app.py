@@ -6,6 +6,9 @@
     GET  /v1/search/facets          facets with value counts
     POST /v1/search  (GET + body)   search (the Elasticsearch DSL subset, see query/dsl.py)
     GET  /v1/search/stacks/{id}     one stack and its nested tree (heatseeker)
+    GET  /v1/search/stacks/{id}/history   its revisions (heatseeker, history/service.py)
+    GET  /v1/search/stacks/{id}/diff      the semantic diff of two revisions (?from=&to=)
+    GET  /v1/search/changes         which stacks changed a field, when, old → new values
 
 Errors are JSON ``{"error": {"code", "title", "message"}}``; bad input is a 4xx, never a 500.
 Every answer about stacks is computed under the caller's ``Visibility`` (``auth.py``), applied by
@@ -184,10 +187,11 @@ def _engine_fields(spec) -> tuple[str, ...] | None:
 
 
 class App:
-    def __init__(self, conf, searcher: Searcher, authorizer: Authorizer):
+    def __init__(self, conf, searcher: Searcher, authorizer: Authorizer, history=None):
         self.conf = conf
         self.searcher = searcher
         self.authorizer = authorizer
+        self._history_service = history  # heatseeker.history.service.History, opened on first use
         self.limits = RequestLimits(
             max_limit=conf.api.max_limit,
             max_offset_plus_limit=conf.api.max_result_window,
@@ -208,6 +212,7 @@ class App:
             ("/v1/search/facets", ("GET",), self.facets),
             ("/v1/search", ("GET", "POST"), self.search),
             ("/v1/search/", ("GET", "POST"), self.search),
+            ("/v1/search/changes", ("GET",), self.changes),
         ]
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -245,6 +250,9 @@ class App:
                     raise ApiError(405, f"{req.method} is not allowed on {path}", methods)
                 return handler(req)
         prefix = "/v1/search/stacks/"
+        history_route = self._history_route(req, path, prefix)
+        if history_route is not None:
+            return history_route
         if path.startswith(prefix) and "/" not in path[len(prefix):] and len(path) > len(prefix):
             if req.method != "GET":
                 raise ApiError(405, f"{req.method} is not allowed on {path}", ("GET",))
@@ -403,6 +411,85 @@ class App:
         return _json_response(node)
 
 
+    # -- history and diffs (heatseeker/history) ------------------------------------------------------
+
+    # routes with a stack id inside, served by dispatch (each GET only)
+    TEMPLATED = (
+        "/v1/search/stacks/{stack_id}",
+        "/v1/search/stacks/{stack_id}/history",
+        "/v1/search/stacks/{stack_id}/diff",
+    )
+
+    def _history_route(self, req: webob.Request, path: str, prefix: str):
+        for suffix, handler in (("/history", self.stack_history), ("/diff", self.stack_diff)):
+            if path.startswith(prefix) and path.endswith(suffix):
+                stack_id = path[len(prefix) : -len(suffix)]
+                if stack_id and "/" not in stack_id:
+                    if req.method != "GET":
+                        raise ApiError(405, f"{req.method} is not allowed on {path}", ("GET",))
+                    return handler(req, stack_id)
+        return None
+
+    def history_service(self):
+        if self._history_service is None:
+            from heatseeker.history.service import History
+            from heatseeker.store import HistoryPolicy, Store
+
+            h = self.conf.history
+            policy = HistoryPolicy(enabled=h.enabled, max_revisions=h.max_revisions,
+                                   max_age_days=h.max_age_days, compress=h.compress)
+            self._history_service = History(
+                Store(os.path.join(self.conf.data_dir, "state.sqlite"), policy))
+        return self._history_service
+
+    def _revision_param(self, req: webob.Request, name: str) -> int | None:
+        value = req.GET.get(name)
+        if value in (None, ""):
+            return None
+        if not value.isdigit() or int(value) < 1:
+            raise ApiError(400, f"{name} must be a revision number (1, 2, …), not {value!r}")
+        return int(value)
+
+    def stack_history(self, req: webob.Request, stack_id: str) -> webob.Response:
+        caller = self._caller(req)
+        self.authorizer.require("search:history", caller)
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        body = self._timed(lambda: self.history_service().history(stack_id, view))
+        if body is None:
+            raise ApiError(404, f"no stack {stack_id} that you may see")
+        return _json_response(body)
+
+    def stack_diff(self, req: webob.Request, stack_id: str) -> webob.Response:
+        from heatseeker.history.service import RevisionNotFound
+
+        caller = self._caller(req)
+        self.authorizer.require("search:history", caller)
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        rev_from = self._revision_param(req, "from")
+        rev_to = self._revision_param(req, "to")
+        try:
+            body = self._timed(
+                lambda: self.history_service().diff(stack_id, view, rev_from, rev_to))
+        except RevisionNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        if body is None:
+            raise ApiError(404, f"no stack {stack_id} that you may see")
+        return _json_response(body)
+
+    def changes(self, req: webob.Request) -> webob.Response:
+        caller = self._caller(req)
+        self.authorizer.require("search:changes", caller)
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        limit_text = req.GET.get("limit") or "1000"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+            raise ApiError(400, f"limit must be a whole number from 1 to 1000, not {limit_text!r}")
+        body = self._timed(lambda: self.history_service().changes(
+            req.GET.get("field") or "", view, since=req.GET.get("since"),
+            until=req.GET.get("until"), include_created=self._flag(req, "include_created", False),
+            limit=int(limit_text)))
+        return _json_response(body)
+
+
 class PublicFirst:
     """Serve the public routes (versions, the API description) without authentication and
     everything else through the authentication middleware."""
@@ -417,7 +504,7 @@ class PublicFirst:
         return self.protected(environ, start_response)
 
 
-def build_app(conf, searcher: Searcher | None = None):
+def build_app(conf, searcher: Searcher | None = None, history=None):
     """The WSGI application for ``conf`` (``[api]``, ``[keystone_authtoken]``, ``[oslo_policy]``)."""
     from heatseeker.api import policy
     from heatseeker.api.auth import TrustedHeaders
@@ -427,7 +514,7 @@ def build_app(conf, searcher: Searcher | None = None):
     if searcher is None:
         searcher = Searcher(open_engine(conf, read_only=True))
     authorizer = Authorizer(policy.enforcer(conf), check_admin_only(conf.api.admin_only_fields))
-    app = App(conf, searcher, authorizer)
+    app = App(conf, searcher, authorizer, history)
     if conf.api.auth_strategy == "keystone":
         from keystonemiddleware import auth_token
 

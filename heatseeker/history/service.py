@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 
 from heatseeker.history import diff as D
 from heatseeker.query import datemath
-from heatseeker.query.errors import QueryError
 from heatseeker.query.visibility import Visibility
 from heatseeker.store import Revision, Store
 
@@ -159,9 +158,7 @@ class History:
         """Every change of ``field`` in revisions taken between ``since`` and ``until``, with old
         and new values, newest last. ``include_created``: a stack's first revision counts as the
         field being added."""
-        field = D.normalise_field(field or "")
-        if not field:
-            raise QueryError("say which field: e.g. parameters.image")
+        field = D.normalise_field(field or "")  # empty: every change
         moment = now or datetime.now(UTC)
         since_us = parse_when(since, moment)
         until_us = parse_when(until, moment, round_up=True)
@@ -176,7 +173,7 @@ class History:
             for ch in changes:
                 if prev is None:
                     ch = D.Change(ch.keys, D.ADDED, None, ch.new)
-                if not D.matches(ch.path, field):
+                if field and not D.matches(ch.path, field):
                     continue
                 if len(out) >= limit:
                     truncated = True

@@ -11,6 +11,7 @@ trusted-headers``: the identity headers are believed as sent, as Searchlight's f
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -150,9 +151,34 @@ def api_engine(tmp_path_factory):
     engine.close()
 
 
+def history_of(doc: dict) -> list[dict]:
+    """Two revisions of a CORPUS document for the history routes: as created, then with one
+    parameter changed."""
+    first = dict(doc, status="CREATE_COMPLETE", action="CREATE",
+                 parameters={**(doc.get("parameters") or {}), "revision_probe": "one"})
+    second = dict(doc, status="UPDATE_COMPLETE", action="UPDATE",
+                  parameters={**(doc.get("parameters") or {}), "revision_probe": "two"})
+    return [first, second]
+
+
 @pytest.fixture(scope="session")
-def api_app(api_engine):
-    return build_app(make_conf(), Searcher(api_engine))
+def api_history(tmp_path_factory):
+    """A store holding two revisions of every CORPUS stack (heatseeker/history)."""
+    from heatseeker.history.service import History
+    from heatseeker.store import Change, HistoryPolicy, Store
+
+    store = Store(str(tmp_path_factory.mktemp("api-history") / "state.sqlite"),
+                  HistoryPolicy(max_age_days=0))
+    now = int(time.time() * 1e6)
+    for i, (first, second) in enumerate(history_of(doc) for doc in DOCS):
+        store.apply([Change(first["id"], now - 10_000 + i, first, request_id="req-create")])
+        store.apply([Change(second["id"], now - 5_000 + i, second, request_id="req-update")])
+    return History(store)
+
+
+@pytest.fixture(scope="session")
+def api_app(api_engine, api_history):
+    return build_app(make_conf(), Searcher(api_engine), api_history)
 
 
 @pytest.fixture(scope="session")

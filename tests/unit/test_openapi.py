@@ -127,8 +127,8 @@ def served(api_app) -> set[tuple[str, str]]:
         for path, methods, _ in api_app.app.routes
         for method in methods
     }
-    # the one parametrised route (matched by prefix in App.dispatch)
-    routes.add(("GET", "/v1/search/stacks/{stack_id}"))
+    # the parametrised routes (matched by prefix in App.dispatch)
+    routes |= {("GET", path) for path in api_app.app.TEMPLATED}
     return routes
 
 
