@@ -112,6 +112,7 @@ CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
 LOOKUP_BATCH = 1000
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
+BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "translog.durability": "async"}
 DISTINCT_PAGE = 10_000  # buckets per page of a composite aggregation (count_distinct)
 _WORD = re.compile(r"[^\W_]+")
 _MATCH_NONE: dict = {"match_none": {}}
@@ -771,7 +772,9 @@ class OpenSearchEngine(Engine):
                 self.client.indices.create,
                 index=new,
                 body={
-                    "settings": self._index_settings(),
+                    # a bulk load: no refresh and an asynchronous translog until the swap (a
+                    # rebuild that fails is abandoned whole, so nothing relies on them before)
+                    "settings": {**self._index_settings(), **BULK_LOAD_SETTINGS},
                     "mappings": mapping(),
                     "aliases": {self.building_alias: {}},
                 },
@@ -786,6 +789,9 @@ class OpenSearchEngine(Engine):
                     )
                 if checkpoint is not None:
                     self._write_checkpoint(new, int(checkpoint))
+                self._call(self.client.indices.put_settings, index=new,
+                           body={k: None for k in BULK_LOAD_SETTINGS})
+                self._call(self.client.indices.flush, index=new)
                 self._call(self.client.indices.refresh, index=new)
                 actions: list[dict] = [
                     {"remove": {"index": old, "alias": alias}}
