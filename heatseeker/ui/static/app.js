@@ -12,8 +12,7 @@
   const MARK_POST = "\uE001";
   const LIST_FIELDS = ["id", "name", "status", "project_id", "updated_at", "created_at", "path",
     "depth", "root_id", "parent_id", "ancestors", "status_reason"];
-  const HIGHLIGHT_FIELDS = ["name", "description", "status_reason", "tags", "parameters",
-    "outputs", "resources", "environment", "template"];
+  const HIGHLIGHT_SKIP = ["path", "ancestors", "root_id", "parent_id", "fingerprint"];
   const DYNAMIC = ["parameters.", "outputs.", "resources.", "template.", "environment."];
 
   const body = document.body;
@@ -336,16 +335,20 @@
 
   function resultRow(hit, state) {
     const s = hit._source || {};
+    const nameHl = (hit.highlight || {}).name;
+    const nameShown = nameHl && nameHl[0].split(MARK_PRE).join("").split(MARK_POST).join("") === s.name
+      ? marked(nameHl[0]) : [s.name || hit._id];
     const nested = (s.depth || 0) > 0 && Array.isArray(s.path);
     const hl = hit.highlight || {};
     const frags = [];
     for (const [field, list] of Object.entries(hl)) {
+      if (HIGHLIGHT_SKIP.includes(field) || field === "name") continue;
       for (const frag of list.slice(0, 2)) frags.push(h("li", {}, h("span", { class: "hl-field", text: field + ": " }), marked(frag)));
       if (frags.length >= 4) break;
     }
     return h("li", { class: "result", "data-id": hit._id },
       h("div", { class: "result-head" },
-        h("a", { class: "name", href: stackUrl(hit._id, state), text: s.name || hit._id }),
+        h("a", { class: "name", href: stackUrl(hit._id, state) }, nameShown),
         statusBadge(s.status)),
       nested ? h("div", { class: "nested" }, h("span", { class: "label", text: "nested: " }),
         pathEl(s.path, (s.ancestors || []).concat([hit._id]), state)) : null,
@@ -450,10 +453,11 @@
       request.rollup = "root";
       request._source = ["id", "name", "status", "project_id", "updated_at"];
     } else {
-      request._source = LIST_FIELDS;
+      // include/exclude form: the server highlights on the whole stack, the answer stays small
+      request._source = { include: LIST_FIELDS };
       if (state.q.trim()) {
-        request.highlight = { fields: Object.fromEntries(HIGHLIGHT_FIELDS.map((f) => [f, {}])),
-          pre_tags: [MARK_PRE], post_tags: [MARK_POST], fragment_size: 80, number_of_fragments: 2 };
+        request.highlight = { fields: { "*": {} }, pre_tags: [MARK_PRE], post_tags: [MARK_POST],
+          fragment_size: 80, number_of_fragments: 2 };
       }
       if (state.sort) request.sort = state.sort;
     }
