@@ -78,6 +78,7 @@ def markdown(r: dict) -> str:
     L += _query_vs_api(b.get("query_vs_api"), b.get("latency"))
     L += _latency(b.get("latency"))
     L += _indexing(b.get("indexing"))
+    L += _opensearch(b.get("opensearch"), b.get("indexing"), b.get("latency"))
     L += _freshness(b.get("freshness"))
     L += _listener(b.get("listener"))
     return "\n".join(L).rstrip() + "\n"
@@ -293,6 +294,68 @@ def _indexing(idx: dict | None) -> list[str]:
                  + ".")  # fmt: skip
         L.append("")
     return L
+
+
+def _opensearch(os_: dict | None, idx: dict | None, lat: dict | None) -> list[str]:
+    if os_ is None:
+        return []
+    L = ["## 6. The OpenSearch engine (synthetic stacks)", ""]
+    st = _status(os_)
+    if st:
+        return L + [st, ""]
+    node = os_["node"]
+    L.append(f"A dedicated single-node OpenSearch {node.get('version', '?')} (tools/opensearch node "
+             f"{node['n']}, heap {node['heap']}, wiped first) on this machine, fed the stacks of "
+             "the indexing benchmark. Rebuild: `Projector.rebuild()` on the OpenSearch engine (bulk "
+             "requests of 500, no refresh until the swap); its baseline is the embedded engine's "
+             "rebuild of the same stacks in this run. Queries: the mix of section 2 through "
+             "heatseeker on OpenSearch; baseline (raw): the very requests heatseeker sent for each "
+             "question, replayed straight with opensearch-py (OpenSearch's time plus HTTP and "
+             "JSON), so the ratio is heatseeker's own overhead on this engine. The answers are "
+             "compared with the embedded engine's.")
+    L.append("")
+    rows = []
+    for n, r in sorted(os_["sizes"].items(), key=lambda x: int(x[0])):
+        if "skipped" in r:
+            rows.append([f"{int(n):,}", r["skipped"]] + [""] * 6)
+            continue
+        rb = r["rebuild"]
+        emb = ((idx or {}).get("sizes", {}).get(n) or {}).get("rebuild") or {}
+        rows.append([f"{int(n):,}", f"**{_f(rb['docs_per_s'])}**", _f(emb.get("docs_per_s")),
+                     _x(_ratio(emb.get("docs_per_s"), rb["docs_per_s"])),
+                     f"{_f(rb['index_mb'])} MB", f"{_f(emb.get('index_mb'))} MB",
+                     f"{_f(rb['node_rss_mb'])} MB", f"{_f(rb['peak_rss_mb'])} MB"])  # fmt: skip
+    L += _table(["stacks", "OpenSearch stacks/s", "embedded stacks/s", "embedded ÷ OpenSearch speed",
+                 "OpenSearch index", "embedded index", "OpenSearch node RSS (JVM)",
+                 "heatseeker peak RSS"], rows)  # fmt: skip
+    for n, r in sorted(os_["sizes"].items(), key=lambda x: int(x[0])):
+        la = r.get("latency")
+        if not la:
+            continue
+        emb = ((lat or {}).get("sizes", {}).get(n) or {}).get("queries", {})
+        L.append(f"### Query mix on OpenSearch, {int(n):,} stacks")
+        L.append("")
+        L.append(f"{la['rounds']} rounds; project-scoped questions asked by a member of the largest "
+                 f"project ({la['project']['stacks']:,} stacks). Answers compared with the embedded "
+                 f"engine: {_agree(la['answers_disagree'])}")
+        L.append("")
+        rows = []
+        for name, q in la["queries"].items():
+            e = (emb.get(name) or {}).get("heatseeker") or {}
+            rows.append([name, q["requests"], _f(q["heatseeker"]["p50_ms"]),
+                         _f(q["heatseeker"]["p99_ms"]), _f(q["raw"]["p50_ms"]),
+                         _x(q["overhead_p50"]), _f(e.get("p50_ms"))])  # fmt: skip
+        mix = la["mix"]
+        rows.append(["**whole mix**", "", f"**{_f(mix['heatseeker']['p50_ms'])}**",
+                     f"**{_f(mix['heatseeker']['p99_ms'])}**", _f(mix["raw"]["p50_ms"]),
+                     f"**{_x(mix['overhead_p50'])}**", ""])  # fmt: skip
+        L += _table(["query", "requests", "heatseeker p50 ms", "p99 ms", "raw replay p50 ms",
+                     "overhead p50", "embedded engine p50 ms (section 2)"], rows)  # fmt: skip
+    return L
+
+
+def _ratio(a, b):
+    return None if not a or not b else round(a / b, 2)
 
 
 def _freshness(fr: dict | None) -> list[str]:

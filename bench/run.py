@@ -20,9 +20,12 @@ from datetime import UTC, datetime
 
 from bench import common
 
-BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency")
+BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
+# OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
+# would take ~20 minutes alone, so the full run measures it at the smaller default size
+OPENSEARCH_MAX_SIZE = 10_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", help="synthetic sizes, comma-separated (default 10000,100000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--rounds", type=int, help="rounds of each query mix (default 100, quick 20)")
+    p.add_argument("--out", help="write the report there instead of bench/results/")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 if a benchmark failed or was skipped, or two sides of a "
+                        "comparison answered differently (the CI smoke run)")
     args = p.parse_args(argv)
     only = [x.strip() for group in args.only for x in group.split(",") if x.strip()]
     unknown = set(only) - set(BENCHMARKS)
@@ -73,9 +80,31 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"]["load_average_at_end"] = common.load_average()
     report["machine"]["cpu_pressure_avg60_at_end"] = common.cpu_pressure()
     report["assessment"] = assess(report)
-    paths = write(report)
+    paths = write(report, args.out)
     common.log(f"report: {', '.join(paths)} ({report['total_seconds']} s)")
-    return 0
+    problems = check(report)
+    for problem in problems:
+        common.log(f"PROBLEM: {problem}")
+    return 1 if args.strict and problems else 0
+
+
+def check(report: dict) -> list[str]:
+    """What makes a run worthless: a benchmark that failed or skipped, answers that differ."""
+    out = []
+    for name, res in report["benchmarks"].items():
+        for key in ("failed", "skipped"):
+            if key in res:
+                out.append(f"{name} {key}: {res[key]}")
+        for n, size in (res.get("sizes") or {}).items():
+            if "skipped" in size:
+                out.append(f"{name} {n} skipped: {size['skipped']}")
+            for part in (size, size.get("latency") or {}):
+                if part.get("answers_disagree"):
+                    out.append(f"{name} {n}: answers differ: {part['answers_disagree'][:3]}")
+    for name, q in ((report["benchmarks"].get("query_vs_api") or {}).get("questions") or {}).items():
+        if not q.get("answers_agree"):
+            out.append(f"query_vs_api: {name}: heatseeker and the Heat API differ")
+    return out
 
 
 def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -> dict:
@@ -99,6 +128,11 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import latency
 
         return latency.run(sizes, seed, rounds)
+    if name == "opensearch":
+        from bench import opensearch
+
+        small = [n for n in sizes if n <= OPENSEARCH_MAX_SIZE] or [min(sizes)]
+        return opensearch.run(small, seed, rounds)
     raise ValueError(name)
 
 
@@ -154,10 +188,11 @@ def assess(report: dict) -> list[dict]:
 # -- writing ----------------------------------------------------------------------------------------
 
 
-def write(report: dict) -> list[str]:
+def write(report: dict, out: str | None = None) -> list[str]:
     from bench import report as md
 
-    os.makedirs(common.RESULTS, exist_ok=True)
+    results = out or common.RESULTS
+    os.makedirs(results, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     prefix = "quick-" if report["mode"] == "quick" else ""
     latest = "latest-quick" if report["mode"] == "quick" else "latest"
@@ -166,7 +201,7 @@ def write(report: dict) -> list[str]:
     paths = []
     for base in (f"{prefix}{stamp}", latest):
         for ext, content in (("json", body), ("md", text)):
-            path = os.path.join(common.RESULTS, f"{base}.{ext}")
+            path = os.path.join(results, f"{base}.{ext}")
             with open(path + ".tmp", "w") as fh:
                 fh.write(content)
             os.replace(path + ".tmp", path)

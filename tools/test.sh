@@ -14,4 +14,7 @@ echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 mkdir -p artifacts
 .venv/bin/python -m pytest -q -ra --junitxml=artifacts/junit.xml tests "$@"
+# the benchmarks' smoke run (bench/README.md): every benchmark runs at its quick size and every
+# comparison in it answers the same on both sides; its report is kept under artifacts/bench
+echo "== bench smoke"; .venv/bin/python -m bench.run --quick --strict --out artifacts/bench
 echo "all checks passed in $(( $(date +%s) - t0 ))s"
