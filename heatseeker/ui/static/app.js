@@ -304,18 +304,21 @@
     if (!shown.length) nav.append(h("p", { class: "muted", text: "No facets." }));
     for (const f of shown) {
       const list = h("ul", {});
-      for (const o of f.options.slice(0, 15)) {
+      const more = h("ul", {});
+      // the active ones and the 10 most frequent in view, the rest one click away
+      f.options.forEach((o, i) => {
         const token = f.name + ":" + o.key;
         const on = state.filters.includes(token);
         const filters = on ? state.filters.filter((x) => x !== token) : state.filters.concat([token]);
         const label = on ? "Remove filter " + f.name + " " + o.key : "Filter " + f.name + " " + o.key;
-        list.append(h("li", {}, h("a", { href: searchUrl(state, { filters, page: 1 }),
+        (i < 10 || on ? list : more).append(h("li", {}, h("a", { href: searchUrl(state, { filters, page: 1 }),
           class: "facet" + (on ? " on" : ""), "aria-label": label + " (" + o.doc_count + " stacks)",
           "aria-current": on ? "true" : null, "data-facet": f.name, "data-value": o.key },
         f.name === "status" ? statusBadge(o.key) : h("span", { class: "key", text: o.key }),
         h("span", { class: "count", text: String(o.doc_count) }))));
-      }
-      nav.append(h("section", { class: "facet-group" }, h("h3", { text: f.name.replace(/_/g, " ") }), list));
+      });
+      nav.append(h("section", { class: "facet-group" }, h("h3", { text: f.name.replace(/_/g, " ") }), list,
+        more.children.length ? h("details", {}, h("summary", { text: more.children.length + " more" }), more) : null));
     }
     return nav;
   }
@@ -437,7 +440,7 @@
     app.append(form, activeFilters(state) || "", h("div", { class: "layout" }, side, h("div", { class: "content" }, status, results)));
     if (!state.q && !state.filters.length) setTimeout(() => input.focus(), 0);
 
-    const facetsP = api("/v1/search/facets?limit_terms=20" + (state.all ? "&all_projects=true" : ""))
+    const facetsP = api("/v1/search/facets?limit_terms=100" + (state.all ? "&all_projects=true" : ""))
       .then((answer) => {
         const body = answer["OS::Heat::Stack"] || {};
         fields = (body.facets || []).map((f) => (f.type === "object" ? f.name + "." : f.name))
@@ -460,6 +463,7 @@
           fragment_size: 80, number_of_fragments: 2 };
       }
       if (state.sort) request.sort = state.sort;
+      else if (!state.q.trim()) request.sort = "updated_at:desc"; // nothing to rank: newest first
     }
     status.textContent = "Searching…";
     try {
