@@ -419,6 +419,9 @@ def _history_service(conf):
 
 
 def _value(value, width: int = 60) -> str:
+    if isinstance(value, dict) and isinstance(value.get("type"), str):  # a resource: its type first
+        rest = {k: v for k, v in value.items() if k != "type"}
+        return value["type"] + (" " + _value(rest, width) if rest else "")
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= width else text[: width - 1] + "…"
 
