@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from heatseeker import documents
+from heatseeker import documents, links
 from heatseeker.engines.base import Engine, WriterBusy
 from heatseeker.heat.client import HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
@@ -205,7 +205,7 @@ class Indexer:
                     doc = documents.with_state(doc, ev.state, ev.status_reason, result.read_at)
                 changes.append(Change(sid, result.read_at, doc, **_context(ev),
                                       file_digests=file_digests(getattr(result, "files", None))))
-        applied = self.store.apply(changes)
+        applied = self.store.apply(links.resolve(self.store, changes))[: len(changes)]
         report.written = sum(applied)
         last_ev = max(events, key=lambda e: e.timestamp) if events else None
         if last_ev is not None:
@@ -280,11 +280,11 @@ class Indexer:
                     batch.append(Change(sid, result.read_at, self._document(result, {}, project),
                                         file_digests=file_digests(getattr(result, "files", None))))
                 if len(batch) >= 200:
-                    self.store.apply(batch)
+                    self.store.apply(links.resolve(self.store, batch))
                     batch = []
                 if progress:
                     progress(done, total, "reading stacks")
-            self.store.apply(batch)
+            self.store.apply(links.resolve(self.store, batch))
         # what Heat no longer lists: confirm with a read, then tombstone
         missing = [
             sid for sid, have in stored.items() if sid not in listing and have["version"] < listing_started
@@ -298,7 +298,7 @@ class Indexer:
                 continue
             if shown is None or shown.get("stack_status") == "DELETE_COMPLETE":
                 gone.append(Change(sid, now_us()))
-        report.tombstoned += sum(self.store.apply(gone))
+        report.tombstoned += sum(self.store.apply(links.resolve(self.store, gone))[: len(gone)])
         self.store.prune_revisions()
         self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
         report.seconds = time.monotonic() - started

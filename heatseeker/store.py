@@ -444,6 +444,17 @@ class Store:
                 out[rec.id] = rec
         return out
 
+    def live_named(self, names: Iterable[str]) -> list[Record]:
+        """Live stacks with one of these names (links.py: the creator of a new stack)."""
+        names = list(dict.fromkeys(names))[:500]
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        rows = self._connect().execute(
+            f"SELECT {self._COLS} FROM stacks WHERE deleted = 0 AND name IN ({marks})", names
+        ).fetchall()
+        return [self._record(r) for r in rows]
+
     def changes_since(self, seq: int, limit: int = 1000) -> list[Record]:
         rows = (
             self._connect()
