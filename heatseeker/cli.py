@@ -1,4 +1,4 @@
-"""``heatseeker`` command line: sync | listen | serve | search | show | reindex | status |
+"""``heatseeker`` command line: sync | listen | serve | search | show | uses | reindex | status |
 history | diff | changes.
 
 Exit codes: 0 success; 1 a runtime failure (Heat, the broker or the index could not be used);
@@ -286,12 +286,14 @@ def cmd_search(conf, args) -> int:
     return 0
 
 
-def _print_tree(node: dict, indent: int = 0) -> None:
+def _print_tree(node: dict, indent: int = 0, linked: frozenset[str] = frozenset()) -> None:
     s = node["stack"]
     via = f"  [{s['parent_resource']}]" if s.get("parent_resource") and indent else ""
+    if indent and (s.get("link") or s.get("id") in linked):
+        via += f"  (link: {s.get('link') or 'OS::Heat::Stack'})"
     print(f"{'  ' * indent}{s.get('name')}  {s.get('status')}  {s.get('id')}{via}")
     for child in node["children"]:
-        _print_tree(child, indent + 1)
+        _print_tree(child, indent + 1, linked)
 
 
 def cmd_show(conf, args) -> int:
@@ -312,6 +314,7 @@ def cmd_show(conf, args) -> int:
         if isinstance(value, list):
             value = ", ".join(map(str, value))
         print(f"{key:16} {value}")
+    linked = _show_links(searcher, doc, view)
     if doc.get("parameters"):
         print("parameters:")
         for k, v in sorted(doc["parameters"].items()):
@@ -322,7 +325,54 @@ def cmd_show(conf, args) -> int:
             shown = json.dumps(o.get("value"), ensure_ascii=False)
             print(f"  {o.get('key')} = {shown[:200]}" + (f"  (error: {o['error']})" if o.get("error") else ""))
     print("tree:")
-    _print_tree(node, 1)
+    _print_tree(node, 1, linked)
+    return 0
+
+
+def _show_links(searcher, doc: dict, view: Visibility) -> frozenset[str]:
+    """``show``'s lines about the template, the registry and links (heatseeker/links.py); returns
+    the ids of the linked stacks in the tree below ``doc``."""
+    fp = doc.get("template_fingerprint")
+    if fp:
+        same = searcher.count(t.Term("template_fingerprint", fp), view=view)
+        print(f"{'template_fp':16} {fp}  ({same} stack(s) from this template: "
+              f"search template_fingerprint:{fp})")
+    if doc.get("registry_map"):
+        print(f"{'registry':16} {', '.join(doc['registry_map'])}")
+    if doc.get("created_by"):
+        print(f"{'created_by':16} {doc['created_by']}  (link: {doc.get('link')}, "
+              f"resource {doc.get('parent_resource')})")
+    found = searcher.search(t.Term("link", "OS::Heat::Stack"), view=view, limit=10_000,
+                            fields=["id"], subtree=doc["id"])
+    return frozenset(h.id for h in found.hits)
+
+
+def cmd_uses(conf, args) -> int:
+    """Every stack that uses a value (heatseeker/uses.py), grouped by root stack."""
+    from heatseeker.searcher import Searcher
+    from heatseeker.uses import find_uses
+
+    view = Visibility(scope_of(args))
+    searcher = Searcher(open_engine(conf, read_only=True))
+    answer = find_uses(searcher, args.value, view=view, exact=args.exact, subtree=args.under)
+    body = answer.as_dict()
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{body['total']} stack(s) in {len(body['roots'])} root stack(s) use {args.value!r}"
+          + ("  (stopped early: more candidates than examined)" if body["truncated"] else ""))
+    stacks = {s["id"]: s for s in body["stacks"]}
+    for root in body["roots"]:
+        first = stacks[root["stacks"][0]]
+        print(f"\n{root['name']}  {root['root_id']}  project {first.get('project_id')}")
+        for sid in root["stacks"]:
+            s = stacks[sid]
+            link = f"  (link: {s['link']})" if s.get("link") else ""
+            print(f"  {' / '.join(map(str, s.get('path') or [s.get('name')]))}  {sid}  "
+                  f"{s.get('status')}{link}")
+            for place in s["where"]:
+                kind = "" if place["match"] == "exact" else f"  ({place['match']}: {place['value']})"
+                print(f"      {place['path']}{kind}")
     return 0
 
 
@@ -574,6 +624,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", action="append", metavar="PROJECT_ID")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("uses", help="every stack that uses a value (image, network, id, any string)")
+    s.add_argument("value", help="e.g. an image name or id, a network, a flavor, a physical id")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--project", action="append", metavar="PROJECT_ID")
+    g.add_argument("--all-projects", action="store_true")
+    s.add_argument("--exact", action="store_true",
+                   help="whole values only (by default a value of 8+ characters also matches "
+                   "inside a longer string, e.g. an id in a URL)")
+    s.add_argument("--under", metavar="STACK_ID", help="only this stack and its nested stacks")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_uses)
 
     s = sub.add_parser("reindex", help="rebuild the search index from heatseeker's store (no Heat calls)")
     s.add_argument(
