@@ -56,6 +56,7 @@ class Lab:
     alpha_tree: dict[str, list[str]]  # parent -> children, the root and every descendant
     alpha_names: dict[str, str]
     alpha_image: set[str]  # stacks of the tree whose parameter image is IMAGE
+    alpha_app: str  # a second alpha stack, updated once: two revisions
     beta_root: str
     beta_name: str
     beta_tag: str
@@ -123,8 +124,12 @@ def lab(heat, tmp_path_factory):
         beta = create(hc_beta, unique(f"{PREFIX}-beta"), "app.yaml", "env.yaml",
                       parameters={"image": IMAGE}, tags=beta_tag)
         created.append((hc_beta, beta))
+        app = create(hc_alpha, unique(f"{PREFIX}-app"), "app.yaml", "env.yaml",
+                     parameters={"image": IMAGE, "flavor": "m1.small"})
+        created.append((hc_alpha, app))
         wait_heat(hc_alpha, alpha, "CREATE_COMPLETE", timeout=180)
         wait_heat(hc_beta, beta, "CREATE_COMPLETE", timeout=180)
+        wait_heat(hc_alpha, app, "CREATE_COMPLETE", timeout=180)
         a_stacks, b_stacks = heat_stacks(hc_alpha), heat_stacks(hc_beta)
         a_tree, b_tree = heat_subtree(a_stacks, alpha), heat_subtree(b_stacks, beta)
         a_image = {sid for sid in a_tree
@@ -132,20 +137,29 @@ def lab(heat, tmp_path_factory):
                    == IMAGE}
         api = Api(hs.url)
         admin = kl.token(*kl.USERS["admin"])
-        want = {**_statuses(hc_alpha, alpha), **_statuses(hc_beta, beta)}
-        body = {"query": {"terms": {"root_id": [alpha, beta]}}, "all_projects": True,
+        body = {"query": {"terms": {"root_id": [alpha, beta, app]}}, "all_projects": True,
                 "limit": 100, "_source": ["id", "status"]}
 
-        def indexed() -> bool:
-            hits = api.hits(admin, body)
-            return {h["_id"]: h["_source"]["status"] for h in hits} == want
+        def wait_indexed() -> None:
+            want = {**_statuses(hc_alpha, alpha), **_statuses(hc_beta, beta),
+                    **_statuses(hc_alpha, app)}
 
-        try:
-            wait_for(indexed, 180, "the listener to index both trees as Heat shows them")
-        except pytest.fail.Exception:
-            pytest.fail(f"not indexed; listener:\n{hs.listener_output()}")
+            def indexed() -> bool:
+                hits = api.hits(admin, body)
+                return {h["_id"]: h["_source"]["status"] for h in hits} == want
+
+            try:
+                wait_for(indexed, 180, "the listener to index the trees as Heat shows them")
+            except pytest.fail.Exception:
+                pytest.fail(f"not indexed; listener:\n{hs.listener_output()}")
+
+        wait_indexed()
+        # the second revision of app: another flavor
+        hc_alpha.stacks.update(app, existing=True, parameters={"flavor": "m1.large"})
+        wait_heat(hc_alpha, app, "UPDATE_COMPLETE", timeout=180)
+        wait_indexed()
         yield Lab(hs, api, hs.url, alpha, a_stacks[alpha].stack_name, alpha_tag, a_tree,
-                  {sid: a_stacks[sid].stack_name for sid in a_tree}, a_image, beta,
+                  {sid: a_stacks[sid].stack_name for sid in a_tree}, a_image, app, beta,
                   b_stacks[beta].stack_name, beta_tag, set(b_tree),
                   {b_stacks[sid].stack_name for sid in b_tree}, hidden)
     finally:
@@ -473,3 +487,27 @@ def test_wrong_password_and_an_ended_token(browser, lab: Lab):
         if user_id:
             kl._request("DELETE", f"/users/{user_id}", headers={"X-Auth-Token": admin})
         s.close()
+
+
+def test_revisions_and_a_diff(alice: Session, lab: Lab):
+    page = alice.page
+    alice.sign_in("alice", "alicepw", "alpha")
+    alice.results()
+    page.goto(f"{lab.url}/ui/stacks/{lab.alpha_app}")
+    rows = page.locator("#revisions tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("UPDATE_COMPLETE")
+    expect(rows.first).to_contain_text("parameters.flavor")
+    page.locator('#revisions button[data-diff="1..2"]').click()
+    diff = page.locator("#revisions .diff")
+    expect(diff).to_contain_text("Revision 1")
+    row = diff.locator("tbody tr").filter(has=page.get_by_text("parameters.flavor", exact=True))
+    expect(row).to_contain_text("m1.small")
+    expect(row).to_contain_text("m1.large")
+    expect(row.locator(".kind")).to_have_text("changed")
+    assert _query_of(page.url)["from"] == ["1"] and _query_of(page.url)["to"] == ["2"]
+    alice.shot("18-revisions-diff")
+    # the diff is in the URL: a reload shows it again
+    page.reload()
+    expect(page.locator("#revisions .diff tbody tr").filter(
+        has=page.get_by_text("parameters.flavor", exact=True))).to_contain_text("m1.large")

@@ -582,10 +582,78 @@
         : h("p", { class: "muted", text: "No nested stacks." })),
       section("template", "Template", yamlBlock(s.template, "Template (YAML)")),
       section("environment", "Environment", yamlBlock(s.environment, "Environment (YAML)")),
-      // REVISIONS AND DIFFS: the place for GET /v1/search/stacks/{id}/history and .../diff (being
-      // built in another issue). Until those routes exist this says so; it fakes nothing.
-      section("revisions", "Revisions", h("p", { class: "muted", id: "revisions-pending",
-        text: "Revisions and diffs will appear here once the API offers a stack's history." })));
+      revisions(s.id, state));
+  }
+
+  // -- revisions and diffs (GET /v1/search/stacks/{id}/history and /diff) ----------------------
+  function shown(v) {
+    if (v === null || v === undefined) return h("span", { class: "muted", text: "—" });
+    return valueEl(v);
+  }
+
+  function diffTable(answer) {
+    const changes = answer.changes || [];
+    const head = h("p", {}, "Revision " + answer.from.revision + " (", timeEl(answer.from.at), ") → revision " +
+      answer.to.revision + " (", timeEl(answer.to.at), "): " + changes.length + " change" + (changes.length === 1 ? "" : "s"));
+    const rows = changes.map((c) => [h("code", { text: c.path }),
+      h("span", { class: "kind kind-" + c.kind, text: c.kind }), shown(c.old), shown(c.new)]);
+    return h("div", { class: "diff" }, head,
+      table("Changes between the revisions", ["Path", "Change", "Before", "After"], rows, "Nothing changed."));
+  }
+
+  function revisions(id, state) {
+    const sec = section("revisions", "Revisions", h("p", { class: "muted", text: "Loading revisions…" }));
+    const all = state.all ? "all_projects=true" : "";
+    const out = h("div", { class: "diff-out", role: "region", "aria-live": "polite", "aria-label": "Diff" });
+    const showDiff = async (from, to) => {
+      out.replaceChildren(h("p", { class: "muted", text: "Loading the diff…" }));
+      const params = new URLSearchParams(location.search);
+      params.set("from", String(from)); params.set("to", String(to));
+      history.replaceState(null, "", location.pathname + "?" + params + "#revisions");
+      try {
+        const q = "?from=" + from + "&to=" + to + (all ? "&" + all : "");
+        out.replaceChildren(diffTable(await api("/v1/search/stacks/" + encodeURIComponent(id) + "/diff" + q)));
+      } catch (e) {
+        if (e.status !== 401) out.replaceChildren(errorBox(e.message));
+      }
+    };
+    api("/v1/search/stacks/" + encodeURIComponent(id) + "/history" + (all ? "?" + all : "")).then((hist) => {
+      const revs = (hist.revisions || []).slice().sort((a, b) => b.revision - a.revision);
+      if (!revs.length) {
+        sec.replaceChildren(sec.firstChild, h("p", { class: "muted", text: "No revision kept for this stack." }));
+        return;
+      }
+      const rows = revs.map((r, i) => {
+        const prev = revs[i + 1];
+        const changed = r.changed || [];
+        return [h("span", { text: String(r.revision) }), timeEl(r.at), statusBadge(r.status),
+          r.user_name || r.user_id || h("span", { class: "muted", text: "—" }),
+          changed.length ? h("span", {}, h("code", { text: changed.slice(0, 5).join(", ") }),
+            changed.length > 5 ? " +" + (changed.length - 5) + " more" : "") : h("span", { class: "muted", text: i === revs.length - 1 ? "first kept" : "—" }),
+          prev ? h("button", { type: "button", class: "small-btn", "data-diff": prev.revision + ".." + r.revision,
+            onclick: () => showDiff(prev.revision, r.revision) }, "Diff with " + prev.revision) : ""];
+      });
+      const opts = (sel) => revs.map((r) => h("option", { value: String(r.revision), selected: r.revision === sel, text: "revision " + r.revision }));
+      const p = new URLSearchParams(location.search);
+      const wantFrom = parseInt(p.get("from") || "", 10);
+      const wantTo = parseInt(p.get("to") || "", 10);
+      const from = h("select", { id: "diff-from" }, opts(wantFrom || (revs[1] || revs[0]).revision));
+      const to = h("select", { id: "diff-to" }, opts(wantTo || revs[0].revision));
+      const compare = revs.length > 1 ? h("form", { class: "compare", onsubmit: (e) => {
+        e.preventDefault(); showDiff(parseInt(from.value, 10), parseInt(to.value, 10));
+      } }, h("label", { for: "diff-from", text: "From " }), from, h("label", { for: "diff-to", text: " to " }), to,
+      h("button", { type: "submit", text: "Compare" })) : null;
+      sec.replaceChildren(sec.firstChild,
+        hist.deleted ? h("p", { class: "warning", text: "This stack was deleted; its last revision is kept." }) : "",
+        table("Revisions", ["Revision", "When", "Status", "By", "Changed", ""], rows, ""), compare || "", out);
+      if (wantFrom && wantTo) showDiff(wantFrom, wantTo);
+    }).catch((e) => {
+      if (e.status === 401) return;
+      sec.replaceChildren(sec.firstChild, e.status === 404
+        ? h("p", { class: "muted", text: "No revision is kept for this stack (history may be off on this server)." })
+        : errorBox(e.message));
+    });
+    return sec;
   }
 
   // -- start ------------------------------------------------------------------------------------
