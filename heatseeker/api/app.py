@@ -6,6 +6,7 @@
     GET  /v1/search/facets          facets with value counts
     POST /v1/search  (GET + body)   search (the Elasticsearch DSL subset, see query/dsl.py)
     GET  /v1/search/stacks/{id}     one stack and its nested tree (heatseeker)
+    GET  /v1/search/uses?value=     every stack that uses a value, and where (heatseeker)
     GET  /v1/search/stacks/{id}/history   its revisions (heatseeker, history/service.py)
     GET  /v1/search/stacks/{id}/diff      the semantic diff of two revisions (?from=&to=)
     GET  /v1/search/changes         which stacks changed a field, when, old → new values
@@ -213,6 +214,7 @@ class App:
             ("/v1/search", ("GET", "POST"), self.search),
             ("/v1/search/", ("GET", "POST"), self.search),
             ("/v1/search/changes", ("GET",), self.changes),
+            ("/v1/search/uses", ("GET",), self.uses),
         ]
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -487,6 +489,26 @@ class App:
             req.GET.get("field") or "", view, since=req.GET.get("since"),
             until=req.GET.get("until"), include_created=self._flag(req, "include_created", False),
             limit=int(limit_text)))
+        return _json_response(body)
+
+    # -- reverse lookup (heatseeker/uses.py) ------------------------------------------------------
+
+    def uses(self, req: webob.Request) -> webob.Response:
+        from heatseeker.uses import find_uses
+
+        caller = self._caller(req)
+        self.authorizer.require("search:uses", caller)
+        view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
+        value = req.GET.get("value")
+        if not value:
+            raise ApiError(400, "give the value to look for: ?value=…")
+        exact = self._flag(req, "exact", False)
+        under_id = req.GET.get("under") or None
+        started = time.monotonic()
+        answer = self._timed(lambda: find_uses(self.searcher, value, view=view, exact=exact,
+                                               subtree=under_id))
+        body = answer.as_dict()
+        body["took"] = int((time.monotonic() - started) * 1000)
         return _json_response(body)
 
 

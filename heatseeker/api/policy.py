@@ -47,6 +47,13 @@ RULES = [
         [{"path": "/v1/search/changes", "method": "GET"}],
     ),
     policy.DocumentedRuleDefault(
+        "search:uses",
+        "rule:project_reader or rule:context_is_admin",
+        "Reverse lookup: the stacks that use a value, and where (within the caller's project "
+        "unless all_projects is allowed).",
+        [{"path": "/v1/search/uses", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
         "search:query:aggregations",
         "rule:project_reader or rule:context_is_admin",
         "Ask for aggregations in a search (global aggregations are never allowed).",

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from heatseeker import uses
-from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.engines.testing import make_doc
-from heatseeker.query.errors import QueryError
-from heatseeker.query.visibility import Visibility
-from heatseeker.searcher import Searcher
+pytest.register_assert_rewrite("tests.unit.api_fixtures")
+
+from heatseeker import uses  # noqa: E402
+from heatseeker.engines.tantivy import TantivyEngine  # noqa: E402
+from heatseeker.engines.testing import make_doc  # noqa: E402
+from heatseeker.query.errors import QueryError  # noqa: E402
+from heatseeker.query.visibility import Visibility  # noqa: E402
+from heatseeker.searcher import Searcher  # noqa: E402
+from tests.unit.api_fixtures import DOCS, ids_of  # noqa: E402
+
+pytest_plugins = ["tests.unit.api_fixtures"]
 
 IMAGE = "cirros-0.6.2-x86_64"
 IMAGE_ID = "8c3b1c0e-5a7e-4a55-9b1b-3f2d6f1a0c11"
@@ -177,3 +182,51 @@ def test_many_candidates_are_paged(tmp_path):
     answer = uses.find_uses(Searcher(engine), IMAGE, view=ALPHA)
     assert len(answer.stacks) == answer.candidates == 1203 and not answer.truncated
     engine.close()
+
+
+# -- the API: GET /v1/search/uses, under the caller's visibility ---------------------------------------
+
+
+def _holders(value: str, project: str | None) -> set[str]:
+    return {d["id"] for d in DOCS
+            if (project is None or d["project_id"] == project)
+            and uses.locate(d, value)}
+
+
+def test_api_member_sees_only_their_project(api):
+    # nginx:1.25 is used in p-alpha and in p-beta
+    status, body = api.call("GET", "/v1/search/uses?value=nginx:1.25")
+    assert status == 200, body
+    got = {s["id"] for s in body["stacks"]}
+    assert got == _holders("nginx:1.25", "p-alpha") and got <= ids_of("p-alpha") and got
+    assert {s["project_id"] for s in body["stacks"]} == {"p-alpha"}
+    assert all("stack_owner" not in s for s in body["stacks"])
+    assert body["total"] == len(got) and {sid for r in body["roots"] for sid in r["stacks"]} == got
+    # p-beta's own values: nothing for p-alpha, whatever way it asks
+    for query in ("value=fedora-coreos-39", "value=fedora-coreos-39&all_projects=false",
+                  "value=fedora-coreos-39&exact=true"):
+        status, body = api.call("GET", f"/v1/search/uses?{query}")
+        assert status == 200 and body["stacks"] == [], (query, body)
+    # asking for every project is for cloud admins
+    status, body = api.call("GET", "/v1/search/uses?value=nginx:1.25&all_projects=true")
+    assert status == 403, body
+    # under another project's stack: nothing
+    beta = next(iter(ids_of("p-beta")))
+    status, body = api.call("GET", f"/v1/search/uses?value=nginx:1.25&under={beta}")
+    assert status == 200 and body["stacks"] == []
+
+
+def test_api_cloud_admin_sees_every_project(api):
+    status, body = api.call("GET", "/v1/search/uses?value=nginx:1.25&all_projects=true",
+                            project="p-admin", roles="admin", admin=True)
+    assert status == 200, body
+    assert {s["id"] for s in body["stacks"]} == _holders("nginx:1.25", None)
+    assert {s["project_id"] for s in body["stacks"]} == {"p-alpha", "p-beta"}
+
+
+def test_api_bad_values(api):
+    for query in ("", "value=", "value=******", "value=---"):
+        status, body = api.call("GET", f"/v1/search/uses?{query}")
+        assert status == 400 and body["error"]["code"] == 400, (query, body)
+    status, body = api.call("GET", "/v1/search/uses?value=x", identity=False)
+    assert status == 401
