@@ -24,10 +24,18 @@ endpoint = http://127.0.0.1:8004/v1/admin
 
 [listener]
 pool = heatseeker-demo
+
+[api]
+# the sandbox has no Keystone in front of Heat: the web UI lets you pick a project instead of
+# signing in (development mode, loopback only; with Keystone keep auth_strategy = keystone)
+auth_strategy = trusted-headers
+bind_host = 127.0.0.1
+bind_port = ${HEATSEEKER_DEMO_PORT:-9494}
 CONF
 hs() { echo; echo "\$ heatseeker $*"; .venv/bin/heatseeker --config-file "$DEMO/heatseeker.conf" "$@"; }
 
-hs sync
+# exit 3: an index left by an older heatseeker (a previous demo): rebuild it from the store
+hs sync || { rc=$?; [ "$rc" = 3 ] || exit "$rc"; hs reindex && hs sync; }
 .venv/bin/heatseeker --config-file "$DEMO/heatseeker.conf" listen &
 LISTENER=$!
 trap 'kill $LISTENER 2>/dev/null; wait $LISTENER 2>/dev/null' EXIT
@@ -72,4 +80,24 @@ sys.path.insert(0, "tools/sandbox")
 import heatlab
 heatlab.delete(heatlab.hc_for("alpha"), sys.argv[1])
 PY
+
+echo; echo "== the web UI: heatseeker serve (the API and /ui/), left running"
+UI_PORT=${HEATSEEKER_DEMO_PORT:-9494}
+if [ -f "$DEMO/serve.pid" ] && kill -0 "$(cat "$DEMO/serve.pid")" 2>/dev/null; then
+  kill "$(cat "$DEMO/serve.pid")"; sleep 1   # the previous demo's server
+fi
+nohup .venv/bin/heatseeker --config-file "$DEMO/heatseeker.conf" serve > "$DEMO/serve.out" 2>&1 &
+echo $! > "$DEMO/serve.pid"
+for _ in $(seq 40); do
+  curl -fs -o /dev/null "http://127.0.0.1:$UI_PORT/ui/login" && break
+  sleep 0.25
+done
+UI_URL="http://127.0.0.1:$UI_PORT/ui/?q=parameters.image%3Acirros-0.6.2&rollup=1"
+curl -fs -o /dev/null "http://127.0.0.1:$UI_PORT/ui/login" || { cat "$DEMO/serve.out"; exit 1; }
+echo "web UI: $UI_URL"
+echo "  (development sign-in: pick project alpha or beta, or admin with 'act as a cloud admin';"
+echo "   stop it with: kill \$(cat $DEMO/serve.pid))"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && command -v xdg-open >/dev/null; then
+  xdg-open "$UI_URL" >/dev/null 2>&1 || true
+fi
 echo; echo "demo done: config $DEMO/heatseeker.conf (try: .venv/bin/heatseeker --config-file $DEMO/heatseeker.conf search --all-projects 'tags:prod')"
