@@ -344,11 +344,21 @@ class Store:
         revisions were dropped. A stack's last revision always stays."""
         if not self.history.enabled:
             return 0
+        policy = self.history
+        latest = "(SELECT MAX(r2.rev) FROM revisions r2 WHERE r2.stack_id = revisions.stack_id)"
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            ids = [r[0] for r in db.execute("SELECT DISTINCT stack_id FROM revisions")]
-            dropped = self._retain(db, ids)
+            dropped = 0
+            if policy.max_revisions > 0:
+                dropped += db.execute(
+                    f"DELETE FROM revisions WHERE rev <= {latest} - ?", (policy.max_revisions,)
+                ).rowcount
+            if policy.max_age_days > 0:
+                cutoff = (time.time() - policy.max_age_days * 86400) * 1_000_000
+                dropped += db.execute(
+                    f"DELETE FROM revisions WHERE at_us < ? AND rev < {latest}", (cutoff,)
+                ).rowcount
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -253,3 +253,19 @@ def test_parse_when():
 def test_revision_documents_are_masked_as_stored(store):
     store.apply([Change("a", 10, doc(parameters={"db_pass": "******"}))])
     assert "******" in json.dumps(store.revision("a").doc)
+
+
+def test_prune_applies_a_tighter_policy_to_every_stack(tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    loose = Store(path, HistoryPolicy(max_revisions=0, max_age_days=0))
+    old = int((time.time() - 10 * 86400) * 1e6)
+    for sid in ("a", "b"):
+        for i in range(5):
+            loose.apply([Change(sid, old + i, doc(sid, parameters={"image": f"i{i}"}))])
+    loose.apply([Change("c", old, doc("c"))])
+    loose.apply([Change("c", old + 1)])  # deleted, one old revision
+    assert Store(path, HistoryPolicy(max_revisions=3, max_age_days=0)).prune_revisions() == 4
+    assert [r.rev for r in loose.revisions("a")] == [3, 4, 5]
+    assert Store(path, HistoryPolicy(max_revisions=0, max_age_days=1)).prune_revisions() == 4
+    assert [r.rev for r in loose.revisions("b")] == [5]
+    assert [r.rev for r in loose.revisions("c")] == [1]  # the tombstone keeps its last revision
