@@ -225,6 +225,15 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def _host(netloc: str) -> str:
+    """host[:port] without a default port (80, 443), lower case."""
+    netloc = netloc.lower()
+    for port in (":80", ":443"):
+        if netloc.endswith(port):
+            return netloc[: -len(port)]
+    return netloc
+
+
 _STACK_PAGE = re.compile(r"^/stacks/[A-Za-z0-9._-]{1,128}$")
 
 
@@ -285,17 +294,25 @@ class UI:
 
     @staticmethod
     def _same_origin(req: webob.Request) -> bool:
-        """The request comes from a page of this site (Origin or, failing it, Sec-Fetch-Site)."""
+        """The request comes from a page of this site (Origin or, failing it, Sec-Fetch-Site).
+        The host is compared, not the scheme: behind a TLS-terminating proxy the page is https
+        while this server sees http."""
         origin = req.headers.get("Origin")
         if origin is not None:
-            return origin == req.host_url
+            return _host(urlsplit(origin).netloc) == _host(req.host or "")
         site = req.headers.get("Sec-Fetch-Site")
         return site in (None, "same-origin", "none")
+
+    @staticmethod
+    def _https(req: webob.Request) -> bool:
+        # a proxy's X-Forwarded-Proto can only make the cookie stricter (Secure), never looser
+        return req.scheme == "https" or \
+            req.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
     def _cookie(self, resp: webob.Response, req: webob.Request, name: str, value: str,
                 max_age: int | None = None) -> None:
         resp.set_cookie(name, value, path=PREFIX + "/", httponly=True, samesite="strict",
-                        secure=req.scheme == "https", max_age=max_age)
+                        secure=self._https(req), max_age=max_age)
 
     def _html(self, body: str, status: int = 200) -> webob.Response:
         resp = webob.Response(body=body.encode(), status=status, content_type="text/html",
@@ -557,6 +574,8 @@ class Mount:
         return self.api(environ, start_response)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "api":
+            raise AttributeError(name)
         return getattr(self.api, name)  # transparent: the API's attributes (e.g. its App)
 
 

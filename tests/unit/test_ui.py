@@ -132,6 +132,12 @@ def test_login_form_and_session_cookie_attributes(app):
     resp = https.request("POST", "/ui/login", form={"csrf": https.login_nonce(),
                                                     "project": "p-alpha"})
     assert "; secure" in set_cookie(resp, ui.COOKIE).lower()
+    # behind a TLS-terminating proxy: the page's origin is https, this server sees http
+    proxied = Browser(app)
+    resp = proxied.request("POST", "/ui/login",
+                           form={"csrf": proxied.login_nonce(), "project": "p-alpha"},
+                           headers={"Origin": "https://localhost", "X-Forwarded-Proto": "https"})
+    assert resp.status_int == 303 and "; secure" in set_cookie(resp, ui.COOKIE).lower()
 
 
 def test_login_refuses_forged_forms_and_open_redirects(app):
