@@ -17,6 +17,7 @@ from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
 
 from .conftest import Heatseeker
+from .links_support import tree_parents
 from .test_sync import _listing, seeded  # noqa: F401 - seeded is a fixture
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
@@ -86,11 +87,12 @@ def test_sync_matches_heat_on_opensearch(seeded, heat, make_os_heatseeker):  # n
     hs.sync()
     listing = _listing(admin)
     assert {s["project"] for s in listing.values()} >= {"alpha", "beta"}
+    parents = tree_parents(listing, heat)  # Heat's parent, or an OS::Heat::Stack creator
     for sid, s in listing.items():
         doc = hs.indexed(sid)
         assert doc is not None, f"{s['stack_name']} ({sid}) is not indexed"
         assert (doc["project_id"], doc["name"], doc["status"], doc["parent_id"]) == (
-            s["project"], s["stack_name"], s["stack_status"], s["parent"])
+            s["project"], s["stack_name"], s["stack_status"], parents[sid][0])
     for sid, s in listing.items():
         if s["project"] != "alpha":
             continue

@@ -11,6 +11,7 @@ import pytest
 from heatseeker.query import tree as t
 
 from .conftest import ROOT, create, unique, wait_heat
+from .links_support import tree_chain, tree_parents
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +38,18 @@ def test_sync_matches_heat(seeded, heat, make_heatseeker):
     projects = {s["project"] for s in listing.values()}
     assert {"alpha", "beta"} <= projects
     assert any(s["parent"] for s in listing.values()), "the sandbox should hold nested stacks"
+    # Heat's parent, or the creator of a stack made by OS::Heat::Stack (a link heatseeker keeps)
+    parents = tree_parents(listing, heat)
+    assert any(link for _, link in parents.values()), "the sandbox should hold an OS::Heat::Stack"
     for sid, s in listing.items():
         doc = hs.indexed(sid)
         assert doc is not None, f"{s['stack_name']} ({sid}) is not indexed"
         assert doc["project_id"] == s["project"]
+        parent, linked = parents[sid]
         assert (doc["name"], doc["status"], doc["parent_id"]) == (
-            s["stack_name"], s["stack_status"], s["parent"])
-        chain, cursor = [], s["parent"]
-        while cursor:
-            chain.insert(0, cursor)
-            cursor = listing[cursor]["parent"]
+            s["stack_name"], s["stack_status"], parent)
+        assert doc.get("link") == ("OS::Heat::Stack" if linked else None)
+        chain = tree_chain(parents, sid)
         assert doc["ancestors"] == chain
         assert doc["path"] == [listing[i]["stack_name"] for i in chain] + [s["stack_name"]]
         assert doc["root_id"] == (chain[0] if chain else sid) and doc["depth"] == len(chain)
