@@ -445,6 +445,10 @@ def test_bob_sees_beta_only_and_the_admin_sees_both(browser, lab: Lab):
         assert ids == {lab.alpha_root, lab.beta_root}
         expect(rows.locator(".project").first).to_be_visible()  # the admin view names projects
         admin.shot("15-admin-all-projects")
+        # another project's stack opens from there (the link keeps the all-projects view)
+        admin.nav(admin.page.locator(f'.result[data-id="{lab.beta_root}"] a.name').click)
+        expect(admin.page.locator("h1.stack-name")).to_contain_text(lab.beta_name)
+        expect(admin.page.locator("#summary")).to_contain_text(kl.ids()["BETA_ID"])
     finally:
         admin.close()
 
