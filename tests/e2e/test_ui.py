@@ -515,3 +515,23 @@ def test_revisions_and_a_diff(alice: Session, lab: Lab):
     page.reload()
     expect(page.locator("#revisions .diff tbody tr").filter(
         has=page.get_by_text("parameters.flavor", exact=True))).to_contain_text("m1.large")
+
+
+def test_keystone_sign_in_scopes_the_token_and_sign_out_revokes_it():
+    """The server side of signing in, against the real Keystone: a project-scoped token (the
+    admin hint only for a cloud admin), a clear refusal, and a revoked token after sign-out."""
+    from heatseeker.ui.server import KeystoneLogin, LoginFailed
+
+    if not kl.available():
+        pytest.fail(f"the Keystone sandbox does not answer {kl.KEYSTONE_URL}")
+    login = KeystoneLogin(kl.KEYSTONE_URL)
+    alice = login("alice", "alicepw", "alpha", "Default")
+    assert alice.project_id == kl.ids()["ALPHA_ID"] and not alice.admin
+    assert alice.expires and alice.expires > time.time()
+    assert kl.token_info(alice.token)["project"]["id"] == alice.project_id
+    assert login(*kl.USERS["admin"], "Default").admin
+    with pytest.raises(LoginFailed, match="refused"):
+        login("alice", "alicepw", "beta", "Default")  # not her project
+    login.revoke(alice.token)
+    with pytest.raises(kl.KeystoneLabError, match="404"):
+        kl.token_info(alice.token)
