@@ -446,7 +446,8 @@
         fields = (body.facets || []).map((f) => (f.type === "object" ? f.name + "." : f.name))
           .concat(["_exists_"]);
         side.replaceChildren(facetPanel(body.facets, state),
-          h("p", { class: "muted small", text: (body.doc_count || 0) + " stacks in " + (state.all ? "every project" : "your project") }));
+          h("p", { class: "muted small", text: "Counts are over all " + (body.doc_count || 0) + " stacks in " +
+            (state.all ? "every project" : "your project") + "; a click narrows the search." }));
       })
       .catch((e) => { if (e.status !== 401) side.replaceChildren(errorBox(e.message)); });
 
