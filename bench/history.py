@@ -176,7 +176,9 @@ def run(quick: bool) -> dict:
         "batch": BATCH,
         "repeat": repeat,
         "mean_doc_json_bytes": round(doc_json / n),
-        "expected_revisions": n * (rounds + 1),
+        # every create and update changes content; the few generated stacks that start in
+        # UPDATE_IN_PROGRESS have their provisional revision 1 amended by the first update round
+        "content_changes": n * (rounds + 1),
         "configs": configs,
         "compression_ratio": round(
             configs["raw"]["body_bytes_per_revision"] / configs["zlib"]["body_bytes_per_revision"], 2)
