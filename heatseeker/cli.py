@@ -246,6 +246,7 @@ def cmd_search(conf, args) -> int:
                 "max_score": rolled.roots[0].score if rolled.roots else None,
                 "hits": [
                     _hit_json(r.root_id, r.score, None, r.source or {"id": r.root_id},
+                              matched=r.matched,
                               matches=[{"id": m.id, "path": m.path, "depth": m.depth,
                                         "_score": m.score} for m in r.matches])
                     for r in rolled.roots
@@ -262,6 +263,8 @@ def cmd_search(conf, args) -> int:
                   f"{src.get('project_id', '?')}")
             for m in r.matches:
                 print(f"    {' / '.join(m.path)}")
+            if r.matched > len(r.matches):
+                print(f"    … {r.matched - len(r.matches)} more matching stack(s) in this tree")
         return 0
     res = searcher.search(node, view=view, sort=_parse_sort(args.sort or []),
                           offset=args.offset, limit=args.limit, fields=fields,

@@ -365,6 +365,7 @@ class App:
                 hits.append({
                     "_id": r.root_id, "_index": INDEX_NAME, "_type": STACK_TYPE, "_score": r.score,
                     "_source": _select(r.source or {"id": r.root_id}, request.source),
+                    "matched": r.matched,
                     "matches": [{"id": m.id, "path": m.path, "depth": m.depth, "_score": m.score}
                                 for m in r.matches],
                 })

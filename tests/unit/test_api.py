@@ -535,6 +535,7 @@ def test_rollup_root(api):
     assert [(m["id"], m["path"], m["depth"]) for m in shop["matches"]] == [
         ("alpha-shop-web-1", ["shop", "shop-web", "shop-web-1"], 2)
     ]
+    assert shop["matched"] == 1 and roots["alpha-ci"]["matched"] == 2
     ci = roots["alpha-ci"]
     assert [(m["id"], m["path"], m["depth"]) for m in ci["matches"]] == [
         ("alpha-ci", ["ci-runner"], 0), ("alpha-ci-pool", ["ci-runner", "ci-pool"], 1)
