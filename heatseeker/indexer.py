@@ -95,6 +95,10 @@ class Indexer:
 
     # -- shared ---------------------------------------------------------------------------------
 
+    def _links(self, changes: list[Change]) -> list[Change]:
+        """Links Heat does not keep (OS::Heat::Stack), resolved inside the store's transaction."""
+        return links.resolve(self.store, changes)
+
     def _chain(self, show: dict, known: dict[str, Record]) -> tuple[list[tuple[str, str]], str | None]:
         """Ancestors ``[(id, name)]`` root first and the parent resource name, for a stack's show.
 
@@ -205,7 +209,7 @@ class Indexer:
                     doc = documents.with_state(doc, ev.state, ev.status_reason, result.read_at)
                 changes.append(Change(sid, result.read_at, doc, **_context(ev),
                                       file_digests=file_digests(getattr(result, "files", None))))
-        applied = self.store.apply(links.resolve(self.store, changes))[: len(changes)]
+        applied = self.store.apply(changes, self._links)[: len(changes)]
         report.written = sum(applied)
         last_ev = max(events, key=lambda e: e.timestamp) if events else None
         if last_ev is not None:
@@ -280,11 +284,11 @@ class Indexer:
                     batch.append(Change(sid, result.read_at, self._document(result, {}, project),
                                         file_digests=file_digests(getattr(result, "files", None))))
                 if len(batch) >= 200:
-                    self.store.apply(links.resolve(self.store, batch))
+                    self.store.apply(batch, self._links)
                     batch = []
                 if progress:
                     progress(done, total, "reading stacks")
-            self.store.apply(links.resolve(self.store, batch))
+            self.store.apply(batch, self._links)
         # what Heat no longer lists: confirm with a read, then tombstone
         missing = [
             sid for sid, have in stored.items() if sid not in listing and have["version"] < listing_started
@@ -298,7 +302,7 @@ class Indexer:
                 continue
             if shown is None or shown.get("stack_status") == "DELETE_COMPLETE":
                 gone.append(Change(sid, now_us()))
-        report.tombstoned += sum(self.store.apply(links.resolve(self.store, gone))[: len(gone)])
+        report.tombstoned += sum(self.store.apply(gone, self._links)[: len(gone)])
         self.store.prune_revisions()
         self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
         report.seconds = time.monotonic() - started

@@ -10,12 +10,13 @@ it to its creator in the tree, so that roll-up (``root_id``), ``under:`` (``ance
   creator's; and it is marked ``link = "OS::Heat::Stack"``, ``created_by`` = the creator's id;
 * its own (Heat) nested stacks follow: their ancestors, path and root pass through the creator.
 
-Where it happens: ``resolve`` runs on every batch of store changes before it is applied (the
-indexer calls it), in the same transaction as the batch. It works only from the batch and the store,
-so ordering does not matter:
+Where it happens: ``resolve`` runs on every batch of store changes inside the store's write
+transaction, before the batch is applied (``Store.apply(changes, prepare)``; the indexer passes it):
+what it reads cannot change under it, since a concurrent writer (another listener worker, a sync)
+waits for the lock. It works only from the batch and the store, so ordering does not matter:
 
-* creator first, child later: the child is new, so its creator is looked up among the stored
-  stacks named like the start of its name (Heat's naming), and checked by its resources;
+* creator first, child later: the child's creator is looked up among the stored stacks named like
+  the start of its name (Heat's naming), and checked by its resources;
 * child first, creator later: the creator's write re-links its OS::Heat::Stack children that are
   already stored (a new store change for each, at the child's version + 1, and for their nested
   stacks), so the projector re-projects them;
@@ -198,9 +199,11 @@ def _creator(b: _Batch, doc: dict) -> tuple[dict, str] | None:
         resource = _claims(cdoc, doc)
         if cdoc is not None and resource is not None:
             return cdoc, resource
-    if prev is None:  # a new stack: its creator may be stored already (found by Heat's naming)
-        names = creator_names(doc.get("name") or "")
-        for rec in b.store.live_named(names) if names else []:
+    # not linked yet (a new stack, or one stored before its creator claimed it): its creator may be
+    # stored already, found by Heat's naming (no index on names: a scan, only for such names)
+    names = creator_names(doc.get("name") or "")
+    if names:
+        for rec in b.store.live_named(names):
             cdoc = b.doc(rec.id)
             resource = _claims(cdoc, doc)
             if cdoc is not None and resource is not None:

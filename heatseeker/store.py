@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from heatseeker.history import diff as history_diff
@@ -206,8 +206,16 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def apply(self, changes: Iterable[Change]) -> list[bool]:
-        """Apply changes in one durable transaction; returns, per change, whether it applied."""
+    def apply(
+        self,
+        changes: Iterable[Change],
+        prepare: Callable[[list[Change]], list[Change]] | None = None,
+    ) -> list[bool]:
+        """Apply changes in one durable transaction; returns, per change, whether it applied.
+
+        ``prepare`` (links.py) rewrites the changes inside the transaction, after the write lock
+        is taken: what it reads of the store cannot change under it (another writer waits).
+        """
         changes = list(changes)
         if not changes:
             return []
@@ -216,6 +224,8 @@ class Store:
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
+            if prepare is not None:
+                changes = prepare(changes)
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM stacks").fetchone()[0]
             for ch in changes:
                 row = db.execute(

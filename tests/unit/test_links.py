@@ -143,6 +143,31 @@ def test_deleted_creator_leaves_a_root(heat, store):
     assert_root(store)
 
 
+def test_a_stack_stored_unlinked_is_linked_on_its_next_write(heat, store):
+    """E.g. a store written before links existed: the next write of the stack links it."""
+    ix = Indexer(store, heat)
+    ix.reconcile()
+    kid = store.get("kid")
+    store.apply([Change("kid", kid.version + 1, dict(kid.doc, **links.root_fields(kid.doc)))])
+    assert store.get("kid").doc["created_by"] is None
+    heat.set_status("kid", "UPDATE_COMPLETE")
+    ix.apply_events(_events(heat, "kid"))
+    assert_linked(store)
+
+
+def test_resolve_runs_inside_the_stores_transaction(heat, store):
+    seen = []
+
+    def prepare(changes):
+        seen.append(store._connect().in_transaction)
+        return links.resolve(store, changes)
+
+    Indexer(store, heat).reconcile()
+    doc = store.get("kid").doc
+    store.apply([Change("kid", store.get("kid").version + 5, doc)], prepare)
+    assert seen == [True]
+
+
 def test_never_across_projects(store):
     h = FakeHeat()
     _creator(h, project="alpha")
