@@ -444,6 +444,7 @@ def cmd_status(conf, args) -> int:
         last = dict(last, timestamp=datetime.fromtimestamp(last["timestamp_us"] / 1e6, UTC).isoformat())
     out["last_event"] = last
     out["last_sync"] = store.get_meta("last_sync")
+    out["history"] = store.history_size()
     out["recent_dead_letters"] = [
         {k: d[k] for k in ("message_id", "reason")} for d in store.dead_letters(5)
     ]
@@ -459,6 +460,9 @@ def cmd_status(conf, args) -> int:
           f"{'unknown' if q is None else q} notifications queued")
     print(f"last event: {last['event_type'] + ' ' + last['stack_id'] + ' at ' + last['timestamp'] if last else 'none'}")
     print(f"dead letters: {counts['dead_letters']}")
+    hist = out["history"]
+    print(f"history: {hist['revisions']} revisions, {hist['body_bytes'] / 2**20:.1f} MB"
+          + ("" if conf.history.enabled else " (disabled: [history] enabled = false)"))
     return 0
 
 
