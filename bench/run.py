@@ -132,7 +132,7 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import opensearch
 
         small = [n for n in sizes if n <= OPENSEARCH_MAX_SIZE] or [min(sizes)]
-        return opensearch.run(small, seed, rounds)
+        return opensearch.run(small, seed, min(rounds, 5) if quick else rounds)
     raise ValueError(name)
 
 
