@@ -496,10 +496,18 @@ def _print_changes(changes: list[dict]) -> None:
 
 
 def cmd_history(conf, args) -> int:
+    from heatseeker.history.service import RevisionNotFound
+
     view = Visibility(frozenset(args.project) if args.project else None)
-    body = _history_service(conf).history(args.id, view)
+    try:
+        body = _history_service(conf).history(args.id, view, args.revision)
+    except RevisionNotFound as exc:
+        raise NotFound(str(exc)) from None
     if body is None:
         raise NotFound(f"no history for stack {args.id}")
+    if args.revision is not None and not args.json:
+        print(json.dumps(body["document"], indent=2, ensure_ascii=False, sort_keys=True))
+        return 0
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
@@ -566,6 +574,8 @@ def _add_history_commands(sub) -> None:
     s.add_argument("id")
     s.add_argument("--project", action="append", metavar="PROJECT_ID",
                    help="only if the stack belongs to this project (repeatable)")
+    s.add_argument("--revision", type=int, metavar="REV",
+                   help="print that revision's document (masked) as it was")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_history)
 

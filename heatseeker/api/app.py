@@ -456,8 +456,14 @@ class App:
     def stack_history(self, req: webob.Request, stack_id: str) -> webob.Response:
         caller = self._caller(req)
         self.authorizer.require("search:history", caller)
+        from heatseeker.history.service import RevisionNotFound
+
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
-        body = self._timed(lambda: self.history_service().history(stack_id, view))
+        revision = self._revision_param(req, "revision")
+        try:
+            body = self._timed(lambda: self.history_service().history(stack_id, view, revision))
+        except RevisionNotFound as exc:
+            raise ApiError(404, str(exc)) from None
         if body is None:
             raise ApiError(404, f"no stack {stack_id} that you may see")
         return _json_response(body)

@@ -86,12 +86,25 @@ class History:
 
     # -- history and diff ------------------------------------------------------------------------
 
-    def history(self, stack_id: str, view: Visibility) -> dict | None:
-        """``{"stack_id", "name", "project_id", "deleted", "revisions": [...]}`` oldest first."""
+    def history(
+        self, stack_id: str, view: Visibility, revision: int | None = None
+    ) -> dict | None:
+        """``{"stack_id", "name", "project_id", "deleted", "revisions": [...]}`` oldest first.
+
+        ``revision``: only that revision, with ``document``, the masked document as it was
+        (RevisionNotFound when the stack does not have it)."""
         stack = self._visible(stack_id, view)
         if stack is None:
             return None
         revs = self.store.revisions(stack_id, with_docs=True)
+        document = None
+        if revision is not None:
+            at = [i for i, r in enumerate(revs) if r.rev == revision]
+            if not at:
+                kept = f"{revs[0].rev}..{revs[-1].rev}" if revs else "none"
+                raise RevisionNotFound(f"stack {stack_id} has no revision {revision} (kept: {kept})")
+            document = view.source(revs[at[0]].doc or {})
+            revs = revs[max(0, at[0] - 1) : at[0] + 1]
         rows = []
         for prev, rev in zip([None, *revs[:-1]], revs, strict=True):
             row = self._row(rev)
@@ -100,13 +113,16 @@ class History:
                 c.path for c in D.diff(view.source(prev.doc or {}), view.source(rev.doc or {}),
                                        prev.file_digests, rev.file_digests)]
             rows.append(row)
-        return {
+        body: dict = {
             "stack_id": stack_id,
             "name": stack.name,
             "project_id": stack.project_id,
             "deleted": stack.deleted,
-            "revisions": rows,
+            "revisions": rows if revision is None else rows[-1:],
         }
+        if revision is not None:
+            body["document"] = document
+        return body
 
     def diff(
         self, stack_id: str, view: Visibility, rev_from: int | None = None,

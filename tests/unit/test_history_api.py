@@ -90,3 +90,23 @@ def test_history_routes_need_an_identity_and_get(api):
     assert status == 405
     status, _ = api.call("GET", "/v1/search/changes", roles="nobody")
     assert status == 403
+
+
+def test_one_revision_with_its_document(api):
+    status, body = api.call("GET", "/v1/search/stacks/alpha-shop/history?revision=1")
+    assert status == 200, body
+    assert [r["revision"] for r in body["revisions"]] == [1]
+    assert body["document"]["parameters"]["revision_probe"] == "one"
+    assert "stack_owner" not in body["document"]  # admin-only fields stay hidden
+    status, body = api.call("GET", "/v1/search/stacks/alpha-shop/history?revision=2")
+    assert body["revisions"][0]["changed"] == ["parameters.revision_probe"]
+    status, body = api.call("GET", "/v1/search/stacks/alpha-shop/history?revision=9")
+    assert status == 404
+    status, body = api.call("GET", "/v1/search/stacks/beta-k8s/history?revision=1")
+    assert status == 404 and "beta-k8s" in error_of(status, body)["message"]
+    status, body = api.call("GET", "/v1/search/stacks/beta-k8s/history?revision=1",
+                            project="p-admin", roles="admin", admin=True)
+    assert status == 404  # an admin's own scope unless all_projects
+    status, body = api.call("GET", "/v1/search/stacks/beta-k8s/history?revision=1&all_projects=true",
+                            project="p-admin", roles="admin", admin=True)
+    assert status == 200 and body["document"]["stack_owner"] == "owner-p-beta"

@@ -65,3 +65,9 @@ def test_changes(capsys, conf_file):
     assert code == 0 and "1 change(s) of parameters.image" in out and "cirros → ubuntu" in out
     code, _, err = run(capsys, conf_file, "changes", "parameters.image", "--since", "yesterday")
     assert code == 2 and err
+
+
+def test_history_of_one_revision_prints_its_document(capsys, conf_file):
+    code, out, _ = run(capsys, conf_file, "history", "a", "--revision", "1")
+    assert code == 0 and json.loads(out)["parameters"]["image"] == "cirros"
+    assert run(capsys, conf_file, "history", "a", "--revision", "5")[0] == 4
