@@ -18,6 +18,7 @@ the time a read started for documents read from the API. They have full precisio
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 from collections import defaultdict
@@ -39,13 +40,19 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def file_digests(files) -> dict[str, str | None]:
-    """name → a short digest of each file's content, so that history sees a file change (the
-    document keeps only file names)."""
+def file_digests(files, key: bytes) -> dict[str, str | None]:
+    """name → a short keyed digest of each file's content, so that history sees a file change
+    (the document keeps only file names).
+
+    Keyed (HMAC with the installation's secret, ``Store.secret_key``): a file may hold a hidden
+    parameter's default, and a plain hash of a public template whose only unknown is that default
+    would let anyone who reads the history test guesses against it offline.
+    """
     out: dict[str, str | None] = {}
     for name, content in (files or {}).items():
         if isinstance(content, str):
-            out[str(name)] = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            mac = hmac.new(key, content.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            out[str(name)] = mac.hexdigest()[:16]
         else:
             out[str(name)] = None
     return out
@@ -92,6 +99,7 @@ class Indexer:
     def __init__(self, store: Store, source: HeatSource | None):
         self.store = store
         self.source = source
+        self.key = store.secret_key()
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -208,7 +216,7 @@ class Indexer:
                     # Heat sent the notification before writing the state: the event is newer
                     doc = documents.with_state(doc, ev.state, ev.status_reason, result.read_at)
                 changes.append(Change(sid, result.read_at, doc, **_context(ev),
-                                      file_digests=file_digests(getattr(result, "files", None))))
+                                      file_digests=file_digests(getattr(result, "files", None), self.key)))
         applied = self.store.apply(changes, self._links)[: len(changes)]
         report.written = sum(applied)
         last_ev = max(events, key=lambda e: e.timestamp) if events else None
@@ -282,7 +290,7 @@ class Indexer:
                     report.read += 1
                     project = listing[sid].get("project")
                     batch.append(Change(sid, result.read_at, self._document(result, {}, project),
-                                        file_digests=file_digests(getattr(result, "files", None))))
+                                        file_digests=file_digests(getattr(result, "files", None), self.key)))
                 if len(batch) >= 200:
                     self.store.apply(batch, self._links)
                     batch = []

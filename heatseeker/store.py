@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -573,6 +574,23 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def secret_key(self) -> bytes:
+        """This installation's random secret (made once, kept in the store, never shown): the
+        key of the file digests history keeps (see ``indexer.file_digests``)."""
+        value = self.get_meta("secret_key")
+        if value is None:
+            db = self._connect()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_key', ?)",
+                           (json.dumps(secrets.token_hex(32)),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            value = self.get_meta("secret_key")
+        return bytes.fromhex(value)
 
     def get_meta(self, key: str, default=None):
         row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -197,3 +197,24 @@ def test_real_captured_notifications_replay_cleanly(heat, store):
     ids = {e.stack_id for e in parsed if not e.is_backup}
     assert all(store.get(i).deleted for i in ids)
     assert tick() > 0
+
+
+def test_file_digests_are_keyed_by_the_installation(tmp_path):
+    """A file may hold a hidden parameter's default: its digest in the history must not be a
+    plain hash that a guess could be checked against."""
+    import hashlib
+
+    from heatseeker.indexer import file_digests
+    from heatseeker.store import Store
+
+    files = {"t.yaml": "parameters:\n  pw: {type: string, hidden: true, default: s3cret}\n"}
+    a, b = Store(str(tmp_path / "a.sqlite")), Store(str(tmp_path / "b.sqlite"))
+    key = a.secret_key()
+    assert a.secret_key() == key and len(key) == 32  # made once, then kept
+    assert Store(str(tmp_path / "a.sqlite")).secret_key() == key
+    mine, theirs = file_digests(files, key), file_digests(files, b.secret_key())
+    assert mine == file_digests(files, key)  # a change shows, the same content does not
+    assert mine != theirs
+    plain = hashlib.sha256(files["t.yaml"].encode()).hexdigest()
+    assert plain[:16] not in mine.values() and plain not in mine.values()
+    assert file_digests({"t.yaml": {"not": "text"}}, key) == {"t.yaml": None}
