@@ -85,7 +85,7 @@ def after(sort: Sequence[t.SortKey], values: Sequence) -> t.Node:
     clauses: list[t.Node] = []
     equal: list[t.Node] = []
     for key, raw in zip(sort, values, strict=False):
-        if key.field in F.FIELDS and key.field in ("tags", "ancestors", "path", "resource_types", "files"):
+        if key.field in F.LIST_FIELDS:
             raise QueryError(f"search_after cannot page through a sort on the list field {key.field!r}")
         value = _typed(key.field, raw)
         missing = t.Bool(must=(t.MatchAll(),), must_not=(t.Exists(key.field),))
@@ -251,7 +251,8 @@ class Searcher:
             view.query(t.Term("ancestors", stack_id)),
             sort=(t.SortKey("depth"), t.SortKey("name")),
             limit=TREE_MAX_STACKS,
-            fields=("id", "name", "status", "parent_id", "parent_resource", "depth", "path"),
+            fields=("id", "name", "status", "parent_id", "parent_resource", "depth", "path",
+                    "link", "created_by"),
         )
         nodes: dict[str, dict] = {stack_id: {"stack": doc, "children": []}}
         for h in res.hits:

@@ -8,7 +8,8 @@ from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
 
 # facets with options (value counts), in the order shown
-WITH_OPTIONS = ("status", "action", "state", "tags", "resource_types", "template_version")
+WITH_OPTIONS = ("status", "action", "state", "tags", "resource_types", "template_version",
+                "registry_types")
 ADMIN_WITH_OPTIONS = ("project_id",)  # only when a cloud admin looks at every project
 
 _TYPES = {F.KEYWORD: "string", F.TEXT: "string", F.DATE: "date", F.INT: "integer"}
@@ -17,7 +18,8 @@ _TYPES = {F.KEYWORD: "string", F.TEXT: "string", F.DATE: "date", F.INT: "integer
 WITHOUT_OPTIONS = (
     "id", "name", "description", "status_reason", "parent_id", "root_id", "ancestors", "path",
     "parent_resource", "fingerprint", "files", "stack_owner", "stack_user_project_id",
-    "created_at", "updated_at", "deleted_at", "indexed_at", "depth",
+    "created_at", "updated_at", "deleted_at", "indexed_at", "depth", "template_fingerprint",
+    "registry_map", "created_by", "link",
 )  # fmt: skip
 
 DYNAMIC = ("parameters", "outputs", "resources", "template", "environment")

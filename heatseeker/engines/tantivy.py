@@ -128,9 +128,7 @@ LOCK_FILE = "writer.lock"
 GEN_PREFIX = "gen-"
 
 CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoint (never a stack id)
-LIST_FIELDS = frozenset(
-    {"tags", "ancestors", "path", "resource_types", "files", "registry_types", "registry_map"}
-)
+LIST_FIELDS = F.LIST_FIELDS
 BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
 RANGE_TERMS_CAP = 1_000_000  # distinct terms a text range may cover

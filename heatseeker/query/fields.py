@@ -55,6 +55,12 @@ FIELDS: dict[str, str] = {
     "version": INT,
 }
 
+# Top-level fields that hold a list of values (a sort on one orders by its least or greatest value,
+# so search_after cannot page through it)
+LIST_FIELDS = frozenset(
+    {"tags", "ancestors", "path", "resource_types", "files", "registry_types", "registry_map"}
+)
+
 # Top-level document keys whose insides are reachable as dynamic paths.
 DYNAMIC_ROOTS = ("parameters", "outputs", "resources", "template", "environment")
 

@@ -103,7 +103,8 @@ def test_unknown_role_is_forbidden(api):
 
 # -- facets ---------------------------------------------------------------------------------------
 
-OPTIONED = ["status", "action", "state", "tags", "resource_types", "template_version"]
+OPTIONED = ["status", "action", "state", "tags", "resource_types", "template_version",
+            "registry_types"]
 
 
 def facets(api, query="", **who):
