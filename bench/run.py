@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 from bench import common
 
-BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch")
+BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch",
+              "history")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
 # OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
@@ -133,6 +134,10 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
 
         small = [n for n in sizes if n <= OPENSEARCH_MAX_SIZE] or [min(sizes)]
         return opensearch.run(small, seed, min(rounds, 5) if quick else rounds)
+    if name == "history":
+        from bench import history
+
+        return history.run(quick)
     raise ValueError(name)
 
 
