@@ -239,37 +239,27 @@ def _time(fn: Callable[[], tuple[int, list[str]]]) -> tuple[float, tuple[int, li
     return time.perf_counter() - started, out
 
 
-def phase_latency(args: dict) -> dict:
-    from heatseeker.engines.tantivy import TantivyEngine
+Answer = tuple[int, list[str]]
 
-    d = args["dir"]
-    rounds = args["rounds"]
-    samples = _samples(os.path.join(d, "state.sqlite"), args["seed"])
-    engine = TantivyEngine(os.path.join(d, "index"), read_only=True)
-    hs = _Heatseeker(engine, samples["project"])
-    raw = _Raw(os.path.join(d, "index"), samples["project"])
-    queries = _queries(samples)
+
+def timed_rounds(queries: list[dict], rounds: int, run_hs: Callable[[dict, str], Answer],
+                 run_raw: Callable[[dict, str], Answer]) -> dict[str, dict[str, list[float]]]:
+    """``rounds`` rounds of the mix, each question asked of both sides (who goes first
+    alternates): the seconds of each, per question and side."""
     times: dict[str, dict[str, list[float]]] = {q["name"]: {"hs": [], "raw": []} for q in queries}
-    disagree: list[dict] = []
-    totals: dict[str, list[int]] = {q["name"]: [] for q in queries}
-    # warm-up: every query and value once on both sides; answers compared here
-    for spec in queries:
-        for value in spec["values"]:
-            h = hs.run(spec, value)
-            r = raw.run(spec, value)
-            totals[spec["name"]].append(h[0])
-            same_ids = spec.get("facets") or spec.get("rollup") or spec["name"].startswith(
-                ("full text", "bool")) or h[1] == r[1]  # fmt: skip
-            if h[0] != r[0] or not same_ids:
-                disagree.append({"query": spec["name"], "value": value, "heatseeker": h[0],
-                                 "raw": r[0], "same_page_ids": bool(same_ids)})  # fmt: skip
     for i in range(rounds):
         for spec in queries:
             value = spec["values"][i % len(spec["values"])]
-            first, second = (("hs", hs), ("raw", raw)) if i % 2 == 0 else (("raw", raw), ("hs", hs))
-            for side, runner in (first, second):
-                took, _ = _time(lambda r=runner, s=spec, v=value: r.run(s, v))
+            sides = [("hs", run_hs), ("raw", run_raw)]
+            for side, fn in sides if i % 2 == 0 else sides[::-1]:
+                took, _ = _time(lambda f=fn, s=spec, v=value: f(s, v))
                 times[spec["name"]][side].append(took)
+    return times
+
+
+def summarise(queries: list[dict], times: dict[str, dict[str, list[float]]],
+              totals: dict[str, list[int]]) -> tuple[dict, list[float], list[float]]:
+    """Per question: its p50/p99 on both sides and the overhead; and every time of each side."""
     per_query = {}
     all_hs: list[float] = []
     all_raw: list[float] = []
@@ -289,6 +279,34 @@ def phase_latency(args: dict) -> dict:
             "overhead_p50": common.ratio(h["p50_ms"], r["p50_ms"]),
             "overhead_p99": common.ratio(h["p99_ms"], r["p99_ms"]),
         }  # fmt: skip
+    return per_query, all_hs, all_raw
+
+
+def phase_latency(args: dict) -> dict:
+    from heatseeker.engines.tantivy import TantivyEngine
+
+    d = args["dir"]
+    rounds = args["rounds"]
+    samples = _samples(os.path.join(d, "state.sqlite"), args["seed"])
+    engine = TantivyEngine(os.path.join(d, "index"), read_only=True)
+    hs = _Heatseeker(engine, samples["project"])
+    raw = _Raw(os.path.join(d, "index"), samples["project"])
+    queries = _queries(samples)
+    disagree: list[dict] = []
+    totals: dict[str, list[int]] = {q["name"]: [] for q in queries}
+    # warm-up: every query and value once on both sides; answers compared here
+    for spec in queries:
+        for value in spec["values"]:
+            h = hs.run(spec, value)
+            r = raw.run(spec, value)
+            totals[spec["name"]].append(h[0])
+            same_ids = spec.get("facets") or spec.get("rollup") or spec["name"].startswith(
+                ("full text", "bool")) or h[1] == r[1]  # fmt: skip
+            if h[0] != r[0] or not same_ids:
+                disagree.append({"query": spec["name"], "value": value, "heatseeker": h[0],
+                                 "raw": r[0], "same_page_ids": bool(same_ids)})  # fmt: skip
+    times = timed_rounds(queries, rounds, hs.run, raw.run)
+    per_query, all_hs, all_raw = summarise(queries, times, totals)
     mix_hs, mix_raw = common.summary_ms(all_hs), common.summary_ms(all_raw)
     rest = [q["name"] for q in queries if not q.get("rollup")]
     rest_hs = common.summary_ms([x for k in rest for x in times[k]["hs"]])

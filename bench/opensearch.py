@@ -101,7 +101,7 @@ class _Recorder:
 
 
 def phase_latency(args: dict) -> dict:
-    from bench.latency import _Heatseeker, _queries, _samples, _time
+    from bench.latency import _Heatseeker, _queries, _samples, summarise, timed_rounds
     from heatseeker.engines.tantivy import TantivyEngine
 
     d = args["dir"]
@@ -137,35 +137,10 @@ def phase_latency(args: dict) -> dict:
             originals[name](engine.client, **kwargs)
         return 0, []
 
-    times: dict[str, dict[str, list[float]]] = {q["name"]: {"hs": [], "raw": []} for q in queries}
-    for i in range(rounds):
-        for spec in queries:
-            value = spec["values"][i % len(spec["values"])]
-            key = (spec["name"], value)
-            sides: list[tuple[str, Callable[[], tuple[int, list[str]]]]] = [
-                ("hs", lambda s=spec, v=value: hs.run(s, v)),
-                ("raw", lambda k=key: replay(k)),
-            ]
-            for side, fn in sides if i % 2 == 0 else sides[::-1]:
-                took, _ = _time(fn)
-                times[spec["name"]][side].append(took)
-    per_query = {}
-    all_hs: list[float] = []
-    all_raw: list[float] = []
+    times = timed_rounds(queries, rounds, hs.run, lambda spec, value: replay((spec["name"], value)))
+    per_query, all_hs, all_raw = summarise(queries, times, totals)
     for spec in queries:
-        t = times[spec["name"]]
-        all_hs += t["hs"]
-        all_raw += t["raw"]
-        h, r = common.summary_ms(t["hs"]), common.summary_ms(t["raw"])
-        tot = totals[spec["name"]]
-        per_query[spec["name"]] = {
-            "query": spec["q"] or "(facets)",
-            "matches_median": sorted(tot)[len(tot) // 2] if tot else None,
-            "requests": len(requests[(spec["name"], spec["values"][0])]),
-            "heatseeker": h,
-            "raw": r,
-            "overhead_p50": common.ratio(h["p50_ms"], r["p50_ms"]),
-        }
+        per_query[spec["name"]]["requests"] = len(requests[(spec["name"], spec["values"][0])])
     mix_hs, mix_raw = common.summary_ms(all_hs), common.summary_ms(all_raw)
     engine.close()
     return {
