@@ -5,7 +5,6 @@ an OpenSearch index made before these fields gets them declared when opened."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
@@ -18,9 +17,6 @@ from heatseeker.query import tree as t
 from heatseeker.query.querystring import parse
 from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
-import opensearchlab  # noqa: E402
 
 PREFIX_BASE = f"hs-links-{os.getpid()}"
 UUID = "8c3b1c0e-5a7e-4a55-9b1b-3f2d6f1a0c11"
@@ -45,11 +41,6 @@ def _docs() -> list[dict]:
                  parameters={"image": "cirros-0.6.2", "other": "net10",
                              "near": "CIRROS 0.6.2"}),
     ]
-
-
-@pytest.fixture(scope="module")
-def opensearch_url():
-    return os.environ.get("HEATSEEKER_OPENSEARCH_URL") or opensearchlab.start_node(1)
 
 
 @pytest.fixture(scope="module", autouse=True)

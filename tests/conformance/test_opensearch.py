@@ -24,14 +24,6 @@ import opensearchlab  # noqa: E402
 PREFIX_BASE = f"hs-conf-{os.getpid()}"
 
 
-@pytest.fixture(scope="session")
-def opensearch_url():
-    given = os.environ.get("HEATSEEKER_OPENSEARCH_URL")
-    if given:
-        return given
-    return opensearchlab.start_node(1)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _cleanup(opensearch_url):
     yield

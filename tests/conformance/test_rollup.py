@@ -50,20 +50,6 @@ def searcher(request, tmp_path_factory):
     engine.close()
 
 
-@pytest.fixture(scope="session")
-def opensearch_url():
-    import os
-    import sys
-
-    given = os.environ.get("HEATSEEKER_OPENSEARCH_URL")
-    if given:
-        return given
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "opensearch"))
-    import opensearchlab
-
-    return opensearchlab.start_node(1)
-
-
 def reference(node: t.Node, view: Visibility) -> Counter[str]:
     """Matching stacks per root, as the caller may see them."""
     return Counter(

@@ -3,6 +3,7 @@ operator runs it (its CLI, in subprocesses), compared with what the Heat API say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -89,6 +90,15 @@ def wait_heat(hc, sid: str, want: str, timeout: float = 120) -> None:
         return st == want or (want == "DELETE_COMPLETE" and st is None)
 
     wait_for(done, timeout, f"Heat stack {sid} -> {want}")
+
+
+def delete_stacks(stacks) -> None:
+    """Delete ``(heatclient, stack id)`` pairs (gone already is fine) and wait until they are."""
+    for hc, sid in stacks:
+        with contextlib.suppress(heat_exc.HTTPNotFound):
+            hc.stacks.delete(sid)
+    for hc, sid in stacks:
+        wait_heat(hc, sid, "DELETE_COMPLETE")
 
 
 def create(hc, name: str, template: str, env: str | None = None, **kw) -> str:

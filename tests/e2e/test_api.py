@@ -30,7 +30,7 @@ from .api_support import (
     heat_subtree,
     openstack_all,
 )
-from .conftest import create, unique, wait_for, wait_heat
+from .conftest import create, delete_stacks, unique, wait_for, wait_heat
 
 IMAGE = "cirros-0.6.2"  # shared by both projects' stacks (and by the sandbox's seeded ones)
 PREFIX = "e2eapi"  # names of the stacks this module makes (leftovers of a killed run are removed)
@@ -103,14 +103,6 @@ def _tree(project: str, hc, root: str) -> Tree:
     return Tree(project, hc, root, stacks[root].stack_name, children, stacks, with_image)
 
 
-def _delete(stacks: list[tuple[Any, str]]) -> None:
-    for hc, sid in stacks:
-        with contextlib.suppress(heat_exc.HTTPNotFound):
-            hc.stacks.delete(sid)
-    for hc, sid in stacks:
-        wait_heat(hc, sid, "DELETE_COMPLETE")
-
-
 @pytest.fixture(scope="module")
 def lab(heat, tmp_path_factory):
     if not kl.available():
@@ -164,7 +156,7 @@ def lab(heat, tmp_path_factory):
         yield lab
     finally:
         try:
-            _delete(created)
+            delete_stacks(created)
         finally:
             hs.close()
 
@@ -453,7 +445,7 @@ def test_sync_beside_the_listener(lab):
 
 
 def test_deleted_stacks_leave_the_api(lab):
-    _delete([(lab.alpha.hc, lab.alpha.root), (lab.beta.hc, lab.beta.root)])
+    delete_stacks([(lab.alpha.hc, lab.alpha.root), (lab.beta.hc, lab.beta.root)])
     wait_for(lambda: not lab.api.hits(lab.token("admin"), lab.ours()), 60,
              "the deleted stacks to leave the index")
     lab.api.call("GET", f"/v1/search/stacks/{lab.alpha.root}", lab.token("alice"), expect=404)

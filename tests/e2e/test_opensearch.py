@@ -26,11 +26,6 @@ import opensearchlab  # noqa: E402
 PREFIX = f"hs-e2e-{os.getpid()}"
 
 
-@pytest.fixture(scope="session")
-def opensearch_url():
-    return os.environ.get("HEATSEEKER_OPENSEARCH_URL") or opensearchlab.start_node(1)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _cleanup(opensearch_url):
     yield

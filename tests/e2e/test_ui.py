@@ -13,7 +13,6 @@ Needs: ``bash tools/sandbox/start.sh``, ``bash tools/keystone/ensure.sh`` and /u
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -26,14 +25,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from heatclient import exc as heat_exc
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tools.keystone import keystonelab as kl
 from tools.sandbox import heatlab
 
 from .api_support import Api, ApiHeatseeker, heat_stacks, heat_subtree
-from .conftest import ROOT, create, unique, wait_for, wait_heat
+from .conftest import ROOT, create, delete_stacks, unique, wait_for, wait_heat
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -80,15 +78,7 @@ def _free_port() -> int:
 def _remove_leftovers(hcs) -> None:
     doomed = [(hc, s.id) for hc in hcs for s in hc.stacks.list()
               if s.stack_name.startswith(PREFIX + "-")]
-    _delete(doomed)
-
-
-def _delete(stacks: list[tuple[Any, str]]) -> None:
-    for hc, sid in stacks:
-        with contextlib.suppress(heat_exc.HTTPNotFound):
-            hc.stacks.delete(sid)
-    for hc, sid in stacks:
-        wait_heat(hc, sid, "DELETE_COMPLETE")
+    delete_stacks(doomed)
 
 
 def _statuses(hc, root: str) -> dict[str, str]:
@@ -164,7 +154,7 @@ def lab(heat, tmp_path_factory):
                   {b_stacks[sid].stack_name for sid in b_tree}, hidden)
     finally:
         try:
-            _delete(created)
+            delete_stacks(created)
         finally:
             hs.close()
 
