@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -110,11 +109,7 @@ def load_conf(args) -> cfg.ConfigOpts:
 
 
 def open_store(conf) -> Store:
-    from heatseeker.store import HistoryPolicy
-
-    history = HistoryPolicy(enabled=conf.history.enabled, max_revisions=conf.history.max_revisions,
-                            max_age_days=conf.history.max_age_days, compress=conf.history.compress)
-    return Store(os.path.join(conf.data_dir, "state.sqlite"), history)
+    return Store.from_conf(conf)
 
 
 def heat_source(conf):

@@ -168,6 +168,14 @@ class Record:
 
 
 class Store:
+    @classmethod
+    def from_conf(cls, conf) -> Store:
+        """The store of an installation: ``[DEFAULT] data_dir``/state.sqlite with ``[history]``."""
+        h = conf.history
+        policy = HistoryPolicy(enabled=h.enabled, max_revisions=h.max_revisions,
+                               max_age_days=h.max_age_days, compress=h.compress)
+        return cls(os.path.join(conf.data_dir, "state.sqlite"), policy)
+
     def __init__(self, path: str, history: HistoryPolicy | None = None):
         self.path = path
         self.history = history or HistoryPolicy()

@@ -436,13 +436,9 @@ class App:
     def history_service(self):
         if self._history_service is None:
             from heatseeker.history.service import History
-            from heatseeker.store import HistoryPolicy, Store
+            from heatseeker.store import Store
 
-            h = self.conf.history
-            policy = HistoryPolicy(enabled=h.enabled, max_revisions=h.max_revisions,
-                                   max_age_days=h.max_age_days, compress=h.compress)
-            self._history_service = History(
-                Store(os.path.join(self.conf.data_dir, "state.sqlite"), policy))
+            self._history_service = History(Store.from_conf(self.conf))
         return self._history_service
 
     def _revision_param(self, req: webob.Request, name: str) -> int | None:
