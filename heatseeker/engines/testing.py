@@ -377,6 +377,8 @@ CORPUS_BY_ID = {doc["id"]: doc for doc in CORPUS}
 
 
 # -- the reference evaluator -------------------------------------------------------------------------
+# Written apart from the engines' own value conversions (engines/values.py) on purpose: an oracle
+# that shared them would agree with their bugs.
 
 
 def _iso(value: datetime) -> str:
