@@ -2,8 +2,9 @@
 # Install heatseeker and its test tools into ./.venv, pinned by constraints.txt. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/debs.sh
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+make_venv "$PY" .venv
 # re-install only when the dependency list or the pins changed
 stamp=.venv/.heatseeker-installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
@@ -13,9 +14,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # the browser of the web UI's end-to-end tests (Playwright drives Debian's chromium; it downloads none)
-if [ ! -x /usr/bin/chromium ]; then
-  apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-fi
+ensure_debs chromium
 echo "heatseeker installed in .venv ($(.venv/bin/heatseeker --help >/dev/null && echo ok))"

@@ -45,9 +45,9 @@ case "${1:-}" in
 esac
 
 PY=${PYTHON:-python3}
-command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
-"$PY" -c 'import ensurepip, venv' 2>/dev/null ||
-  die "$PY has no venv/ensurepip (Debian: apt-get install -y python3-venv)"
+source "$(dirname "$0")/../debs.sh"
+ensure_debs curl
+ensure_venv_module "$PY"
 mkdir -p "$KS/etc" "$LOGS"
 
 # --- 1. the two venvs ---------------------------------------------------------
@@ -65,7 +65,7 @@ install_venv() {  # install_venv VENV NAME PINS_FUNCTION CHECK_BIN
   fi
   [ -n "$($pins)" ] || die "no pins for $name in $LOCK: run setup.sh --relock"
   log "$name: installing from $(basename "$LOCK") ($($pins | wc -l) packages, 1-2 min)"
-  [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
+  make_venv "$PY" "$venv"
   $pins >"$venv/requirements.lock"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$venv/requirements.lock" ||
     die "pip install into $venv failed"

@@ -12,6 +12,8 @@ if [[ -f "$stamp" && "$stamp" -nt "$here/pom.xml" && "$stamp" -nt "$here/build.s
       && -z "$(find "$here/src" -newer "$stamp" -type f | head -1)" ]]; then
     exit 0
 fi
+source "$repo/tools/debs.sh"
+ensure_debs maven openjdk-17-jdk-headless
 rm -rf "$build/lib"
 mkdir -p "$build" "$m2"
 mvn -B -q -Dmaven.repo.local="$m2" -Dheatseeker.build.dir="$build" -f "$here/pom.xml" package

@@ -9,19 +9,10 @@ t0=$SECONDS
 
 # 1. Debian packages (CI machines may be new). They start no service here (no
 #    systemd in the container); start.sh starts its own instances.
-if command -v rabbitmq-server mariadbd mariadb-install-db curl >/dev/null 2>&1; then
-  log "apt: rabbitmq-server and mariadb-server already installed"
-else
-  log "apt: installing rabbitmq-server mariadb-server curl"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends rabbitmq-server mariadb-server curl >/dev/null
-fi
+source "$SANDBOX_TOOLS/../debs.sh"
+ensure_debs rabbitmq-server mariadb-server curl
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then  # Debian splits venv out
-  log "apt: installing python3-venv"
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-fi
+ensure_venv_module "$PY"
 
 mkdir -p "$SANDBOX" "$LOGS" "$RUN" "$ETC/environment.d" "$ETC/templates" "$SANDBOX/plugins"
 
@@ -33,7 +24,7 @@ if [ -x "$VENV/bin/heat-engine" ] && [ "$(cat "$VENV/.lock.sha256" 2>/dev/null)"
   log "heat venv up to date ($VENV)"
 else
   log "heat venv: installing openstack-heat from $LOCK (about a minute)"
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  make_venv "$PY" "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$LOCK"
   echo "$lock_sum" >"$VENV/.lock.sha256"
 fi
