@@ -79,7 +79,8 @@ class Handler:
 
     def dead_letter(self, message_id: str | None, reason: str, body) -> None:
         LOG.error("dead-lettered notification %s: %s", message_id, reason)
-        self.store.dead_letter(message_id, reason, body)
+        # only what diagnoses the message reaches the disk: never the context's credentials
+        self.store.dead_letter(message_id, reason, events.for_the_record(body))
 
     def __call__(self, messages: list[dict]):
         # Batches may be handled concurrently ([listener] workers): the store applies each

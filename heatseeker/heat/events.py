@@ -261,3 +261,75 @@ def from_wire(msg: dict) -> dict:
         "metadata": {"message_id": inner.get("message_id"), "timestamp": inner.get("timestamp")},
         "priority": inner.get("priority"),
     }
+
+
+# -- what a dead letter keeps ----------------------------------------------------------------------
+
+# The context fields that say who sent a message and in which request: enough to diagnose it.
+# Everything else in a context (auth_token, auth_token_info with its catalog, password, aws_creds,
+# trust ids, roles …) is dropped: a dead letter is kept at rest, and credentials never are.
+DIAGNOSTIC_CONTEXT = frozenset(
+    {
+        "request_id",
+        "global_request_id",
+        "user",
+        "user_id",
+        "user_name",
+        "username",
+        "project",
+        "project_id",
+        "project_name",
+        "tenant",
+        "tenant_id",
+        "domain",
+        "user_domain",
+        "project_domain",
+        "is_admin",
+        "read_only",
+    }
+)
+_TOP_LEVEL = ("publisher_id", "event_type", "priority", "message_id", "timestamp", "payload",
+              "metadata")
+# In text that could not be parsed: anything that looks like a credential assignment.
+_CREDENTIAL_TEXT = re.compile(
+    r"""(?ix)
+    (["']?(?:_context_)?(?:auth_token|auth_token_info|token|password|passwd|secret|aws_creds
+          |trust_id|x-auth-token|signature|temp_url_sig)["']?\s*[:=]\s*)
+    ("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\{[^}]*\}?|[^\s,;}&]+)
+    """
+)
+
+
+def for_the_record(message: Any) -> Any:
+    """The part of a message a dead letter keeps: what it is, where it came from, its payload and
+    who sent it (``DIAGNOSTIC_CONTEXT``), never the credentials its context carries.
+
+    Takes any shape the bus or the listener may hand over (see ``from_wire``); a body that is not a
+    dict is kept as text with credential-looking assignments redacted.
+    """
+    if isinstance(message, (bytes, bytearray)):
+        message = bytes(message).decode("utf-8", "replace")
+    if isinstance(message, str):
+        try:
+            decoded = json.loads(message)
+        except ValueError:
+            return _CREDENTIAL_TEXT.sub(lambda m: m.group(1) + '"***"', message)
+        return for_the_record(decoded) if isinstance(decoded, dict) else decoded
+    if not isinstance(message, dict):
+        return _CREDENTIAL_TEXT.sub(lambda m: m.group(1) + '"***"', repr(message))
+    if "oslo.message" in message:
+        return {"oslo.message": for_the_record(message["oslo.message"])}
+    if isinstance(message.get("msg"), dict):
+        return {"msg": for_the_record(message["msg"])}
+    kept: dict[str, Any] = {k: message[k] for k in _TOP_LEVEL if k in message}
+    ctxt = message.get("ctxt", message.get("context"))
+    if isinstance(ctxt, dict):
+        kept["ctxt"] = {k: v for k, v in ctxt.items() if k in DIAGNOSTIC_CONTEXT}
+    for key, value in message.items():
+        if key.startswith(CONTEXT_PREFIX) and key[len(CONTEXT_PREFIX) :] in DIAGNOSTIC_CONTEXT:
+            kept[key] = value
+    dropped = sorted(k for k in message if k not in kept and k not in ("ctxt", "context")
+                     and not k.startswith(CONTEXT_PREFIX))
+    if dropped:
+        kept["dropped_keys"] = dropped
+    return kept
