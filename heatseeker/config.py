@@ -170,6 +170,14 @@ api_opts = [
         "reach the port can then claim to be anybody: never in production.",
     ),
     cfg.ListOpt(
+        "trusted_headers_hosts",
+        default=[],
+        help="With auth_strategy = trusted-headers, host names (as in the Host header, without "
+        "the port) that requests may be addressed to besides loopback ones (localhost, "
+        "127.0.0.0/8, ::1). Any other Host is refused: a DNS-rebinding page must not reach a "
+        "server that believes identity headers.",
+    ),
+    cfg.ListOpt(
         "admin_only_fields",
         default=["stack_owner", "stack_user_project_id"],
         help="Stack fields only cloud admins see: absent from other callers' results, highlights, "

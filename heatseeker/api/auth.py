@@ -6,6 +6,8 @@ policy lets them see.
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +92,49 @@ class Authorizer:
 class TrustedHeaders:
     """DEVELOPMENT AND TESTS ONLY: the identity headers are believed as the client sent them
     (Searchlight's functional tests did this). ``heatseeker serve`` refuses it on a non-loopback
-    address unless ``[api] allow_trusted_headers_anywhere`` is set."""
+    address unless ``[api] allow_trusted_headers_anywhere`` is set, and every request must name a
+    loopback host (or one of ``[api] trusted_headers_hosts``) in its ``Host``: see ``HostCheck``."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, hosts: Iterable[str] = ()):
+        self.app = HostCheck(app, hosts)
 
     def __call__(self, environ, start_response):
         return self.app(environ, start_response)
+
+
+class HostCheck:
+    """Refuse a request whose ``Host`` is not loopback (``localhost``, 127.0.0.0/8, ::1) nor one of
+    ``hosts``: binding to loopback does not stop a DNS-rebinding page, whose requests reach
+    127.0.0.1 from the user's own browser but carry the attacker's host name. Used where identity is
+    not proven (trusted-headers: the API and the web UI's project pick)."""
+
+    def __init__(self, app, hosts: Iterable[str] = ()):
+        self.app = app
+        self.hosts = frozenset(h.lower() for h in hosts)
+
+    def __call__(self, environ, start_response):
+        host = host_name(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
+        if is_loopback(host) or host in self.hosts:
+            return self.app(environ, start_response)
+        body = json.dumps({"error": {
+            "code": 403, "title": "Forbidden",
+            "message": "this server trusts identity headers (auth_strategy = trusted-headers) and "
+                       "answers only requests addressed to a loopback host; add the name to "
+                       "[api] trusted_headers_hosts to allow it",
+        }}).encode()
+        start_response("403 Forbidden", [("Content-Type", "application/json; charset=UTF-8"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header, without its port (``[::1]:80`` → ``::1``), lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        return host.partition(":")[0]
+    return host
 
 
 def is_loopback(host: str) -> bool:
