@@ -127,6 +127,7 @@ class Searcher:
                 view.check_field(key.field, "sort")
         query = node
         if subtree:
+            view.check_feature("search under a stack")
             query = under(query, subtree)
         if search_after is not None:
             if not sort or any(k.field == SCORE for k in sort):
@@ -177,7 +178,9 @@ class Searcher:
         appearance, and each round asks again without the roots already found, so a root with
         thousands of matching stacks costs one round, not thousands of hits.
         """
+        view.check_feature("roll up")
         if subtree:
+            view.check_feature("search under a stack")
             node = under(node, subtree)
         q = view.query(node)
         by_score = (t.SortKey(SCORE, descending=True), t.SortKey("root_id"))

@@ -74,6 +74,7 @@ class Uses:
     stacks: list[Use] = field(default_factory=list)
     candidates: int = 0
     truncated: bool = False
+    by_root: bool = True  # group by root stack (not when root_id is admin-only for the caller)
 
     @property
     def roots(self) -> list[str]:
@@ -83,23 +84,22 @@ class Uses:
         by_root: dict[str, list[Use]] = {}
         for u in self.stacks:
             by_root.setdefault(u.stack.get("root_id") or u.stack["id"], []).append(u)
-        return {
-            "value": self.value,
-            "total": len(self.stacks),
-            "roots": [
+        body: dict = {"value": self.value, "total": len(self.stacks)}
+        if self.by_root:
+            body["roots"] = [
                 {"root_id": rid,
                  "name": (uses[0].stack.get("path") or [None])[0],
                  "stacks": [u.stack["id"] for u in uses]}
                 for rid, uses in sorted(by_root.items(), key=lambda kv: (_root_name(kv[1]), kv[0]))
-            ],
-            "stacks": [
-                {**u.stack, "where": [{"path": p.path, "match": p.match, "value": p.value}
-                                      for p in u.places]}
-                for u in self.stacks
-            ],
-            "candidates": self.candidates,
-            "truncated": self.truncated,
-        }
+            ]
+        body["stacks"] = [
+            {**u.stack, "where": [{"path": p.path, "match": p.match, "value": p.value}
+                                  for p in u.places]}
+            for u in self.stacks
+        ]
+        body["candidates"] = self.candidates
+        body["truncated"] = self.truncated
+        return body
 
 
 def _root_name(uses: list[Use]) -> str:
@@ -229,7 +229,7 @@ def find_uses(
     """Every stack ``view`` may see that uses ``value`` (see the module docstring)."""
     value = check_value(value)
     node = candidates_query(value)
-    answer = Uses(value)
+    answer = Uses(value, by_root="root_id" not in view.hidden_fields)
     sort = (t.SortKey("id"),)
     cursor: list | None = None
     total = 0
@@ -243,7 +243,8 @@ def find_uses(
             answer.candidates += 1
             places = locate(hit.source, value, exact=exact)
             if places:
-                stack = {k: hit.source.get(k) for k in STACK_FIELDS}
+                stack = {k: hit.source.get(k) for k in STACK_FIELDS
+                         if k not in view.hidden_fields}  # admin-only: not even as null
                 stack["id"] = stack["id"] or hit.id
                 answer.stacks.append(Use(stack, places))
         if not page.hits or page.hits[-1].id not in page.cursors:

@@ -366,8 +366,8 @@ class App:
                     "_id": r.root_id, "_index": INDEX_NAME, "_type": STACK_TYPE, "_score": r.score,
                     "_source": _select(r.source or {"id": r.root_id}, request.source),
                     "matched": r.matched,
-                    "matches": [{"id": m.id, "path": m.path, "depth": m.depth, "_score": m.score}
-                                for m in r.matches],
+                    "matches": [view.source({"id": m.id, "path": m.path, "depth": m.depth,
+                                             "_score": m.score}) for m in r.matches],
                 })
             shell["hits"] = {"total": rolled.total,
                              "max_score": rolled.roots[0].score if rolled.roots else None,
@@ -545,7 +545,7 @@ def build_app(conf, searcher: Searcher | None = None, history=None):
 
         protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
     else:
-        protected = TrustedHeaders(app)
+        protected = TrustedHeaders(app, conf.api.trusted_headers_hosts)
     root = PublicFirst(app, protected)
     if conf.ui.enabled:  # the web UI under /ui/, a client of this same app (heatseeker/ui)
         from heatseeker.ui import mount

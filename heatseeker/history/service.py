@@ -81,8 +81,8 @@ class History:
         return _Stack(project, name, bool(rec and rec.deleted))
 
     @staticmethod
-    def _row(rev: Revision) -> dict:
-        return dict(rev.summary(), at=iso_us(rev.at_us))
+    def _row(rev: Revision, view: Visibility) -> dict:
+        return view.row(dict(rev.summary(), at=iso_us(rev.at_us)))
 
     # -- history and diff ------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class History:
             revs = revs[max(0, at[0] - 1) : at[0] + 1]
         rows = []
         for prev, rev in zip([None, *revs[:-1]], revs, strict=True):
-            row = self._row(rev)
+            row = self._row(rev, view)
             # what this revision changed, by path (the first revision: nothing before it)
             row["changed"] = [] if prev is None else [
                 c.path for c in D.diff(view.source(prev.doc or {}), view.source(rev.doc or {}),
@@ -153,8 +153,8 @@ class History:
             "stack_id": stack_id,
             "name": stack.name,
             "project_id": stack.project_id,
-            "from": self._row(a),
-            "to": self._row(b),
+            "from": self._row(a, view),
+            "to": self._row(b, view),
             "changes": [c.as_dict() for c in changes],
         }
 
@@ -200,7 +200,7 @@ class History:
                     "project_id": rev.project_id,
                     "revision": rev.rev,
                     "previous_revision": prev.rev if prev else None,
-                    **{k: v for k, v in self._row(rev).items() if k not in ("revision",)},
+                    **{k: v for k, v in self._row(rev, view).items() if k not in ("revision",)},
                     **ch.as_dict(),
                 })
             if truncated:

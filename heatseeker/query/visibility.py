@@ -20,6 +20,12 @@ from heatseeker.query import tree as t
 from heatseeker.query.errors import QueryError
 from heatseeker.query.scope import scope
 
+# What an answer shows besides documents that gives an admin-only field away: a stack's first
+# revision is made by its owner, so a revision's acting user is the stack_owner of revision 1.
+REVEALED_BY = {"stack_owner": ("user_id", "user_name")}
+# Features that group or filter by a field whose values they would so reveal.
+NEEDS = {"roll up": "root_id", "search under a stack": "ancestors"}
+
 
 class HiddenField(QueryError):
     """A caller asked to sort or aggregate on a field they may not see."""
@@ -75,6 +81,16 @@ class Visibility:
     def check_field(self, name: str, what: str) -> None:
         if self._hidden(name):
             raise HiddenField(f"cannot {what} on {name!r}: it is visible to cloud admins only")
+
+    def check_feature(self, feature: str) -> None:
+        """Refuse a feature (``NEEDS``) built on a field the caller may not see."""
+        self.check_field(NEEDS[feature], feature)
+
+    def row(self, row: dict) -> dict:
+        """An answer row that is not a document (a history revision): without what would give an
+        admin-only field away (``REVEALED_BY``)."""
+        gone = {k for h in self.hidden_fields for k in REVEALED_BY.get(h, ())}
+        return {k: v for k, v in row.items() if k not in gone} if gone else row
 
     def source(self, doc: dict) -> dict:
         if not self.hidden_fields:

@@ -563,7 +563,7 @@ class UI:
 class Mount:
     """``/ui`` and below to the UI, everything else to the API, unchanged."""
 
-    def __init__(self, api: Callable, ui: UI):
+    def __init__(self, api: Callable, ui: Callable):
         self.api = api
         self.ui = ui
 
@@ -594,7 +594,7 @@ def auth_url(conf) -> str | None:
     return None
 
 
-def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> Callable:
+def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> Mount:
     """The API with the web UI under /ui (``[ui]``)."""
     mode = conf.api.auth_strategy
     if mode == "keystone" and login is None:
@@ -608,7 +608,7 @@ def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> 
     ui = UI(api, mode=mode, login=login, sessions=sessions,
             max_body_bytes=conf.api.max_body_bytes)
     if mode == "trusted-headers":  # the project pick proves nothing: addressed to loopback only
-        from heatseeker.api.auth import HostCheck
+        from heatseeker.api.auth import HostCheck  # (the API behind it checks the same)
 
-        return HostCheck(Mount(api, ui), conf.api.trusted_headers_hosts)
+        return Mount(api, HostCheck(ui, conf.api.trusted_headers_hosts))
     return Mount(api, ui)
