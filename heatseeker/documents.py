@@ -4,15 +4,17 @@ Pure functions: no I/O and no heatclient here; ``build`` takes any object with t
 ``heatseeker.heat.client.StackSnapshot`` (``show``, ``template``, ``environment``, ``files``,
 ``resources``).
 
-Secrets never reach the index. A parameter is *hidden* when it is marked hidden (HOT ``hidden:
-true``, CFN ``NoEcho``) in the stack's template or in any template among the stack's files (an
-environment's ``parameter_defaults`` flow into nested templates, whose hidden parameters the API does
-not mask at the parent), or listed in the environment's ``encrypted_param_names``. Hidden parameters
-are masked by name in the parameters, in the template's defaults (the API's template endpoint
-returns them unmasked) and in the environment. As a second line of defence, the values those hidden
-parameters are known to hold (template defaults, environment values) are scrubbed from every
-free-form part of the document (outputs, inline templates, reasons …). File contents are never
-indexed: only their names.
+Secrets never reach the index, and what is masked is decided by structure, never by value
+(heatseeker/secrets.py): a parameter is secret when it is marked hidden (HOT ``hidden: true``, CFN
+``NoEcho``) in the stack's template, in a template written inline in it or in any template among
+the stack's files (``parameter_defaults`` flow into nested templates by name), when it is listed in
+``encrypted_param_names``, or when the parent made it secret (``inherited``: its value was drawn
+from a secret up the tree). Masked: those parameters (in ``parameters`` and the environment), the
+defaults of hidden parameters (the API's template endpoint returns them unmasked), the secret
+``parameter_defaults`` names, the outputs whose expression draws on a secret parameter or on an
+attribute where Heat puts a credential, and the literal property values that feed a secret (a
+group's generated template). The only by-value step: reasons and output errors lose the values of
+the places masked here. File contents are never indexed: only their names.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,8 +33,11 @@ from typing import Any
 
 import yaml
 
+from heatseeker import secrets
+from heatseeker.secrets import Inherited
+
 SCHEMA_VERSION = 1
-MASK = "******"
+MASK = secrets.MASK
 
 # Parameters Heat adds to every stack; they duplicate id, name and project_id.
 PSEUDO_PARAMETERS = frozenset({"OS::stack_id", "OS::stack_name", "OS::project_id"})
@@ -46,10 +52,10 @@ _HIDDEN_FLAGS = ("hidden", "NoEcho")
 _DEFAULT_KEYS = ("default", "Default")
 _ENV_SECTIONS = ("parameters", "parameter_defaults")
 
-# A known secret value is replaced wherever it is a whole value when at least this long, and
-# wherever it occurs inside a longer string when at least SUBSTRING_MIN long (shorter ones would
-# mangle unrelated text).
-EXACT_MIN = 4
+# In a reason, the value of a secret place is replaced wherever it occurs when at least
+# SUBSTRING_MIN long, and as a whole word when at least TOKEN_MIN long (shorter ones would mangle
+# unrelated text).
+TOKEN_MIN = 3
 SUBSTRING_MIN = 8
 
 _MAX_EMBEDDED_DEPTH = 4
@@ -116,43 +122,23 @@ def _key(key: Any) -> str:
     return str(key)
 
 
-# -- hidden parameters -----------------------------------------------------------------------------
+# -- hidden parameters ---------------------------------------------------------------------------
 
 
 def _truthy(flag: Any) -> bool:
-    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+    return secrets.truthy(flag)
 
 
 def _param_defs(template: Any) -> Iterator[tuple[str, dict]]:
-    if not isinstance(template, Mapping):
-        return
-    for section in _PARAM_SECTIONS:
-        params = template.get(section)
-        if isinstance(params, Mapping):
-            for name, definition in params.items():
-                if isinstance(definition, Mapping):
-                    yield _key(name), dict(definition)
-
-
-def _template_hidden(template: Any) -> set[str]:
-    return {
-        name
-        for name, definition in _param_defs(template)
-        if any(_truthy(definition.get(flag)) for flag in _HIDDEN_FLAGS)
-    }
+    return secrets.param_defs(template)
 
 
 def _looks_like_template(text: str) -> bool:
-    return any(k in text for k in TEMPLATE_VERSION_KEYS)
+    return secrets.looks_like_template(text)
 
 
 def _load_yaml(text: Any) -> Any:
-    if not isinstance(text, str):
-        return None
-    try:
-        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
-    except Exception:  # unparsable (or pathological) content: not a template
-        return None
+    return secrets.load_yaml(text)
 
 
 def _embedded(value: Any, depth: int = 0) -> Iterator[dict]:
@@ -173,86 +159,58 @@ def _embedded(value: Any, depth: int = 0) -> Iterator[dict]:
                 yield from _embedded(parsed, depth + 1)
 
 
-@dataclass(frozen=True)
-class _Summary:
-    """What one template / environment / file tells about hidden parameters (small, cacheable)."""
-
-    hidden: frozenset[str]  # parameters marked hidden
-    defaults: tuple[tuple[str, tuple[str, ...]], ...]  # parameter → leaves of its default
-    env_values: tuple[tuple[str, tuple[str, ...]], ...]  # key in parameters/parameter_defaults
-    # (at any depth) → leaves of its value
-
-
-_EMPTY = _Summary(frozenset(), (), ())
-
-
-def _summarise(doc: Any) -> _Summary:
-    """Summarise a template/environment dict and the templates written inline in it."""
+def _hidden_with_embedded(doc: Any) -> frozenset[str]:
     if not isinstance(doc, Mapping):
-        return _EMPTY
-    hidden: set[str] = set()
-    defaults: list[tuple[str, tuple[str, ...]]] = []
-    env_values: list[tuple[str, tuple[str, ...]]] = []
+        return frozenset()
+    names: set[str] = set()
     for part in [doc, *_embedded(doc)]:
-        for name, definition in _param_defs(part):
-            if any(_truthy(definition.get(flag)) for flag in _HIDDEN_FLAGS):
-                hidden.add(name)
-            for k in _DEFAULT_KEYS:
-                if k in definition:
-                    defaults.append((name, tuple(_leaves(definition[k]))))
-        if any(k in part for k in TEMPLATE_VERSION_KEYS):
-            continue  # a template: its "parameters" are definitions, not values
-        for section in _ENV_SECTIONS:
-            env_values.extend(_keyed_leaves(part.get(section)))
-    return _Summary(frozenset(hidden), tuple(defaults), tuple(env_values))
+        names |= secrets.hidden_in(part)
+    return frozenset(names)
 
 
 _CACHE_SIZE = 2048
-_cache: OrderedDict[bytes, _Summary] = OrderedDict()
+_cache: OrderedDict[bytes, tuple[Any, frozenset[str]]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _file_summary(content: Any) -> _Summary:
-    """Summary of one file (parsed as YAML; unparsable → nothing). Cached by content digest:
-    every nested stack of a tree carries the same files."""
+def _file(content: Any) -> tuple[Any, frozenset[str]]:
+    """One file parsed (YAML; unparsable → None) and the parameters hidden in it (and in the
+    templates written inline in it). Cached by content digest: every nested stack of a tree carries
+    the same files. The parsed value is shared: read-only."""
     if not isinstance(content, str):
-        return _EMPTY
+        return None, frozenset()
     digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).digest()
     with _cache_lock:
         hit = _cache.get(digest)
         if hit is not None:
             _cache.move_to_end(digest)
             return hit
-    summary = _summarise(_load_yaml(content))
+    parsed = _load_yaml(content)
+    entry = (parsed, _hidden_with_embedded(parsed))
     with _cache_lock:
-        _cache[digest] = summary
+        _cache[digest] = entry
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return summary
+    return entry
 
 
-def _summaries(template: Any, environment: Any, files: Mapping[str, str] | None) -> list[_Summary]:
-    return [
-        _summarise(template),
-        _summarise(environment),
-        *(_file_summary(c) for c in (files or {}).values()),
-    ]
+def _parsed_file(content: Any) -> Any:
+    return _file(content)[0]
 
 
-def _hidden_in(summaries: Iterable[_Summary], environment: Any) -> set[str]:
-    names: set[str] = set()
-    for summary in summaries:
-        names |= summary.hidden
+def hidden_names(template: dict, environment: dict, files: Mapping[str, str]) -> set[str]:
+    """Names of the parameters declared secret: hidden in the stack's template, in a template
+    written inline in it or in any template among the stack's files (an environment's
+    ``parameter_defaults`` flow into nested templates by name), or listed in the environment's
+    ``encrypted_param_names``."""
+    names = set(_hidden_with_embedded(template))
+    for content in (files or {}).values():
+        names |= _file(content)[1]
     if isinstance(environment, Mapping):
         encrypted = environment.get("encrypted_param_names")
         if isinstance(encrypted, list | tuple):
             names |= {_key(n) for n in encrypted if n is not None}
     return names
-
-
-def hidden_names(template: dict, environment: dict, files: Mapping[str, str]) -> set[str]:
-    """Names of the parameters whose values must never be indexed (see the module docstring)."""
-    return _hidden_in(_summaries(template, environment, files), environment)
 
 
 def _leaves(value: Any) -> Iterator[str]:
@@ -268,79 +226,101 @@ def _leaves(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def _keyed_leaves(value: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """``(key, leaves of its value)`` for every key at any depth (environment parameter maps)."""
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield _key(k), tuple(_leaves(v))
-            yield from _keyed_leaves(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _keyed_leaves(v)
-
-
-def _secret_values(summaries: Iterable[_Summary], hidden: set[str]) -> set[str]:
-    """The values hidden parameters are known to hold: their defaults and environment values."""
-    found: set[str] = set()
-    for summary in summaries:
-        for name, leaves in (*summary.defaults, *summary.env_values):
-            if name in hidden:
-                found.update(leaves)
-    return {s for s in found if len(s) >= EXACT_MIN and s != MASK}
-
-
 # -- masking ---------------------------------------------------------------------------------------
 
 
-def _mask_keys(value: Any, hidden: set[str]) -> Any:
-    """Replace the value of every hidden key, at any depth."""
-    if isinstance(value, dict):
-        return {k: MASK if k in hidden else _mask_keys(v, hidden) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_keys(v, hidden) for v in value]
-    return value
+class _Masker:
+    """Masks places, and keeps the values it masked: the only values a reason is scrubbed of."""
 
+    def __init__(self) -> None:
+        self.values: set[str] = set()
 
-def _mask_template(template: dict, hidden: set[str]) -> dict:
-    for section in _PARAM_SECTIONS:
-        params = template.get(section)
-        if not isinstance(params, dict):
-            continue
-        for name, definition in params.items():
-            if not isinstance(definition, dict):
-                continue
-            if name in hidden or any(_truthy(definition.get(f)) for f in _HIDDEN_FLAGS):
-                for k in _DEFAULT_KEYS:
-                    if k in definition:
-                        definition[k] = MASK
-    return template
+    def mask(self, value: Any) -> str:
+        self.values.update(v for v in _leaves(value) if v != MASK)
+        return MASK
 
-
-class _Scrubber:
-    def __init__(self, secrets: set[str]):
-        self.exact = secrets
-        self.inner = sorted((s for s in secrets if len(s) >= SUBSTRING_MIN), key=len, reverse=True)
-
-    def __call__(self, value: Any) -> Any:
-        if not self.exact:
-            return value
-        return self._scrub(value)
-
-    def _scrub(self, value: Any) -> Any:
+    def keys(self, value: Any, names: Iterable[str] | frozenset[str]) -> Any:
+        """Replace the value of every key in ``names``, at any depth."""
         if isinstance(value, dict):
-            return {k: self._scrub(v) for k, v in value.items()}
+            return {k: self.mask(v) if k in names else self.keys(v, names)
+                    for k, v in value.items()}
         if isinstance(value, list):
-            return [self._scrub(v) for v in value]
-        if isinstance(value, str):
-            if value in self.exact:
-                return MASK
-            for secret in self.inner:
-                if secret in value:
-                    value = value.replace(secret, MASK)
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return MASK if str(value) in self.exact else value
+            return [self.keys(v, names) for v in value]
         return value
+
+    def template(self, template: dict, hidden: set[str], literals: Mapping[str, frozenset[str]]
+                 ) -> dict:
+        """Hidden defaults (also in templates written inline) and the literal property values
+        the analysis found secret."""
+        self._defaults(template, hidden)
+        for name, definition in secrets.resources_of(template).items():
+            props = definition.get("properties", definition.get("Properties"))
+            if isinstance(props, dict):
+                for prop in literals.get(name, ()):
+                    if prop in props:
+                        props[prop] = self.mask(props[prop])
+        return self._inline(template, 0)
+
+    def _defaults(self, template: dict, hidden: set[str] | frozenset[str]) -> bool:
+        masked = False
+        for section in _PARAM_SECTIONS:
+            params = template.get(section)
+            if not isinstance(params, dict):
+                continue
+            for name, definition in params.items():
+                if not isinstance(definition, dict):
+                    continue
+                if name in hidden or any(_truthy(definition.get(f)) for f in _HIDDEN_FLAGS):
+                    for k in _DEFAULT_KEYS:
+                        if k in definition and definition[k] != MASK:
+                            definition[k] = self.mask(definition[k])
+                            masked = True
+        return masked
+
+    def _inline(self, value: Any, depth: int) -> Any:
+        """A template written as a string: its hidden defaults masked (the string re-written only
+        when something was masked)."""
+        if isinstance(value, dict):
+            return {k: self._inline(v, depth) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._inline(v, depth) for v in value]
+        if isinstance(value, str) and depth < _MAX_EMBEDDED_DEPTH and _looks_like_template(value):
+            parsed = _load_yaml(value)
+            if isinstance(parsed, dict):
+                parsed = _jsonable(parsed)
+                masked = self._defaults(parsed, frozenset())
+                inner = self._inline(parsed, depth + 1)
+                if masked or inner != parsed:
+                    return yaml.safe_dump(inner, sort_keys=False, allow_unicode=True)
+        return value
+
+
+_WORD = "A-Za-z0-9_"
+
+
+class _ReasonScrubber:
+    """A reason (free text) with the values of the document's secret places taken out: a value of
+    at least ``SUBSTRING_MIN`` characters wherever it occurs, a shorter one (of at least
+    ``TOKEN_MIN``) where it is not glued to letters, digits or ``_``. Only inside reasons and
+    errors: by value, but only with values of places known to be secret."""
+
+    def __init__(self, values: Iterable[str]):
+        values = sorted({v for v in values if len(v) >= TOKEN_MIN}, key=len, reverse=True)
+        parts = [re.escape(v) if len(v) >= SUBSTRING_MIN
+                 else f"(?<![{_WORD}]){re.escape(v)}(?![{_WORD}])" for v in values]
+        self.pattern = re.compile("|".join(parts)) if parts else None
+
+    def __call__(self, text: Any) -> Any:
+        if self.pattern is None or not isinstance(text, str):
+            return text
+        return self.pattern.sub(MASK, text)
+
+    def deep(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        return self(value)
 
 
 # -- the document ----------------------------------------------------------------------------------
@@ -509,6 +489,17 @@ def registry_entries(registry: Any) -> tuple[list[str], list[str]]:
 LINK_STACK = "OS::Heat::Stack"
 
 
+@dataclass(frozen=True)
+class Built:
+    """A document, with what its stack passes down to its nested stacks (``secrets.summary``:
+    kept with the store's record, never indexed) and the scrubber of reasons (a notification's
+    reason overlaid later must go through it too)."""
+
+    doc: dict
+    summary: dict
+    scrub: Any  # (text) -> text
+
+
 def build(
     snapshot: Any,
     *,
@@ -517,11 +508,38 @@ def build(
     parent_resource: str | None,
     version: int,
     now: dt.datetime | None = None,
+    inherited: Inherited | None = None,
 ) -> dict:
     """The stack document (see the module docstring and heatseeker/query/fields.py).
 
-    ``ancestors``: ``(id, name)`` pairs, root first, without the stack itself.
+    ``ancestors``: ``(id, name)`` pairs, root first, without the stack itself. ``inherited``: what
+    the parent made secret here (``secrets.Inherited``; None: nothing, as for a root stack).
     """
+    return build_all(snapshot, project_id=project_id, ancestors=ancestors,
+                     parent_resource=parent_resource, version=version, now=now,
+                     inherited=inherited).doc
+
+
+def _passed_by_parent(raw_params: Mapping, template: Mapping) -> set[str]:
+    """Parameters whose value differs from the template's default: what a parent may have passed."""
+    defaults = {name: next((d[k] for k in _DEFAULT_KEYS if k in d), None)
+                for name, d in _param_defs(template)}
+    return {name for name, value in raw_params.items()
+            if name not in PSEUDO_PARAMETERS
+            and (name not in defaults or defaults[name] is None or str(defaults[name]) != str(value))}
+
+
+def build_all(
+    snapshot: Any,
+    *,
+    project_id: str | None,
+    ancestors: Sequence[tuple[str, str]],
+    parent_resource: str | None,
+    version: int,
+    now: dt.datetime | None = None,
+    inherited: Inherited | None = None,
+) -> Built:
+    """``build``, with the summary for the stack's children and the reason scrubber."""
     show: Mapping = getattr(snapshot, "show", None) or {}
     raw_template = getattr(snapshot, "template", None)
     raw_template = raw_template if isinstance(raw_template, Mapping) else {}
@@ -531,10 +549,6 @@ def build(
     files = files if isinstance(files, Mapping) else {}
     raw_resources = getattr(snapshot, "resources", None) or []
 
-    summaries = _summaries(raw_template, raw_env, files)
-    hidden = _hidden_in(summaries, raw_env)
-    scrub = _Scrubber(_secret_values(summaries, hidden))
-
     stack_id = _str_or_none(show.get("id"))
     name = _str_or_none(show.get("stack_name"))
     raw_params = show.get("parameters")
@@ -542,11 +556,35 @@ def build(
     if project_id is None and isinstance(raw_params.get("OS::project_id"), str):
         project_id = raw_params["OS::project_id"]
 
+    # -- which places are secret (heatseeker/secrets.py) --
+    inherited = inherited or secrets.NOTHING
+    env_params = raw_env.get("parameters")
+    env_params = env_params if isinstance(env_params, Mapping) else {}
+    env_defaults = raw_env.get("parameter_defaults")
+    env_defaults = env_defaults if isinstance(env_defaults, Mapping) else {}
+    if inherited.everything:  # the parent is unknown: whatever it may have passed is secret
+        inherited = Inherited(
+            params=frozenset(_passed_by_parent(raw_params, raw_template)),
+            members=frozenset({"*"}),
+            defaults=frozenset(_key(k) for k, _ in _keyed(env_defaults)),
+        )
+    declared = hidden_names(raw_template, raw_env, files)  # type: ignore[arg-type]
+    # a parameter_defaults entry the parent made secret reaches the parameters it was not passed
+    from_defaults = {p for p in inherited.defaults if p not in env_params}
+    secret_params = declared | inherited.params | from_defaults
+    registry = raw_env.get("resource_registry")
+    ctx = secrets.Context(files=files, registry=registry if isinstance(registry, Mapping) else {},
+                          parse=_parsed_file)
+    analysis = secrets.analyse(raw_template, secret_params, members=inherited.members, ctx=ctx)
+    secret_defaults = declared | inherited.defaults
+    summary = secrets.summary(analysis, secret_defaults, analysis.unknown)
+    masker = _Masker()
+
     status = _str_or_none(show.get("stack_status"))
     action, state = split_status(status) if status else (None, None)
 
     parameters = {
-        name_: MASK if name_ in hidden else value
+        name_: masker.mask(value) if name_ in secret_params else value
         for name_, value in _jsonable(raw_params).items()
         if name_ not in PSEUDO_PARAMETERS
     }
@@ -557,31 +595,37 @@ def build(
         for o in (raw_outputs if isinstance(raw_outputs, list) else [])
         if isinstance(o, Mapping)
     ]
+    for o in outputs:
+        if o["key"] in analysis.outputs:
+            o["value"] = masker.mask(o["value"])
+            if o["error"] is not None:
+                o["error"] = masker.mask(o["error"])
 
     resources = sorted(
         (_resource(r) for r in raw_resources if isinstance(r, Mapping)),
         key=lambda r: (r["name"] or "", r["type"] or "", r["physical_resource_id"] or ""),
     )
 
-    template = scrub(_mask_template(_jsonable(raw_template), hidden))
+    template = masker.template(_jsonable(raw_template), declared, analysis.literals)
 
     environment = {
-        section: scrub(_mask_keys(_jsonable(raw_env.get(section) or {}), hidden))
-        for section in _ENV_SECTIONS
+        "parameters": masker.keys(_jsonable(env_params), secret_params),
+        "parameter_defaults": masker.keys(_jsonable(env_defaults), secret_defaults),
     }
-    environment["resource_registry"] = scrub(_jsonable(raw_env.get("resource_registry") or {}))
+    environment["resource_registry"] = _jsonable(raw_env.get("resource_registry") or {})
     registry_types, registry_map = registry_entries(environment["resource_registry"])
 
     resource_types = sorted(
         set(_template_types(raw_template)) | {r["type"] for r in resources if r["type"]}
     )
 
+    scrub = _ReasonScrubber(masker.values)
     tags = show.get("tags")
     ancestor_ids = [str(a[0]) for a in ancestors]
     created_at = iso(show.get("creation_time"))
     moment = now or dt.datetime.now(dt.UTC)
 
-    return {
+    doc = {
         "id": stack_id,
         "name": name,
         "project_id": project_id,
@@ -592,7 +636,7 @@ def build(
         "created_at": created_at,
         "updated_at": iso(show.get("updated_time")) or created_at,
         "deleted_at": iso(show.get("deletion_time")),
-        "description": scrub(_str_or_none(show.get("description"))),
+        "description": _str_or_none(show.get("description")),
         "tags": [_key(t) for t in tags if t is not None] if isinstance(tags, list) else [],
         "parent_id": _str_or_none(show.get("parent")) or None,
         "root_id": ancestor_ids[0] if ancestor_ids else stack_id,
@@ -604,16 +648,8 @@ def build(
         # operator details, admin-only by default in the API ([api] admin_only_fields)
         "stack_owner": _str_or_none(show.get("stack_owner")),
         "stack_user_project_id": _str_or_none(show.get("stack_user_project_id")),
-        "parameters": scrub(parameters),
-        "outputs": [
-            {
-                **o,
-                "value": scrub(o["value"]),
-                "description": scrub(o["description"]),
-                "error": scrub(o["error"]),
-            }
-            for o in outputs
-        ],
+        "parameters": parameters,
+        "outputs": [{**o, "error": scrub.deep(o["error"])} for o in outputs],
         "resources": [{**r, "status_reason": scrub(r["status_reason"])} for r in resources],
         "resource_types": resource_types,
         "template": template,
@@ -631,6 +667,18 @@ def build(
         "indexed_at": iso(moment),
         "version": version,
     }
+    return Built(doc=doc, summary=summary, scrub=scrub)
+
+
+def _keyed(value: Any) -> Iterator[tuple[str, Any]]:
+    """``(key, value)`` for every key at any depth (environment parameter maps)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield _key(k), v
+            yield from _keyed(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _keyed(v)
 
 
 def with_state(doc: dict, status: str, status_reason: str | None, version: int) -> dict:

@@ -115,12 +115,17 @@ def test_lab1_document_from_fixtures():
         "group_secrets",
         "test_output",
     ]
+    # OS::Heat::RandomString values are credentials (secrets.CREDENTIALS), followed through the
+    # group's member template and the provider template it nests (three levels of get_attr)
     assert doc["outputs"][2] == {
         "key": "group_secrets",
-        "value": ["y1shK6vEtg2F", "dCD3pSJxb47P"],
+        "value": MASK,
         "description": "No description given",
         "error": None,
     }
+    by_key = {o["key"]: o["value"] for o in doc["outputs"]}
+    assert by_key["value"] == by_key["provider_secret"] == MASK
+    assert by_key["test_output"] != MASK  # the TestResource echoes a plain parameter
     names = [r["name"] for r in doc["resources"]]
     assert names == sorted(names) == ["group", "nothing", "provider", "rand", "test", "val"]
     by_name = {r["name"]: r for r in doc["resources"]}
