@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from oslo_context import context as oslo_context
 from oslo_policy import policy as oslo_policy
 
 from heatseeker.query.visibility import Visibility
+
+LOG = logging.getLogger(__name__)
 
 IDENTITY_HEADERS = (
     "X-Identity-Status", "X-Project-Id", "X-Tenant-Id", "X-User-Id", "X-Roles",
@@ -53,6 +56,9 @@ class Caller:
         roles = tuple(r.strip() for r in (header("X-Roles") or "").split(",") if r.strip())
         # an absent flag means "not the admin project" (Searchlight defaulted it to true)
         admin_project = (header("X-Is-Admin-Project") or "false").lower() == "true"
+        said = admin_project_flag(environ.get("keystone.token_info")) if project else None
+        if said is not None:  # the token body keystonemiddleware validated, over its header
+            admin_project = said
         return cls(header("X-User-Id"), project, roles, admin_project, scope)
 
     def policy_values(self) -> dict[str, Any]:
@@ -87,6 +93,36 @@ class Authorizer:
             frozenset() if self.allowed("search:admin_fields", caller) else self.admin_only_fields
         )
         return Visibility(projects, hidden)
+
+
+_warned_admin_project = False
+
+ADMIN_PROJECT_CAVEAT = (
+    "Keystone does not say which project is the admin project (its [resource] "
+    "admin_project_name and admin_project_domain_name are unset), and keystonemiddleware then "
+    "marks EVERY project token as the admin project's: heatseeker counts nobody as a cloud admin "
+    "through a project token. Set both options in keystone.conf (docs/design.md, Keystone "
+    "deployment caveat), or give cloud admins system-scoped tokens."
+)
+
+
+def admin_project_flag(token_info: Any) -> bool | None:
+    """What a project-scoped Keystone token (a v3 body, as keystonemiddleware keeps it in
+    ``keystone.token_info``) says of its project being the admin project; None for anything else.
+
+    Keystone adds ``is_admin_project`` only when its ``[resource] admin_project_name`` is set;
+    keystonemiddleware and keystoneauth1 then default it to true for EVERY project. heatseeker
+    reads a missing flag as false, and logs why once per process (``ADMIN_PROJECT_CAVEAT``)."""
+    global _warned_admin_project
+    token = token_info.get("token") if isinstance(token_info, dict) else None
+    if not isinstance(token, dict) or "project" not in token:
+        return None
+    if "is_admin_project" in token:
+        return token["is_admin_project"] is True
+    if not _warned_admin_project:
+        _warned_admin_project = True
+        LOG.warning(ADMIN_PROJECT_CAVEAT)
+    return False
 
 
 class TrustedHeaders:

@@ -48,6 +48,8 @@ from urllib.parse import quote, urlsplit
 import webob
 import webob.exc
 
+from heatseeker.api.auth import HostCheck, admin_project_flag
+
 LOG = logging.getLogger(__name__)
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -174,7 +176,7 @@ class KeystoneLogin:
             raise LoginFailed("Keystone gave no project-scoped token for this project.")
         expires = access.expires.timestamp() if access.expires else None
         roles = set(access.role_names or ())
-        admin = "admin" in roles and bool(access.is_admin_project)
+        admin = "admin" in roles and bool(admin_project_flag(getattr(access, "_data", None)))
         return Identity(user=access.username or username, project=access.project_name or project,
                         project_id=access.project_id, domain=domain, admin=admin,
                         token=access.auth_token, expires=expires)
@@ -608,7 +610,6 @@ def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> 
     ui = UI(api, mode=mode, login=login, sessions=sessions,
             max_body_bytes=conf.api.max_body_bytes)
     if mode == "trusted-headers":  # the project pick proves nothing: addressed to loopback only
-        from heatseeker.api.auth import HostCheck  # (the API behind it checks the same)
-
+        # (the API behind it checks the same)
         return Mount(api, HostCheck(ui, conf.api.trusted_headers_hosts))
     return Mount(api, ui)
