@@ -407,6 +407,13 @@ def cmd_serve(conf, args) -> int:
                 "could claim any identity. Bind to 127.0.0.1, use auth_strategy = keystone, or "
                 "set [api] allow_trusted_headers_anywhere = true (never in production)")
         LOG.warning("auth_strategy = trusted-headers: for development and tests only")
+    else:
+        from heatseeker.heat.keystone import admin_project_caveat
+
+        caveat = admin_project_caveat(conf)
+        if caveat:
+            LOG.warning(caveat)
+            print(f"warning: {caveat}", file=sys.stderr, flush=True)
     app = build_app(conf)
     LOG.info("search API on http://%s:%d (auth: %s)", host, port, conf.api.auth_strategy)
     print(f"heatseeker search API on http://{host}:{port}/ (auth: {conf.api.auth_strategy})",
@@ -440,6 +447,9 @@ def cmd_status(conf, args) -> int:
     out["last_event"] = last
     out["last_sync"] = store.get_meta("last_sync")
     out["history"] = store.history_size()
+    from heatseeker.heat.keystone import admin_project_caveat
+
+    out["keystone_caveat"] = admin_project_caveat(conf)
     out["recent_dead_letters"] = [
         {k: d[k] for k in ("message_id", "reason")} for d in store.dead_letters(5)
     ]
@@ -455,6 +465,8 @@ def cmd_status(conf, args) -> int:
           f"{'unknown' if q is None else q} notifications queued")
     print(f"last event: {last['event_type'] + ' ' + last['stack_id'] + ' at ' + last['timestamp'] if last else 'none'}")
     print(f"dead letters: {counts['dead_letters']}")
+    if out["keystone_caveat"]:
+        print(f"keystone: {out['keystone_caveat']}")
     hist = out["history"]
     print(f"history: {hist['revisions']} revisions, {hist['body_bytes'] / 2**20:.1f} MB"
           + ("" if conf.history.enabled else " (disabled: [history] enabled = false)"))

@@ -15,6 +15,7 @@ from typing import Any
 from oslo_context import context as oslo_context
 from oslo_policy import policy as oslo_policy
 
+from heatseeker.heat.keystone import admin_project_flag
 from heatseeker.query.visibility import Visibility
 
 LOG = logging.getLogger(__name__)
@@ -93,36 +94,6 @@ class Authorizer:
             frozenset() if self.allowed("search:admin_fields", caller) else self.admin_only_fields
         )
         return Visibility(projects, hidden)
-
-
-_warned_admin_project = False
-
-ADMIN_PROJECT_CAVEAT = (
-    "Keystone does not say which project is the admin project (its [resource] "
-    "admin_project_name and admin_project_domain_name are unset), and keystonemiddleware then "
-    "marks EVERY project token as the admin project's: heatseeker counts nobody as a cloud admin "
-    "through a project token. Set both options in keystone.conf (docs/design.md, Keystone "
-    "deployment caveat), or give cloud admins system-scoped tokens."
-)
-
-
-def admin_project_flag(token_info: Any) -> bool | None:
-    """What a project-scoped Keystone token (a v3 body, as keystonemiddleware keeps it in
-    ``keystone.token_info``) says of its project being the admin project; None for anything else.
-
-    Keystone adds ``is_admin_project`` only when its ``[resource] admin_project_name`` is set;
-    keystonemiddleware and keystoneauth1 then default it to true for EVERY project. heatseeker
-    reads a missing flag as false, and logs why once per process (``ADMIN_PROJECT_CAVEAT``)."""
-    global _warned_admin_project
-    token = token_info.get("token") if isinstance(token_info, dict) else None
-    if not isinstance(token, dict) or "project" not in token:
-        return None
-    if "is_admin_project" in token:
-        return token["is_admin_project"] is True
-    if not _warned_admin_project:
-        _warned_admin_project = True
-        LOG.warning(ADMIN_PROJECT_CAVEAT)
-    return False
 
 
 class TrustedHeaders:

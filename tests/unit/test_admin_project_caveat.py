@@ -14,6 +14,7 @@ import pytest
 import webob
 
 from heatseeker.api import auth
+from heatseeker.heat import keystone
 from heatseeker.api.app import build_app
 from heatseeker.searcher import Searcher
 from tests.unit.api_fixtures import identity_headers, make_conf
@@ -34,19 +35,19 @@ def _token(**changes) -> dict:
 
 @pytest.fixture(autouse=True)
 def _fresh_warning(monkeypatch):
-    monkeypatch.setattr(auth, "_warned_admin_project", False)
+    monkeypatch.setattr(keystone, "_warned_admin_project", False)
 
 
 def test_what_a_token_says():
-    assert auth.admin_project_flag(_token()) is False  # Keystone did not say: not admin
-    assert auth.admin_project_flag(_token(is_admin_project=True)) is True
-    assert auth.admin_project_flag(_token(is_admin_project=False)) is False
-    assert auth.admin_project_flag(_token(is_admin_project="True")) is False  # not a bool
+    assert keystone.admin_project_flag(_token()) is False  # Keystone did not say: not admin
+    assert keystone.admin_project_flag(_token(is_admin_project=True)) is True
+    assert keystone.admin_project_flag(_token(is_admin_project=False)) is False
+    assert keystone.admin_project_flag(_token(is_admin_project="True")) is False  # not a bool
     system = _token(system={"all": True})
     del system["token"]["project"]
-    assert auth.admin_project_flag(system) is None  # system scope: no project flag to miss
+    assert keystone.admin_project_flag(system) is None  # system scope: no project flag to miss
     for junk in (None, {}, {"token": None}, {"access": {}}, "x"):
-        assert auth.admin_project_flag(junk) is None
+        assert keystone.admin_project_flag(junk) is None
 
 
 def _caller(token_info) -> auth.Caller:
@@ -58,7 +59,7 @@ def _caller(token_info) -> auth.Caller:
 
 
 def test_the_header_is_not_believed_when_keystone_did_not_say(caplog):
-    with caplog.at_level(logging.WARNING, logger="heatseeker.api.auth"):
+    with caplog.at_level(logging.WARNING, logger="heatseeker.heat.keystone"):
         assert not _caller(_token()).is_admin_project
         assert not _caller(_token()).is_admin_project
     warnings = [r for r in caplog.records if "admin_project_name" in r.getMessage()]
@@ -80,3 +81,40 @@ def test_a_project_admin_gets_no_all_projects(api_engine):
 
     assert search(_token()) == 403  # keystone never said p-alpha is the admin project
     assert search(_token(is_admin_project=True)) == 200
+
+
+def test_status_and_serve_ask_keystone_with_the_heat_credentials(monkeypatch):
+    """admin_project_caveat: a token for [heat]'s own credentials, through keystoneauth1's
+    loading (the token request itself is answered here; the real Keystone's answer is checked by
+    the e2e suite, whose Keystone sets admin_project_name)."""
+    from keystoneauth1.identity import base
+
+    from heatseeker import config
+
+    conf = config.new_conf()
+    conf([], default_config_files=[])
+    assert keystone.admin_project_caveat(conf) is None  # no [heat] auth_type: nothing to ask
+    conf.set_override("auth_type", "none", group="heat")
+    assert keystone.admin_project_caveat(conf) is None  # a noauth Heat
+    conf.clear_override("auth_type", group="heat")
+    conf2 = config.new_conf()
+    conf2(["--config-file", str(_heat_conf())], default_config_files=[])
+
+    class Access:
+        def __init__(self, body):
+            self._data = body
+
+    bodies = [_token(), _token(is_admin_project=True)]
+    monkeypatch.setattr(base.BaseIdentityPlugin, "get_access", lambda self, session: Access(bodies.pop(0)))
+    assert keystone.admin_project_caveat(conf2) == keystone.ADMIN_PROJECT_CAVEAT
+    assert keystone.admin_project_caveat(conf2) is None
+
+
+def _heat_conf() -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "heatseeker.conf"
+    path.write_text("[heat]\nauth_type = password\nauth_url = http://127.0.0.1:1/v3\n"
+                    "username = admin\npassword = x\nproject_name = admin\n"
+                    "user_domain_name = Default\nproject_domain_name = Default\n")
+    return path
