@@ -61,7 +61,7 @@ def admin_project_caveat(conf) -> str | None:
         if auth is None or isinstance(auth, ks_plugin.FixedEndpointPlugin):
             return None
         session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
-        access = auth.get_access(session)
+        access = auth.get_access(session)  # type: ignore[attr-defined]  # identity plugins
     except (ks_exc.ClientException, ValueError) as exc:
         LOG.info("could not ask Keystone about its admin project: %s", exc)
         return None
