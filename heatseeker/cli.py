@@ -447,6 +447,8 @@ def cmd_status(conf, args) -> int:
     out["last_event"] = last
     out["last_sync"] = store.get_meta("last_sync")
     out["history"] = store.history_size()
+    # places masked because the templates' structure could not be followed (heatseeker/secrets.py)
+    out["secrets_unfollowed"] = store.secret_unknowns()
     from heatseeker.heat.keystone import admin_project_caveat
 
     out["keystone_caveat"] = admin_project_caveat(conf)
@@ -467,6 +469,9 @@ def cmd_status(conf, args) -> int:
     print(f"dead letters: {counts['dead_letters']}")
     if out["keystone_caveat"]:
         print(f"keystone: {out['keystone_caveat']}")
+    unfollowed = out["secrets_unfollowed"]
+    print(f"secrets: {unfollowed['places']} places masked where the template's structure could not "
+          f"be followed (unknown function or nested template), in {unfollowed['stacks']} stacks")
     hist = out["history"]
     print(f"history: {hist['revisions']} revisions, {hist['body_bytes'] / 2**20:.1f} MB"
           + ("" if conf.history.enabled else " (disabled: [history] enabled = false)"))

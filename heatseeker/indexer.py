@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from heatseeker import documents, links
+from heatseeker import documents, links, secrets
 from heatseeker.engines.base import Engine, WriterBusy
 from heatseeker.heat.client import HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
@@ -71,6 +71,25 @@ def _nested_name_resource(name: str, parent_name: str) -> str | None:
     if name.startswith(prefix) and len(name) > len(prefix) + 13 and name[-13] == "-":
         return name[len(prefix) : -13] or None
     return None
+
+
+def _parents_first(snapshots: dict) -> list[str]:
+    """The ids of a batch's snapshots, each after its parent when the parent is in the batch."""
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(sid: str, trail: set[str]) -> None:
+        if sid in done or sid in trail:
+            return
+        parent = snapshots[sid].show.get("parent")
+        if parent in snapshots:
+            visit(parent, trail | {sid})
+        done.add(sid)
+        order.append(sid)
+
+    for sid in snapshots:
+        visit(sid, set())
+    return order
 
 
 @dataclass
@@ -139,15 +158,139 @@ class Indexer:
         parent_name = chain[-1][1] if chain else ""
         return chain, _nested_name_resource(show["stack_name"], parent_name)
 
-    def _document(self, snapshot, known: dict[str, Record], project_id: str | None = None) -> dict:
+    def _document(self, snapshot, known: dict[str, Record], project_id: str | None = None, *,
+                  fresh: dict[str, dict] | None = None, check_parent: bool = False
+                  ) -> documents.Built:
+        """The stack's document, masked with what its parent passes down (``_inherited``)."""
         chain, parent_resource = self._chain(snapshot.show, known)
-        return documents.build(
+        inherited = self._inherited(snapshot.show, known, parent_resource, fresh or {},
+                                    check_parent=check_parent)
+        return documents.build_all(
             snapshot,
             project_id=project_id,
             ancestors=chain,
             parent_resource=parent_resource,
             version=snapshot.read_at,
+            inherited=inherited,
         )
+
+    # -- secrets passed down (heatseeker/secrets.py) ------------------------------------------------
+
+    def _inherited(self, show: dict, known: dict[str, Record], resource: str | None,
+                   fresh: dict[str, dict], *, check_parent: bool = False, depth: int = 0
+                   ) -> secrets.Inherited:
+        """What the stack's parent (Heat's, or the creator of an OS::Heat::Stack stack) made
+        secret in it, from the summary the parent's record keeps (``Change.taint``).
+
+        ``fresh``: summaries built in this batch (parents are built before their children).
+        The stored summary is used when it describes the parent's current template (the parent's
+        ``updated_time`` in Heat is the stored one; ``check_parent`` asks Heat, as notifications
+        of a child can come before the parent's record is refreshed); otherwise the parent is read
+        from Heat and its summary computed (up the tree as far as needed). A parent that is gone
+        or unreadable leaves ``UNKNOWN_PARENT``: whatever it may have passed is masked."""
+        parent_id = show.get("parent")
+        if parent_id:
+            summary = self._parent_summary(str(parent_id), known, fresh, check_parent, depth)
+            return (secrets.Inherited.from_summary(summary, resource) if summary is not None
+                    else secrets.UNKNOWN_PARENT)
+        creator = self._creator(show, known, fresh, check_parent, depth)
+        if creator is None:
+            return secrets.NOTHING
+        summary, creator_resource = creator
+        return (secrets.Inherited.from_summary(summary, creator_resource) if summary is not None
+                else secrets.UNKNOWN_PARENT)
+
+    def _parent_summary(self, parent_id: str, known: dict[str, Record], fresh: dict[str, dict],
+                        check: bool, depth: int) -> dict | None:
+        if parent_id in fresh:
+            return fresh[parent_id]
+        rec = known.get(parent_id) or self.store.get(parent_id)
+        if rec is not None and rec.deleted:
+            return None
+        if rec is not None and rec.doc is not None and rec.taint is not None:
+            if not check or self.source is None:
+                return rec.taint
+            shown = self.source.show(parent_id)
+            if shown is None:
+                return None
+            updated = documents.iso(shown.get("updated_time") or shown.get("creation_time"))
+            if updated == rec.doc.get("updated_at"):
+                fresh[parent_id] = rec.taint  # siblings in this batch need not ask again
+                return rec.taint
+        return self._summary_from_heat(parent_id, known, fresh, depth)
+
+    def _summary_from_heat(self, stack_id: str, known: dict[str, Record], fresh: dict[str, dict],
+                           depth: int) -> dict | None:
+        """Read a stack from Heat and compute what it passes down (not stored: its own read
+        stores it)."""
+        if self.source is None or depth > links.MAX_DEPTH:
+            return None
+        snap = self.source.read(stack_id)
+        if snap is None:
+            return None
+        pshow = snap.show
+        resource = None
+        if pshow.get("parent"):
+            gp = self.source.show(str(pshow["parent"]))
+            if gp is not None:  # Heat names a nested stack <parent>-<resource>-<12 chars>
+                resource = _nested_name_resource(str(pshow.get("stack_name") or ""),
+                                                 str(gp.get("stack_name") or ""))
+        inherited = self._inherited(pshow, known, resource, fresh, check_parent=True,
+                                    depth=depth + 1)
+        built = documents.build_all(snap, project_id=None, ancestors=[], parent_resource=resource,
+                                    version=snap.read_at, inherited=inherited)
+        fresh[stack_id] = built.summary
+        return built.summary
+
+    def _creator(self, show: dict, known: dict[str, Record], fresh: dict[str, dict], check: bool,
+                 depth: int) -> tuple[dict | None, str] | None:
+        """The summary of the OS::Heat::Stack resource's stack that created this root stack, and
+        the resource's name; None when no stack created it (a true root)."""
+        name = str(show.get("stack_name") or "")
+        sid = str(show.get("id") or "")
+        candidates = links.creator_names(name)
+        if not candidates:
+            return None
+        project = (show.get("parameters") or {}).get("OS::project_id")
+
+        def claims(doc: dict | None) -> str | None:
+            if not doc or (project and doc.get("project_id") not in (None, project)):
+                return None
+            for r in doc.get("resources") or []:
+                if r.get("type") != links.LINK:
+                    continue
+                if r.get("physical_resource_id") == sid or (
+                    not r.get("physical_resource_id")
+                    and name.startswith(f"{doc.get('name')}-{r.get('name')}-")
+                    and len(name) == len(f"{doc.get('name')}-{r.get('name')}-") + 12
+                ):
+                    return str(r.get("name"))
+            return None
+
+        stored = [r for r in known.values() if r.name in candidates and not r.deleted]
+        stored += [r for r in self.store.live_named(candidates) if r.id not in known]
+        for rec in stored:
+            resource = claims(rec.doc)
+            if resource is not None:
+                summary = self._parent_summary(rec.id, known, fresh, check, depth)
+                return summary, resource
+        named = getattr(self.source, "named", None)  # (the unit tests' fake Heat has none)
+        if named is None or depth > links.MAX_DEPTH:
+            return None
+        for cand in candidates:  # not stored (yet): ask Heat
+            for item in named(cand):
+                if str(item.get("id")) == sid or str(item.get("stack_name", "")).endswith("*"):
+                    continue
+                snap = self.source.read(str(item["id"]))
+                if snap is None:
+                    continue
+                cdoc = {"name": snap.show.get("stack_name"),
+                        "project_id": (snap.show.get("parameters") or {}).get("OS::project_id"),
+                        "resources": [documents._resource(r) for r in snap.resources]}
+                resource = claims(cdoc)
+                if resource is not None:
+                    return self._summary_from_heat(str(item["id"]), known, fresh, depth + 1), resource
+        return None
 
     # -- notifications ----------------------------------------------------------------------------
 
@@ -193,6 +336,7 @@ class Indexer:
         failures: list[str] = []
         if to_read:
             assert self.source is not None
+            snapshots = {}
             for sid, result in self.source.read_many(list(to_read)):
                 report.reads += 1
                 ev = to_read[sid]
@@ -204,7 +348,14 @@ class Indexer:
                     changes.append(Change(sid, max(now_us(), ev.timestamp)))
                     report.tombstoned += 1
                     continue
-                doc = self._document(result, known)
+                snapshots[sid] = result
+            fresh: dict[str, dict] = {}
+            # parents before children: a child is masked with what its parent passes down
+            for sid in _parents_first(snapshots):
+                result, ev = snapshots[sid], to_read[sid]
+                built = self._document(result, known, fresh=fresh, check_parent=True)
+                fresh[sid] = built.summary
+                doc = built.doc
                 status = doc["status"]
                 if (
                     ev.kind == "stack"
@@ -214,9 +365,11 @@ class Indexer:
                     and ev.state != status
                 ):
                     # Heat sent the notification before writing the state: the event is newer
-                    doc = documents.with_state(doc, ev.state, ev.status_reason, result.read_at)
+                    doc = documents.with_state(doc, ev.state, built.scrub(ev.status_reason),
+                                               result.read_at)
                 changes.append(Change(sid, result.read_at, doc, **_context(ev),
-                                      file_digests=file_digests(getattr(result, "files", None), self.key)))
+                                      file_digests=file_digests(getattr(result, "files", None), self.key),
+                                      taint=built.summary))
         applied = self.store.apply(changes, self._links)[: len(changes)]
         report.written = sum(applied)
         last_ev = max(events, key=lambda e: e.timestamp) if events else None
@@ -253,12 +406,28 @@ class Indexer:
         stored = self.store.live_summaries()
         dead = self.store.tombstoned(listing)
 
+        by_name: dict[tuple, list[str]] = defaultdict(list)
+        for sid, item in listing.items():
+            by_name[(item.get("project"), item.get("stack_name"))].append(sid)
+
+        def up(sid: str) -> str | None:
+            """The parent, or the stack that may have created it (OS::Heat::Stack): its
+            secrets pass down, so it is read first."""
+            item = listing[sid]
+            if item.get("parent"):
+                return item["parent"]
+            for name in links.creator_names(str(item.get("stack_name") or "")):
+                found = by_name.get((item.get("project"), name))
+                if found:
+                    return found[0]
+            return None
+
         def depth_of(sid: str) -> int:
-            d, cursor, seen = 0, listing[sid].get("parent"), {sid}
+            d, cursor, seen = 0, up(sid), {sid}
             while cursor and cursor in listing and cursor not in seen:
                 seen.add(cursor)
                 d += 1
-                cursor = listing[cursor].get("parent")
+                cursor = up(cursor)
             return d
 
         todo: dict[int, list[str]] = defaultdict(list)
@@ -289,7 +458,8 @@ class Indexer:
                 else:
                     report.read += 1
                     project = listing[sid].get("project")
-                    batch.append(Change(sid, result.read_at, self._document(result, {}, project),
+                    built = self._document(result, {}, project)
+                    batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
                                         file_digests=file_digests(getattr(result, "files", None), self.key)))
                 if len(batch) >= 200:
                     self.store.apply(batch, self._links)

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS stacks (
     deleted INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL,
     doc TEXT,
-    changed_at REAL NOT NULL
+    changed_at REAL NOT NULL,
+    taint TEXT
 );
 CREATE INDEX IF NOT EXISTS stacks_seq ON stacks(seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -92,6 +93,9 @@ class Change:
     # file name -> content digest (None: not known, e.g. a state-only change; the latest
     # revision's digests then stand)
     file_digests: Mapping[str, str | None] | None = None
+    # what the stack passes down to its nested stacks (``secrets.summary``: names, never values;
+    # kept with the record, never indexed; None: keep the record's)
+    taint: Mapping | None = None
 
     @property
     def is_tombstone(self) -> bool:
@@ -165,6 +169,7 @@ class Record:
     doc: dict | None
     project_id: str | None = None
     name: str | None = None
+    taint: dict | None = None  # Change.taint
 
 
 class Store:
@@ -186,6 +191,8 @@ class Store:
             columns = {row[1] for row in db.execute("PRAGMA table_info(revisions)")}
             if "files" not in columns:  # a store from before file digests had their own column
                 db.execute("ALTER TABLE revisions ADD COLUMN files TEXT")
+            if "taint" not in {row[1] for row in db.execute("PRAGMA table_info(stacks)")}:
+                db.execute("ALTER TABLE stacks ADD COLUMN taint TEXT")  # from before secrets.py
 
     # one connection per thread: sqlite3 connections must not be shared across threads
     def _connect(self) -> sqlite3.Connection:
@@ -250,7 +257,7 @@ class Store:
                         "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc,"
                         " changed_at) VALUES (?, NULL, NULL, ?, 1, ?, NULL, ?)"
                         " ON CONFLICT(id) DO UPDATE SET version=excluded.version, deleted=1,"
-                        " seq=excluded.seq, doc=NULL, changed_at=excluded.changed_at",
+                        " seq=excluded.seq, doc=NULL, changed_at=excluded.changed_at, taint=NULL",
                         (ch.id, version, seq, now),
                     )
                     applied.append(True)
@@ -264,10 +271,11 @@ class Store:
                 doc_json = json.dumps(doc, sort_keys=True, ensure_ascii=False)
                 db.execute(
                     "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc,"
-                    " changed_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)"
+                    " changed_at, taint) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)"
                     " ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id,"
                     " name=excluded.name, version=excluded.version, deleted=0, seq=excluded.seq,"
-                    " doc=excluded.doc, changed_at=excluded.changed_at",
+                    " doc=excluded.doc, changed_at=excluded.changed_at,"
+                    " taint=COALESCE(excluded.taint, stacks.taint)",
                     (
                         ch.id,
                         doc.get("project_id"),
@@ -276,6 +284,7 @@ class Store:
                         seq,
                         doc_json,
                         now,
+                        json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None,
                     ),
                 )
                 if self.history.enabled:
@@ -465,9 +474,10 @@ class Store:
             doc=json.loads(row[4]) if row[4] else None,
             project_id=row[5],
             name=row[6],
+            taint=json.loads(row[7]) if len(row) > 7 and row[7] else None,
         )
 
-    _COLS = "id, version, deleted, seq, doc, project_id, name"
+    _COLS = "id, version, deleted, seq, doc, project_id, name, taint"
 
     def get(self, stack_id: str) -> Record | None:
         row = (
@@ -545,6 +555,15 @@ class Store:
                 "parent_id": row[7],
             }
         return out
+
+    def secret_unknowns(self) -> dict:
+        """Live stacks whose secrets could not all be followed by structure (``secrets.py``: an
+        unknown function or nested template, masked), and how many such places in all."""
+        stacks, places = self._connect().execute(
+            "SELECT COUNT(*), COALESCE(SUM(json_extract(taint, '$.unknown')), 0) FROM stacks"
+            " WHERE deleted = 0 AND json_extract(taint, '$.unknown') > 0"
+        ).fetchone()
+        return {"stacks": stacks, "places": places}
 
     def tombstoned(self, ids: Iterable[str]) -> set[str]:
         return {r.id for r in self.get_many(ids).values() if r.deleted}

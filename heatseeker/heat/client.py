@@ -297,6 +297,17 @@ class HeatSource:
                 return
             marker = last
 
+    def named(self, name: str) -> list[dict]:
+        """The stacks of any project named ``name`` (the listing's dicts): the creator of an
+        ``OS::Heat::Stack`` stack, when heatseeker has not stored it yet (indexer._creator)."""
+
+        def fetch() -> list[dict]:
+            return [_as_dict(s) for s in self.client.stacks.list(
+                filters={"name": name}, global_tenant=True, show_nested=True, show_hidden=True,
+                limit=self.page_size)]
+
+        return self._call(fetch, f"list stacks named {name!r}")
+
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, stack_id: str) -> dict | None:

@@ -218,3 +218,112 @@ def test_file_digests_are_keyed_by_the_installation(tmp_path):
     plain = hashlib.sha256(files["t.yaml"].encode()).hexdigest()
     assert plain[:16] not in mine.values() and plain not in mine.values()
     assert file_digests({"t.yaml": {"not": "text"}}, key) == {"t.yaml": None}
+
+
+# -- secrets passed down from parent to child (heatseeker/secrets.py) ------------------------------
+
+PASSED = "Passed-Secret-Value-77"
+
+
+@pytest.fixture
+def tainted():
+    """root (db_pass hidden) → child (its `password` fed by db_pass, not hidden there) →
+    grandchild (its `pw` fed by the child's password), all provider templates."""
+    h = FakeHeat()
+    files = {
+        "file:///t/child.yaml": json.dumps({
+            "heat_template_version": "2021-04-16",
+            "parameters": {"password": {"type": "string"}, "user": {"type": "string"}},
+            "resources": {"gc": {"type": "My::Grandchild",
+                                 "properties": {"pw": {"get_param": "password"},
+                                                "user": {"get_param": "user"}}}}}),
+        "file:///t/grandchild.yaml": json.dumps({
+            "heat_template_version": "2021-04-16",
+            "parameters": {"pw": {"type": "string"}, "user": {"type": "string"}},
+            "resources": {}}),
+    }
+    env = {"parameters": {}, "parameter_defaults": {},
+           "resource_registry": {"My::Child": "file:///t/child.yaml",
+                                 "My::Grandchild": "file:///t/grandchild.yaml"}}
+    h.add("root", "app", project="alpha", params={"user": "guest"}, hidden=("db_pass",),
+          resources=[nested_resource("c", "My::Child", "child")],
+          template_resources={"c": {"type": "My::Child",
+                                    "properties": {"password": {"get_param": "db_pass"},
+                                                   "user": {"get_param": "user"}}}})
+    h.add("child", "app-c-abcdefghijkl", project="alpha", parent="root",
+          params={"password": PASSED, "user": "guest"},
+          resources=[nested_resource("gc", "My::Grandchild", "gchild")])
+    h.add("gchild", "app-c-abcdefghijkl-gc-mnopqrstuvwx", project="alpha", parent="child",
+          params={"pw": PASSED, "user": "guest"})
+    for sid in ("root", "child", "gchild"):
+        h.stacks[sid]["environment"] = dict(env)
+        h.stacks[sid]["files"] = files
+    h.stacks["child"]["template"] = json.loads(files["file:///t/child.yaml"])
+    h.stacks["gchild"]["template"] = json.loads(files["file:///t/grandchild.yaml"])
+    h.stacks["child"]["environment"] = dict(env, parameters={"password": PASSED, "user": "guest"})
+    return h
+
+
+def _assert_masked(store):
+    assert store.get("child").doc["parameters"] == {"password": "******", "user": "guest"}
+    assert store.get("gchild").doc["parameters"] == {"pw": "******", "user": "guest"}
+    for sid in ("root", "child", "gchild"):
+        rec = store.get(sid)
+        assert PASSED not in json.dumps(rec.doc if rec else None)
+        for rev in store.revisions(sid, with_docs=True):
+            assert PASSED not in json.dumps(rev.doc)
+
+
+def test_reconcile_passes_secrets_down_two_levels(tainted, store):
+    Indexer(store, tainted).reconcile()
+    _assert_masked(store)
+    assert store.get("root").taint["children"] == {"c": {"params": ["password"]}}
+    assert store.get("child").taint["children"] == {"gc": {"params": ["pw"]}}
+    assert store.secret_unknowns() == {"stacks": 0, "places": 0}
+
+
+def test_child_first_notifications_read_the_parents_from_heat(tainted, store):
+    ix = Indexer(store, tainted)
+    ix.apply_events(evs(notification("gchild", "x", "create", "end")))  # nothing stored yet
+    ix.apply_events(evs(notification("child", "x", "create", "end")))
+    assert store.get("root") is None  # read for its summary, not stored by a child's read
+    _assert_masked(store)
+
+
+def test_parents_in_the_same_batch_are_built_first(tainted, store):
+    ix = Indexer(store, tainted)
+    ix.apply_events(evs(*(notification(s, "x", "create", "end")
+                          for s in ("gchild", "child", "root"))))
+    _assert_masked(store)
+
+
+def test_a_stale_parent_summary_is_not_trusted(tainted, store):
+    ix = Indexer(store, tainted)
+    tainted.stacks["root"]["template"]["resources"]["c"]["properties"]["password"] = "clear"
+    ix.reconcile()
+    assert store.get("child").doc["parameters"]["password"] == PASSED  # not secret then
+    # the root is updated to pass its hidden parameter; the child's notification comes first
+    tainted.stacks["root"]["template"]["resources"]["c"]["properties"]["password"] = {
+        "get_param": "db_pass"}
+    tainted.set_status("root", "UPDATE_IN_PROGRESS")
+    tainted.set_status("child", "UPDATE_COMPLETE")
+    ix.apply_events(evs(notification("child", "x", "update", "end")))
+    assert store.get("child").doc["parameters"]["password"] == "******"
+
+
+def test_a_notifications_reason_loses_the_secret_places_values(tainted, store):
+    ix = Indexer(store, tainted)
+    ix.reconcile()
+    tainted.set_status("child", "UPDATE_IN_PROGRESS")  # Heat notifies before writing the state
+    msg = notification("child", "x", "update", "error")
+    msg["payload"]["state_reason"] = f"Resource UPDATE failed: bad password {PASSED}"
+    ix.apply_events(evs(msg))
+    doc = store.get("child").doc
+    assert doc["status"] == "UPDATE_FAILED"
+    assert doc["status_reason"] == "Resource UPDATE failed: bad password ******"
+
+
+def test_unknown_structures_are_counted(tainted, store):
+    tainted.stacks["root"]["template"]["outputs"] = {"o": {"value": {"Fn::Future": "x"}}}
+    Indexer(store, tainted).reconcile()
+    assert store.secret_unknowns() == {"stacks": 1, "places": 1}
