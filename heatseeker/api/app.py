@@ -12,6 +12,13 @@
     GET  /v1/search/changes         which stacks changed a field, when, old → new values
 
 Errors are JSON ``{"error": {"code", "title", "message"}}``; bad input is a 4xx, never a 500.
+Input is checked where it is decoded, before anything walks it: a body must be UTF-8 (or the
+UTF-16/32 JSON allows) JSON without NaN/Infinity, nested at most ``4 x max_query_depth + 16``
+levels of arrays and objects (deeper is refused before any recursive code sees it; the JSON
+decoder's own recursion guard answers 400 too), holding no lone UTF-16 surrogate (``"\ud800"``,
+which no index or encoder can take); a query string or path must be UTF-8; numbers in query
+strings are ASCII digits. Answers never fail to encode: error messages quote user text with any
+surrogate escaped, and a last-resort handler answers a fixed JSON 500 if even that fails.
 Every answer about stacks is computed under the caller's ``Visibility`` (``auth.py``), applied by
 the searcher — the one place tenant isolation happens.
 """
@@ -23,6 +30,7 @@ import copy
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +42,8 @@ from heatseeker.api import facets as facets_mod
 from heatseeker.api.auth import Authorizer, Caller, Forbidden, Unauthorized
 from heatseeker.engines.base import EngineError
 from heatseeker.query import dsl
-from heatseeker.query.errors import QueryError
+from heatseeker.query import highlight as highlight_mod
+from heatseeker.query.errors import QueryError, shown
 from heatseeker.query.request import (
     STACK_TYPE,
     RequestForbidden,
@@ -66,17 +75,94 @@ class ApiError(Exception):
 
 
 def _json_response(body: Any, status: int = 200) -> webob.Response:
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate somewhere: escaped, the answer is still JSON
+        data = json.dumps(body, ensure_ascii=True).encode()
     return webob.Response(
-        body=json.dumps(body, ensure_ascii=False).encode(),
+        body=data,
         status=status,
         content_type="application/json",
         charset="utf-8",
     )
 
 
+def safe_text(text: str) -> str:
+    """``text`` with any lone surrogate written as an escape (``\\ud800``): encodable as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_response(code: int, message: str) -> webob.Response:
     title = webob.exc.status_map[code].title if code in webob.exc.status_map else "Error"
-    return _json_response({"error": {"code": code, "title": title, "message": message}}, code)
+    return _json_response(
+        {"error": {"code": code, "title": title, "message": safe_text(message)}}, code)
+
+
+# The answer when even an error answer cannot be built (never expected): fixed bytes.
+_LAST_RESORT = json.dumps({"error": {"code": 500, "title": "Internal Server Error",
+                                     "message": "internal error (logged)"}}).encode()
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_NUMBER_DIGITS = 18
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_depth_limit(max_query_depth: int) -> int:
+    """Levels of arrays and objects a request body may nest: room for the deepest DSL query
+    allowed (a bool level is three JSON levels) and a little more, far below Python's stack."""
+    return 4 * max_query_depth + 16
+
+
+def decode_json(raw: bytes, max_depth: int, what: str = "the request body") -> Any:
+    """``raw`` as JSON, checked before any recursive code walks it; ApiError(400) otherwise."""
+    try:
+        text = raw.decode(json.detect_encoding(raw))
+    except UnicodeDecodeError:
+        raise ApiError(400, f"{what} is not valid JSON: it is not UTF-8 text") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # the decoder's own guard, far deeper than max_depth
+        raise ApiError(400, f"{what} is nested too deeply: at most {max_depth} levels of "
+                       f"arrays and objects allowed") from None
+    except ValueError as exc:
+        raise ApiError(400, f"{what} is not valid JSON: {exc}") from None
+    check_json(value, max_depth, what)
+    return value
+
+
+def check_json(value: Any, max_depth: int, what: str = "the request body") -> None:
+    """Refuse (ApiError 400) nesting deeper than ``max_depth`` and strings holding a lone
+    surrogate. Iterative: linear in the size of ``value``, whatever its depth."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            bad = None if item.isascii() else _SURROGATE.search(item)
+            if bad is not None:
+                raise ApiError(400, f"{what} holds a lone UTF-16 surrogate "
+                               f"({safe_text(bad.group())}) in {safe_text(shown(item))}: text "
+                               f"must be valid Unicode")
+        elif isinstance(item, dict | list):
+            if level >= max_depth:
+                raise ApiError(400, f"{what} is nested too deeply: at most {max_depth} levels "
+                               f"of arrays and objects allowed")
+            if isinstance(item, dict):
+                stack.extend((k, level) for k in item)
+                stack.extend((v, level + 1) for v in item.values())
+            else:
+                stack.extend((v, level + 1) for v in item)
+
+
+def _count_param(value: str | None) -> int | None:
+    """A whole number written in ASCII digits (as a query string gives it), else None."""
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    if len(value) > _MAX_NUMBER_DIGITS:
+        return None
+    return int(value)
 
 
 def _select(source: dict, spec) -> dict:
@@ -200,6 +286,7 @@ class App:
             dsl=dsl.Limits(max_depth=conf.api.max_query_depth,
                            max_clauses=conf.api.max_query_clauses),
         )
+        self.max_json_depth = json_depth_limit(conf.api.max_query_depth)
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(2, conf.api.threads), thread_name_prefix="search"
         )
@@ -222,7 +309,16 @@ class App:
     PUBLIC = ("/", "/v1", "/v1/", "/v1/openapi.yaml", "/v1/openapi.json")
 
     def __call__(self, environ, start_response):
-        req = webob.Request(environ)
+        try:
+            resp = self._respond(webob.Request(environ))
+        except Exception:  # noqa: BLE001 - even building the error answer failed: fixed bytes
+            LOG.exception("could not answer %s %s", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"))
+            resp = webob.Response(body=_LAST_RESORT, status=500,
+                                  content_type="application/json", charset="utf-8")
+        return resp(environ, start_response)
+
+    def _respond(self, req: webob.Request) -> webob.Response:
         try:
             resp = self.dispatch(req)
         except ApiError as exc:
@@ -240,12 +336,19 @@ class App:
             LOG.error("engine error: %s", exc)
             resp = error_response(503, f"the search index is not available: {exc}")
         except Exception:  # noqa: BLE001 - a bug must still answer JSON, and be logged
-            LOG.exception("unexpected error on %s %s", req.method, req.path)
+            LOG.exception("unexpected error on %s %s", req.method, req.environ.get("PATH_INFO"))
             resp = error_response(500, "internal error (logged)")
-        return resp(environ, start_response)
+        return resp
 
     def dispatch(self, req: webob.Request) -> webob.Response:
-        path = req.path_info or "/"
+        try:
+            path = req.path_info or "/"
+        except UnicodeDecodeError:
+            raise ApiError(400, "the path is not valid UTF-8") from None
+        try:
+            req.GET  # noqa: B018 - decoded once here, so that a bad query string is a clear 400
+        except UnicodeDecodeError:
+            raise ApiError(400, "the query string is not valid UTF-8") from None
         for route, methods, handler in self.routes:
             if path == route:
                 if req.method not in methods:
@@ -279,10 +382,7 @@ class App:
             raise ApiError(413, f"request body larger than {self.conf.api.max_body_bytes} bytes")
         if not raw.strip():
             return {}
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+        return decode_json(raw, self.max_json_depth)
 
     def _flag(self, req: webob.Request, name: str, default: bool) -> bool:
         value = req.GET.get(name)
@@ -324,7 +424,8 @@ class App:
         if wanted and wanted != STACK_TYPE:
             raise ApiError(400, f"unknown resource type {wanted!r}; heatseeker knows {STACK_TYPE}")
         limit_terms = req.GET.get("limit_terms", "0") or "0"
-        if not limit_terms.isdigit() or int(limit_terms) > self.limits.max_agg_size:
+        terms = _count_param(limit_terms)
+        if terms is None or terms > self.limits.max_agg_size:
             raise ApiError(400, "limit_terms must be a whole number from 0 (all) to "
                            f"{self.limits.max_agg_size}, not {limit_terms!r}")
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
@@ -332,7 +433,7 @@ class App:
             self.searcher, view,
             include_fields=self._flag(req, "include_fields", True),
             exclude_options=self._flag(req, "exclude_options", False),
-            limit_terms=int(limit_terms),
+            limit_terms=terms,
         ))
         return _json_response({STACK_TYPE: body})
 
@@ -352,6 +453,14 @@ class App:
         return _json_response(answer)
 
     def _search(self, request: SearchRequest, view) -> dict:
+        # one highlighting budget for the whole request, whatever the number of hits and fields
+        with highlight_mod.request_budget() as budget:
+            answer = self._search_in_budget(request, view)
+        if budget.exhausted:
+            LOG.info("highlighting stopped after %d steps (the per-request budget)", budget.spent)
+        return answer
+
+    def _search_in_budget(self, request: SearchRequest, view) -> dict:
         fields = _engine_fields(request.source)
         shell = {"timed_out": False,
                  "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
@@ -445,9 +554,10 @@ class App:
         value = req.GET.get(name)
         if value in (None, ""):
             return None
-        if not value.isdigit() or int(value) < 1:
+        number = _count_param(value)
+        if number is None or number < 1:
             raise ApiError(400, f"{name} must be a revision number (1, 2, …), not {value!r}")
-        return int(value)
+        return number
 
     def stack_history(self, req: webob.Request, stack_id: str) -> webob.Response:
         caller = self._caller(req)
@@ -486,12 +596,13 @@ class App:
         self.authorizer.require("search:changes", caller)
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         limit_text = req.GET.get("limit") or "1000"
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        limit = _count_param(limit_text)
+        if limit is None or not 1 <= limit <= 1000:
             raise ApiError(400, f"limit must be a whole number from 1 to 1000, not {limit_text!r}")
         body = self._timed(lambda: self.history_service().changes(
             req.GET.get("field") or "", view, since=req.GET.get("since"),
             until=req.GET.get("until"), include_created=self._flag(req, "include_created", False),
-            limit=int(limit_text)))
+            limit=limit))
         return _json_response(body)
 
     # -- reverse lookup (heatseeker/uses.py) ------------------------------------------------------

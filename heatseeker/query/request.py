@@ -21,7 +21,9 @@ Body keys::
     version          a boolean: return each hit's version
     rollup           null or "root" (heatseeker): answer root stacks instead of matching stacks
     under            a stack id (heatseeker): only that stack and its descendants
-    search_after     a list of scalars (heatseeker): the "sort" of the last hit of the previous page
+    search_after     a list of scalars (heatseeker): the "sort" of the last hit of the previous page;
+                     a value for a date sort key must be a date that exists in UTC (an offset at
+                     the calendar's edges, as 0001-01-01T00:00:00+14:00, does not): 400
     self, schema     read-only in Searchlight: forbidden (403)
 
 Decisions:
@@ -49,12 +51,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from heatseeker.query import dsl, fields
 from heatseeker.query.dsl import Limits, describe
-from heatseeker.query.errors import QueryError
+from heatseeker.query.errors import QueryError, shown
 from heatseeker.query.tree import MatchAll, Node, SortKey, TermsAgg
 
 STACK_TYPE = "OS::Heat::Stack"
@@ -187,12 +189,15 @@ def parse_search(
         raise QueryError(f"invalid under {under!r}: expected a stack id")
 
     _check_index(body.get("index"))
+    sort = _sort(body.get("sort"))
+    if search_after is not None:
+        _check_cursor_dates(search_after, sort)
     return SearchRequest(
         query=dsl.parse(body.get("query"), now=now, limits=limits.dsl),
         types=_types(body.get("type")),
         offset=offset,
         limit=limit,
-        sort=_sort(body.get("sort")),
+        sort=sort,
         source=_source(body.get("_source")),
         highlight=_highlight(body.get("highlight")),
         aggs=aggs,
@@ -459,3 +464,23 @@ def _search_after(value: Any) -> tuple | None:
         if item is not None and not isinstance(item, str | int | float | bool):
             raise QueryError(f"search_after must hold only scalars, got {describe(item)}")
     return tuple(value)
+
+
+def _check_cursor_dates(values: tuple, sort: tuple[SortKey, ...]) -> None:
+    """A ``search_after`` value for a date sort key, when it is a date at all, must exist in UTC:
+    ``0001-01-01T00:00:00+14:00`` reads as a date but is before the first representable instant
+    (and ``9999-12-31T23:59:59-14:00`` after the last), which no hit ever had."""
+    for key, value in zip(sort, values, strict=False):
+        if fields.FIELDS.get(key.field) != fields.DATE or not isinstance(value, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            continue  # not a date: the searcher says so
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise QueryError(
+                f"search_after value {shown(value)} for {key.field!r} is out of range: it is "
+                f"before 0001-01-01 or after 9999-12-31 in UTC"
+            ) from None
