@@ -143,6 +143,7 @@ class Revision:
 # zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
 # for about half the CPU time
 ZLIB_LEVEL = 1
+STATE_FILE = "state.sqlite"  # the store of an installation, in its [DEFAULT] data_dir
 
 
 def _pack(doc_json: str, compress: bool) -> bytes:
@@ -179,7 +180,7 @@ class Store:
         h = conf.history
         policy = HistoryPolicy(enabled=h.enabled, max_revisions=h.max_revisions,
                                max_age_days=h.max_age_days, compress=h.compress)
-        return cls(os.path.join(conf.data_dir, "state.sqlite"), policy)
+        return cls(os.path.join(conf.data_dir, STATE_FILE), policy)
 
     def __init__(self, path: str, history: HistoryPolicy | None = None):
         self.path = path
