@@ -296,8 +296,9 @@ def translate(node: Node) -> dict:
             return _MATCH_NONE
         body["minimum_should_match"] = msm
         if msm == 0 and node.should and not (node.must or node.filter):
-            # only optional should clauses (and perhaps must_not): everything (not excluded) matches
-            body["must"] = [_const({"match_all": {}})]
+            # only optional should clauses (and perhaps must_not): everything (not excluded)
+            # matches, scoring what its should clauses score
+            body["filter"] = [{"match_all": {}}]
         return {"bool": body}
     if isinstance(node, Ids):
         values = [str(v) for v in node.values]
@@ -308,20 +309,21 @@ def translate(node: Node) -> dict:
         if not analysed:
             return translate(Term(field or "", node.text))
         target = "all" if field is None or field == F.FULLTEXT else "t_" + F.resolve(field)[0]
-        query = _analysed(node.text)
-        if not query:
+        found = words(node.text)
+        if not found:
             return _MATCH_NONE
         if isinstance(node, Phrase):
-            return {"match_phrase": {target: {"query": query, "analyzer": "whitespace"}}}
-        return {
-            "match": {
-                target: {
-                    "query": query,
-                    "operator": "or" if node.operator == "or" else "and",
-                    "analyzer": "whitespace",
-                }
-            }
-        }
+            if len(found) == 1:
+                return _const({"term": {target: found[0]}})
+            phrase = {"match_phrase": {target: {"query": " ".join(found), "analyzer": "whitespace"}}}
+            return _const(phrase)
+        # coordination scoring: each distinct word scores 1 (no collection statistics)
+        each = [_const({"term": {target: w}}) for w in dict.fromkeys(found)]
+        if len(each) == 1:
+            return each[0]
+        if node.operator == "or":
+            return {"bool": {"should": each, "minimum_should_match": 1}}
+        return {"bool": {"must": each}}
     if isinstance(node, Exists):
         name, kind = F.resolve(node.field)
         if kind == "dynamic":
@@ -892,11 +894,7 @@ class OpenSearchEngine(Engine):
             hits.append(Hit(id=h["_id"], score=float(h.get("_score") or 0.0), version=version,
                             source=source))
         total = int(raw["hits"]["total"]["value"])
-        max_score = raw["hits"].get("max_score")
-        if hits and sort:
-            max_score = max(h.score for h in hits)
-        elif hits:
-            max_score = hits[0].score
+        max_score = raw["hits"].get("max_score")  # over every match (track_scores), any page
         return SearchResult(
             total=total, hits=hits, max_score=None if max_score is None else float(max_score)
         )

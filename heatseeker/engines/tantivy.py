@@ -81,7 +81,7 @@ import re
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cmp_to_key
@@ -96,6 +96,7 @@ from heatseeker.engines.values import dynamic as _dynamic
 from heatseeker.engines.values import iso as _iso
 from heatseeker.engines.values import keyword as _keyword
 from heatseeker.query import fields as F
+from heatseeker.query.errors import QueryError
 from heatseeker.query.tree import (
     Bool,
     Exists,
@@ -116,7 +117,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 4  # 4: template_fingerprint, registry_types/_map, created_by, link
+SCHEMA_VERSION = 5  # 5: the full text as one value per string (phrases stay within one)
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -131,7 +132,7 @@ CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoin
 LIST_FIELDS = F.LIST_FIELDS
 BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
-RANGE_TERMS_CAP = 1_000_000  # distinct terms a text range may cover
+RANGE_BOUND_BYTES = 256  # UTF-8 bytes of a text range bound past the common prefix (regex: n**2)
 AGG_ALL = 2**31 - 1
 
 _Q = tantivy.Query
@@ -614,7 +615,9 @@ class TantivyEngine(Engine):
             data["_kv"] = _dedupe(flat.kv)
             data["_paths"] = sorted(flat.paths)
         if flat.strings:
-            data[F.FULLTEXT] = "\n".join(flat.strings)
+            # one value per string: a phrase never spans two of them (tantivy leaves a position
+            # gap between the values of a field, as OpenSearch does between array items)
+            data[F.FULLTEXT] = flat.strings
         return tantivy.Document.from_dict(data, schema), source
 
     def _tombstone(self, schema: tantivy.Schema, sid: str, version: int) -> tantivy.Document:
@@ -809,23 +812,25 @@ class TantivyEngine(Engine):
         if st is None:
             return SearchResult(total=0)
         keys = [self._sort_column(key) for key in sort] or [_BY_SCORE]
-        varies = _varies(query)
+        analyse = self._analyzer.analyze
+        varies = _varies(query, analyse)
         if not varies:  # every match has the same score: score keys order nothing
             keys = [key for key in keys if key.column != SCORE]
         keys.append(_BY_IDKEY)
         q = self._live(st, self._translate(query, st))
         k = offset + limit
         scores: dict[tuple[int, int], float] = {}
+        const = None if varies else _const_score(query, analyse)
         try:
-            if k == 0:
+            if limit == 0:  # no page: no max_score either (as OpenSearch with size 0)
                 return SearchResult(total=_count(st.searcher.search(q, 1, count=True)))
             addrs, total = self._ordered(st, q, keys, k, scores, count=True)
-            const = None if varies else _const_score(query)
-            max_score: float | None = const if addrs else None
             if varies and keys[0].column == SCORE and addrs:
-                max_score = scores[_ak(addrs[0])]
+                max_score: float | None = scores[_ak(addrs[0])]
+            else:
+                max_score = self._max_score(st, q, const, total)
             page = [(addr, st.searcher.doc(addr)) for addr in addrs[offset:k]]
-            if varies and any(key.column == SCORE for key in keys):
+            if varies:
                 missing = [a for a, _ in page if _ak(a) not in scores]
                 if missing:  # hits that never needed their score to be ordered
                     self._score_of(st, q, missing, scores)
@@ -843,6 +848,17 @@ class TantivyEngine(Engine):
         except ValueError as exc:
             raise EngineError(f"search failed: {exc}") from exc
         return SearchResult(total=total, hits=hits, max_score=max_score)
+
+    def _max_score(
+        self, st: _State, q: tantivy.Query, const: float | None, total: int
+    ) -> float | None:
+        """The best score among all matches (None without matches), whatever the page."""
+        if not total:
+            return None
+        if const is not None:
+            return const
+        res = st.searcher.search(q, 1, count=False)
+        return float(res.hits[0][0]) if res.hits else None
 
     def count(self, query: Node) -> int:
         st = self._snapshot()
@@ -1005,20 +1021,24 @@ class TantivyEngine(Engine):
         """Best score first; documents with equal scores ordered by ``rest``.
 
         Scores cannot be filtered on, so when the scores tie at the page boundary more hits are
-        fetched until the tie is complete (at most SCORE_TIE_WINDOW).
+        fetched until the tie is complete. Beyond SCORE_TIE_WINDOW hits (coordination scores tie
+        often), every match is fetched with its score and the tie at the boundary is walked in the
+        order of ``rest`` until enough of its members are found: the cost grows with the number of
+        matches (the caller's own: the query is scoped), never an error.
         """
         s = st.searcher
         n = k + 1
+        walk = False
         while True:
             res = s.search(q, n, count=True)
             hits = res.hits
             if len(hits) < n or hits[-1][0] != hits[k - 1][0]:
                 break
             if n >= SCORE_TIE_WINDOW:
-                raise EngineError(
-                    f"more than {SCORE_TIE_WINDOW} matches tie on score around the requested "
-                    "page; add a sort key"
-                )
+                walk = True
+                res = s.search(q, max(_count(res), n), count=True)
+                hits = res.hits
+                break
             n = min(n * 4, SCORE_TIE_WINDOW)
         for score, addr in hits:
             scores[_ak(addr)] = score
@@ -1029,9 +1049,32 @@ class TantivyEngine(Engine):
             while j < len(hits) and hits[j][0] == hits[i][0]:
                 j += 1
             group = [addr for _, addr in hits[i:j]]
-            out.extend(self._order_group(st, group, rest) if len(group) > 1 else group)
+            if walk and len(out) + len(group) > k:
+                out.extend(self._walk_tie(st, q, rest, hits[i][0], k - len(out), scores))
+            else:
+                out.extend(self._order_group(st, group, rest) if len(group) > 1 else group)
             i = j
         return out[:k], _count(res)
+
+    def _walk_tie(
+        self,
+        st: _State,
+        q: tantivy.Query,
+        rest: list[_Key],
+        score: float,
+        need: int,
+        scores: dict[tuple[int, int], float],
+    ) -> list[tantivy.DocAddress]:
+        """The first ``need`` matches scoring ``score`` in the order of ``rest`` (``scores`` holds
+        the score of every match)."""
+        rest = [key for key in rest if key.column != SCORE]
+        m = max(4 * need, 1024)
+        while True:
+            addrs, total = self._ordered(st, q, rest, m, scores, count=True)
+            tied = [a for a in addrs if scores.get(_ak(a)) == score]
+            if len(tied) >= need or m >= total:
+                return tied[:need]
+            m *= 4
 
     def _score_of(
         self,
@@ -1126,17 +1169,23 @@ class TantivyEngine(Engine):
         return _Q.boolean_query(subs, msm if msm > 0 else None)
 
     def _fulltext(self, node: Text | Phrase, field: str, st: _State) -> tantivy.Query:
-        words = _dedupe(self._analyzer.analyze(node.text))
+        """Coordination scoring: each distinct word of a Text scores 1 when present, a Phrase 1."""
         if isinstance(node, Phrase):
             words = self._analyzer.analyze(node.text)
+            if not words:
+                return _Q.empty_query()
+            if len(words) == 1:
+                return _Q.const_score_query(_Q.term_query(st.schema, field, words[0]), 1.0)
+            phrase = _Q.phrase_query(st.schema, field, list[str | tuple[int, str]](words))
+            return _Q.const_score_query(phrase, 1.0)
+        words = _dedupe(self._analyzer.analyze(node.text))
         if not words:
             return _Q.empty_query()
-        if len(words) == 1:
-            return _Q.term_query(st.schema, field, words[0])
-        if isinstance(node, Phrase):
-            return _Q.phrase_query(st.schema, field, list[str | tuple[int, str]](words))
+        each = [_Q.const_score_query(_Q.term_query(st.schema, field, w), 1.0) for w in words]
+        if len(each) == 1:
+            return each[0]
         occur = _SHOULD if node.operator == "or" else _MUST
-        return _Q.boolean_query([(occur, _Q.term_query(st.schema, field, w)) for w in words])
+        return _Q.boolean_query([(occur, q) for q in each])
 
     def _term(self, field: str, value: Any, st: _State) -> tantivy.Query:
         name, kind = F.resolve(field)
@@ -1222,23 +1271,240 @@ class TantivyEngine(Engine):
                 st.schema, name, tantivy.FieldType.Date, dlo, dhi, dlo_inc, dhi_inc
             )
         conv = _dynamic if kind == "dynamic" else _keyword
-        slo, slo_inc, shi, shi_inc = _bounds(node, conv, repr(name))
+        slo, slo_inc, shi, shi_inc = _text_bounds(*_bounds(node, conv, repr(name)))
+        if (slo is not None and shi is not None) and (
+            slo > shi or (slo == shi and not (slo_inc and shi_inc))
+        ):
+            return _Q.empty_query()
         if kind == "dynamic":
             field, literal = "_kv", name + F.KV_SEP
         else:
             field, literal = _exact_field(name, kind), ""
-        common = os.path.commonprefix([slo, shi]) if slo is not None and shi is not None else ""
-        try:
-            terms = st.searcher.terms_with_prefix(
-                field, literal + common, None, RANGE_TERMS_CAP + 1
+        if field == "id":
+            return self._id_range(slo, slo_inc, shi, shi_inc, st)
+        return self._text_range(field, literal, slo, slo_inc, shi, shi_inc, st, name)
+
+    def _text_range(
+        self,
+        field: str,
+        literal: str,
+        lo: str | None,
+        lo_inc: bool,
+        hi: str | None,
+        hi_inc: bool,
+        st: _State,
+        name: str,
+    ) -> tantivy.Query:
+        """Terms ``literal + v`` with ``v`` in the range: one regular expression run by tantivy
+        against the term dictionary (and the few exact terms ``v`` a prefix of ``hi``)."""
+        rx, exact = _range_rx(lo, lo_inc, hi, hi_inc)
+        subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if rx is not None:
+            # the regex grows with the square of what follows the bounds' common prefix
+            p = os.path.commonprefix([lo, hi]) if lo is not None and hi is not None else ""
+            if any(len(b.encode()) - len(p.encode()) > RANGE_BOUND_BYTES for b in (lo, hi) if b):
+                raise QueryError(_too_long(name))
+            regex = "(?s)" + _rx_escape(literal) + rx
+            try:
+                subs.append((_SHOULD, _Q.regex_query(st.schema, field, regex)))
+            except ValueError as exc:  # the automaton of these bounds is too large
+                raise QueryError(_too_long(name)) from exc
+        if exact:
+            terms = [literal + v for v in exact]
+            subs.append((_SHOULD, _Q.term_set_query(st.schema, field, terms)))
+        if not subs:
+            return _Q.empty_query()
+        return subs[0][1] if len(subs) == 1 else _Q.boolean_query(subs)
+
+    def _id_range(
+        self, lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool, st: _State
+    ) -> tantivy.Query:
+        """A range of ids: the ``_idkey`` column (the ids' first 8 bytes) for every id whose key
+        differs from the bounds' keys, a regular expression only among ids sharing a bound's key
+        (so ``search_after`` costs the same however many ids the index holds)."""
+        parts: list[tantivy.Query] = []
+        for bound, inclusive, upper in ((lo, lo_inc, False), (hi, hi_inc, True)):
+            if bound is None:
+                continue
+            key = _idkey(bound)
+            if upper:
+                beyond = _Q.range_query(
+                    st.schema, "_idkey", tantivy.FieldType.Unsigned, None, key, True, False
+                ) if key > 0 else _Q.empty_query()
+            else:
+                beyond = _Q.range_query(
+                    st.schema, "_idkey", tantivy.FieldType.Unsigned, key, None, False, True
+                ) if key < 2**64 - 1 else _Q.empty_query()
+            # ids with this key start with the bound's first 8 bytes up to the first NUL byte
+            head = bound.encode()[:8].split(b"\0", 1)[0].decode(errors="ignore")
+            head = head if bound.startswith(head) else ""
+            rest = bound[len(head) :]
+            if upper:
+                alts, tail = _below(rest, inclusive)
+                exact = [head + v for v in tail]
+            else:
+                alts, exact = _above(rest, inclusive), []
+            same: list[tuple[tantivy.Occur, tantivy.Query]] = []
+            if alts:
+                if len(bound.encode()) > RANGE_BOUND_BYTES:
+                    raise QueryError(_too_long("id"))
+                rx = "(?s)" + _rx_escape(head) + _group(alts) + ".*"
+                try:
+                    same.append((_SHOULD, _Q.regex_query(st.schema, "id", rx)))
+                except ValueError as exc:
+                    raise QueryError(_too_long("id")) from exc
+            if exact:
+                same.append((_SHOULD, _Q.term_set_query(st.schema, "id", exact)))
+            within = _Q.boolean_query(
+                [
+                    (_MUST, _Q.term_query(st.schema, "_idkey", key)),
+                    (_MUST, _Q.boolean_query(same) if same else _Q.empty_query()),
+                ]
             )
-        except ValueError as exc:
-            raise EngineError(f"range on {name!r} failed: {exc}") from exc
-        if len(terms) > RANGE_TERMS_CAP:
-            raise EngineError(f"the range on {name!r} covers more than {RANGE_TERMS_CAP} values")
-        cut = len(literal)
-        matched = [term for term, _ in terms if _in_range(term[cut:], slo, slo_inc, shi, shi_inc)]
-        return _Q.term_set_query(st.schema, field, matched) if matched else _Q.empty_query()
+            parts.append(_Q.boolean_query([(_SHOULD, beyond), (_SHOULD, within)]))
+        if len(parts) == 1:
+            return parts[0]
+        return _Q.boolean_query([(_MUST, p) for p in parts])
+
+
+# -- ranges of text as regular expressions -----------------------------------------------------------
+# tantivy-py has no range query on text terms. A range [lo, hi] of strings (code point order, which is
+# the UTF-8 byte order of the term dictionary) is a regular language; written as below its automaton
+# has about one state per byte of the bounds, and tantivy runs it against the term dictionary.
+
+_LEN_MAX = (0x7F, 0x7FF, 0xFFFF, 0x10FFFF)  # the greatest code point of 1, 2, 3, 4 UTF-8 bytes
+_LEN_MIN = (0x0, 0x80, 0x800, 0x10000)
+
+
+def _utf8_len(cp: int) -> int:
+    return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
+
+
+def _cls(lo: int, hi: int) -> str | None:
+    """A class of the code points lo..hi (surrogates are never in a term), None if empty."""
+    if 0xD800 <= lo <= 0xDFFF:
+        lo = 0xE000
+    if 0xD800 <= hi <= 0xDFFF:
+        hi = 0xD7FF
+    if lo > hi:
+        return None
+    if lo == hi:
+        return f"\\x{{{lo:x}}}"
+    return f"[\\x{{{lo:x}}}-\\x{{{hi:x}}}]"
+
+
+def _group(alts: list[str]) -> str:
+    return "(?:" + "|".join(alts) + ")"
+
+
+def _above(s: str, inclusive: bool) -> list[str]:
+    """Alternatives ``A`` such that ``(?:A1|A2|…).*`` matches exactly the strings ``>= s``
+    (``> s`` unless ``inclusive``): ``s`` itself (then anything, or at least one character), or
+    ``s[:i]`` then a character greater than ``s[i]``. The greater characters of another UTF-8
+    length are one class shared by every position (one automaton state for all of them)."""
+    alts = [_rx_escape(s) + ("" if inclusive else ".")]
+    longer: dict[int, list[str]] = {}
+    for i, c in enumerate(s):
+        cp, n = ord(c), _utf8_len(ord(c))
+        head = _rx_escape(s[:i])
+        same = _cls(cp + 1, _LEN_MAX[n - 1])
+        if same is not None:
+            alts.append(head + same)
+        if n < 4:
+            longer.setdefault(n, []).append(head)
+    for n, heads in sorted(longer.items()):
+        alts.append(_group(heads) + str(_cls(_LEN_MIN[n], 0x10FFFF)))
+    return alts
+
+
+def _below(s: str, inclusive: bool) -> tuple[list[str], list[str]]:
+    """``(alternatives, exact)``: the strings ``<= s`` (``< s`` unless ``inclusive``) are those
+    matching ``(?:A1|A2|…).*`` (``s[:i]`` then a character smaller than ``s[i]``) and the exact
+    prefixes of ``s`` (``s`` itself only if ``inclusive``)."""
+    exact = [s[:k] for k in range(len(s) + (1 if inclusive else 0))]
+    alts: list[str] = []
+    shorter: dict[int, list[str]] = {}
+    for i, c in enumerate(s):
+        cp, n = ord(c), _utf8_len(ord(c))
+        head = _rx_escape(s[:i])
+        same = _cls(_LEN_MIN[n - 1], cp - 1)
+        if same is not None:
+            alts.append(head + same)
+        if n > 1:
+            shorter.setdefault(n, []).append(head)
+    for n, heads in sorted(shorter.items()):
+        alts.append(_group(heads) + str(_cls(0, _LEN_MAX[n - 2])))
+    return alts, exact
+
+
+def _range_rx(
+    lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool
+) -> tuple[str | None, list[str]]:
+    """``(regex, exact)``: the strings ``v`` in the range are those the regex (to be compiled with
+    ``(?s)``) matches in full (None: no such string) and the ``exact`` ones. Bounds hold no surrogate (``_text_bounds``).
+
+    Two bounds share a common prefix ``p``; past it the lower bound's first character ``a0`` is
+    below the upper's ``b0``: ``p a0 (>= rest of lo) | p (a0 < c < b0) … | p b0 (<= rest of hi)``.
+    """
+    if lo is None and hi is None:
+        return ".*", []
+    if hi is None:
+        assert lo is not None
+        return _group(_above(lo, lo_inc)) + ".*", []
+    if lo is None:
+        alts, exact = _below(hi, hi_inc)
+        return (_group(alts) + ".*" if alts else None), exact
+    if lo > hi or (lo == hi and not (lo_inc and hi_inc)):
+        return None, []
+    if lo == hi:
+        return None, [lo]
+    p = os.path.commonprefix([lo, hi])
+    a, b = lo[len(p) :], hi[len(p) :]
+    if not a:  # lo is a prefix of hi: everything from p up to hi
+        alts, tail = _below(b, hi_inc)
+        exact = [p + v for v in tail if v or lo_inc]
+    else:
+        alts = [_rx_escape(a[0]) + _group(_above(a[1:], lo_inc))]
+        middle = _cls(ord(a[0]) + 1, ord(b[0]) - 1)
+        if middle is not None:
+            alts.append(middle)
+        below, tail = _below(b[1:], hi_inc)
+        if below:
+            alts.append(_rx_escape(b[0]) + _group(below))
+        exact = [p + b[0] + v for v in tail]
+    if not alts:
+        return None, exact
+    return _rx_escape(p) + _group(alts) + ".*", exact
+
+
+def _text_bounds(
+    lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool
+) -> tuple[str | None, bool, str | None, bool]:
+    """The same range with bounds that hold no surrogate (no term does): a bound with one at ``j``
+    becomes ``bound[:j] + "\\ue000"``, inclusive below and exclusive above."""
+    if lo is not None:
+        j = _surrogate_at(lo)
+        if j is not None:
+            lo, lo_inc = lo[:j] + "\ue000", True
+    if hi is not None:
+        j = _surrogate_at(hi)
+        if j is not None:
+            hi, hi_inc = hi[:j] + "\ue000", False
+    return lo, lo_inc, hi, hi_inc
+
+
+def _surrogate_at(text: str) -> int | None:
+    for i, c in enumerate(text):
+        if 0xD800 <= ord(c) <= 0xDFFF:
+            return i
+    return None
+
+
+def _too_long(name: str) -> str:
+    return (
+        f"a range bound on {name!r} is too long to search: at most {RANGE_BOUND_BYTES} bytes "
+        "(UTF-8) past the prefix both bounds share, fewer with many non-ASCII characters"
+    )
 
 
 # -- helpers on trees ----------------------------------------------------------------------------
@@ -1262,10 +1528,20 @@ def _msm(node: Bool) -> int:
     return 0 if (node.must or node.filter) else (1 if node.should else 0)
 
 
-def _varies(node: Node) -> bool:
-    """Whether matches of this tree can have different scores (see the module docstring)."""
-    if isinstance(node, (Text, Phrase)):
-        return _analysed(node.field) is not None
+def _words(node: Text, analyse: Callable[[str], list[str]]) -> int:
+    """How many distinct words a Text on an analysed field asks for."""
+    return len(_dedupe(analyse(node.text)))
+
+
+def _varies(node: Node, analyse: Callable[[str], list[str]]) -> bool:
+    """Whether matches of this tree can have different scores (see the module docstring): only an
+    ``or`` Text of several distinct words and optional should clauses can."""
+    if isinstance(node, Text):
+        return (
+            node.operator == "or"
+            and _analysed(node.field) is not None
+            and _words(node, analyse) > 1
+        )
     if isinstance(node, Bool):
         if not (node.must or node.should or node.must_not or node.filter):
             return False
@@ -1274,18 +1550,20 @@ def _varies(node: Node) -> bool:
             return False
         if node.should and msm < len(node.should):
             return True
-        return any(_varies(c) for c in node.must + node.should)
+        return any(_varies(c, analyse) for c in node.must + node.should)
     return False
 
 
-def _const_score(node: Node) -> float:
+def _const_score(node: Node, analyse: Callable[[str], list[str]]) -> float:
     """The score every match of a tree for which ``_varies`` is False gets."""
     if isinstance(node, MatchNone):
         return 0.0
+    if isinstance(node, Text) and _analysed(node.field) is not None:
+        return float(_words(node, analyse))  # an ``and`` Text: every word is present
     if isinstance(node, Bool):
         if not (node.must or node.should or node.must_not or node.filter):
             return 1.0
-        return float(sum(_const_score(c) for c in node.must + node.should))
+        return float(sum(_const_score(c, analyse) for c in node.must + node.should))
     return 1.0
 
 

@@ -600,13 +600,41 @@ def sort_value(doc: dict, key: SortKey) -> Any:
     return max(values) if key.descending else min(values)
 
 
-def reference_order(docs: Iterable[dict], sort: Sequence[SortKey]) -> list[dict]:
-    """``docs`` in the order of ``sort`` (missing values last, ties by id)."""
+def score(node: Node, doc: dict) -> float:
+    """The score of a matching ``doc``: the coordination score, computed from the document and the
+    query alone (no collection statistics, so no other stack can change it). Every leaf scores 1
+    but a Text on an analysed field, which scores 1 per distinct query word the document holds (all
+    of them for an ``and`` Text); a bool sums its must clauses and its matching should clauses
+    (filter clauses score 0, must_not nothing); a bool without clauses scores 1."""
+    if isinstance(node, MatchNone):
+        return 0.0
+    if isinstance(node, Bool):
+        if not (node.must or node.should or node.must_not or node.filter):
+            return 1.0
+        total = sum(score(c, doc) for c in node.must)
+        total += sum(score(c, doc) for c in node.should if matches(c, doc))
+        return float(total)
+    if isinstance(node, Text) and _is_analysed(node.field):
+        present = {w for v in _analysed_values(doc, node.field) for w in v}
+        return float(sum(1 for w in dict.fromkeys(words(node.text)) if w in present))
+    return 1.0
+
+
+SCORE = SortKey("_score", descending=True)
+
+
+def reference_order(
+    docs: Iterable[dict], sort: Sequence[SortKey], scores: dict[str, float] | None = None
+) -> list[dict]:
+    """``docs`` in the order of ``sort`` (missing values last, ties by id); ``_score`` keys order
+    by ``scores`` (id → score, best first), or order nothing when no scores are given."""
 
     def compare(a: dict, b: dict) -> int:
         for key in sort:
             if key.field == "_score":
-                continue
+                if scores is None or scores[a["id"]] == scores[b["id"]]:
+                    continue
+                return -1 if scores[a["id"]] > scores[b["id"]] else 1
             va, vb = sort_value(a, key), sort_value(b, key)
             if va == vb:
                 continue
@@ -628,9 +656,34 @@ def reference_search(
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[int, list[str]]:
-    """``(total, ids of the page)``; without sort keys the page is in id order (scores aside)."""
-    found = reference_order([d for d in docs if matches(node, d)], sort)
-    return len(found), [d["id"] for d in found[offset : offset + limit]]
+    """``(total, ids of the page)``; without sort keys, by score (best first), then id."""
+    total, page, _ = reference_page(docs, node, sort, offset, limit)
+    return total, [sid for sid, _ in page]
+
+
+def reference_page(
+    docs: Iterable[dict],
+    node: Node,
+    sort: Sequence[SortKey] = (),
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[int, list[tuple[str, float]], float | None]:
+    """``(total, [(id, score)] of the page, max_score)``: what ``Engine.search`` must answer.
+
+    ``max_score`` is the best score of all matches whatever the sort and the page (None without
+    matches, and when ``limit`` is 0).
+    """
+    found = [d for d in docs if matches(node, d)]
+    scores = {d["id"]: score(node, d) for d in found}
+    ordered = reference_order(found, list(sort) or [SCORE], scores)
+    page = [(d["id"], scores[d["id"]]) for d in ordered[offset : offset + limit]]
+    best = max(scores.values()) if scores and limit > 0 else None
+    return len(found), page, best
+
+
+def page_of(result: SearchResult) -> tuple[int, list[tuple[str, float]], float | None]:
+    """An engine's answer in the form of ``reference_page``."""
+    return result.total, [(h.id, h.score) for h in result.hits], result.max_score
 
 
 def reference_aggregate(
@@ -694,6 +747,10 @@ _DYNAMIC_PATHS = ["parameters.p", "parameters.q", "parameters.a.b", "parameters.
 
 
 _TYPES = ["OS::Nova::Server", "OS::Heat::Stack"]
+_WORDS = ["web", "db", "Web", "server", "cache", "1", "2", "wéb", "x", "prod", "web-1"]
+_TEXTS = st.lists(st.sampled_from(_WORDS + ["zz", "create_complete", "p1", "!"]), max_size=3).map(
+    " ".join
+)
 _DOC_PARTS = st.fixed_dictionaries(
     {
         "name": st.sampled_from(_NAMES),
@@ -706,6 +763,7 @@ _DOC_PARTS = st.fixed_dictionaries(
         "parameters": st.dictionaries(st.sampled_from(_PARAM_KEYS), _PARAM_VALUES, max_size=3),
         "outputs": st.lists(st.sampled_from(_PARAM_SCALARS), max_size=2),
         "types": st.lists(st.sampled_from(_TYPES), max_size=2),
+        "description": st.lists(st.sampled_from(_WORDS), max_size=5).map(" ".join),
     }
 )
 
@@ -751,6 +809,11 @@ def _leaf_strategy(stack_ids: list[str]) -> st.SearchStrategy[Node]:
         st.builds(Ids, st.lists(ids_, max_size=3).map(tuple)),
         st.builds(Text, st.sampled_from(["status", "tags"]) | dynamic, keyword_values | scalars.map(str)),
         st.builds(Phrase, st.sampled_from(["project_id"]) | dynamic, scalars.map(str)),
+        # full text: analysed fields score per distinct word present
+        st.builds(Text, st.sampled_from([None, "name", "description"]), _TEXTS,
+                  operator=st.sampled_from(["and", "or"])),
+        st.builds(Phrase, st.sampled_from([None, "name", "description"]), _TEXTS),
+        st.builds(Prefix, st.just(F.FULLTEXT), st.sampled_from(["we", "d", "ser", "W"])),
         st.builds(Range, st.just("depth"), gte=st.none() | ints, lt=st.none() | ints),
         st.builds(Range, st.just("depth"), gt=st.none() | ints, lte=st.none() | ints),
         st.builds(Range, st.just("created_at"), gte=st.none() | dates, lte=st.none() | dates),
@@ -782,7 +845,9 @@ _SORT_FIELDS = ["status", "name", "tags", "depth", "created_at", "updated_at", "
 
 _POOL = [f"s{i:02d}" for i in range(12)]
 _TREES = _tree_strategy(_POOL)
-_SORTS = st.lists(st.builds(SortKey, st.sampled_from(_SORT_FIELDS), st.booleans()), max_size=3)
+_SORTS = st.lists(
+    st.builds(SortKey, st.sampled_from(_SORT_FIELDS), st.booleans()) | st.just(SCORE), max_size=3
+)
 
 
 @st.composite
@@ -857,6 +922,8 @@ class EngineConformance:
         found = set(ids(result))
         assert result.total == len(found)
         assert found == corpus_ids(node), node
+        # hits, scores, their order and max_score: exactly the reference's
+        assert page_of(result) == reference_page(CORPUS, node, (), 0, 100), node
         if expected is not None:
             assert found == expected, node
         assert engine.count(node) == len(found)
@@ -1363,6 +1430,7 @@ class EngineConformance:
         total, expected = reference_search(CORPUS, node, sort, 0, 100)
         result = engine.search(node, sort=sort, limit=100)
         assert (result.total, ids(result)) == (total, expected), sort
+        assert page_of(result) == reference_page(CORPUS, node, sort, 0, 100), sort
         return expected
 
     def test_sort_keyword_text_date_int(self, corpus):
@@ -1629,13 +1697,12 @@ class EngineConformance:
             offset, limit = scenario["offset"], scenario["limit"]
             total, expected = reference_search(docs, tree, sort, offset, limit)
             assert engine.count(tree) == total
-            if sort:
-                result = engine.search(tree, sort=sort, offset=offset, limit=limit)
-                assert (result.total, ids(result)) == (total, expected)
-            else:
-                result = engine.search(tree, limit=100)
-                assert result.total == total
-                assert set(ids(result)) == {d["id"] for d in docs if matches(tree, d)}
+            result = engine.search(tree, sort=sort, offset=offset, limit=limit)
+            assert (result.total, ids(result)) == (total, expected)
+            # scores, score order and max_score too: coordination scores are exact
+            assert page_of(result) == reference_page(docs, tree, sort, offset, limit)
+            result = engine.search(tree, limit=100)
+            assert page_of(result) == reference_page(docs, tree, (), 0, 100)
             aggs = {"s": TermsAgg("status", size=2), "t": TermsAgg("tags", size=3)}
             assert engine.aggregate(tree, aggs) == reference_aggregate(docs, tree, aggs)
 

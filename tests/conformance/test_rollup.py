@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.engines.testing import CORPUS, matches
+from heatseeker.engines.testing import CORPUS, matches, score
 from heatseeker.query import tree as t
 from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
@@ -28,7 +28,8 @@ FILTERS = [  # every match scores the same: roots in root id order
     t.Bool(must_not=(t.Term("depth", 0),)),
     t.Terms("status", ("CREATE_COMPLETE", "UPDATE_FAILED")),
 ]
-SCORED = [t.Text(None, "web"), t.Text(None, "server"), t.Text(None, "quota instances")]
+SCORED = [t.Text(None, "web"), t.Text(None, "server"), t.Text(None, "quota instances"),
+          t.Text(None, "web server nginx quota", operator="or")]
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -56,6 +57,16 @@ def reference(node: t.Node, view: Visibility) -> Counter[str]:
         d["root_id"] for d in CORPUS
         if matches(node, d) and (view.projects is None or d["project_id"] in view.projects)
     )
+
+
+def reference_roots(node: t.Node, view: Visibility) -> list[tuple[str, float]]:
+    """``(root id, best coordination score of its visible matches)``, best first, then root id:
+    the roll-up's order depends on the caller's stacks and the query only."""
+    best: dict[str, float] = {}
+    for d in CORPUS:
+        if matches(node, d) and (view.projects is None or d["project_id"] in view.projects):
+            best[d["root_id"]] = max(best.get(d["root_id"], 0.0), score(node, d))
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def pages(searcher: Searcher, node: t.Node, view: Visibility, size: int) -> list[str]:
@@ -95,6 +106,7 @@ def test_scored_roll_up_is_the_same_in_any_page_size(searcher, node, view):
     assert keys == sorted(keys)  # best score first, ties by root id
     for r in res.roots:
         assert r.score == max(m.score for m in r.matches)
+    assert [(r.root_id, r.score) for r in res.roots] == reference_roots(node, view)
     for size in (1, 2):
         assert pages(searcher, node, view, size) == got
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,9 +17,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
-from heatseeker.engines.tantivy import BATCH, SCHEMA_VERSION, TantivyEngine, _Flat, _walk
-from heatseeker.engines.testing import CORPUS, make_doc, reference_order
+from heatseeker.engines.tantivy import (
+    BATCH,
+    RANGE_BOUND_BYTES,
+    SCHEMA_VERSION,
+    TantivyEngine,
+    _Flat,
+    _in_range,
+    _range_rx,
+    _surrogate_at,
+    _text_bounds,
+    _walk,
+)
+from heatseeker.engines.testing import (
+    CORPUS,
+    make_doc,
+    matches,
+    page_of,
+    reference_order,
+    reference_page,
+)
 from heatseeker.query import fields as F
+from heatseeker.query.errors import QueryError
 from heatseeker.query.tree import (
     Ids,
     MatchAll,
@@ -350,16 +371,51 @@ def test_batches_larger_than_a_lookup_chunk(tmp_path):
 
 def test_score_ties_are_ordered_by_id_across_pages(tmp_path):
     engine = engine_at(tmp_path / "idx")
-    # same name, same length: every match scores the same
-    engine.upsert([(make_doc(f"s{i:03d}", name="web"), 1) for i in range(300)])
-    engine.upsert([(make_doc("z-best", name="web web web"), 1)])
+    # coordination scores: "web" alone scores 1 however often it occurs, both words score 2
+    engine.upsert([(make_doc(f"s{i:03d}", name="web web"), 1) for i in range(300)])
+    engine.upsert([(make_doc("z-best", name="web server"), 1)])
     engine.commit()
-    everything = engine.search(Text("name", "web"), limit=400)
+    query = Text("name", "web server", operator="or")
+    everything = engine.search(query, limit=400)
     assert everything.total == 301
     assert ids(everything)[0] == "z-best"
     assert ids(everything)[1:] == [f"s{i:03d}" for i in range(300)]
-    page = engine.search(Text("name", "web"), offset=150, limit=10)
+    assert [h.score for h in everything.hits] == [2.0] + [1.0] * 300
+    assert everything.max_score == 2.0
+    page = engine.search(query, offset=150, limit=10)
     assert ids(page) == ids(everything)[150:160]
+    assert page.max_score == 2.0  # the best of all matches, whatever the page
+    # one word: every match scores 1, in id order
+    single = engine.search(Text("name", "web"), limit=400)
+    assert ids(single) == sorted(ids(everything))
+    assert {h.score for h in single.hits} == {1.0}
+    engine.close()
+
+
+@pytest.mark.parametrize("window", [4, 16, 64])
+def test_score_ties_longer_than_the_window(tmp_path, monkeypatch, window):
+    """Coordination scores tie often: a tie longer than SCORE_TIE_WINDOW around the page is walked
+    in the order of the next keys, and every page is still exactly the reference's."""
+    import heatseeker.engines.tantivy as engine_module
+
+    engine = engine_at(tmp_path / "idx")
+    docs = [
+        make_doc(
+            f"s{i:03d}",
+            name=("web", "web server", "web server db")[i % 7 % 3],
+            status=("CREATE_COMPLETE", "UPDATE_FAILED")[i % 2],
+        )
+        for i in range(90)
+    ]
+    engine.upsert((d, 1) for d in docs)
+    engine.commit()
+    monkeypatch.setattr(engine_module, "SCORE_TIE_WINDOW", window)
+    query = Text("name", "web server db", operator="or")
+    for sort in ([], [SortKey("_score", True), SortKey("status", True)],
+                 [SortKey("status"), SortKey("_score", True)]):
+        for offset, limit in ((0, 5), (3, 20), (40, 7), (85, 10), (0, 100)):
+            result = engine.search(query, sort=sort, offset=offset, limit=limit)
+            assert page_of(result) == reference_page(docs, query, sort, offset, limit)
     engine.close()
 
 
@@ -513,3 +569,139 @@ def test_walk_on_the_corpus():
             flat = _Flat()
             _walk(doc[root], root, flat)
             assert flat.kv == [p + F.KV_SEP + t for p, t in F.flatten(doc[root], root)]
+
+
+# -- ranges of text terms: a regular expression, no enumeration ------------------------------------
+
+_CHARS = st.sampled_from(
+    ["a", "b", "\x1f", "\\", "\x00", "\x7f", "\x80", "é", "\u07ff", "\u0800", "東", "\ud7ff",
+     "\ue000", "\uffff", "\U00010000", "\U0010ffff", ".", "*", "[", "]", "-", "^", "\n"]
+) | st.characters(codec="utf-8")
+_VALUES = st.text(alphabet=_CHARS, max_size=5)
+
+
+@st.composite
+def _bound(draw, values: list[str]) -> str:
+    """A bound near the values: one of them, a prefix, an extension, a neighbour, or anything
+    (perhaps with a surrogate, which no term holds)."""
+    base = draw(st.sampled_from(values))
+    kind = draw(st.integers(0, 5))
+    if kind == 1:
+        return base[: draw(st.integers(0, len(base)))]
+    if kind == 2:
+        return base + draw(_VALUES)
+    if kind == 3 and base:
+        i = draw(st.integers(0, len(base) - 1))
+        cp = ord(base[i]) + draw(st.sampled_from([-1, 1]))
+        if 0 <= cp <= 0x10FFFF:
+            return base[:i] + chr(cp) + base[i + 1 :]
+    if kind == 4:
+        return draw(_VALUES)
+    if kind == 5:
+        return base[: draw(st.integers(0, len(base)))] + draw(st.sampled_from(["\ud800", "\udfff"]))
+    return base
+
+
+def _py_regex(rx: str) -> re.Pattern:
+    """tantivy's ``\\x{..}`` escapes in Python's syntax (the same code point semantics)."""
+    return re.compile(re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: f"\\U{int(m[1], 16):08x}", rx))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data())
+def test_range_regex_is_the_range(data):
+    """``_range_rx`` (with ``_text_bounds``) selects exactly the strings ``_in_range`` accepts,
+    for every kind of bound: absent, inclusive, exclusive, prefixes of each other, equal, empty,
+    crossed, KV_SEP, backslashes, every UTF-8 length, surrogates."""
+    values = data.draw(st.lists(_VALUES, min_size=1, max_size=8))
+    bounds = [data.draw(st.none() | _bound(values)) for _ in range(2)]
+    raw_lo, raw_hi = bounds
+    raw_lo_inc, raw_hi_inc = data.draw(st.booleans()), data.draw(st.booleans())
+    rx, exact = _range_rx(*_text_bounds(raw_lo, raw_lo_inc, raw_hi, raw_hi_inc))
+    pattern = _py_regex("(?s)" + rx) if rx is not None else None
+    candidates = set(values)
+    edges = ["", "\x00", "\x7f", "\x80", "\u07ff", "\u0800", "\ud7ff", "\ue000", "\uffff",
+             "\U00010000", "\U0010ffff"]
+    for b in bounds:  # the bound, and every string that leaves it at a code point boundary
+        if b is None:
+            continue
+        j = _surrogate_at(b)
+        b = b if j is None else b[:j]
+        for i in range(len(b) + 1):
+            steps = (ord(b[i]) - 1, ord(b[i]) + 1) if i < len(b) else ()
+            near = [chr(c) for c in steps if 0 <= c <= 0x10FFFF and not 0xD800 <= c <= 0xDFFF]
+            candidates.update(b[:i] + c + t for c in edges + near for t in ("", "a"))
+    for value in candidates:
+        found = (pattern is not None and pattern.fullmatch(value) is not None) or value in exact
+        want = _in_range(value, raw_lo, raw_lo_inc, raw_hi, raw_hi_inc)
+        assert found == want, (value, bounds, rx, exact)
+
+
+def _tricky_values() -> list[str]:
+    """Ids and values that share their first 8 bytes, end inside them, hold NUL bytes, KV_SEP,
+    backslashes and characters of every UTF-8 length."""
+    rng = random.Random(11)
+    alphabet = ["a", "b", "0", "1", "-", "\x00", "\x1f", "\\", "é", "東", "\U0001f600", "\uffff"]
+    values = {"stack-0001", "stack-00019", "stack-0002", "stack-000", "stack-00", "s", "a",
+              "a\x00", "a\x00b", "ab", "é", "éé", "東京-1", "東京", "\U0010ffff", "stack-00\x00",
+              "\x7f\x80", "abcdefgh", "abcdefghi", "abcdefgg\U0010ffff", "abcdefg東"}
+    while len(values) < 160:
+        base = rng.choice(sorted(values)) if rng.random() < 0.6 else ""
+        values.add(base[: rng.randint(0, len(base))] + "".join(
+            rng.choice(alphabet) for _ in range(rng.randint(1, 4))))
+    return sorted(values)
+
+
+_TRICKY = _tricky_values()
+
+
+@pytest.fixture(scope="module")
+def tricky(tmp_path_factory):
+    engine = engine_at(tmp_path_factory.mktemp("tricky") / "idx")
+    docs = [make_doc(v, name=v, parameters={"v": v}) for v in _TRICKY]
+    engine.upsert((d, 1) for d in docs)
+    gone = _TRICKY[::7]
+    engine.delete((sid, 2) for sid in gone)  # tombstones are in the term dictionary, never found
+    engine.commit()
+    yield engine, [d for d in docs if d["id"] not in gone]
+    engine.close()
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_ranges_on_ids_keywords_and_dynamic_paths(tricky, data):
+    """Range on ``id`` (``_idkey`` + a regex among ids sharing a bound's first 8 bytes), on a text
+    field's exact form and on a dynamic path: exactly the reference evaluator's matches."""
+    engine, docs = tricky
+    field = data.draw(st.sampled_from(["id", "name", "parameters.v"]))
+    lo = data.draw(st.none() | _bound(_TRICKY))
+    hi = data.draw(st.none() | _bound(_TRICKY))
+    lo_op, hi_op = data.draw(st.sampled_from(["gte", "gt"])), data.draw(st.sampled_from(["lte", "lt"]))
+    node = Range(field, **{lo_op: lo, hi_op: hi})
+    want = sorted(d["id"] for d in docs if matches(node, d))
+    result = engine.search(node, limit=1000)
+    assert (result.total, sorted(ids(result))) == (len(want), want)
+
+
+def test_a_range_bound_too_long_is_a_bad_request(tmp_path):
+    """The regex of a bound grows with its length: beyond RANGE_BOUND_BYTES the query is refused
+    as the caller's mistake (QueryError, a 400), whatever the index holds."""
+    engine = engine_at(tmp_path / "idx")
+    engine.upsert([(make_doc("a" * 40, name="b" * 300, parameters={"v": "c"}), 1)])
+    engine.commit()
+    # (values of dynamic paths are cut at MAX_VALUE_CHARS characters, bounds too: "é" is 2 bytes)
+    for long in ("x" * (RANGE_BOUND_BYTES + 1), "é" * F.MAX_VALUE_CHARS):
+        for field in ("name", "parameters.v", "id", "status"):
+            if field == "parameters.v" and long.isascii():
+                continue  # cut to MAX_VALUE_CHARS = RANGE_BOUND_BYTES: fits
+            for node in (Range(field, gte=long), Range(field, lt=long),
+                         Range(field, gt="a", lte=long)):
+                with pytest.raises(QueryError, match="too long"):
+                    engine.search(node)
+    # at the limit it answers, with ASCII bounds
+    ok = "x" * RANGE_BOUND_BYTES
+    assert engine.search(Range("name", gte="a", lt=ok)).total == 1
+    assert engine.search(Range("id", gt=ok)).total == 0
+    # two bounds sharing a long prefix are cheap: only what follows it grows the automaton
+    assert engine.search(Range("name", gt="b" * 299, lt="b" * 301)).total == 1
+    engine.close()
