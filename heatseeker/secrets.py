@@ -432,6 +432,9 @@ class _Analyser:
 
     def _inline(self, resource: str) -> Mapping | None:
         tpl = properties(self.resources[resource]).get("template")
+        if isinstance(tpl, Mapping) and list(tpl) == ["get_file"]:
+            found = self.ctx.template(tpl["get_file"]) if isinstance(tpl["get_file"], str) else None
+            return found if isinstance(found, Mapping) else None
         if isinstance(tpl, Mapping):
             return tpl
         parsed = load_yaml(tpl) if looks_like_template(tpl) else None

@@ -162,6 +162,11 @@ def test_os_heat_stack_parameters():
     got = analyse(parent, {"admin_pw"})
     assert got.children == {"s": {"params": {"password"}}}
     assert got.outputs == {"o"}
+    # the template given with get_file (heatclient keeps the file among the stack's files)
+    parent["resources"]["s"]["properties"]["template"] = {"get_file": F + "inline.yaml"}
+    got = analyse(parent, {"admin_pw"}, ctx=Context(files={F + "inline.yaml": inline}))
+    assert got.outputs == {"o"} and got.unknown == 0
+    assert analyse(parent, {"admin_pw"}).unknown == 2  # the file is missing: unknown, secret
 
 
 # Magnum: kubecluster.yaml's kube_masters ResourceGroup of kubemaster.yaml
