@@ -277,10 +277,11 @@ def find(text: str, pats: list[Pattern], budget: Budget) -> list[tuple[int, int]
     """
     if not text or not pats:
         return []
-    doc = _Text(text)
     n = len(text)
-    if not budget.take(1 + n // _SCAN_CHARS_PER_STEP):
+    # preparing the text: C-level for ASCII, a Python loop per character otherwise
+    if not budget.take(1 + (n // _SCAN_CHARS_PER_STEP if text.isascii() else n // _VISIT)):
         raise _OutOfBudget
+    doc = _Text(text)
     ends: dict[int, int] = {}  # start → the longest end of a match starting there
     # A trailing ``*`` (prefixes, "web*") only stretches a match to the end of its word: match
     # the pattern without it, and stretch while taking the matches below.
@@ -354,7 +355,8 @@ def _fragments(text: str, pats: list[Pattern], pre: str, post: str, size: int, c
         last = first
         while last < len(matches) and matches[last][1] <= end:
             last += 1
-        if not budget.take(_VISIT * (1 + last - first) + (end - start) // _OUTPUT_CHARS_PER_STEP):
+        written = end - start + (last - first) * (len(pre) + len(post))
+        if not budget.take(_VISIT * (1 + last - first) + written // _OUTPUT_CHARS_PER_STEP):
             raise _OutOfBudget
         parts: list[str] = []
         at = start

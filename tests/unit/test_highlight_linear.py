@@ -201,3 +201,14 @@ def test_matches_agree_with_a_brute_force_regex_oracle(text, specs):
     pats = H.patterns(node)
     kept = [(k, v) for k, v in specs if any(c not in "*?" for c in v) or k != "wildcard"]
     assert H.find(text, pats, H.Budget()) == _oracle(text, kept)
+
+
+def test_tags_count_as_output():
+    text = " ".join(f"a{i} a" for i in range(2_000))
+    spec = {"fields": {"f": {}}, "number_of_fragments": 1000}
+    short = H.Budget(200_000)
+    assert H.highlight(t.Text(None, "a"), {"f": text}, spec, short)["f"]
+    assert not short.exhausted
+    huge = H.Budget(200_000)
+    H.highlight(t.Text(None, "a"), {"f": text}, {**spec, "pre_tags": ["<" * 10_000]}, huge)
+    assert huge.exhausted

@@ -582,3 +582,23 @@ def test_fuzz_any_body_is_a_request_or_a_query_error(body):
         req = ps(body)
         assert isinstance(req, SearchRequest)
         assert 0 <= req.limit <= 1000 and req.offset + req.limit <= 10_000
+
+
+# -- search_after dates that do not exist in UTC (issue #11, point 9) -------------------------------
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   " 0001-01-01T00:00:00+00:01"])
+def test_search_after_date_outside_utc_is_a_query_error(value):
+    for sort in ("updated_at", {"created_at": "desc"}, ["name", "deleted_at"]):
+        keys = 2 if isinstance(sort, list) else 1
+        with pytest.raises(QueryError, match="out of range"):
+            ps({"sort": sort, "search_after": ["x"] * (keys - 1) + [value, "id"]})
+
+
+def test_search_after_dates_inside_utc_and_other_sorts_are_kept():
+    for value in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59+14:00",
+                  "not a date", 5):
+        assert ps({"sort": "updated_at", "search_after": [value, "id"]}).search_after == (value, "id")
+    # a date-like value for a text sort is just text
+    assert ps({"sort": "name", "search_after": ["0001-01-01T00:00:00+14:00", "id"]}).search_after
