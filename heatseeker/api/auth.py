@@ -63,9 +63,12 @@ class Caller:
         return cls(header("X-User-Id"), project, roles, admin_project, scope)
 
     def policy_values(self) -> dict[str, Any]:
+        # overwrite=False: the request's own context (its request id, heatseeker/api/wsgi.py) is
+        # the one log lines carry
         ctx = oslo_context.RequestContext(
             user_id=self.user_id, project_id=self.project_id, roles=list(self.roles),
             is_admin_project=self.is_admin_project, system_scope=self.system_scope,
+            overwrite=False,
         )
         return dict(ctx.to_policy_values())
 
