@@ -225,8 +225,8 @@ ui_opts = [
         "max_sessions",
         default=10000,
         min=1,
-        help="Most web UI sessions kept at once (in memory; the least recently used goes first). "
-        "Sessions do not survive a restart: users sign in again.",
+        help="Most web UI sessions kept at once (in the store, shared by every API worker and "
+        "host; the least recently used goes first).",
     ),
 ]
 

@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS revisions (
     PRIMARY KEY (stack_id, rev)
 );
 CREATE INDEX IF NOT EXISTS revisions_at ON revisions(at_us);
+CREATE TABLE IF NOT EXISTS ui_sessions (
+    key TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL,
+    last_used REAL NOT NULL,
+    expires REAL
+);
+CREATE INDEX IF NOT EXISTS ui_sessions_last_used ON ui_sessions(last_used);
 """
 
 
@@ -649,3 +656,32 @@ class Store:
             {"n": r[0], "received_at": r[1], "message_id": r[2], "reason": r[3], "body": r[4]}
             for r in rows
         ]
+
+    # -- web UI sessions (heatseeker/ui/sessions.py): every API worker and host reads them ------
+    # A row is keyed by a digest of the browser's session secret and holds what only that secret
+    # can open (``sealed``): the store never holds a usable token.
+
+    def session_put(self, key: str, sealed: bytes, now: float, expires: float | None,
+                    keep: int) -> None:
+        """Add a session; drop ended ones, and the least recently used beyond ``keep``."""
+        db = self._connect()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM ui_sessions WHERE expires IS NOT NULL AND expires <= ?",
+                       (now,))
+            db.execute("INSERT OR REPLACE INTO ui_sessions (key, sealed, last_used, expires)"
+                       " VALUES (?, ?, ?, ?)", (key, sealed, now, expires))
+            db.execute("DELETE FROM ui_sessions WHERE key IN (SELECT key FROM ui_sessions"
+                       " ORDER BY last_used DESC, rowid DESC LIMIT -1 OFFSET ?)", (max(1, keep),))
+
+    def session_get(self, key: str) -> tuple[bytes, float, float | None] | None:
+        """``(sealed, last_used, expires)`` of a session, or None."""
+        row = self._connect().execute(
+            "SELECT sealed, last_used, expires FROM ui_sessions WHERE key = ?", (key,)).fetchone()
+        return (bytes(row[0]), row[1], row[2]) if row else None
+
+    def session_touch(self, key: str, now: float) -> None:
+        self._connect().execute("UPDATE ui_sessions SET last_used = ? WHERE key = ?", (now, key))
+
+    def session_drop(self, key: str) -> bool:
+        return self._connect().execute("DELETE FROM ui_sessions WHERE key = ?", (key,)).rowcount > 0

@@ -5,6 +5,7 @@ The server side (sign-in, sessions, the proxy to the public API, and why a proxy
 nothing loaded from elsewhere).
 """
 
-from heatseeker.ui.server import UI, Identity, LoginFailed, SessionStore, mount
+from heatseeker.ui.server import UI, LoginFailed, mount
+from heatseeker.ui.sessions import Identity, SessionStore
 
 __all__ = ["UI", "Identity", "LoginFailed", "SessionStore", "mount"]

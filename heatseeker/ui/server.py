@@ -28,7 +28,6 @@ restart of ``heatseeker serve`` signs everybody out.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import hmac
 import html
@@ -38,10 +37,7 @@ import mimetypes
 import os
 import re
 import secrets
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,6 +45,7 @@ import webob
 import webob.exc
 
 from heatseeker.api.auth import HostCheck, admin_project_flag
+from heatseeker.ui.sessions import Identity, Session, SessionStore
 
 LOG = logging.getLogger(__name__)
 
@@ -74,73 +71,6 @@ SECURITY_HEADERS = {
 
 class LoginFailed(Exception):
     """Sign-in refused; the message is for the user."""
-
-
-@dataclass
-class Identity:
-    """Who signed in: the token (keystone) or the identity headers (trusted-headers)."""
-
-    user: str
-    project: str
-    project_id: str
-    domain: str
-    admin: bool  # a hint for the page (the all-projects switch); the API decides
-    token: str | None = None
-    expires: float | None = None  # epoch seconds
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Session:
-    id: str
-    csrf: str
-    identity: Identity
-    last_used: float
-
-
-class SessionStore:
-    """In-memory sessions, least recently used first out."""
-
-    def __init__(self, idle_timeout: float, max_sessions: int,
-                 clock: Callable[[], float] = time.time):
-        self.idle_timeout = idle_timeout
-        self.max_sessions = max_sessions
-        self.clock = clock
-        self._sessions: collections.OrderedDict[str, Session] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def create(self, identity: Identity) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), identity,
-                          self.clock())
-        with self._lock:
-            self._sessions[session.id] = session
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-        return session
-
-    def get(self, session_id: str | None) -> Session | None:
-        if not session_id:
-            return None
-        now = self.clock()
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                return None
-            expires = session.identity.expires
-            if now - session.last_used > self.idle_timeout or (expires is not None
-                                                               and now >= expires):
-                del self._sessions[session_id]
-                return None
-            session.last_used = now
-            self._sessions.move_to_end(session_id)
-            return session
-
-    def drop(self, session_id: str | None) -> Session | None:
-        with self._lock:
-            return self._sessions.pop(session_id or "", None)
-
-    def __len__(self) -> int:
-        return len(self._sessions)
 
 
 # -- signing in --------------------------------------------------------------------------------
@@ -606,7 +536,10 @@ def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> 
         else:
             LOG.warning("the web UI cannot sign anybody in: set [ui] auth_url or "
                         "[keystone_authtoken] www_authenticate_uri (or [ui] enabled = false)")
-    sessions = SessionStore(conf.ui.session_idle_timeout, conf.ui.max_sessions)
+    from heatseeker.store import Store
+
+    sessions = SessionStore(lambda: Store.from_conf(conf), conf.ui.session_idle_timeout,
+                            conf.ui.max_sessions)
     ui = UI(api, mode=mode, login=login, sessions=sessions,
             max_body_bytes=conf.api.max_body_bytes)
     if mode == "trusted-headers":  # the project pick proves nothing: addressed to loopback only

@@ -11,6 +11,7 @@ trusted-headers``: the identity headers are believed as sent, as Searchlight's f
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from typing import Any
 
@@ -73,6 +74,8 @@ CLOUD_ADMIN = identity_headers("p-admin", "admin,member", True)
 def make_conf(**api_overrides: Any):
     conf = config.new_conf()
     conf([], default_config_files=[])
+    # the store (history, web UI sessions) of a test installation: never /var/lib/heatseeker
+    conf.set_override("data_dir", tempfile.mkdtemp(prefix="heatseeker-api-"))
     conf.set_override("auth_strategy", "trusted-headers", group="api")
     for name, value in api_overrides.items():
         conf.set_override(name, value, group="api")

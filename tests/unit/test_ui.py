@@ -19,6 +19,7 @@ pytest.register_assert_rewrite("tests.unit.api_fixtures")
 
 from heatseeker.api.app import build_app  # noqa: E402
 from heatseeker.searcher import Searcher  # noqa: E402
+from heatseeker.store import Store  # noqa: E402
 from heatseeker.ui import server as ui  # noqa: E402
 from tests.unit.api_fixtures import ids_of, make_conf  # noqa: E402
 
@@ -305,9 +306,9 @@ class RecordingApi:
 
 
 @pytest.fixture
-def keystone():
+def keystone(tmp_path):
     login, api = FakeLogin(), RecordingApi()
-    sessions = ui.SessionStore(3600, 100)
+    sessions = ui.SessionStore(lambda: Store(str(tmp_path / "state.sqlite")), 3600, 100)
     app = ui.Mount(api, ui.UI(api, mode="keystone", login=login, sessions=sessions))
     return app, login, api
 
@@ -386,14 +387,17 @@ def test_auth_url_comes_from_auth_token_options():
 # -- sessions ----------------------------------------------------------------------------------
 
 
-def test_sessions_idle_expiry_token_expiry_and_eviction():
+def test_sessions_idle_expiry_token_expiry_and_eviction(tmp_path):
     now = [1000.0]
-    store = ui.SessionStore(idle_timeout=60, max_sessions=2, clock=lambda: now[0])
+    store = ui.SessionStore(lambda: Store(str(tmp_path / "state.sqlite")), idle_timeout=60,
+                            max_sessions=2, clock=lambda: now[0])
     ident = ui.Identity("u", "p", "pid", "d", False, token="t", expires=1100.0)
     a = store.create(ident)
-    assert store.get(a.id) is a and a.csrf != a.id
+    got = store.get(a.id)
+    assert got is not None and (got.id, got.csrf, got.identity) == (a.id, a.csrf, ident)
+    assert a.csrf != a.id
     now[0] = 1050
-    assert store.get(a.id) is a  # used: idle clock restarts
+    assert store.get(a.id).identity == ident  # type: ignore[union-attr]  # used: idle restarts
     now[0] = 1101
     assert store.get(a.id) is None  # the token expired
     b = store.create(ui.Identity("u", "p", "pid", "d", False))
