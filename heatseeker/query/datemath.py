@@ -11,7 +11,8 @@
   of operations, applied left to right: ``+N<unit>`` / ``-N<unit>`` add or subtract (N defaults to
   1), ``/<unit>`` rounds. Units: ``y`` years, ``M`` months, ``w`` weeks, ``d`` days, ``h``/``H``
   hours, ``m`` minutes, ``s`` seconds. Months and years are calendar arithmetic (Jan 31 + 1M is
-  Feb 28/29); weeks start on Monday; every computation is in UTC.
+  Feb 28/29); weeks start on Monday; every computation is in UTC. At most ``MAX_OPERATIONS`` (64)
+  operations in one date.
 
 Rounding, as Elasticsearch does for range bounds: ``/d`` rounds down to the start of the day, or,
 with ``round_up=True``, up to the last millisecond of the day (23:59:59.999). Callers pass
@@ -51,6 +52,7 @@ _ISO = re.compile(
 )
 _EPOCH_MILLIS = re.compile(r"-?[0-9]{1,16}")
 _MAX_NUMBER_DIGITS = 9  # date math amounts; anything larger overflows datetime anyway
+MAX_OPERATIONS = 64  # date math operations in one date (each costs; no one needs more)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLI = timedelta(milliseconds=1)
@@ -124,10 +126,14 @@ def _apply_math(moment: datetime, math: str, offset: int, round_up: bool, whole:
         return QueryError(f"invalid date math in {shown(whole)}: {reason}", offset + at)
 
     i = 0
+    operations = 0
     while i < len(math):
         op = math[i]
         if op not in "+-/":
             raise error(f"unexpected {op!r} where +, - or / was expected", i)
+        operations += 1
+        if operations > MAX_OPERATIONS:
+            raise error(f"too many operations (at most {MAX_OPERATIONS})", i)
         i += 1
         start = i
         while i < len(math) and "0" <= math[i] <= "9":

@@ -225,7 +225,9 @@ def minimum_should_match(spec: Any, optional: int, path: str) -> int:
         return max(0, optional + spec if spec < 0 else spec)
     text = spec.strip()
     if "<" in text:
-        text = re.sub(r"\s*<\s*", "<", text)
+        # no whitespace around "<" (split and strip: a regular expression \s*<\s* backtracks,
+        # quadratic in a run of spaces)
+        text = "<".join(part.strip() for part in text.split("<"))
         result = optional
         for part in text.split():
             m = _MSM_CONDITION.fullmatch(part)

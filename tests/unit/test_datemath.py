@@ -182,3 +182,12 @@ def test_rounding_brackets_the_moment(unit: str, days: int) -> None:
     assert parse_date(f"now/{unit}", high + timedelta(milliseconds=1)) == high + timedelta(
         milliseconds=1
     )
+
+
+def test_date_math_operations_are_limited() -> None:
+    assert parse_date("now" + "-1d" * 64, NOW) == NOW - timedelta(days=64)
+    with pytest.raises(QueryError, match="too many operations") as info:
+        parse_date("now" + "-1d" * 65, NOW)
+    assert info.value.position == 3 + 64 * 3
+    with pytest.raises(QueryError, match="too many operations"):
+        parse_date("2026-01-01||" + "/d" * 100_000, NOW)

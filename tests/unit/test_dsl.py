@@ -744,3 +744,13 @@ def test_fuzz_query_string_with_default_field(text, default_field):
         body["default_field"] = default_field
     with contextlib.suppress(QueryError):
         p({"query_string": body})
+
+
+def test_minimum_should_match_whitespace_is_linear():
+    # "\s*<\s*" as a regular expression backtracked: quadratic in a run of spaces (seconds at
+    # 20,000, hours at the body limit); split-and-strip reads each character once
+    should = [{"term": {"name": "a"}}, {"term": {"name": "b"}}, {"term": {"name": "c"}}]
+    with pytest.raises(QueryError, match="invalid minimum_should_match"):
+        p({"bool": {"should": should, "minimum_should_match": " " * 500_000 + "x<"}})
+    spaced = p({"bool": {"should": should, "minimum_should_match": "1 \t<  -1"}})
+    assert spaced == p({"bool": {"should": should, "minimum_should_match": "1<-1"}})
