@@ -14,11 +14,12 @@
 Errors are JSON ``{"error": {"code", "title", "message"}}``; bad input is a 4xx, never a 500.
 Input is checked where it is decoded, before anything walks it: a body must be UTF-8 (or the
 UTF-16/32 JSON allows) JSON without NaN/Infinity, nested at most ``4 x max_query_depth + 16``
-levels of arrays and objects (deeper is refused before any recursive code sees it; the JSON
-decoder's own recursion guard answers 400 too), holding no lone UTF-16 surrogate (``"\ud800"``,
-which no index or encoder can take); a query string or path must be UTF-8; numbers in query
-strings are ASCII digits. Answers never fail to encode: error messages quote user text with any
-surrogate escaped, and a last-resort handler answers a fixed JSON 500 if even that fails.
+levels of arrays and objects (``max_query_depth`` is at most ``dsl.MAX_DEPTH_CEILING``, 100;
+deeper is refused before any recursive code sees it, and the JSON decoder's own recursion guard
+answers 400 too), holding no lone UTF-16 surrogate (``"\\ud800"``, which no index or encoder can
+take); a query string or path must be UTF-8; numbers in query strings are ASCII digits. Answers
+never fail to encode: error messages quote user text with any surrogate escaped, and a
+last-resort handler answers a fixed JSON 500 if even that fails.
 Every answer about stacks is computed under the caller's ``Visibility`` (``auth.py``), applied by
 the searcher — the one place tenant isolation happens.
 """
@@ -113,7 +114,7 @@ def _reject_constant(name: str) -> Any:
 def json_depth_limit(max_query_depth: int) -> int:
     """Levels of arrays and objects a request body may nest: room for the deepest DSL query
     allowed (a bool level is three JSON levels) and a little more, far below Python's stack."""
-    return 4 * max_query_depth + 16
+    return 4 * min(max_query_depth, dsl.MAX_DEPTH_CEILING) + 16
 
 
 def decode_json(raw: bytes, max_depth: int, what: str = "the request body") -> Any:

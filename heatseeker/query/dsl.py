@@ -52,9 +52,10 @@ Decisions:
   epoch millis or date math, in UTC unless they carry an offset.
 * ``script`` (and ``_script``, ``script_score``, ``script_fields``, ``scripted_metric``) anywhere in
   the query, at any depth, is refused before anything else is looked at.
-* Limits: ``max_depth`` levels of nesting in the resulting tree (leaves count 1), ``max_clauses``
-  leaf queries, ``max_terms`` values over all ``terms``/``ids`` queries of the tree, and
-  ``max_query_string`` characters in a ``query_string``/``simple_query_string``.
+* Limits: ``max_depth`` levels of nesting in the resulting tree (leaves count 1; at most
+  ``MAX_DEPTH_CEILING``, 100, whatever is configured: deeper would reach Python's recursion
+  limit), ``max_clauses`` leaf queries, ``max_terms`` values over all ``terms``/``ids`` queries of
+  the tree, and ``max_query_string`` characters in a ``query_string``/``simple_query_string``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +88,11 @@ from heatseeker.query.tree import (
     depth,
     walk,
 )
+
+# However deep a configuration allows, parsing and every walk of the tree recurse a few frames per
+# level: past this ceiling a query would reach Python's recursion limit (a 500), so it is the most
+# ``max_depth`` can be.
+MAX_DEPTH_CEILING = 100
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,8 @@ def parse(query: Any, *, now: datetime | None = None, limits: Limits = Limits())
         return MatchAll()
     if now is None:
         now = datetime.now(UTC)
+    if limits.max_depth > MAX_DEPTH_CEILING:
+        limits = replace(limits, max_depth=MAX_DEPTH_CEILING)
     node = _Parser(now, limits).query(query, "query", 1)
     check_tree(node, limits)
     return node

@@ -196,3 +196,14 @@ def test_the_probe_highlight_answers(api):
     # "Continuous integration": the longest match from the leftmost start
     shop = {h["_id"]: h for h in answer["hits"]["hits"]}["alpha-ci"]
     assert shop["highlight"]["description"] == ["Continuous <em>integra</em>tion runners"]
+
+
+def test_a_huge_configured_depth_is_capped_below_the_recursion_limit(api_engine):
+    from heatseeker.searcher import Searcher
+    from tests.unit.api_fixtures import Client, make_conf
+
+    deep_api = Client(build_app(make_conf(max_query_depth=100_000), Searcher(api_engine)))
+    for n in (150, 2_000, 30_000):  # past the ceiling (100), past Python's recursion limit
+        raw = b'{"query": ' + b'{"bool": {"must": [' * n + b'{"match_all": {}}' + b"]}}" * n + b"}"
+        resp = deep_api.request("POST", "/v1/search", raw=raw)
+        assert resp.status_int == 400 and "nested too deeply" in error_of(400, resp.json)["message"]

@@ -754,3 +754,12 @@ def test_minimum_should_match_whitespace_is_linear():
         p({"bool": {"should": should, "minimum_should_match": " " * 500_000 + "x<"}})
     spaced = p({"bool": {"should": should, "minimum_should_match": "1 \t<  -1"}})
     assert spaced == p({"bool": {"should": should, "minimum_should_match": "1<-1"}})
+
+
+def test_depth_has_a_ceiling_below_the_recursion_limit():
+    huge = Limits(max_depth=10**6, max_clauses=10**6)
+    assert p(nested_bool(99), limits=huge)
+    with pytest.raises(QueryError, match="nested too deeply"):
+        p(nested_bool(5_000), limits=huge)
+    with pytest.raises(QueryError, match="nested too deeply"):
+        p({"simple_query_string": {"query": "(" * 5_000 + "a"}}, limits=huge)
