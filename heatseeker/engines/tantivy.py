@@ -1141,7 +1141,8 @@ class TantivyEngine(Engine):
 
     def _translate(self, node: Node, st: _State) -> tantivy.Query:
         if isinstance(node, MatchAll):
-            return _Q.all_query()
+            # wrapped: tantivy drops bare AllQuery scorers of a boolean query, and their score
+            return _Q.const_score_query(_Q.all_query(), 1.0)
         if isinstance(node, MatchNone):
             return _Q.empty_query()
         if isinstance(node, Bool):
@@ -1155,7 +1156,7 @@ class TantivyEngine(Engine):
 
     def _bool(self, node: Bool, st: _State) -> tantivy.Query:
         if not (node.must or node.should or node.must_not or node.filter):
-            return _Q.all_query()
+            return _Q.const_score_query(_Q.all_query(), 1.0)
         msm = _msm(node)
         if msm > len(node.should):
             return _Q.empty_query()

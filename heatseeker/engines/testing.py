@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -58,11 +59,12 @@ from functools import cmp_to_key
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from heatseeker.engines.base import Engine
 from heatseeker.query import fields as F
+from heatseeker.query.scope import scope
 from heatseeker.query.tree import (
     Bool,
     Exists,
@@ -880,6 +882,83 @@ def _prefix_ids(node: Node, prefix: str) -> Node:
             minimum_should_match=node.minimum_should_match,
         )
     return node
+
+
+# -- noninterference: two indexes that differ only in other projects' stacks ---------------------
+
+_ME = frozenset({"p-me", "p-me2"})  # the caller's projects (a member of both)
+_OTHERS = ("p-x", "p-y")
+
+
+def _isolation_doc(rng: random.Random, sid: str, project: str, root: dict | None) -> dict:
+    """A random stack in the vocabulary of the property test (so its queries find it)."""
+    types = rng.sample(_TYPES, rng.randint(0, 2))
+    params = {k: rng.choice(_PARAM_SCALARS) for k in rng.sample(_PARAM_KEYS, rng.randint(0, 3))}
+    family: dict[str, Any] = {}
+    if root is not None:
+        family = {"parent_id": root["id"], "root_id": root["id"], "ancestors": [root["id"]],
+                  "depth": 1}
+    return make_doc(
+        sid,
+        name=rng.choice(_NAMES),
+        project_id=project,
+        status=rng.choice(_STATUSES),
+        tags=rng.sample(_TAGS, rng.randint(0, 3)),
+        created_at=rng.choice(_DATES),
+        updated_at=rng.choice([None, *_DATES]),
+        description=" ".join(rng.choices(_WORDS, k=rng.randint(0, 6))),
+        parameters=params,
+        outputs=[{"key": "o", "value": rng.choice(_PARAM_SCALARS), "description": "",
+                  "error": None}],
+        resources=[_resource(f"r{i}", t) for i, t in enumerate(types)],
+        resource_types=sorted(set(types)),
+        **family,
+    )
+
+
+def isolation_corpora(seed: int = 5) -> tuple[list[dict], list[dict], list[dict], list[str]]:
+    """``(shared, few, many, tombstones)``: the caller's stacks (in both indexes, identical), other
+    projects' stacks of the small and of the large index (the same words, ids that share the
+    caller's prefixes and first 8 bytes), and ids tombstoned in the large one only."""
+    rng = random.Random(seed)
+    shared: list[dict] = []
+    for i in range(24):
+        root = rng.choice(shared) if shared and rng.random() < 0.3 else None
+        project = root["project_id"] if root else sorted(_ME)[i % 2]
+        sid = rng.choice([f"stack-{i:04d}", f"s{i}", f"stack-{i:04d}-é", f"東{i}"])
+        shared.append(_isolation_doc(rng, sid, project, root if root and not root["parent_id"]
+                                     else None))
+    mine = [d["id"] for d in shared]
+
+    def others(n: int, tag: str) -> list[dict]:
+        out = []
+        for i in range(n):
+            base = rng.choice(mine)
+            sid = rng.choice([base + f"-{tag}{i}", base[:-1] + f"{tag}{i}", f"{tag}{i}",
+                              base[:8] + f"{tag}{i}", f"stack-{i:04d}{tag}"])
+            out.append(_isolation_doc(rng, sid, rng.choice(_OTHERS), None))
+        return out
+
+    few, many = others(5, "f"), others(260, "m")
+    tombstones = [rng.choice(mine) + f"-dead{i}" for i in range(30)] + [f"zz-dead{i}" for i in range(10)]
+    return shared, few, many, tombstones
+
+
+def _isolation_queries(ids_: list[str]) -> st.SearchStrategy[dict]:
+    some = sorted(ids_)[:: max(1, len(ids_) // 16)]  # a short list keeps reports readable
+    trees = _tree_strategy(some)
+    pick = st.integers(0, len(ids_) - 1).map(sorted(ids_).__getitem__)
+    after = pick | st.text(alphabet="s0t-1é東ack9", max_size=9)
+    return st.fixed_dictionaries(
+        {
+            "tree": trees,
+            "projects": st.sampled_from([frozenset({"p-me"}), _ME]),
+            "sort": _SORTS,
+            "offset": st.integers(0, 5),
+            "limit": st.integers(1, 15),
+            "after": st.none() | after,
+        }
+    )
 
 
 # -- the suite -----------------------------------------------------------------------------------
@@ -1710,6 +1789,81 @@ class EngineConformance:
             run()
         finally:
             engine.close()
+
+    # -- noninterference: what a caller gets depends only on what the caller may see ----------
+
+    isolation_examples = 300
+
+    def test_noninterference(self, tmp_path_factory):
+        """Two indexes hold the caller's stacks identically and differ only in other projects'
+        stacks (5 against 260, the same words, ids sharing the caller's prefixes, tombstones):
+        every scoped query (wrapped by ``query/scope.py`` itself) answers the same hits, scores,
+        order, max_score, totals, counts and buckets on both, and what the reference evaluator
+        answers over the caller's stacks alone. So no score, order, error or count can tell a
+        caller anything about other projects (issue #11: BM25 statistics, range term caps)."""
+        shared, few, many, tombstones = isolation_corpora()
+        small = self.make_engine(tmp_path_factory.mktemp("isolation-small"))
+        big = self.make_engine(tmp_path_factory.mktemp("isolation-big"))
+        try:
+            small.upsert((copy.deepcopy(d), 3) for d in shared)
+            small.upsert((copy.deepcopy(d), 1) for d in few)
+            small.commit()
+            # the large one: other orders of writes, several commits, tombstones
+            big.upsert((copy.deepcopy(d), 1) for d in many[:130])
+            big.commit()
+            big.upsert((copy.deepcopy(d), 3) for d in reversed(shared))
+            big.delete((sid, 2) for sid in tombstones)
+            big.commit()
+            big.upsert((copy.deepcopy(d), 1) for d in many[130:])
+            big.delete((d["id"], 2) for d in many[::9])
+            big.commit()
+            everyone = [d["id"] for d in shared + few + many] + tombstones
+            self._noninterference(small, big, shared, everyone)
+        finally:
+            small.close()
+            big.close()
+
+    def _noninterference(
+        self, small: Engine, big: Engine, shared: list[dict], everyone: list[str]
+    ) -> None:
+        aggs = {"s": TermsAgg("status", size=2), "t": TermsAgg("tags", size=3),
+                "n": TermsAgg("name", size=4), "r": TermsAgg("root_id", size=5)}
+
+        @settings(
+            max_examples=self.isolation_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(case=_isolation_queries(everyone))
+        @example(case={"tree": Text(None, "web db", operator="or"), "projects": _ME, "sort": [],
+                       "offset": 0, "limit": 10, "after": None})
+        @example(case={"tree": Phrase("description", "web server"), "projects": _ME,
+                       "sort": [SortKey("status"), SCORE], "offset": 1, "limit": 5,
+                       "after": "stack-0003"})
+        def run(case):
+            tree = case["tree"]
+            sort = case["sort"]
+            if case["after"] is not None:  # search_after: a range on the id after the last hit
+                tree = Bool(must=(tree,), filter=(Range("id", gt=case["after"]),))
+                sort = [*sort, SortKey("id")]
+            q = scope(tree, case["projects"])
+            offset, limit = case["offset"], case["limit"]
+            answers = []
+            for engine in (small, big):
+                page = engine.search(q, sort=sort, offset=offset, limit=limit)
+                first = engine.search(q, limit=100)
+                answers.append((
+                    page_of(page), [(h.version, h.source) for h in page.hits], page_of(first),
+                    engine.count(q), engine.count_distinct(q, "root_id"), engine.aggregate(q, aggs),
+                ))
+            assert answers[0] == answers[1]
+            want = reference_page(shared, q, sort, offset, limit)
+            assert answers[0][0] == want
+            assert answers[0][2] == reference_page(shared, q, (), 0, 100)
+            assert answers[0][5] == reference_aggregate(shared, q, aggs)
+
+        run()
+
 
 
 __all__ = [
