@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from heatseeker.query import tree as t
 
@@ -124,14 +125,20 @@ class Pattern:
             return None  # nothing literal: it would mark every word
         return cls(tuple(tokens), tuple(loops), word_start, word_end, source)
 
-    @property
+    # computed once per pattern (a pattern is compiled once per request), not once per text
+
+    @cached_property
     def literal(self) -> str | None:
         """The text to look for when the pattern is only one-character literals, else None."""
         if any(self.loops) or any(tok is None or len(tok) != 1 for tok in self.tokens):
             return None
         return "".join(self.tokens)  # type: ignore[arg-type]
 
-    def without_trailing_loop(self) -> Pattern:
+    @cached_property
+    def core(self) -> Pattern | None:
+        """The pattern without its trailing ``*`` when it has one (and no word_end), else None."""
+        if not self.loops[-1] or self.word_end:
+            return None
         return Pattern(self.tokens, self.loops[:-1] + (False,), self.word_start, self.word_end,
                        self.key)
 
@@ -221,6 +228,8 @@ def _literal_ends(doc: _Text, pattern: Pattern, needle: str, ends: dict[int, int
             ends[at] = end
         scanned = at
         at = doc.skip.find(needle, at + 1)
+    if not budget.take(1 + (doc.n - scanned) // _SCAN_CHARS_PER_STEP):  # the last, fruitless scan
+        raise _OutOfBudget
 
 
 def _longest_ends(doc: _Text, pattern: Pattern, ends: dict[int, int], budget: Budget) -> None:
@@ -287,8 +296,8 @@ def find(text: str, pats: list[Pattern], budget: Budget) -> list[tuple[int, int]
     # the pattern without it, and stretch while taking the matches below.
     stretched: dict[int, int] = {}
     for p in pats:
-        if p.loops[-1] and not p.word_end:
-            _longest_ends(doc, p.without_trailing_loop(), stretched, budget)
+        if p.core is not None:
+            _longest_ends(doc, p.core, stretched, budget)
         else:
             _longest_ends(doc, p, ends, budget)
     out: list[tuple[int, int]] = []
