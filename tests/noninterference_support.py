@@ -502,7 +502,7 @@ def load(name: str, script: Script, data_dir: str, engine: Any) -> Deployment:
     store = Store(os.path.join(data_dir, "state.sqlite"))
     store.set_meta(secret_key=SECRET)
     heat = ScriptedHeat()
-    indexer = Indexer(store, heat)
+    indexer = Indexer(store, heat)  # type: ignore[arg-type]  # the HeatSource interface
     with fixed_indexed_at():
         for step in script.steps:
             if name not in step.where:
@@ -606,6 +606,8 @@ class Vocabulary:
     caller_ids: list[str]
     deleted_caller_ids: list[str]
     other_ids: list[str]
+    other_ids_a: list[str]  # other projects' stacks of deployment A only
+    other_ids_b: list[str]  # ... of deployment B only
     unknown_ids: list[str]
     dates: list[str]
 
@@ -637,6 +639,8 @@ def vocabulary(script: Script, a: Deployment, b: Deployment) -> Vocabulary:
         caller_ids=[s for s in caller_ids if s not in script.deleted],
         deleted_caller_ids=[s for s in caller_ids if s in script.deleted],
         other_ids=sorted(s for s, p in script.stacks.items() if p not in CALLER_PROJECTS),
+        other_ids_a=sorted(s for s, w in script.where.items() if w == frozenset("A")),
+        other_ids_b=sorted(s for s, w in script.where.items() if w == frozenset("B")),
         unknown_ids=["no-such-stack", "00000000-0000-0000-0000-000000000000",
                      caller_ids[0][:-1] + "x"],
         dates=sorted({_iso(script.base_us + k * DAY_US // 2) for k in range(0, 26, 3)}),
@@ -804,7 +808,7 @@ class Strategies:
 
     @st.composite
     def query_string(draw, self) -> str:  # noqa: N805
-        parts = []
+        parts: list[str] = []
         for _ in range(draw(ints(1, 3))):
             shape = draw(pick(*["word", "word", "field", "prefix", "phrase", "range",
                                           "exists", "star"]))
@@ -1071,10 +1075,9 @@ class Run:
                 paths.insert(0, f"(status {ans_a[0]} vs {ans_b[0]})")
             leak = Leak(req, ans_a, ans_b, paths)
             self.leaks.setdefault(leak.key, []).append(leak)
-        try:
-            return ra.status_int, json.loads(ra.body)
-        except ValueError:
+        if req.kind != "search_after" or ra.status_int != 200:
             return ra.status_int, None
+        return ra.status_int, json.loads(ra.body)
 
     def run(self, a: Deployment, b: Deployment, req: Request) -> None:
         status, answer = self.compare(a, b, req)
@@ -1113,6 +1116,44 @@ class Run:
                        "cases": self.cases, "by_kind": self.by_kind, "leaks": out}, f, indent=1, ensure_ascii=False)
 
 
+def pinned(vocab: Vocabulary) -> Iterator[Request]:
+    """Requests every run sends, whatever is generated: each route with an own stack (live and
+    deleted), another project's stack of A only and of B only, and an unknown id; the searches
+    most likely to show a statistic (scores, a cap, a cursor)."""
+    own, gone = vocab.caller_ids[0], vocab.deleted_caller_ids[0]
+    ids = [own, gone, vocab.other_ids_a[0], vocab.other_ids_b[0], vocab.other_ids_b[-1],
+           vocab.unknown_ids[0]]
+    searches: list[dict] = [
+        {"query": {"match": {"_all": "shop"}}, "limit": 3},
+        {"query": {"query_string": {"query": "db OR fedora OR pci"}}, "limit": 5,
+         "_source": ["name"]},
+        {"query": {"query_string": {"query": "shop"}}, "offset": 50, "limit": 5},
+        {"query": {"query_string": {"query": "shop"}}, "sort": ["_score"], "limit": 2},
+        {"query": {"query_string": {"query": "gold"}}, "sort": [{"name": "desc"}], "limit": 2},
+        {"query": {"query_string": {"query": "shop"}}, "rollup": "root", "limit": 2},
+        {"query": {"range": {"id": {"gt": "0"}}}, "limit": 1, "_source": False},
+        {"query": {"range": {"name": {"gte": "a", "lte": "z"}}}, "limit": 1, "_source": False},
+        {"query": {"prefix": {"id": own[:2]}}, "limit": 2, "_source": False},
+        {"aggs": {"n": {"terms": {"field": "name", "size": 3}}}, "limit": 0},
+        {"query": {"match": {"_all": "quokka"}}, "highlight": {"fields": {"*": {}}}},
+        {"under": vocab.other_ids_b[0], "rollup": "root"},
+    ]
+    for caller in CALLERS:
+        for sid in ids:
+            for route in ("", "/history", "/history?revision=1", "/diff", "/diff?from=1&to=2"):
+                yield Request(caller, "GET", f"/v1/search/stacks/{sid}{route}", None,
+                              "show" if not route else route[1:].split("?")[0])
+        for body in searches:
+            yield Request(caller, "POST", "/v1/search", body, "search")
+        yield Request(caller, "POST", "/v1/search", {"sort": [{"name": "asc"}], "limit": 2},
+                      "search_after")
+        yield Request(caller, "GET", "/v1/search/facets", None, "facets")
+        yield Request(caller, "GET", "/v1/search/uses?value=cirros-0.6.2", None, "uses")
+        yield Request(caller, "GET", "/v1/search/uses?value=az1", None, "uses")
+        yield Request(caller, "GET", f"/v1/search/changes?field=parameters.image&since="
+                      f"{vocab.dates[0]}&include_created=true", None, "changes")
+
+
 def cases_wanted(default: int) -> int:
     """The number of generated requests: ``default`` (CI), scaled by
     ``HEATSEEKER_NONINTERFERENCE_SCALE`` (a factor, e.g. 0.1 while developing)."""
@@ -1133,6 +1174,8 @@ def run_property(a: Deployment, b: Deployment, vocab: Vocabulary, examples: int,
     def check(req: Request) -> None:
         run.run(a, b, req)
 
+    for req in pinned(vocab):
+        run.run(a, b, req)
     check()
     report = os.environ.get("HEATSEEKER_NONINTERFERENCE_REPORT")
     if report:
