@@ -12,7 +12,24 @@ observed "before" a read that raced it, and must still win). Tombstones are
 never returned by ``search``/``count``/``aggregate``; ``get`` returns None for them.
 
 Scope: engines never add tenant filters themselves; ``heatseeker/query/scope.py`` wraps every tree
-before it reaches an engine.
+before it reaches an engine. So nothing an engine answers for a scoped tree may depend on documents
+the scope excludes: not the hits, totals, counts or buckets, nor the scores, their order,
+``max_score``, an error or a limit. The conformance suite holds every engine to it
+(``test_noninterference``: two indexes that differ only in other projects' stacks).
+
+Scores are coordination scores, computed from the document and the query alone (no collection
+statistic such as BM25's document frequency, document count or average length: those are
+index-wide, and a filter restricts hits, not statistics). Every leaf scores 1 when it matches but a
+Text on an analysed field (a text field or the full text), which scores 1 per distinct analysed
+word the document holds (for an ``and`` Text: all of them); a Phrase scores 1; a bool sums its must
+clauses and its matching should clauses, filter clauses score 0, must_not nothing; a bool without
+clauses scores 1. Engines agree exactly (``testing.score`` is the reference). ``max_score`` is the
+best score of all matches, whatever the sort and page (None without matches or when ``limit`` is 0).
+
+Ranges on keyword, text (exact form) and dynamic values compare code points (UTF-8 byte order) and
+cost nothing that grows with what else the index holds beyond the terms in the range; an engine
+may refuse a bound it cannot search (``QueryError``, a 400) only for a reason that depends on the
+bound itself.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ search filters on ``hs_live``.
 ``t_<f>``        text fields, analysed. Analysis is done here, in Python, identically for documents
                  and queries (runs of letters and digits, lower-cased, shorter than 40 bytes: the
                  embedded engine's analyser); the words are sent space-joined to a ``whitespace``
-                 analysed field, so BM25 and phrase positions come from OpenSearch while the words
-                 are exactly the embedded engine's
+                 analysed field, so phrase positions come from OpenSearch while the words are
+                 exactly the embedded engine's
 ``d_<f>``, ``i_<f>``  dates (second precision) and integers
 ``kv``           keyword terms ``path + KV_SEP + value`` from ``fields.flatten`` over the dynamic
                  roots (flat_object's idea, with the embedded engine's exact semantics for dotted
@@ -60,11 +60,18 @@ version = the checkpoint, so an older checkpoint from another process never over
 one). The checkpoint is written after the documents it covers: a crash in between leaves it behind,
 and replaying writes is harmless (versions).
 
-Queries. Only Text/Phrase on analysed fields score (BM25); every other leaf is wrapped in
-``constant_score`` (1), filter clauses score 0, must_not nothing. Order is always completed by
-``k_id``: without sort keys ``_score`` desc then id; ``_score`` may appear at any place among sort
-keys. Values are converted here the way the reference evaluator compares them (ints: non-integer
-bounds rounded inward; dates: ISO seconds; dynamic values: ``fields.scalar_text``); a value that
+Queries. Scores are coordination scores (the contract, ``base.py``), never BM25: OpenSearch's
+statistics are index-wide (a filter restricts hits, not statistics), so they told a caller about
+other projects' stacks. Every leaf is a ``constant_score`` (1); a Text on an analysed field is a
+bool of one ``constant_score`` term query per distinct analysed word (should with
+``minimum_should_match`` 1 for ``or``, must for ``and``), a Phrase a ``constant_score``
+``match_phrase``; filter clauses score 0, must_not nothing, a bool sums. ``max_score`` is OpenSearch's
+own (``track_scores``): the best of all matches, whatever the sort and page (null with size 0). The
+keyword range is Lucene's TermRangeQuery (no cap); a bound holding a surrogate (no term does) becomes
+the next valid string, as in the embedded engine. Order is always completed by ``k_id``: without
+sort keys ``_score`` desc then id; ``_score`` may appear at any place among sort keys. Values are
+converted here the way the reference evaluator compares them (ints: non-integer bounds rounded
+inward; dates: ISO seconds; dynamic values: ``fields.scalar_text``); a value that
 cannot be converted matches nothing.
 """
 
@@ -388,15 +395,30 @@ def _range(node: Range, kind: str, field: str, head: str) -> dict:
             spec[op] = d.isoformat().replace("+00:00", "Z")
     else:
         conv = _dynamic if kind == "dynamic" else _keyword
-        for op, bound in bounds:
-            if bound is not None:
-                spec[op] = head + conv(bound)
+        lows = [_valid_bound(op, conv(b)) for op, b in bounds[:2] if b is not None]
+        highs = [_valid_bound(op, conv(b)) for op, b in bounds[2:] if b is not None]
+        if lows:  # the tightest: the greatest value, exclusive on a tie
+            op, text = max(lows, key=lambda ob: (ob[1], ob[0] == "gt"))
+            spec[op] = head + text
+        if highs:  # the least value, exclusive on a tie
+            op, text = min(highs, key=lambda ob: (ob[1], ob[0] == "lte"))
+            spec[op] = head + text
         if head:  # stay within the path's terms
             if "gte" not in spec and "gt" not in spec:
                 spec["gte"] = head
             if "lte" not in spec and "lt" not in spec:
                 spec["lt"] = head[:-1] + chr(ord(F.KV_SEP) + 1)
     return _const({"range": {field: spec}})
+
+
+def _valid_bound(op: str, text: str) -> tuple[str, str]:
+    """A text bound without surrogates (no term holds one, and JSON would garble it): a bound with
+    one at ``j`` selects the same terms as ``text[:j] + "\\ue000"``, inclusive below and exclusive
+    above."""
+    for j, c in enumerate(text):
+        if 0xD800 <= ord(c) <= 0xDFFF:
+            return ("gte" if op in ("gte", "gt") else "lt"), text[:j] + "\ue000"
+    return op, text
 
 
 def _sort_clause(key: SortKey) -> dict:

@@ -38,29 +38,50 @@ date / int fields     indexed + fast (date precision: seconds)
                       roots (Term/Terms/Prefix/Wildcard/Range on dynamic paths)
 ``_paths``            raw terms: every dotted prefix of every dynamic leaf path (Exists)
 ``_all``              analysed like text fields: every key and every scalar value of the document,
-                      in full (FULLTEXT), but for the typed fields in ``fields.FULLTEXT_EXCLUDED``
+                      in full (FULLTEXT), but for the typed fields in ``fields.FULLTEXT_EXCLUDED``;
+                      one value per string, so a phrase never spans two of them
 
-Query translation. Only Text/Phrase on analysed fields score (BM25); every other leaf scores a
-constant 1, filter clauses 0, must_not nothing; a bool sums its scoring clauses. So a tree without
-a scoring Text/Phrase (and without optional should clauses) gives every match the same score, and
-its "score, then id" order is plain id order (``_idkey``, then ``id`` within equal keys).
-Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the contract).
-Prefix and Wildcard are regex queries over the term dictionary (literal parts escaped as
-``\\x{..}``). Range on ints and dates uses the fast columns; Range on keyword, text (exact form) and
-dynamic values enumerates the terms sharing the bounds' common prefix (``terms_with_prefix``),
-filters them in Python and becomes a term set (capped at RANGE_TERMS_CAP terms). Exists: tantivy's
-``exists_query`` on fast columns, a ``_paths`` term for dynamic paths. ``minimum_should_match`` maps
-to tantivy's own BooleanQuery parameter (exact); ES's default is applied here (1 for a bool with
-should clauses and no must/filter, else 0; an explicit 0 with only should clauses matches all).
+Scores (the contract, ``base.py``): coordination scores, from the document and the query alone.
+Every leaf scores a constant 1 when it matches (``const_score_query``; MatchAll too: tantivy drops
+the score of a bare AllQuery in a boolean query); a Text on an analysed field is a bool of one
+constant-scoring term query per distinct analysed word (``or``: should, ``and``: must), a Phrase on
+one is a constant 1; filter clauses score 0, must_not nothing; a bool sums its scoring clauses. No
+BM25 statistic (document frequency, document count, average length) is left: those are index-wide,
+and the project filter only restricts the hits, so they told a caller about other projects' stacks.
+Only an ``or`` Text of several words and optional should clauses make scores vary (``_varies``);
+any other tree gives every match the same score (``_const_score``), and its "score, then id" order
+is plain id order (``_idkey``, then ``id`` within equal keys).
+
+Query translation. Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the
+contract). Prefix and Wildcard are regex queries over the term dictionary (literal parts escaped as
+``\\x{..}``). Range on ints and dates uses the fast columns. Range on keyword, text (exact form)
+and dynamic values is one regular expression that tantivy runs against the term dictionary
+(``_range_rx``: no Python enumeration, no cap, nothing that depends on what else the index holds):
+past the bounds' common prefix p, ``p a0 (>= rest of lo) | p [a0 < c < b0] | p b0 (<= rest of
+hi)``, each side an alternation ``s[:i]`` + a character above (below) ``s[i]``, followed by one
+shared ``.*``, plus the exact prefixes of the upper bound as a term set. Its automaton has about
+one state per byte of the bounds, tantivy's limit is 1,000 states, and its text grows with the
+square of the bounds' length: a bound longer than RANGE_BOUND_BYTES past the common prefix (or whose
+automaton tantivy refuses) is a QueryError, which depends on the caller's input only. Bounds never
+hold a surrogate (no term does): one becomes the next valid string. Range on ``id`` (what
+``search_after`` adds) is a ``_idkey`` range for every id whose first 8 bytes differ from the
+bound's, and the regex only among ids sharing them. Exists: tantivy's ``exists_query`` on fast
+columns, a ``_paths`` term for dynamic paths. ``minimum_should_match`` maps to tantivy's own
+BooleanQuery parameter (exact); ES's default is applied here (1 for a bool with should clauses and
+no must/filter, else 0; an explicit 0 with only should clauses matches all).
 
 Sorting. tantivy orders by one fast column (missing values last in both directions, ties by
 document address). For keys k1..kn: fetch the top offset+limit+1 by k1; a run of equal k1 values
 that has several members (or reaches the page boundary) is re-asked as ``query AND k1 == v`` ordered
 by k2..kn, recursively, ending with ``_idkey`` and then ``id``. The common cases cost one tantivy
 search: a unique-ish numeric/date key or id order. Score order: fetch by score; when scores tie at
-the page boundary, fetch more (up to SCORE_TIE_WINDOW hits, then EngineError) and order ties by
-``_idkey`` then id. Hits decode ``_source`` (and ``_body`` unless ``fields`` leaves the dynamic
-roots out): with ~10 KB stacks the JSON decoding of full hits is most of a search's time.
+the page boundary, fetch more (up to SCORE_TIE_WINDOW hits) and order ties by the next keys, then
+``_idkey`` and id. Coordination scores tie often: beyond the window every match is fetched with its
+score and the tie at the boundary is walked in the order of the next keys (cost: the caller's
+matches, the query being scoped; never an error). ``max_score`` is the best score of all matches
+whatever the sort and page (None when ``limit`` is 0, as OpenSearch). Hits decode ``_source`` (and
+``_body`` unless ``fields`` leaves the dynamic roots out): with ~10 KB stacks the JSON decoding of
+full hits is most of a search's time.
 
 Writes. One writer process (``writer.lock``, taken lazily on the first write; a second writer gets
 WriterBusy). Versions are checked against this process's uncommitted writes (a dict) and else the
