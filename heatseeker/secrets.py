@@ -87,6 +87,7 @@ _GROUPS = {  # group type → the property holding the member definition
     "OS::Heat::ResourceGroup": "resource_def",
     "OS::Heat::AutoScalingGroup": "resource",
 }
+CHAIN = "OS::Heat::ResourceChain"  # members of several types sharing resource_properties
 _DEPLOYMENT_GROUPS = frozenset({"OS::Heat::SoftwareDeploymentGroup",
                                 "OS::Heat::StructuredDeploymentGroup"})
 _GROUP_MEMBER_REFS = frozenset({"refs", "refs_map", "removed_rsrc_list", "current_size"})
@@ -377,7 +378,7 @@ class _Analyser:
                 return self._unknown()
             return _output_taint(nested, attr, path[1:])
         assert isinstance(found, str)
-        if self.tainted_props.get(resource) and found not in ("OS::Heat::Stack", *_GROUPS):
+        if self.tainted_props.get(resource) and found not in ("OS::Heat::Stack", CHAIN, *_GROUPS):
             return True  # a resource whose properties draw on a secret
         if found in CREDENTIALS and (attr in _ALL_ATTRIBUTES or attr in CREDENTIALS[found]):
             return True
@@ -391,21 +392,32 @@ class _Analyser:
             if attr == "outputs":
                 return _output_taint(nested, path[1] if len(path) > 1 else None, [])
             return attr in _ALL_ATTRIBUTES and bool(nested.outputs)
-        if found in _GROUPS or found in _DEPLOYMENT_GROUPS:
+        if found in _GROUPS or found in _DEPLOYMENT_GROUPS or found == CHAIN:
             return self._group_attribute(resource, found, path)
         return False
+
+    def _members(self, resource: str, group: str) -> list[dict] | None:
+        """The member definitions ``{type, properties}`` of a group (a chain has several)."""
+        props = properties(self.resources[resource])
+        if group == CHAIN:
+            types = props.get("resources")
+            shared = props.get("resource_properties")
+            if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+                return None
+            return [{"type": t, "properties": shared if isinstance(shared, Mapping) else {}}
+                    for t in types]
+        member = props.get(_GROUPS[group])
+        return [dict(member)] if isinstance(member, Mapping) else None
 
     def _group_attribute(self, resource: str, group: str, path: list[str]) -> bool:
         if group in _DEPLOYMENT_GROUPS:
             return False  # deploy_stdouts etc.: not credentials (secret inputs taint the props)
-        member = properties(self.resources[resource]).get(_GROUPS[group])
-        if not isinstance(member, Mapping):
+        members = self._members(resource, group)
+        if members is None:
             return self._unknown()
         attr: str | None = path[0] if path else None
         rest = path[1:]
-        if attr in _GROUP_MEMBER_REFS:
-            kind, found = self.ctx.resolve(rtype(member), resource)
-            return kind == "builtin" and found in CREDENTIAL_REFS
+        ref_only = attr in _GROUP_MEMBER_REFS
         if attr == "attributes" or attr in ("outputs", "outputs_list"):
             attr, rest = (rest[0], rest[1:]) if rest else (None, [])
         elif attr and attr.startswith("resource."):
@@ -414,19 +426,29 @@ class _Analyser:
                 attr = parts[2]
             else:
                 attr, rest = (rest[0], rest[1:]) if rest else (None, [])
-                if attr is None:  # the member's reference
-                    kind, found = self.ctx.resolve(rtype(member), resource)
-                    return kind == "builtin" and found in CREDENTIAL_REFS
-        kind, found = self.ctx.resolve(rtype(member), resource)
-        if kind == "unknown":
-            return self._unknown()
-        if kind == "builtin":
-            return found in CREDENTIALS and (attr in _ALL_ATTRIBUTES or attr in CREDENTIALS[found])
-        tainted = {p for p, v in properties(member).items() if self.taint(v)}
-        nested = self._nested_analysis(resource, found, frozenset(tainted) | hidden_in(found))
-        if nested is None:
-            return self._unknown()
-        return _output_taint(nested, attr, rest)
+                ref_only = attr is None  # the member's reference
+        node = self._node
+        for member in members:
+            self._node = node
+            kind, found = self.ctx.resolve(rtype(member), resource)
+            if ref_only:
+                if kind == "builtin" and found in CREDENTIAL_REFS:
+                    return True
+                continue
+            if kind == "unknown":
+                return self._unknown()
+            if kind == "builtin":
+                if found in CREDENTIALS and (attr in _ALL_ATTRIBUTES or attr in CREDENTIALS[found]):
+                    return True
+                continue
+            tainted = {p for p, v in properties(member).items() if self.taint(v)}
+            nested = self._nested_analysis(resource, found, frozenset(tainted) | hidden_in(found))
+            if nested is None:
+                self._node = node
+                return self._unknown()
+            if _output_taint(nested, attr, rest):
+                return True
+        return False
 
     # nested templates ------------------------------------------------------------------------
 
@@ -513,6 +535,11 @@ class _Analyser:
                 children[name] = {
                     "members": frozenset(p for p, v in mprops.items() if self.taint(v))
                 }
+            elif kind == "builtin" and found == CHAIN:
+                shared = props.get("resource_properties")
+                children[name] = {"members": frozenset(
+                    p for p, v in (shared.items() if isinstance(shared, Mapping) else ())
+                    if self.taint(v))}
             elif kind == "builtin" and found in _DEPLOYMENT_GROUPS:
                 children[name] = {"members": tainted - {"servers"}}
             elif kind == "builtin" and found == "AWS::AutoScaling::AutoScalingGroup":

@@ -376,3 +376,26 @@ def test_non_secret_values_equal_to_a_hidden_default_stay():
     assert doc["template"]["resources"]["v"]["properties"]["value"] == {"get_param": "trustee_password"}
     assert doc["description"] == "guest access"
     assert built.summary["unknown"] == 0
+
+
+def test_tripleo_service_chain():
+    """TripleO: an OS::Heat::ResourceChain of service templates sharing resource_properties; the
+    role's role_data gathers every service's role_data."""
+    other = hot({"EndpointMap": {"type": "json"}}, {},
+                {"role_data": {"value": {"service_name": "ntp"}}, "plain": {"value": "x"}})
+    files = {F + "nova.yaml": json.dumps(SERVICE), F + "ntp.yaml": json.dumps(other)}
+    registry = {"OS::TripleO::Services::NovaApi": F + "nova.yaml",
+                "OS::TripleO::Services::Ntp": F + "ntp.yaml"}
+    role = hot({"NovaPassword": {"type": "string", "hidden": True},
+                "EndpointMap": {"type": "json"}},
+               {"ServiceChain": {"type": "OS::Heat::ResourceChain", "properties": {
+                   "resources": ["OS::TripleO::Services::NovaApi", "OS::TripleO::Services::Ntp"],
+                   "resource_properties": {"EndpointMap": {"get_param": "EndpointMap"},
+                                           "NovaPassword": {"get_param": "NovaPassword"}}}}},
+               {"role_data": {"value": {"service_names": {"get_attr": ["ServiceChain", "role_data"]}}},
+                "plain": {"value": {"get_attr": ["ServiceChain", "plain"]}},
+                "refs": {"value": {"get_attr": ["ServiceChain", "refs"]}}})
+    got = analyse(role, secrets.hidden_in(role), ctx=Context(files=files, registry=registry))
+    assert got.outputs == {"role_data"}
+    assert got.children == {"ServiceChain": {"members": {"NovaPassword"}}}
+    assert got.unknown == 0
