@@ -201,21 +201,40 @@ def build_server(conf, handler: Handler):
     )
 
 
+def broker(conf):
+    """A kombu connection to the notification transport as oslo.messaging would make it: every
+    host of the URL (failover, in order) and ``[oslo_messaging_rabbit]``'s TLS options. None when
+    the transport is not RabbitMQ."""
+    import kombu
+
+    oslo_messaging.get_notification_transport(conf).cleanup()  # registers the transport options
+    url = oslo_messaging.TransportURL.parse(
+        conf, conf.oslo_messaging_notifications.transport_url or conf.transport_url)
+    if not url.hosts or url.transport not in ("rabbit", "amqp"):
+        return None
+    rabbit = conf.oslo_messaging_rabbit
+    ssl: bool | dict = False
+    if rabbit.ssl:
+        ssl = {k: v for k, v in (("ca_certs", rabbit.ssl_ca_file), ("certfile", rabbit.ssl_cert_file),
+                                 ("keyfile", rabbit.ssl_key_file)) if v}
+        ssl["cert_reqs"] = 2  # ssl.CERT_REQUIRED
+        ssl = ssl or True
+    vhost = url.virtual_host or "/"
+    return kombu.Connection(
+        [kombu.Connection(hostname=h.hostname, port=h.port or (5671 if rabbit.ssl else 5672),
+                          userid=h.username, password=h.password, virtual_host=vhost).as_uri(
+                              include_password=True) for h in url.hosts],
+        ssl=ssl, connect_timeout=3, failover_strategy="round-robin",
+        transport_options={"max_retries": len(url.hosts)})
+
+
 def queue_depth(conf) -> int | None:
     """Messages waiting in heatseeker's queue (the backlog), or None if the broker cannot say."""
     try:
-        import kombu
-
-        oslo_messaging.get_notification_transport(conf).cleanup()  # registers the transport options
-        url = oslo_messaging.TransportURL.parse(
-            conf, conf.oslo_messaging_notifications.transport_url or conf.transport_url)
-        if not url.hosts or url.transport not in ("rabbit", "amqp"):
+        conn = broker(conf)
+        if conn is None:
             return None
-        host = url.hosts[0]
-        with kombu.Connection(
-            hostname=host.hostname, port=host.port or 5672, userid=host.username,
-            password=host.password, virtual_host=url.virtual_host or "/", connect_timeout=3,
-        ) as conn:
+        with conn:
             _, count, _ = conn.channel().queue_declare(queue=conf.listener.pool, passive=True)
             return int(count)
     except Exception:  # noqa: BLE001 - status must answer even when the broker does not

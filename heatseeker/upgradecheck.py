@@ -1,0 +1,172 @@
+"""``heatseeker-status upgrade check`` (oslo.upgradecheck, as every OpenStack service has): is this
+installation ready to run, before and after an upgrade? Each failure says what to do.
+
+Checks, in order:
+
+store          the record exists and is readable, with every table this code uses
+index          the index answers with this code's schema (else: ``heatseeker reindex``)
+heat           Heat answers, and allows heatseeker's credentials the global listing
+               (Heat policy ``stacks:global_index``)
+keystone       Keystone says which project is the admin project (``[resource]
+               admin_project_name``), without which no project token can count as a cloud admin
+notifications  the listener's queue exists on the notification transport and Heat's exchange
+               too (Heat has sent notifications there), and the last notification was recent
+
+Exit codes are oslo.upgradecheck's: 0 success, 1 warning, 2 failure, 255 the check crashed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+
+from oslo_config import cfg
+from oslo_upgradecheck import upgradecheck
+from oslo_upgradecheck.upgradecheck import Code, Result
+
+from heatseeker import config
+
+RECENT = 24 * 3600  # seconds: a notification older than this is worth a warning
+
+
+class Checks(upgradecheck.UpgradeCommands):
+    display_title = "heatseeker upgrade check"
+
+    def __init__(self, conf: cfg.ConfigOpts):
+        self.conf = conf
+
+    def _store(self) -> Result:
+        from heatseeker.store import SCHEMA, STATE_FILE
+
+        path = os.path.join(self.conf.data_dir, STATE_FILE)
+        if not os.path.isfile(path):
+            return Result(Code.FAILURE, f"no record at {path}: check [DEFAULT] data_dir, or run "
+                                        "heatseeker sync to make one")
+        want = {line.split()[5] for line in SCHEMA.splitlines()
+                if line.startswith("CREATE TABLE IF NOT EXISTS")}
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                stacks = db.execute("SELECT COUNT(*) FROM stacks").fetchone()[0]
+        except sqlite3.Error as exc:
+            return Result(Code.FAILURE, f"the record {path} cannot be read ({exc}): restore it "
+                                        "from a backup, or move it away and run heatseeker sync")
+        missing = sorted(want - have)
+        if missing:
+            return Result(Code.WARNING, f"the record lacks {', '.join(missing)}: any heatseeker "
+                                        "command that writes (sync, listen) adds them")
+        return Result(Code.SUCCESS, f"{stacks} stacks in {path}")
+
+    def _index(self) -> Result:
+        from heatseeker.engines import open_engine
+        from heatseeker.engines.base import EngineError, SchemaMismatch
+        from heatseeker.query.tree import MatchAll
+
+        try:
+            engine = open_engine(self.conf, read_only=True)
+            try:
+                count = engine.count(MatchAll())
+            finally:
+                engine.close()
+        except SchemaMismatch as exc:
+            return Result(Code.FAILURE, f"{exc}: run heatseeker reindex")
+        except (EngineError, OSError, ValueError) as exc:
+            return Result(Code.FAILURE, f"the {self.conf.engine.backend} index cannot be used "
+                                        f"({exc}): check [engine] and [opensearch]")
+        return Result(Code.SUCCESS, f"{self.conf.engine.backend}: {count} stacks searchable")
+
+    def _heat(self) -> Result:
+        from heatseeker.heat.client import HeatError, HeatForbidden, HeatSource
+
+        try:
+            source = HeatSource.from_conf(self.conf)
+            source.page_size, source.retries = 1, 0
+            next(iter(source.list_stacks()), None)
+        except HeatForbidden as exc:
+            return Result(Code.FAILURE, f"{exc}. On a stock Heat, give the rule to cloud admins in "
+                                        "Heat's policy.yaml: \"stacks:global_index\": "
+                                        "\"rule:context_is_admin\" (docs/deploy.md)")
+        except HeatError as exc:
+            return Result(Code.FAILURE, f"{exc} (check [heat])")
+        return Result(Code.SUCCESS, "Heat answers the global listing")
+
+    def _keystone(self) -> Result:
+        from heatseeker.heat.keystone import admin_project_caveat
+
+        caveat = admin_project_caveat(self.conf)
+        if caveat:
+            return Result(Code.WARNING, caveat)
+        return Result(Code.SUCCESS, None)
+
+    def _notifications(self) -> Result:
+        from heatseeker.listener import broker
+        from heatseeker.store import STATE_FILE
+
+        try:
+            conn = broker(self.conf)
+        except Exception as exc:  # noqa: BLE001 - a bad transport_url is reported, not raised
+            return Result(Code.FAILURE, f"the notification transport is misconfigured: {exc}")
+        if conn is None:
+            return Result(Code.WARNING, "the notification transport is not RabbitMQ: its queue "
+                                        "cannot be checked")
+        queue, exchange = self.conf.listener.pool, self.conf.listener.exchange
+        try:
+            with conn:
+                channel = conn.channel()
+                try:
+                    channel.exchange_declare(exchange, "topic", passive=True)
+                except Exception:  # noqa: BLE001 - the broker's "not found" closes the channel
+                    return Result(Code.FAILURE, f"no exchange {exchange!r} on the notification "
+                                  "transport: Heat has sent no notification there. In heat.conf "
+                                  "set [oslo_messaging_notifications] driver = messagingv2 (and "
+                                  "the same transport_url)")
+                channel = conn.channel()
+                try:
+                    channel.queue_declare(queue=queue, passive=True)
+                except Exception:  # noqa: BLE001
+                    return Result(Code.FAILURE, f"no queue {queue!r}: start heatseeker listen "
+                                  "(it declares the queue and binds it to Heat's exchange)")
+        except Exception as exc:  # noqa: BLE001
+            return Result(Code.FAILURE, f"the notification transport does not answer ({exc}): "
+                                        "check transport_url and [oslo_messaging_rabbit]")
+        last = _last_event(os.path.join(self.conf.data_dir, STATE_FILE))
+        if not last:
+            return Result(Code.WARNING, f"queue {queue!r} is bound, but no notification has "
+                                        "arrived yet")
+        age = time.time() - last["timestamp_us"] / 1e6
+        if age > RECENT:
+            return Result(Code.WARNING, f"the last notification arrived {age / 3600:.0f} h ago: "
+                                        "is Heat still sending them (heat.conf "
+                                        "[oslo_messaging_notifications])?")
+        return Result(Code.SUCCESS, f"last notification {age:.0f} s ago")
+
+    _upgrade_checks = (
+        ("store", _store),
+        ("index", _index),
+        ("heat", _heat),
+        ("keystone", _keystone),
+        ("notifications", _notifications),
+    )
+
+
+def _last_event(path: str) -> dict | None:
+    """The store's record of the last notification, read without writing (None if none)."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'last_event'").fetchone()
+    except sqlite3.Error:
+        return None
+    return json.loads(row[0]) if row else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    conf = config.new_conf()
+    return upgradecheck.main(conf, "heatseeker", Checks(conf),
+                             argv=sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
