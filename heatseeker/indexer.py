@@ -163,8 +163,8 @@ class Indexer:
                   ) -> documents.Built:
         """The stack's document, masked with what its parent passes down (``_inherited``)."""
         chain, parent_resource = self._chain(snapshot.show, known)
-        inherited = self._inherited(snapshot.show, known, parent_resource, fresh or {},
-                                    check_parent=check_parent)
+        inherited = self._inherited(snapshot.show, known, parent_resource,
+                                    {} if fresh is None else fresh, check_parent=check_parent)
         return documents.build_all(
             snapshot,
             project_id=project_id,
@@ -275,7 +275,7 @@ class Indexer:
                 summary = self._parent_summary(rec.id, known, fresh, check, depth)
                 return summary, resource
         named = getattr(self.source, "named", None)  # (the unit tests' fake Heat has none)
-        if named is None or depth > links.MAX_DEPTH:
+        if named is None or self.source is None or depth > links.MAX_DEPTH:
             return None
         for cand in candidates:  # not stored (yet): ask Heat
             for item in named(cand):
@@ -445,6 +445,7 @@ class Indexer:
             todo[depth_of(sid)].append(sid)
         total = sum(len(v) for v in todo.values())
         done = 0
+        fresh: dict[str, dict] = {}  # summaries built in this run (a store from before has none)
         # parents before children: a child's path and parent resource come from its parent
         for depth in sorted(todo):
             batch: list[Change] = []
@@ -458,7 +459,8 @@ class Indexer:
                 else:
                     report.read += 1
                     project = listing[sid].get("project")
-                    built = self._document(result, {}, project)
+                    built = self._document(result, {}, project, fresh=fresh)
+                    fresh[sid] = built.summary
                     batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
                                         file_digests=file_digests(getattr(result, "files", None), self.key)))
                 if len(batch) >= 200:
