@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -71,6 +72,18 @@ def _nested_name_resource(name: str, parent_name: str) -> str | None:
     if name.startswith(prefix) and len(name) > len(prefix) + 13 and name[-13] == "-":
         return name[len(prefix) : -13] or None
     return None
+
+
+def _same_reason(listed: str | None, stored: str | None) -> bool:
+    """Heat's reason is the stored one, where the stored one masks the values of secret places
+    (documents.py): otherwise every sync would read such a stack again."""
+    listed, stored = listed or None, stored or None
+    if listed == stored:
+        return True
+    if listed is None or stored is None or documents.MASK not in stored:
+        return False
+    pattern = ".+?".join(re.escape(part) for part in stored.split(documents.MASK))
+    return re.fullmatch(pattern, listed, re.DOTALL) is not None
 
 
 def _parents_first(snapshots: dict) -> list[str]:
@@ -493,7 +506,7 @@ class Indexer:
         updated = item.get("updated_time") or item.get("creation_time")
         return (
             item.get("stack_status") != have["status"]
-            or (item.get("stack_status_reason") or None) != (have["status_reason"] or None)
+            or not _same_reason(item.get("stack_status_reason"), have["status_reason"])
             or documents.iso(updated) != have["updated_at"]
             or item.get("stack_name") != have["name"]
             or sorted(item.get("tags") or []) != sorted(have["tags"] or [])

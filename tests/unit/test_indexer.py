@@ -340,3 +340,15 @@ def test_a_store_from_before_summaries_reads_the_parent_once(tainted, store):
     ix.reconcile()
     assert tainted.reads.count("root") == 1  # read for its summary, once for the whole run
     _assert_masked(store)
+
+
+def test_a_masked_reason_is_not_a_change_for_sync(tainted, store):
+    reason = f"Resource CREATE failed: password {PASSED} refused"
+    tainted.stacks["child"]["show"]["stack_status_reason"] = reason
+    ix = Indexer(store, tainted)
+    ix.reconcile()
+    assert store.get("child").doc["status_reason"] == "Resource CREATE failed: password ****** refused"
+    again = ix.reconcile()
+    assert (again.refreshed, again.unchanged) == (0, 3)
+    tainted.stacks["child"]["show"]["stack_status_reason"] = "Resource CREATE failed: other"
+    assert ix.reconcile().refreshed == 1
