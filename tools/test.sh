@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 bash tools/install.sh
+# systemd-analyze checks the operator's units (etc/systemd); nothing is started with it
+source tools/debs.sh && ensure_debs systemd
 bash tools/sandbox/setup.sh
 bash tools/sandbox/start.sh
 echo "== opensearch"; bash tools/opensearch/build.sh; bash tools/opensearch/start.sh 1
