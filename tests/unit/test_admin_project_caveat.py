@@ -14,8 +14,8 @@ import pytest
 import webob
 
 from heatseeker.api import auth
-from heatseeker.heat import keystone
 from heatseeker.api.app import build_app
+from heatseeker.heat import keystone
 from heatseeker.searcher import Searcher
 from tests.unit.api_fixtures import identity_headers, make_conf
 
