@@ -215,6 +215,11 @@ ui_opts = [
         help="Keystone (v3) the web UI signs users in with. Default: [keystone_authtoken] "
         "www_authenticate_uri. Unused with [api] auth_strategy = trusted-headers.",
     ),
+    cfg.StrOpt(
+        "cafile",
+        help="CA bundle that signs Keystone's TLS certificate, for the web UI's sign-in (a private "
+        "CA). Default: the system's bundle.",
+    ),
     cfg.IntOpt(
         "session_idle_timeout",
         default=3600,

@@ -79,9 +79,10 @@ class LoginFailed(Exception):
 class KeystoneLogin:
     """Password sign-in with keystoneauth1: a project-scoped token for user/project in a domain."""
 
-    def __init__(self, auth_url: str, timeout: float = 15.0):
+    def __init__(self, auth_url: str, timeout: float = 15.0, cafile: str | None = None):
         self.auth_url = auth_url.rstrip("/")
         self.timeout = timeout
+        self.verify: bool | str = cafile or True  # a private CA's bundle, or the system's
 
     def __call__(self, username: str, password: str, project: str, domain: str) -> Identity:
         from keystoneauth1 import exceptions as ks_exc
@@ -92,7 +93,8 @@ class KeystoneLogin:
                            project_name=project, user_domain_name=domain,
                            project_domain_name=domain)
         try:
-            access = auth.get_access(ks_session.Session(auth=auth, timeout=self.timeout))
+            access = auth.get_access(ks_session.Session(auth=auth, timeout=self.timeout,
+                                                         verify=self.verify))
         except ks_exc.Unauthorized:
             raise LoginFailed("Keystone refused these credentials: check the user name, "
                               "password, project and domain.") from None
@@ -116,7 +118,7 @@ class KeystoneLogin:
         from keystoneauth1 import session as ks_session
 
         try:
-            ks_session.Session(timeout=self.timeout).delete(
+            ks_session.Session(timeout=self.timeout, verify=self.verify).delete(
                 self.auth_url + "/auth/tokens",
                 headers={"X-Auth-Token": token, "X-Subject-Token": token}, raise_exc=False)
         except Exception as exc:  # noqa: BLE001 - signing out must not fail on Keystone
@@ -532,7 +534,7 @@ def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> 
     if mode == "keystone" and login is None:
         url = auth_url(conf)
         if url:
-            login = KeystoneLogin(url)
+            login = KeystoneLogin(url, cafile=conf.ui.cafile)
         else:
             LOG.warning("the web UI cannot sign anybody in: set [ui] auth_url or "
                         "[keystone_authtoken] www_authenticate_uri (or [ui] enabled = false)")
