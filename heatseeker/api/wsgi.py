@@ -137,6 +137,12 @@ def init_application(conf: cfg.ConfigOpts | None = None):
     from heatseeker.api.app import build_app
 
     conf = conf or load_conf()
+    if conf.api.auth_strategy == "keystone":
+        from heatseeker.heat.keystone import admin_project_caveat
+
+        caveat = admin_project_caveat(conf)
+        if caveat:
+            LOG.warning(caveat)
     app = pipeline(conf, build_app(conf))
     LOG.info("heatseeker search API ready (auth: %s, engine: %s)", conf.api.auth_strategy,
              conf.engine.backend)
