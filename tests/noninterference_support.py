@@ -558,7 +558,6 @@ def scaled_caps() -> Iterator[None]:
     from heatseeker.engines import opensearch, tantivy
 
     caps = [
-        (tantivy, "RANGE_TERMS_CAP", 150),  # terms a keyword range enumerates
         (tantivy, "SCORE_TIE_WINDOW", 200),  # score ties examined at a page boundary
         (searcher, "ROLLUP_MAX_MATCHES", 6),  # matches listed under a page of roots
         (searcher, "TREE_MAX_STACKS", 3),  # descendants a stack tree reads
@@ -567,8 +566,7 @@ def scaled_caps() -> Iterator[None]:
     ]
     with pytest.MonkeyPatch.context() as mp:
         for module, name, value in caps:
-            if hasattr(module, name):  # (a fix may remove a cap)
-                mp.setattr(module, name, value)
+            mp.setattr(module, name, value)  # raises if a cap is gone: then drop it here
         yield
 
 
