@@ -287,11 +287,10 @@ class Indexer:
             if resource is not None:
                 summary = self._parent_summary(rec.id, known, fresh, check, depth)
                 return summary, resource
-        named = getattr(self.source, "named", None)  # (the unit tests' fake Heat has none)
-        if named is None or self.source is None or depth > links.MAX_DEPTH:
+        if self.source is None or depth > links.MAX_DEPTH:
             return None
         for cand in candidates:  # not stored (yet): ask Heat
-            for item in named(cand):
+            for item in self.source.named(cand):
                 if str(item.get("id")) == sid or str(item.get("stack_name", "")).endswith("*"):
                     continue
                 snap = self.source.read(str(item["id"]))

@@ -66,6 +66,11 @@ class FakeHeat:
                    "creation_time": show["creation_time"], "updated_time": show["updated_time"],
                    "tags": show["tags"]}
 
+    def named(self, name):
+        if self.down:
+            raise HeatUnavailable("Heat is down")
+        return [dict(s["show"]) for s in self.stacks.values() if s["show"]["stack_name"] == name]
+
     def read(self, sid):
         if self.down:
             raise HeatUnavailable("Heat is down")
