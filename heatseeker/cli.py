@@ -450,8 +450,10 @@ def cmd_status(conf, args) -> int:
     # places masked because the templates' structure could not be followed (heatseeker/secrets.py)
     out["secrets_unfollowed"] = store.secret_unknowns()
     from heatseeker.heat.keystone import admin_project_caveat
+    from heatseeker.indexer import DOCUMENTS_VERSION, stale_documents
 
     out["keystone_caveat"] = admin_project_caveat(conf)
+    out["stale_documents"] = stale_documents(store.get_meta(DOCUMENTS_VERSION), counts["stacks"])
     out["recent_dead_letters"] = [
         {k: d[k] for k in ("message_id", "reason")} for d in store.dead_letters(5)
     ]
@@ -467,6 +469,8 @@ def cmd_status(conf, args) -> int:
           f"{'unknown' if q is None else q} notifications queued")
     print(f"last event: {last['event_type'] + ' ' + last['stack_id'] + ' at ' + last['timestamp'] if last else 'none'}")
     print(f"dead letters: {counts['dead_letters']}")
+    if out["stale_documents"]:
+        print(f"documents: {out['stale_documents']}")
     if out["keystone_caveat"]:
         print(f"keystone: {out['keystone_caveat']}")
     unfollowed = out["secrets_unfollowed"]

@@ -36,7 +36,12 @@ import yaml
 from heatseeker import secrets
 from heatseeker.secrets import Inherited
 
-SCHEMA_VERSION = 1
+# The rules that turn Heat's answers into a document, masking included. Bump it when documents
+# already in a record would be wrong under the new rules (2: secrets by structure, where version 1
+# left values a hidden parameter passed down in clear): the record then says its documents must be
+# read again from Heat (`heatseeker sync --full`), and `heatseeker-status upgrade check` fails until
+# they are. A change of the index's layout is the engines' own SCHEMA_VERSION (`heatseeker reindex`).
+RULES_VERSION = 2
 MASK = secrets.MASK
 
 # Parameters Heat adds to every stack; they duplicate id, name and project_id.

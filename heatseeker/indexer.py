@@ -127,11 +127,29 @@ class SyncReport:
     seconds: float = 0.0
 
 
+# store meta: the documents.RULES_VERSION every document in the record was built by
+DOCUMENTS_VERSION = "documents_version"
+
+
+def stale_documents(have: int | None, live_stacks: int) -> str | None:
+    """What to do when a record's documents (built by rules version ``have``, its meta
+    DOCUMENTS_VERSION) are older than these rules; None when nothing is to be done."""
+    if have == documents.RULES_VERSION or not live_stacks:
+        return None
+    return (f"the record's documents were built by older rules (version {have or 1}, now "
+            f"{documents.RULES_VERSION}: what is masked changed): run heatseeker sync --full to "
+            "read every stack again; revisions recorded before keep the old rules until [history] "
+            "retention prunes them")
+
+
 class Indexer:
     def __init__(self, store: Store, source: HeatSource | None):
         self.store = store
         self.source = source
         self.key = store.secret_key()
+        if store.get_meta(DOCUMENTS_VERSION) is None and not any(store.counts()[k] for k in (
+                "stacks", "tombstones")):  # a new record: every document will follow these rules
+            store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -497,6 +515,8 @@ class Indexer:
         report.tombstoned += sum(self.store.apply(gone, self._links)[: len(gone)])
         self.store.prune_revisions()
         self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
+        if full and not report.errors:  # every stack was read again under these rules
+            self.store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
         report.seconds = time.monotonic() - started
         return report
 

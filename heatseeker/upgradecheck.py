@@ -39,6 +39,7 @@ class Checks(upgradecheck.UpgradeCommands):
         self.conf = conf
 
     def _store(self) -> Result:
+        from heatseeker.indexer import DOCUMENTS_VERSION, stale_documents
         from heatseeker.store import SCHEMA, STATE_FILE
 
         path = os.path.join(self.conf.data_dir, STATE_FILE)
@@ -50,10 +51,15 @@ class Checks(upgradecheck.UpgradeCommands):
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
                 have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                stacks = db.execute("SELECT COUNT(*) FROM stacks").fetchone()[0]
+                stacks = db.execute("SELECT COUNT(*) FROM stacks WHERE deleted = 0").fetchone()[0]
+                row = db.execute("SELECT value FROM meta WHERE key = ?",
+                                 (DOCUMENTS_VERSION,)).fetchone()
         except sqlite3.Error as exc:
             return Result(Code.FAILURE, f"the record {path} cannot be read ({exc}): restore it "
                                         "from a backup, or move it away and run heatseeker sync")
+        stale = stale_documents(json.loads(row[0]) if row else None, stacks)
+        if stale:
+            return Result(Code.FAILURE, stale)
         missing = sorted(want - have)
         if missing:
             return Result(Code.WARNING, f"the record lacks {', '.join(missing)}: any heatseeker "

@@ -53,3 +53,31 @@ def test_the_check_list_and_the_exit_code(tmp_path, capsys):
     assert rc == Code.FAILURE
     for name in ("store", "index", "heat", "keystone", "notifications"):
         assert f"Check: {name}" in out
+
+
+def test_documents_built_by_older_rules_fail_until_a_full_sync(tmp_path):
+    """A record from before the current documents.RULES_VERSION (e.g. secrets by structure) must
+    be read again from Heat: the check says so until `heatseeker sync --full` has run."""
+    from heatseeker import documents
+    from heatseeker.indexer import DOCUMENTS_VERSION, Indexer, stale_documents
+    from heatseeker.store import Store
+
+    from .fakes import FakeHeat
+
+    heat = FakeHeat()
+    heat.add("s1", "web", project="alpha")
+    store = Store(str(tmp_path / "data" / "state.sqlite"))
+    Indexer(store, heat).reconcile()
+    assert store.get_meta(DOCUMENTS_VERSION) == documents.RULES_VERSION  # a new record
+    store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION - 1})  # as an older release left it
+    conf = config.new_conf()
+    conf([], default_config_files=[])
+    conf.set_override("data_dir", str(tmp_path / "data"))
+    result = upgradecheck.Checks(conf)._store()
+    assert result.code == Code.FAILURE and "heatseeker sync --full" in result.details
+    Indexer(store, heat).reconcile()  # an ordinary sync reads only what changed: still stale
+    assert stale_documents(store.get_meta(DOCUMENTS_VERSION), 1)
+    Indexer(store, heat).reconcile(full=True)
+    assert store.get_meta(DOCUMENTS_VERSION) == documents.RULES_VERSION
+    assert upgradecheck.Checks(conf)._store().code == Code.SUCCESS
+    assert stale_documents(None, 0) is None  # an empty record has nothing to rebuild
