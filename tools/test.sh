@@ -11,6 +11,7 @@ bash tools/sandbox/setup.sh
 bash tools/sandbox/start.sh
 echo "== opensearch"; bash tools/opensearch/build.sh; bash tools/opensearch/start.sh 1
 echo "== keystone"; bash tools/keystone/ensure.sh
+echo "== heat behind keystone"; bash tools/sandbox/keystone-heat.sh up
 echo "== ruff"; .venv/bin/ruff check heatseeker tests tools bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

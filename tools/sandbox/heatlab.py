@@ -31,6 +31,15 @@ HEAT_URL = os.environ.get("HEATSEEKER_HEAT_URL", "http://127.0.0.1:8004/v1")
 AMQP_URL = os.environ.get("HEATSEEKER_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 ADMIN = "admin"
 
+# The Keystone mode (keystone-heat.sh): a second Heat behind the sandbox Keystone, found in the
+# catalog (service type orchestration, region RegionOne); RPC and notifications on its own vhost.
+KEYSTONE_URL = os.environ.get("HEATSEEKER_KEYSTONE_URL", "http://127.0.0.1:5000/v3").rstrip("/")
+KEYSTONE_HEAT_VHOST = "heat_keystone"
+KEYSTONE_HEAT_AMQP_URL = os.environ.get(
+    "HEATSEEKER_KEYSTONE_HEAT_AMQP_URL", f"amqp://guest:guest@127.0.0.1:5672/{KEYSTONE_HEAT_VHOST}"
+)
+KEYSTONE_HEAT_TRANSPORT_URL = KEYSTONE_HEAT_AMQP_URL.replace("amqp://", "rabbit://", 1)
+
 # web-prod's hidden parameter db_password: the value given at create time must
 # never show anywhere; the template's default is returned unmasked by Heat's
 # GET .../template (real Heat behaviour).
@@ -50,6 +59,35 @@ def hc_for(project: str = ADMIN, user: str | None = None):
         additional_headers={"X-Auth-Project": project, "X-Auth-User": user or f"{project}-user"},
     )
     return heat_client.Client("1", session=sess, endpoint_override=url)
+
+
+def keystone_session(user: str, password: str, project: str) -> session.Session:
+    """A keystoneauth1 session of `user` scoped to `project` (names, domain Default) on the
+    sandbox Keystone."""
+    from keystoneauth1.identity import v3
+
+    return session.Session(
+        auth=v3.Password(
+            auth_url=KEYSTONE_URL,
+            username=user,
+            password=password,
+            project_name=project,
+            user_domain_name="Default",
+            project_domain_name="Default",
+        )
+    )
+
+
+def hc_keystone(user: str, password: str, project: str, interface: str = "public"):
+    """A python-heatclient v1 Client of the Keystone-mode Heat, as `user` in `project`: the
+    endpoint comes from the catalog (orchestration, `interface`, RegionOne), none is given."""
+    return heat_client.Client(
+        "1",
+        session=keystone_session(user, password, project),
+        service_type="orchestration",
+        interface=interface,
+        region_name="RegionOne",
+    )
 
 
 def template_path(name: str | os.PathLike) -> Path:
