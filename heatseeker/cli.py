@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -118,12 +119,48 @@ def heat_source(conf):
     return HeatSource.from_conf(conf)
 
 
+_KEYSTONE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def resolve_projects(conf, values: list[str]) -> list[str]:
+    """``--project`` takes a project's name or id. With a Keystone-backed Heat (``[heat]
+    auth_type`` other than ``none``) stacks belong to Keystone project ids: a name is looked up in
+    Keystone with ``[heat]``'s credentials, and a project Keystone does not know is an error (exit
+    4), not an empty answer. A noauth Heat's projects are plain strings, used as given."""
+    auth_type = conf.heat.auth_type
+    if not values or not auth_type or auth_type == "none":
+        return values
+    from heatseeker.heat.client import HeatUnavailable
+
+    source = heat_source(conf)
+    out: list[str] = []
+    for value in values:
+        try:
+            found = source.projects(value)
+        except HeatUnavailable as exc:
+            if _KEYSTONE_ID.match(value):  # an id needs no lookup to be searched for
+                print(f"heatseeker: warning: project {value} not checked: {exc}", file=sys.stderr)
+                out.append(value)
+                continue
+            raise
+        if not found:
+            raise NotFound(f"no project {value!r} in Keystone (looked up as a name and as an id "
+                           "with the [heat] credentials): give --project a project's name or id")
+        if len(found) > 1:
+            choices = ", ".join(f"{p.get('id')} (domain {p.get('domain_id')})" for p in found)
+            raise UsageError(f"project name {value!r} is ambiguous in Keystone: {choices}; "
+                             "give --project the id")
+        out.append(found[0]["id"])
+    return out
+
+
 def scope_of(args) -> frozenset[str] | None:
     if getattr(args, "all_projects", False):
         return None
     if args.project:
         return frozenset(args.project)
-    raise UsageError("say whose stacks to search: --project PROJECT_ID (repeatable) or --all-projects")
+    raise UsageError("say whose stacks to search: --project PROJECT (a name or an id, repeatable) "
+                     "or --all-projects")
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -638,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search stacks with the query-string syntax")
     s.add_argument("query", nargs="*", help='e.g. parameters.image:cirros AND NOT status:CREATE_FAILED')
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--project", action="append", metavar="PROJECT_ID")
+    g.add_argument("--project", action="append", metavar="PROJECT",
+                   help="a project's name or id (repeatable); names are looked up in Keystone")
     g.add_argument("--all-projects", action="store_true")
     s.add_argument("--json", action="store_true", help="print the body Searchlight's POST /v1/search returns")
     s.add_argument("--limit", type=int, default=20)
@@ -692,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--limit and --offset must be >= 0")
     try:
         conf = load_conf(args)
+        if getattr(args, "project", None):
+            args.project = resolve_projects(conf, args.project)
         return args.func(conf, args)
     except (UsageError, QueryError, UnknownField) as exc:
         print(f"heatseeker: {exc}", file=sys.stderr)

@@ -4,8 +4,14 @@ Errors are translated into three kinds:
 
 * ``HeatUnavailable``: Heat could not be reached or answered 5xx, even after the retries of
   ``[heat] retries`` (the listener requeues its notifications on it);
-* ``HeatForbidden``: 401/403, i.e. heatseeker's credentials are not a cloud admin;
+* ``HeatForbidden``: 401/403, i.e. heatseeker's credentials are wrong (Keystone: the message names
+  the ``[heat]`` options to check) or not a cloud admin (Heat: the message names the policy rule
+  and its fix);
 * ``HeatError``: anything else Heat refused (other 4xx), with Heat's message.
+
+``KeystoneUnavailable`` (a ``HeatUnavailable``) says Keystone, not Heat, did not answer: the token is
+asked for once, up front, with the same retries and backoff as Heat's calls, and the message names
+``[heat] auth_url``.
 
 A stack that is gone (404, or ``DELETE_COMPLETE``: Heat still answers a deleted stack by id until it
 is purged) is ``None``, never an error.
@@ -14,6 +20,8 @@ is purged) is ``None``, never an error.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
@@ -39,6 +47,27 @@ FORBIDDEN_HINT = (
     "credentials"
 )
 
+GLOBAL_INDEX_RULE = "stacks:global_index"
+GLOBAL_INDEX_FIX = '"stacks:global_index": "rule:context_is_admin"'
+GLOBAL_INDEX_HINT = (
+    f"Heat's policy refuses the every-project listing (rule {GLOBAL_INDEX_RULE}) to heatseeker's "
+    "[heat] user. Heat's stock policy denies it to everybody: give it to cloud admins in Heat's "
+    f"policy.yaml, {GLOBAL_INDEX_FIX}, and make the [heat] user a cloud admin (role admin in "
+    "Keystone's admin project, whose name keystone.conf [resource] admin_project_name sets)"
+)
+
+# What to check in [heat] when Keystone refuses the credentials, by auth_type
+_CREDENTIAL_OPTIONS = {
+    "password": "username (or user_id), password, user_domain_name, project_name and "
+    "project_domain_name",
+    "v3password": "username (or user_id), password, user_domain_name, project_name and "
+    "project_domain_name",
+    "v3applicationcredential": "application_credential_id (or application_credential_name with "
+    "username and user_domain_name) and application_credential_secret",
+    "applicationcredential": "application_credential_id (or application_credential_name with "
+    "username and user_domain_name) and application_credential_secret",
+}
+
 
 class HeatError(Exception):
     """Heat refused a request (or answered something heatseeker cannot use)."""
@@ -50,6 +79,22 @@ class HeatUnavailable(HeatError):
 
 class HeatForbidden(HeatError):
     """Heat (or Keystone) answered 401/403: heatseeker's credentials are not a cloud admin."""
+
+
+class KeystoneUnavailable(HeatUnavailable):
+    """Keystone (``[heat] auth_url``) could not be reached or answered 5xx, after retries."""
+
+
+@dataclass(frozen=True)
+class AuthInfo:
+    """What error messages say about ``[heat]``'s Keystone credentials."""
+
+    auth_type: str
+    auth_url: str | None
+
+    def credentials(self) -> str:
+        options = _CREDENTIAL_OPTIONS.get(self.auth_type, "credentials")
+        return f"[heat] {options} (auth_type = {self.auth_type})"
 
 
 @dataclass
@@ -108,10 +153,52 @@ def _message(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def translate(exc: Exception, what: str) -> HeatError:
+_ERRNO = re.compile(r"\[Errno -?\d+\][^\"')]*")
+
+
+def _short(exc: BaseException) -> str:
+    """A connection error in one short line: keystoneauth's first sentence and the OS's reason."""
+    text = _message(exc)
+    head = text.split(": HTTPConnectionPool", 1)[0].split(": HTTPSConnectionPool", 1)[0]
+    errno = _ERRNO.search(text)
+    return f"{head} ({errno.group(0).strip()})" if errno and errno.group(0) not in head else head
+
+
+def _is_keystone_failure(exc: BaseException, auth: AuthInfo | None) -> bool:
+    """Did this connection error come from Keystone (a token refreshed mid-run)?"""
+    if auth is None or not auth.auth_url:
+        return False
+    target = parse.urlsplit(auth.auth_url)
+    return f"{target.scheme}://{target.netloc}" in _message(exc)
+
+
+def _keystone_unavailable(exc: BaseException, auth: AuthInfo, attempts: int) -> KeystoneUnavailable:
+    status = _status(exc)
+    detail = f"HTTP {status}: {_message(exc)}" if status else _short(exc)
+    return KeystoneUnavailable(
+        f"Keystone does not answer at [heat] auth_url = {auth.auth_url} ({detail}; "
+        f"{attempts} attempt(s) with backoff, [heat] retries): check [heat] auth_url and that "
+        "Keystone runs and is reachable from here"
+    )
+
+
+def _refused_credentials(exc: BaseException, auth: AuthInfo | None, what: str) -> HeatForbidden:
+    status = _status(exc)
+    where = f" at [heat] auth_url = {auth.auth_url}" if auth and auth.auth_url else ""
+    check = auth.credentials() if auth else "the [heat] credentials"
+    return HeatForbidden(
+        f"Keystone{where} refused heatseeker's [heat] credentials ({what}: HTTP {status}: "
+        f"{_message(exc)}): check {check}; heatseeker needs a cloud admin (role admin in the "
+        "admin project) or an application credential of one"
+    )
+
+
+def translate(exc: Exception, what: str, auth: AuthInfo | None = None) -> HeatError:
     """Turn an exception of heatclient / keystoneauth / requests into a HeatError."""
     if isinstance(exc, HeatError):
         return exc
+    if auth is not None and _retryable(exc) and _is_keystone_failure(exc, auth):
+        return _keystone_unavailable(exc, auth, 1)
     if _retryable(exc):
         status = _status(exc)
         detail = f"HTTP {status}: " if status else ""
@@ -121,10 +208,9 @@ def translate(exc: Exception, what: str) -> HeatError:
     status = _status(exc)
     if status in (401, 403) and isinstance(exc, ks_exc.HttpError):
         # keystoneauth raises for Keystone's answers (heatclient maps Heat's own)
-        return HeatForbidden(
-            f"Keystone refused heatseeker's credentials for {what} (HTTP {status}: "
-            f"{_message(exc)}): {FORBIDDEN_HINT}"
-        )
+        return _refused_credentials(exc, auth, what)
+    if status == 403 and GLOBAL_INDEX_RULE in _message(exc):
+        return HeatForbidden(f"Heat refused {what} (HTTP 403: {_message(exc)}): {GLOBAL_INDEX_HINT}")
     if status in (401, 403):
         return HeatForbidden(
             f"Heat refused {what} (HTTP {status}: {_message(exc)}): {FORBIDDEN_HINT}"
@@ -133,8 +219,9 @@ def translate(exc: Exception, what: str) -> HeatError:
         return HeatError(f"Heat refused {what} (HTTP {status}): {_message(exc)}")
     if isinstance(exc, ks_exc.EndpointNotFound | ks_exc.DiscoveryFailure):
         return HeatError(
-            f"cannot find the Heat API ({what}): {_message(exc)}; check [heat] service_type, "
-            "valid_interfaces, region_name or endpoint_override"
+            f"cannot find the Heat API in Keystone's catalog ({what}): {_message(exc)}; check "
+            "[heat] service_type (orchestration), valid_interfaces and region_name (or, for a Heat "
+            "outside the catalog, endpoint_override)"
         )
     return HeatError(f"{what} failed: {type(exc).__name__}: {_message(exc)}")
 
@@ -171,6 +258,37 @@ def _as_dict(obj: Any) -> dict:
     raise HeatError(f"unexpected answer from heatclient: {type(obj).__name__}")
 
 
+class _DropInterfaceDeprecation(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ('"interface"' in text and "deprecated" in text)
+
+
+def interface_as_valid_interfaces(conf: Any) -> None:
+    """Read keystoneauth1's deprecated ``[heat] interface`` as ``valid_interfaces``.
+
+    oslo.config logs a deprecation warning whenever the option is read, so every command that
+    reads Heat warned; heatseeker documents ``valid_interfaces`` and takes ``interface = X`` as
+    ``valid_interfaces = X`` quietly. Both set: keystoneauth1's own error (mutually exclusive).
+    """
+    from heatseeker.config import HEAT_GROUP
+
+    group = conf[HEAT_GROUP]
+    quiet = _DropInterfaceDeprecation()
+    logger = logging.getLogger("oslo_config.cfg")
+    logger.addFilter(quiet)
+    try:
+        interface = group.interface
+    except Exception:  # noqa: BLE001 - the option is not registered: nothing to read
+        return
+    finally:
+        logger.removeFilter(quiet)
+    if interface and not group.valid_interfaces:
+        conf.set_override("valid_interfaces", [interface], group=HEAT_GROUP)
+        conf.set_override("interface", None, group=HEAT_GROUP)
+        LOG.debug("[heat] interface = %s read as valid_interfaces = %s", interface, interface)
+
+
 class HeatSource:
     """Reads stacks from the Heat API (heatclient v1), with retries and error translation."""
 
@@ -183,6 +301,8 @@ class HeatSource:
         retries: int = 4,
         retry_backoff: float = 0.5,
         sleep: Callable[[float], object] = time.sleep,
+        authenticate: Callable[[], object] | None = None,
+        auth: AuthInfo | None = None,
     ):
         self.client = client
         self.concurrency = max(1, int(concurrency))
@@ -190,13 +310,20 @@ class HeatSource:
         self.retries = max(0, int(retries))
         self.retry_backoff = max(0.0, float(retry_backoff))
         self._sleep = sleep
+        # Keystone: the token (and the catalog's Heat endpoint) asked for once, before any Heat call
+        self._authenticate = authenticate
+        self._authenticated = authenticate is None
+        self._auth_lock = threading.Lock()
+        self.auth = auth
 
     @classmethod
     def from_conf(cls, conf: Any) -> HeatSource:
         """Build from the ``[heat]`` options (keystoneauth1 auth, session and adapter options).
 
-        Works with ``auth_type = password`` (a cloud admin in Keystone) and with ``auth_type =
-        none`` + ``endpoint = http://heat:8004/v1/<project>`` (a noauth Heat).
+        Works with ``auth_type = password`` or ``v3applicationcredential`` (a cloud admin in
+        Keystone; Heat's endpoint from the catalog: ``service_type``, ``valid_interfaces``,
+        ``region_name``) and with ``auth_type = none`` + ``endpoint = http://heat:8004/v1/<project>``
+        (a noauth Heat). keystoneauth1's deprecated ``interface`` is read as ``valid_interfaces``.
         """
         from heatclient import client as heat_client
         from keystoneauth1 import loading as ks_loading
@@ -212,6 +339,7 @@ class HeatSource:
                 "'none' with 'endpoint = http://<heat>:8004/v1/<project>' (a noauth Heat)"
             )
         session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
+        interface_as_valid_interfaces(conf)
         kwargs: dict[str, Any] = {}
         try:
             ks_adapter.process_conf_options(conf[HEAT_GROUP], kwargs)
@@ -227,18 +355,59 @@ class HeatSource:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         client = heat_client.Client("1", session=session, auth=auth, **kwargs)
         group = conf[HEAT_GROUP]
+        authenticate = None
+        info = None
+        if not isinstance(auth, ks_plugin.FixedEndpointPlugin):
+            info = AuthInfo(str(group.auth_type), getattr(auth, "auth_url", None))
+
+            def authenticate() -> object:
+                # a token (Keystone), then Heat's endpoint from its catalog (or endpoint_override)
+                session.get_auth_headers(auth)
+                return client.http_client.get_endpoint()
+
         return cls(
             client,
             concurrency=group.concurrency,
             page_size=group.page_size,
             retries=group.retries,
             retry_backoff=group.retry_backoff,
+            authenticate=authenticate,
+            auth=info,
         )
+
+    # -- Keystone --------------------------------------------------------------------------------
+
+    def authenticate(self) -> None:
+        """Get a token and Heat's endpoint from Keystone, once, with retries and backoff on a
+        Keystone that does not answer (``KeystoneUnavailable`` after them)."""
+        if self._authenticated:
+            return
+        with self._auth_lock:
+            if self._authenticated or self._authenticate is None:
+                return
+            attempts = self.retries + 1
+            try:
+                retry(
+                    self._authenticate,
+                    attempts=attempts,
+                    backoff=self.retry_backoff,
+                    retry_on=_retryable,
+                    sleep=self._sleep,
+                    log=LOG,
+                    what="authenticate with Keystone ([heat] auth_url = "
+                    f"{self.auth.auth_url if self.auth else '?'})",
+                )
+            except _CLIENT_ERRORS as exc:
+                if self.auth is not None and _retryable(exc):  # type: ignore[arg-type]
+                    raise _keystone_unavailable(exc, self.auth, attempts) from exc
+                raise translate(exc, "authenticate with Keystone", self.auth) from exc  # type: ignore[arg-type]
+            self._authenticated = True
 
     # -- calls ---------------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], T], what: str, *, gone_ok: bool = False) -> T:
         """Run one API call with retries; translate errors (404 → _Gone when ``gone_ok``)."""
+        self.authenticate()
         try:
             return retry(
                 fn,
@@ -252,7 +421,40 @@ class HeatSource:
         except _CLIENT_ERRORS as exc:
             if gone_ok and _is_not_found(exc):
                 raise _Gone(what) from exc
-            raise translate(exc, what) from exc  # type: ignore[arg-type]
+            raise translate(exc, what, self.auth) from exc  # type: ignore[arg-type]
+
+    # -- Keystone projects -------------------------------------------------------------------
+
+    def projects(self, name_or_id: str) -> list[dict]:
+        """The Keystone projects whose name or id is ``name_or_id`` (``[heat]``'s credentials, the
+        identity endpoint from the catalog with ``[heat]``'s interface and region). Only for a
+        Keystone-backed Heat: a noauth Heat's projects are the strings its callers gave."""
+        adapter = self.client.http_client
+        endpoint = {
+            "service_type": "identity",
+            "interface": adapter.interface,
+            "region_name": adapter.region_name,
+            "version": (3, 0),
+        }
+
+        def fetch() -> list[dict]:
+            found: dict[str, dict] = {}
+            listed = adapter.session.get(
+                "/projects", auth=adapter.auth, endpoint_filter=endpoint,
+                params={"name": name_or_id})
+            for project in listed.json().get("projects", []):
+                found[project["id"]] = project
+            one = adapter.session.get(
+                f"/projects/{parse.quote(name_or_id, safe='')}", auth=adapter.auth,
+                endpoint_filter=endpoint, raise_exc=False)
+            if one.status_code == 200:
+                project = one.json()["project"]
+                found[project["id"]] = project
+            elif one.status_code not in (400, 404):
+                raise ks_exc.from_response(one, "GET", one.url)
+            return list(found.values())
+
+        return self._call(fetch, f"look up project {name_or_id!r} in Keystone")
 
     # -- listing -------------------------------------------------------------------------------
 
