@@ -28,6 +28,7 @@ from heatseeker.heat.client import (
     HeatForbidden,
     HeatSource,
     HeatUnavailable,
+    KeystoneUnavailable,
     StackSnapshot,
 )
 
@@ -544,6 +545,12 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path.rstrip("/") == "/identity/v3/auth/tokens":
             srv.token_requests.append(body)
+            if srv.auth_fail:
+                code = srv.auth_fail.pop(0)
+                self._send(code, {"error": {"code": code, "title": "Unauthorized",
+                                            "message": "The request you have made requires "
+                                                       "authentication."}})
+                return
             token = {
                 "methods": ["password"],
                 "expires_at": "2099-01-01T00:00:00.000000Z",
@@ -560,6 +567,20 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
                 },
                 "roles": [{"id": "rid", "name": "admin"}],
                 "catalog": [
+                    {
+                        "type": "identity",
+                        "name": "keystone",
+                        "id": "ksvc",
+                        "endpoints": [
+                            {
+                                "id": "k1",
+                                "interface": "public",
+                                "region_id": "RegionOne",
+                                "region": "RegionOne",
+                                "url": f"{srv.url}/identity/v3",
+                            }
+                        ],
+                    },
                     {
                         "type": "orchestration",
                         "name": "heat",
@@ -599,6 +620,18 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
                     }
                 },
             )
+            return
+        if path == "/identity/v3/projects":
+            name = query.get("name")
+            self._send(200, {"projects": [p for p in srv.projects if p["name"] == name]})
+            return
+        if path.startswith("/identity/v3/projects/"):
+            pid = path.rsplit("/", 1)[1]
+            found = [p for p in srv.projects if p["id"] == pid]
+            if found:
+                self._send(200, {"project": found[0]})
+            else:
+                self._send(404, {"error": {"code": 404, "message": f"no project {pid}"}})
             return
         if srv.fail_next:
             code = srv.fail_next.pop(0)
@@ -659,6 +692,13 @@ class FakeServer(ThreadingHTTPServer):
         self.requests: list = []
         self.token_requests: list = []
         self.fail_next: list[int] = []
+        self.auth_fail: list[int] = []  # statuses Keystone answers the next token requests
+        self.projects = [
+            {"id": "a" * 32, "name": "alpha", "domain_id": "default"},
+            {"id": "b" * 32, "name": "beta", "domain_id": "default"},
+            {"id": "c" * 32, "name": "twin", "domain_id": "default"},
+            {"id": "d" * 32, "name": "twin", "domain_id": "other"},
+        ]
         self.max_page = 1000
         self.listing = _json("list_global_nested.json")["stacks"]
         show = _json("show.json")["stack"]
@@ -808,3 +848,184 @@ def test_from_conf_endpoint_override_wins(tmp_path):
         "[heat]\nauth_type = none\nendpoint = http://a/v1/admin\nendpoint_override = http://b/v1/admin\n",
     )
     assert HeatSource.from_conf(conf).client.http_client.endpoint_override == "http://b/v1/admin"
+
+
+# -- Keystone: credentials, reachability, the deprecated interface option, project names ----------
+
+KEYSTONE_PASSWORD = (
+    "auth_type = password\nusername = admin\npassword = pw\nproject_name = admin\n"
+    "user_domain_name = Default\nproject_domain_name = Default\n"
+)
+
+
+def _keystone_conf(tmp_path, auth_url, extra="", auth=KEYSTONE_PASSWORD):
+    return _conf(
+        tmp_path,
+        f"[heat]\n{auth}auth_url = {auth_url}\nregion_name = RegionOne\n"
+        f"retries = 2\nretry_backoff = 0\n{extra}",
+    )
+
+
+def test_keystone_asked_once_for_every_call(server, tmp_path):
+    src = HeatSource.from_conf(_keystone_conf(tmp_path, f"{server.url}/identity/v3",
+                                              "valid_interfaces = public\n"))
+    list(src.list_stacks())
+    assert src.read(LAB1) is not None
+    assert len(server.token_requests) == 1
+
+
+@pytest.mark.parametrize(
+    "auth, options",
+    [
+        (KEYSTONE_PASSWORD, "[heat] username (or user_id), password, user_domain_name, "
+                            "project_name and project_domain_name (auth_type = password)"),
+        ("auth_type = v3applicationcredential\napplication_credential_id = x\n"
+         "application_credential_secret = y\n",
+         "application_credential_secret (auth_type = v3applicationcredential)"),
+    ],
+)
+def test_refused_credentials_name_the_heat_options(server, tmp_path, auth, options):
+    server.auth_fail = [401]
+    src = HeatSource.from_conf(_keystone_conf(tmp_path, f"{server.url}/identity/v3", auth=auth))
+    with pytest.raises(HeatForbidden) as info:
+        list(src.list_stacks())
+    text = str(info.value)
+    assert "refused heatseeker's [heat] credentials" in text and "HTTP 401" in text
+    assert f"[heat] auth_url = {server.url}/identity/v3" in text
+    assert options in text
+    assert len(server.token_requests) == 1  # a refusal is not retried
+
+
+def test_keystone_5xx_is_retried_with_backoff(server, tmp_path):
+    server.auth_fail = [503]
+    conf = _keystone_conf(tmp_path, f"{server.url}/identity/v3")
+    conf.set_override("retry_backoff", 0.25, group="heat")
+    src = HeatSource.from_conf(conf)
+    sleeps: list[float] = []
+    src._sleep = sleeps.append
+    assert len(list(src.list_stacks())) == len(server.listing)
+    assert len(server.token_requests) == 2 and len(sleeps) == 1 and sleeps[0] >= 0.25
+
+
+def test_unreachable_keystone_is_retried_then_names_auth_url(tmp_path, caplog):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v3"
+    sock.close()  # nothing listens there now
+    conf = _keystone_conf(tmp_path, url)
+    conf.set_override("retry_backoff", 0.5, group="heat")
+    src = HeatSource.from_conf(conf)
+    sleeps: list[float] = []
+    src._sleep = sleeps.append
+    with caplog.at_level("WARNING", logger="heatseeker.heat.client"), \
+            pytest.raises(KeystoneUnavailable) as info:
+        list(src.list_stacks())
+    assert isinstance(info.value, HeatUnavailable)  # the listener requeues on it
+    text = str(info.value)
+    assert f"Keystone does not answer at [heat] auth_url = {url}" in text
+    assert "3 attempt(s) with backoff" in text and "check [heat] auth_url" in text
+    assert "Connection refused" in text and "HTTPConnectionPool" not in text  # one short line
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] < sleeps[1]  # exponential backoff
+    assert [r.getMessage().split(" failed ")[1][:15] for r in caplog.records
+            if "authenticate with Keystone" in r.getMessage()] == ["(attempt 1 of 3", "(attempt 2 of 3"]
+    # a read of one stack says the same, as the listener's batches see it
+    results = list(src.read_many(["a"]))
+    assert isinstance(results[0][1], KeystoneUnavailable)
+
+
+def test_interface_is_read_as_valid_interfaces_without_a_warning(server, tmp_path, caplog):
+    conf = _keystone_conf(tmp_path, f"{server.url}/identity/v3", "interface = public\n")
+    with caplog.at_level("WARNING"):
+        src = HeatSource.from_conf(conf)
+        assert len(list(src.list_stacks())) == len(server.listing)
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+    assert conf.heat.valid_interfaces == ["public"]
+    both = _keystone_conf(tmp_path, f"{server.url}/identity/v3",
+                          "interface = public\nvalid_interfaces = internal\n")
+    with pytest.raises(HeatError, match=r"bad \[heat\] options: interface and valid_interfaces"):
+        HeatSource.from_conf(both)
+
+
+def test_catalog_without_heat_names_the_options(server, tmp_path):
+    src = HeatSource.from_conf(_keystone_conf(tmp_path, f"{server.url}/identity/v3",
+                                              "region_name = Elsewhere\n"))
+    with pytest.raises(HeatError) as info:
+        list(src.list_stacks())
+    text = str(info.value)
+    assert "Keystone's catalog" in text and "region_name" in text and "valid_interfaces" in text
+
+
+def test_refused_global_listing_names_the_rule_and_its_fix(heat):
+    heat.fail("list", None, heat_exc.HTTPForbidden("You are not authorized to use "
+                                                   "stacks:global_index."))
+    with pytest.raises(HeatForbidden) as info:
+        list(source(heat).list_stacks())
+    text = str(info.value)
+    assert "rule stacks:global_index" in text and "HTTP 403" in text
+    assert '"stacks:global_index": "rule:context_is_admin"' in text and "cloud admin" in text
+
+
+def test_projects_by_name_or_id(server, tmp_path):
+    src = HeatSource.from_conf(_keystone_conf(tmp_path, f"{server.url}/identity/v3"))
+    assert [p["id"] for p in src.projects("alpha")] == ["a" * 32]
+    assert [p["id"] for p in src.projects("b" * 32)] == ["b" * 32]
+    assert src.projects("nope") == []
+    assert sorted(p["domain_id"] for p in src.projects("twin")) == ["default", "other"]
+
+
+class _Projects:
+    def __init__(self, known=(), down=False):
+        self.known = {p["name"]: p for p in known}
+        self.down = down
+
+    def projects(self, value):
+        if self.down:
+            raise KeystoneUnavailable("Keystone does not answer at [heat] auth_url = x")
+        return [p for p in self.known.values() if value in (p["name"], p["id"])]
+
+
+def test_cli_project_names_resolve_through_keystone(tmp_path, monkeypatch, capsys):
+    from heatseeker import cli
+
+    alpha = {"id": "a" * 32, "name": "alpha", "domain_id": "default"}
+    conf = _keystone_conf(tmp_path, "http://keystone.invalid/v3")
+    monkeypatch.setattr(cli, "heat_source", lambda conf: _Projects([alpha]))
+    assert cli.resolve_projects(conf, ["alpha", "a" * 32]) == ["a" * 32, "a" * 32]
+    with pytest.raises(cli.NotFound, match="no project 'nosuch' in Keystone"):
+        cli.resolve_projects(conf, ["nosuch"])
+    twins = [{"id": "c" * 32, "name": "twin", "domain_id": "d1"},
+             {"id": "d" * 32, "name": "twin", "domain_id": "d2"}]
+    monkeypatch.setattr(cli, "heat_source", lambda conf: type("S", (), {
+        "projects": lambda self, v: twins})())
+    with pytest.raises(cli.UsageError, match="ambiguous"):
+        cli.resolve_projects(conf, ["twin"])
+    # Keystone down: an id is searched for as it is (with a warning), a name cannot be
+    monkeypatch.setattr(cli, "heat_source", lambda conf: _Projects(down=True))
+    assert cli.resolve_projects(conf, ["e" * 32]) == ["e" * 32]
+    assert "not checked" in capsys.readouterr().err
+    with pytest.raises(KeystoneUnavailable):
+        cli.resolve_projects(conf, ["alpha"])
+
+
+def test_cli_projects_of_a_noauth_heat_are_plain_strings(tmp_path, monkeypatch):
+    from heatseeker import cli
+
+    def no_keystone(conf):
+        raise AssertionError("a noauth Heat has no Keystone to ask")
+
+    monkeypatch.setattr(cli, "heat_source", no_keystone)
+    conf = _conf(tmp_path, "[heat]\nauth_type = none\nendpoint = http://h/v1/admin\n")
+    assert cli.resolve_projects(conf, ["alpha"]) == ["alpha"]
+    assert cli.resolve_projects(_conf(tmp_path, "[heat]\n"), ["alpha"]) == ["alpha"]
+
+
+def test_cli_unknown_project_exits_4(tmp_path, monkeypatch, capsys):
+    from heatseeker import cli
+
+    monkeypatch.setattr(cli, "heat_source", lambda conf: _Projects())
+    path = tmp_path / "hs.conf"
+    path.write_text(f"[DEFAULT]\ndata_dir = {tmp_path}/data\n[heat]\n{KEYSTONE_PASSWORD}"
+                    "auth_url = http://keystone.invalid/v3\n")
+    assert cli.main(["--config-file", str(path), "search", "--project", "alpha", "x"]) == 4
+    err = capsys.readouterr().err
+    assert "no project 'alpha' in Keystone" in err and "Traceback" not in err

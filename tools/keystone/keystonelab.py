@@ -158,6 +158,46 @@ def search_url(interface: str = "public") -> str:
     raise KeystoneLabError("no 'search' endpoint in the catalog: bash tools/keystone/populate.sh")
 
 
+def user_id(name: str, auth: str | None = None) -> str:
+    """The Keystone id of user `name` (domain Default)."""
+    auth = auth or token(*USERS["admin"])
+    status, _, doc = _request(
+        "GET", f"/users?name={name}&domain_id=default", headers={"X-Auth-Token": auth}
+    )
+    if status != 200 or not doc or not doc.get("users"):
+        raise KeystoneLabError(f"no user {name}: HTTP {status} {doc}")
+    return doc["users"][0]["id"]
+
+
+def create_application_credential(user: str, password: str, project: str, name: str) -> dict:
+    """A new application credential of `user` for `project` (all of the user's roles there):
+    Keystone's answer, with ``id`` and ``secret`` (shown only now). Delete it with
+    ``delete_application_credential``."""
+    tok, body = _issue(user, password, project)
+    uid = body["user"]["id"]
+    status, _, doc = _request(
+        "POST",
+        f"/users/{uid}/application_credentials",
+        {"application_credential": {"name": name, "description": "heatseeker e2e test"}},
+        headers={"X-Auth-Token": tok},
+    )
+    if status != 201:
+        raise KeystoneLabError(f"no application credential for {user}: HTTP {status} {doc}")
+    return doc["application_credential"]
+
+
+def delete_application_credential(user: str, password: str, project: str, cred_id: str) -> None:
+    """Delete `user`'s application credential `cred_id` (gone already is fine)."""
+    tok, body = _issue(user, password, project)
+    status, _, doc = _request(
+        "DELETE",
+        f"/users/{body['user']['id']}/application_credentials/{cred_id}",
+        headers={"X-Auth-Token": tok},
+    )
+    if status not in (204, 404):
+        raise KeystoneLabError(f"application credential {cred_id} not deleted: HTTP {status} {doc}")
+
+
 def auth_token_conf(**overrides: Any) -> dict[str, Any]:
     """keystonemiddleware.auth_token options for heatseeker's service user
     (the [keystone_authtoken] section, as a dict)."""
