@@ -115,3 +115,16 @@ def test_an_index_of_another_schema(healthy):
     finally:
         with open(meta, "w") as f:
             f.write(good)
+
+
+def test_the_backlog_is_read_over_every_broker_host(healthy):
+    """status and the check reach the queue as the listener does: a dead first host of the
+    transport URL is passed over for the next one (here the real RabbitMQ)."""
+    conf = variant(healthy, "twohosts", "[DEFAULT]\ntransport_url = "
+                   "rabbit://guest:guest@127.0.0.1:9,guest:guest@127.0.0.1:5672/\n")
+    proc = subprocess.run([sys.executable, "-m", "heatseeker.cli", "--config-file", conf, "status",
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert isinstance(json.loads(proc.stdout)["backlog"]["queued_notifications"], int)
+    rc, results = check(conf)
+    assert results["notifications"][0] != FAILURE, results["notifications"]

@@ -81,3 +81,24 @@ def test_documents_built_by_older_rules_fail_until_a_full_sync(tmp_path):
     assert store.get_meta(DOCUMENTS_VERSION) == documents.RULES_VERSION
     assert upgradecheck.Checks(conf)._store().code == Code.SUCCESS
     assert stale_documents(None, 0) is None  # an empty record has nothing to rebuild
+
+
+def test_the_broker_connection_follows_the_transport_hosts_and_tls(tmp_path):
+    """heatseeker status and the upgrade check connect as oslo.messaging would: every host of the
+    URL in order, and [oslo_messaging_rabbit]'s TLS options (no connection is made here)."""
+    from heatseeker.listener import broker
+
+    conf_file = tmp_path / "hs.conf"
+    conf_file.write_text(
+        "[DEFAULT]\ntransport_url = rabbit://u:p@mq1:5671,u:p@mq2:5671,u:p@mq3/vh\n"
+        "[oslo_messaging_rabbit]\nssl = true\nssl_ca_file = /etc/ssl/private-ca.pem\n")
+    conf = config.new_conf()
+    conf(["--config-file", str(conf_file)], default_config_files=[])
+    conn = broker(conf)
+    assert [a.split("@")[-1] for a in conn.alt] == ["mq1:5671/vh", "mq2:5671/vh", "mq3:5671/vh"]
+    assert conn.ssl == {"ca_certs": "/etc/ssl/private-ca.pem", "cert_reqs": 2}
+    conf_file.write_text("[DEFAULT]\ntransport_url = rabbit://u:p@mq1/\n")
+    conf = config.new_conf()
+    conf(["--config-file", str(conf_file)], default_config_files=[])
+    plain = broker(conf)
+    assert plain.ssl is False and plain.alt[0].endswith("@mq1:5672//")
