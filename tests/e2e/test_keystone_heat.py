@@ -121,7 +121,7 @@ class KeystoneHeatseeker(ApiHeatseeker):
     def __init__(self, base: str, name: str, heat: dict[str, str]):
         super().__init__(base, API_URL, name=f"{MARKER}-{name}")
         options = {"auth_url": kl.KEYSTONE_URL, "region_name": "RegionOne",
-                   "valid_interfaces": "public", "retries": "2", "retry_backoff": "0.2", **heat}
+                   "valid_interfaces": "public", "retries": "4", "retry_backoff": "0.5", **heat}
         lines = [
             "[DEFAULT]", f"data_dir = {self.data_dir}",
             f"transport_url = {hl.KEYSTONE_HEAT_TRANSPORT_URL}",
@@ -355,7 +355,8 @@ def closed_port() -> int:
 
 def test_unreachable_keystone_is_retried_with_backoff_then_named(kheat, tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/v3"
-    hs = KeystoneHeatseeker(str(tmp_path), "down", {**password_options(), "auth_url": url})
+    hs = KeystoneHeatseeker(str(tmp_path), "down", {**password_options(), "auth_url": url,
+                                                    "retries": "2", "retry_backoff": "0.2"})
     try:
         proc = hs.run("sync", check=False)
         log = hs.log()
@@ -381,3 +382,27 @@ def test_status_json_reads_the_index_of_a_keystone_install(kheat, stacks, tmp_pa
         status = json.loads(hs.run("status", "--json").stdout)
         assert status["keystone_caveat"] is None
         assert status["store"]["stacks"] >= len(stacks)
+
+
+def test_interface_option_works_without_deprecation_warnings(kheat, stacks, tmp_path):
+    """keystoneauth1's ``[heat] interface`` (deprecated for valid_interfaces) is read as
+    valid_interfaces: Heat is found in the catalog, and no command warns about it."""
+    hs = KeystoneHeatseeker(str(tmp_path), "interface", password_options())
+    with open(hs.conf) as f:
+        text = f.read()
+    assert "valid_interfaces = public\n" in text
+    with open(hs.conf, "w") as f:
+        f.write(text.replace("valid_interfaces = public\n", "interface = public\n"))
+    try:
+        synced = hs.run("sync")
+        shown = hs.run("search", "--project", "alpha", "--json", "")
+        status = hs.run("status")
+    finally:
+        hs.close()
+    found = {h["_id"] for h in json.loads(shown.stdout)["hits"]["hits"]}
+    heat_alpha = kheat.view(kheat.alice, kheat.alpha)
+    assert found == set(heat_alpha), (found, heat_alpha, synced.stdout)
+    for proc in (synced, shown, status):
+        assert "deprecated" not in proc.stderr.lower(), proc.stderr
+    log = hs.log()
+    assert "deprecated" not in log.lower(), log
