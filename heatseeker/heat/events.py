@@ -226,7 +226,9 @@ def parse(message: dict) -> StackEvent | None:
         description=_str_or_none(payload.get("description")),
         tags=_tags(payload.get("tags")),
         updated_at=_str_or_none(payload.get("updated_at")),
-        user_id=_str_or_none(payload.get("user_id")),
+        # Heat's payload ``user_id`` holds the user NAME (stack.username); behind Keystone the
+        # user's id is ``user_identity`` (the context's user id)
+        user_id=_str_or_none(payload.get("user_identity")) or _str_or_none(payload.get("user_id")),
     )
 
 

@@ -277,6 +277,7 @@ def test_sync_listener_and_api_match_heat(kheat, stacks, tmp_path, auth):
         assert all(r.project_id == kheat.alpha for r in revisions)
         assert {r.status for r in revisions} >= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
         assert all(r.user_name == "alice" for r in revisions if r.status != "DELETE_COMPLETE")
+        assert all(r.user_id == kheat.alice_id for r in revisions if r.user_name)
         assert hs.listener is not None and hs.listener.poll() is None
         hs.kill_listener()
 

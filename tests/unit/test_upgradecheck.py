@@ -5,6 +5,7 @@ rest runs against the real parts in tests/e2e/test_upgradecheck.py."""
 from __future__ import annotations
 
 import pytest
+from heatclient import exc as heat_exc
 from oslo_upgradecheck.upgradecheck import Code
 
 from heatseeker import config, upgradecheck
@@ -15,9 +16,9 @@ class RefusingHeat:
     page_size = retries = 0
 
     def list_stacks(self):
-        raise client.HeatForbidden(
-            "Heat refused list stacks (page 1) (HTTP 403: ERROR: You are not authorized to use "
-            f"global_index.): {client.FORBIDDEN_HINT}")
+        # what heatclient raises for Heat's stock policy, through the client's own translation
+        raise client.translate(heat_exc.HTTPForbidden(
+            "You are not authorized to use stacks:global_index."), "list stacks (page 1)")
         yield  # pragma: no cover
 
 
