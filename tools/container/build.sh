@@ -56,6 +56,7 @@ if [ -z "$base" ]; then
   if [ -n "$fresh" ] || ! "${B[@]}" inspect --type image "$base" >/dev/null 2>&1; then
     echo "== importing $tarball as $base"
     ctr=$("${B[@]}" from --quiet scratch)
+    trap '"${B[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT  # an import that fails leaves nothing
     root=$("${B[@]}" mount "$ctr")
     [ -d "$root" ] && [ "$root" != / ] || { echo "build.sh: buildah mount gave '$root'" >&2; exit 1; }
     tar -C "$root" -xf "$tarball"
@@ -76,6 +77,7 @@ if [ -z "$base" ]; then
       --label org.opencontainers.image.description="Debian 12 minbase + python3 (mmdebstrap)" "$ctr"
     old=$("${B[@]}" images --quiet --no-trunc "$base" 2>/dev/null || true)
     "${B[@]}" commit --quiet --rm "$ctr" "$base" >/dev/null
+    trap - EXIT
     # the image it replaced, if nothing else uses it
     [ -n "$old" ] && "${B[@]}" rmi "$old" >/dev/null 2>&1 || true
   fi
