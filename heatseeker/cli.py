@@ -214,9 +214,23 @@ def cmd_listen(conf, args) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     projection.start()
-    server.start(override_pool_size=conf.listener.workers)
-    LOG.info("listening on exchange %s, topics %s, pool %s", conf.listener.exchange,
-             ",".join(conf.listener.topics), conf.listener.pool)
+    # the server starts in a thread: while the broker does not answer, oslo.messaging retries in
+    # start() itself, and a stop must still be obeyed (nothing was acknowledged: nothing is lost)
+    started = threading.Event()
+    failed: list[BaseException] = []
+
+    def start_server() -> None:
+        try:
+            server.start(override_pool_size=conf.listener.workers)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            failed.append(exc)
+            stop.set()
+            return
+        started.set()
+        LOG.info("listening on exchange %s, topics %s, pool %s", conf.listener.exchange,
+                 ",".join(conf.listener.topics), conf.listener.pool)
+
+    threading.Thread(target=start_server, name="listener-start", daemon=True).start()
     next_reconcile = time.monotonic() + conf.listener.reconcile_interval
     while not stop.wait(1.0):
         if conf.listener.reconcile_interval and time.monotonic() >= next_reconcile:
@@ -228,11 +242,16 @@ def cmd_listen(conf, args) -> int:
                 LOG.exception("periodic reconcile failed")
             next_reconcile = time.monotonic() + conf.listener.reconcile_interval
     LOG.info("stopping")
-    server.stop()
-    server.wait()
+    if started.is_set():
+        server.stop()
+        server.wait()
+    elif not failed:
+        LOG.warning("stopped before the notification transport answered")
     projection.stop()
     projection.join(timeout=30)
     engine.close()
+    if failed:
+        raise failed[0]
     return 0
 
 
