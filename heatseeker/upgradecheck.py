@@ -98,12 +98,18 @@ class Checks(upgradecheck.UpgradeCommands):
         return Result(Code.SUCCESS, "Heat answers the global listing")
 
     def _keystone(self) -> Result:
-        from heatseeker.heat.keystone import admin_project_caveat
+        from heatseeker.heat import keystone
 
-        caveat = admin_project_caveat(self.conf)
-        if caveat:
-            return Result(Code.WARNING, caveat)
-        return Result(Code.SUCCESS, None)
+        try:
+            known = keystone.admin_project_known(self.conf)
+        except keystone.KeystoneNotAsked as exc:
+            return Result(Code.WARNING, f"Keystone could not be asked whether it knows its admin "
+                                        f"project ({exc}): check [heat] auth_url and credentials")
+        if known is None:
+            return Result(Code.SUCCESS, "[heat] does not use Keystone (auth_type = none)")
+        if not known:
+            return Result(Code.WARNING, keystone.ADMIN_PROJECT_CAVEAT)
+        return Result(Code.SUCCESS, "Keystone's tokens say which project is the admin project")
 
     def _notifications(self) -> Result:
         from heatseeker.listener import broker

@@ -46,10 +46,14 @@ def admin_project_flag(token_info: Any) -> bool | None:
     return False
 
 
-def admin_project_caveat(conf) -> str | None:
-    """The caveat when a token for ``[heat]``'s own Keystone credentials lacks the flag; None when
-    it has it, when ``[heat]`` does not use Keystone (``auth_type = none``), or when Keystone
-    cannot be asked (``sync`` and ``status`` report that themselves)."""
+class KeystoneNotAsked(Exception):
+    """Keystone could not be asked (unreachable, credentials refused, bad options)."""
+
+
+def admin_project_known(conf) -> bool | None:
+    """Whether a token for ``[heat]``'s own Keystone credentials says which project is the admin
+    project: True, False (the caveat applies), or None when ``[heat]`` does not use Keystone
+    (``auth_type = none``). KeystoneNotAsked when Keystone cannot be asked."""
     from keystoneauth1 import exceptions as ks_exc
     from keystoneauth1 import loading as ks_loading
     from keystoneauth1 import plugin as ks_plugin
@@ -63,10 +67,19 @@ def admin_project_caveat(conf) -> str | None:
         session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
         access = auth.get_access(session)  # type: ignore[attr-defined]  # identity plugins
     except (ks_exc.ClientException, ValueError) as exc:
-        LOG.info("could not ask Keystone about its admin project: %s", exc)
-        return None
+        raise KeystoneNotAsked(f"{type(exc).__name__}: {exc}") from exc
     body = getattr(access, "_data", None)
     token = body.get("token") if isinstance(body, dict) else None
-    if isinstance(token, dict) and "project" in token and "is_admin_project" not in token:
-        return ADMIN_PROJECT_CAVEAT
-    return None
+    return not (isinstance(token, dict) and "project" in token and "is_admin_project" not in token)
+
+
+def admin_project_caveat(conf) -> str | None:
+    """The caveat when Keystone does not say which project is the admin project; None when it
+    does, when ``[heat]`` does not use Keystone, or when Keystone cannot be asked (``sync`` and
+    ``status`` report that themselves)."""
+    try:
+        known = admin_project_known(conf)
+    except KeystoneNotAsked as exc:
+        LOG.info("could not ask Keystone about its admin project: %s", exc)
+        return None
+    return ADMIN_PROJECT_CAVEAT if known is False else None

@@ -37,11 +37,23 @@ def test_a_policy_that_refuses_the_global_listing_names_the_rule_and_the_fix(che
 
 
 def test_keystone_without_an_admin_project_is_a_warning(checks, monkeypatch):
-    monkeypatch.setattr(keystone, "admin_project_caveat", lambda conf: keystone.ADMIN_PROJECT_CAVEAT)
+    monkeypatch.setattr(keystone, "admin_project_known", lambda conf: False)
     result = checks._keystone()
     assert result.code == Code.WARNING and "admin_project_name" in result.details
-    monkeypatch.setattr(keystone, "admin_project_caveat", lambda conf: None)
+    monkeypatch.setattr(keystone, "admin_project_known", lambda conf: True)
     assert checks._keystone().code == Code.SUCCESS
+
+
+def test_keystone_that_cannot_be_asked_is_a_warning_not_a_success(tmp_path):
+    conf_file = tmp_path / "hs.conf"
+    conf_file.write_text("[heat]\nauth_type = password\nauth_url = http://127.0.0.1:9/v3\n"
+                         "username = admin\npassword = x\nproject_name = admin\n"
+                         "user_domain_name = Default\nproject_domain_name = Default\n")
+    conf = config.new_conf()
+    conf(["--config-file", str(conf_file)], default_config_files=[])
+    result = upgradecheck.Checks(conf)._keystone()
+    assert result.code == Code.WARNING and "could not be asked" in result.details
+    assert "auth_url" in result.details
 
 
 def test_the_check_list_and_the_exit_code(tmp_path, capsys):
