@@ -34,7 +34,10 @@ tar -C "$root" -xf "$base"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
 fi
+# a machine's own name resolves on any Debian install (the installer writes /etc/hosts); a bare
+# mmdebstrap root has no /etc/hosts, so it gets this machine's (RabbitMQ's node is rabbit@<host>)
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+cp -L /etc/hosts "$root/etc/hosts"
 mkdir -p "$root/root/heatseeker"
 git archive HEAD | tar -C "$root/root/heatseeker" -x
 echo "== the root has: $(chroot "$root" dpkg-query -W -f='${binary:Package} ' python3 ca-certificates curl \

@@ -62,8 +62,11 @@ if [ -d "$SANDBOX/mysql/mysql" ]; then
 else
   log "mariadb: creating datadir"
   rm -rf "$SANDBOX/mysql"
+  # --skip-name-resolve: the sandbox reaches MariaDB on 127.0.0.1 and its socket only, so the
+  # install needs no lookup of this machine's name (a fresh root may have no /etc/hosts)
   mariadb-install-db --no-defaults --datadir="$SANDBOX/mysql" --user=root \
-    --auth-root-authentication-method=normal >"$LOGS/mariadb-install.log" 2>&1 ||
+    --auth-root-authentication-method=normal --skip-name-resolve \
+    >"$LOGS/mariadb-install.log" 2>&1 ||
     die "mariadb-install-db failed; see $LOGS/mariadb-install.log"
 fi
 
