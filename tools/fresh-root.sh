@@ -26,6 +26,7 @@ fi
 
 umount_all() {
   for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+  umount -l "$root" 2>/dev/null || true
 }
 umount_all
 rm -rf "$root"
@@ -42,6 +43,9 @@ mkdir -p "$root/root/heatseeker"
 git archive HEAD | tar -C "$root/root/heatseeker" -x
 echo "== the root has: $(chroot "$root" dpkg-query -W -f='${binary:Package} ' python3 ca-certificates curl \
   python3-venv rabbitmq-server mariadb-server chromium maven 2>/dev/null)"
+# the root is a mount point of its own: inside the chroot, /proc/self/mounts then has an entry for
+# "/" (Java's file stores, OpenSearch's among them, look their mount up there)
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
