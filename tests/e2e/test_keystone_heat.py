@@ -66,13 +66,18 @@ class KeystoneHeat:
                 for s in self.admin.stacks.list(global_tenant=True, show_nested=True)}
 
 
-@pytest.fixture(scope="module")
-def kheat() -> KeystoneHeat:
+def keystone_heat_up() -> KeystoneHeat:
+    """The sandbox's Keystone-mode Heat, brought up (idempotent), as its users see it."""
     proc = subprocess.run(["bash", KEYSTONE_HEAT, "up"], capture_output=True, text=True,
                           timeout=600, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         pytest.fail(f"keystone-heat.sh up exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return KeystoneHeat()
+
+
+@pytest.fixture(scope="module")
+def kheat() -> KeystoneHeat:
+    return keystone_heat_up()
 
 
 @pytest.fixture(scope="module")

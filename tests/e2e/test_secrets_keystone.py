@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -22,7 +21,12 @@ from heatseeker.searcher import Searcher
 from tools.sandbox import heatlab as hl
 
 from .conftest import ROOT, unique
-from .test_keystone_heat import KEYSTONE_HEAT, KeystoneHeat, KeystoneHeatseeker, password_options
+from .test_keystone_heat import (
+    KeystoneHeat,
+    KeystoneHeatseeker,
+    keystone_heat_up,
+    password_options,
+)
 from .test_secrets import _api, _data_dir_bytes, _search_ids
 
 TEMPLATE = os.path.join(ROOT, "tests", "e2e", "templates", "secrets_wch_root.yaml")
@@ -30,12 +34,7 @@ TEMPLATE = os.path.join(ROOT, "tests", "e2e", "templates", "secrets_wch_root.yam
 
 @pytest.fixture(scope="module")
 def ks_heat() -> KeystoneHeat:
-    """The sandbox's Keystone-mode Heat, up (as test_keystone_heat's fixture brings it)."""
-    proc = subprocess.run(["bash", KEYSTONE_HEAT, "up"], capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        pytest.fail(f"keystone-heat.sh up exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return KeystoneHeat()
+    return keystone_heat_up()
 
 
 @pytest.fixture
