@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/debs.sh
 what=${1:-both}
-root=${2:-/tmp/heatseeker-fresh-root}
+root=$(realpath -m "${2:-/tmp/heatseeker-fresh-root}")
 case "$what" in demo|test|both) ;; *) echo "usage: fresh-root.sh [demo|test|both] [ROOT]" >&2; exit 2 ;; esac
 ensure_debs mmdebstrap
 base=${HEATSEEKER_FRESH_BASE:-/tmp/heatseeker-bookworm-base.tar}
@@ -24,7 +24,17 @@ if [ ! -s "$base" ]; then
   mv "$base.part" "$base"
 fi
 
+in_root() {  # the pids of every process running inside the root (a service a run left behind)
+  local p r
+  for p in /proc/[0-9]*; do
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    case "$r" in "$root"|"$root (deleted)") echo "${p#/proc/}" ;; esac
+  done
+}
 umount_all() {
+  local pids
+  pids=$(in_root)
+  [ -z "$pids" ] || { kill $pids 2>/dev/null; sleep 2; kill -9 $(in_root) 2>/dev/null || true; }
   for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
   umount -l "$root" 2>/dev/null || true
 }
@@ -41,8 +51,9 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 cp -L /etc/hosts "$root/etc/hosts"
 mkdir -p "$root/root/heatseeker"
 git archive HEAD | tar -C "$root/root/heatseeker" -x
-echo "== the root has: $(chroot "$root" dpkg-query -W -f='${binary:Package} ' python3 ca-certificates curl \
-  python3-venv rabbitmq-server mariadb-server chromium maven 2>/dev/null)"
+echo "== installed in the root: $(chroot "$root" dpkg-query -W -f='${db:Status-Status}:${binary:Package} ' \
+  python3 ca-certificates curl python3-venv rabbitmq-server mariadb-server chromium maven systemd \
+  2>/dev/null | tr ' ' '\n' | sed -n 's/^installed://p' | tr '\n' ' ')"
 # the root is a mount point of its own: inside the chroot, /proc/self/mounts then has an entry for
 # "/" (Java's file stores, OpenSearch's among them, look their mount up there)
 mount --bind "$root" "$root"
