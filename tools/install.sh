@@ -14,5 +14,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # the browser of the web UI's end-to-end tests (Playwright drives Debian's chromium; it downloads none)
-ensure_debs chromium
+ensure_debs chromium libatomic1  # libatomic1: the node binary of Playwright's driver needs it
 echo "heatseeker installed in .venv ($(.venv/bin/heatseeker --help >/dev/null && echo ok))"
