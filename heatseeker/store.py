@@ -13,7 +13,7 @@ Rules, enforced here in one transaction per batch:
 * a tombstone always applies (Heat never reuses a stack id and DELETE_COMPLETE is final), keeps the
   greater version, and no later upsert brings the stack back;
 * history: an applied upsert whose *content* (template, environment, files, parameters, outputs,
-  resource set, description, tags: ``history.diff.digest``) differs from the stack's latest
+  resource set, description, tags: ``diff.digest``) differs from the stack's latest
   revision adds a revision in the same transaction, so a revision is durable exactly when the
   change is. A state-only change is no revision. A revision taken while an action was in progress
   (``CREATE_IN_PROGRESS``) is provisional: the next write of the same action amends it in place
@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from heatseeker.history import diff as history_diff
+from heatseeker import diff
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stacks (
@@ -321,7 +321,7 @@ class Store:
         if files is None:
             files = json.loads(last[4]) if last is not None and last[4] else {}
         files = {k: files.get(k) for k in doc.get("files") or ()}
-        digest = history_diff.digest(doc, files)
+        digest = diff.digest(doc, files)
         status, action = doc.get("status"), doc.get("action")
         provisional = (
             last is not None

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from heatseeker.history import diff as D
+from heatseeker import diff as D
 from heatseeker.query import datemath
 from heatseeker.query.visibility import Visibility
 from heatseeker.store import Revision, Store
@@ -188,7 +188,7 @@ class History:
             changes = D.diff(old, new, prev.file_digests if prev else {}, rev.file_digests)
             for ch in changes:
                 if prev is None:
-                    ch = D.Change(ch.keys, D.ADDED, None, ch.new)
+                    ch = D.FieldChange(ch.keys, D.ADDED, None, ch.new)
                 if field and not D.matches(ch.path, field):
                     continue
                 if len(out) >= limit:

@@ -8,7 +8,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heatseeker.history import diff as D
+from heatseeker import diff as D
 
 
 def stack(**kw) -> dict:

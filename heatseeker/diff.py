@@ -1,6 +1,9 @@
 """Semantic diff of two stack documents: what changed in the stack, not in its JSON text.
 
-Pure functions; imports nothing of heatseeker (it sits beside ``documents.py``).
+Pure functions; imports nothing of heatseeker. It sits below the record, beside ``documents.py``:
+the store digests each write with it (``digest``: equal digests, no new revision) and the history
+service (``history/service.py``, above the record) diffs the revisions the store kept. So the diff
+is here and not in ``history/``, which would make the store import the floor that reads it.
 
 A document is first turned into its *semantic view* (``view``), a nested dict whose paths read the
 way an operator thinks of a stack::
@@ -20,7 +23,10 @@ way an operator thinks of a stack::
 
 ``diff(a, b)`` compares two views: a key only in ``b`` is ``added``, only in ``a`` ``removed``; two
 dicts are compared key by key, two lists of dicts of the same length item by item (``.0``, ``.1``),
-anything else is ``changed`` when it differs. Each change is ``{path, kind, old, new}``.
+anything else is ``changed`` when it differs. Each change is a ``FieldChange``, answered as
+``{path, kind, old, new}``. (Why not ``Change``: the record's ``store.Change`` is one write of a
+stack, the unit of the write path; a ``FieldChange`` is one field of a stack that differs between
+two documents, the unit the history's "changes" answer in.)
 
 Why not a text diff of the JSON: a text diff shows braces and moved lines; an operator asks
 "which flavor changed, from what to what", which is a path and two values.
@@ -48,7 +54,9 @@ Key = str | int
 
 
 @dataclass(frozen=True)
-class Change:
+class FieldChange:
+    """One field that differs between two semantic views: where, how, and its two values."""
+
     keys: tuple[Key, ...]
     kind: str  # ADDED | REMOVED | CHANGED
     old: Any = None
@@ -131,14 +139,14 @@ def _is_list_of_dicts(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _walk(a: Any, b: Any, keys: tuple[Key, ...]) -> Iterator[Change]:
+def _walk(a: Any, b: Any, keys: tuple[Key, ...]) -> Iterator[FieldChange]:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         for k in a:
             if k not in b:
-                yield Change(keys + (k,), REMOVED, a[k], None)
+                yield FieldChange(keys + (k,), REMOVED, a[k], None)
         for k in b:
             if k not in a:
-                yield Change(keys + (k,), ADDED, None, b[k])
+                yield FieldChange(keys + (k,), ADDED, None, b[k])
             else:
                 yield from _walk(a[k], b[k], keys + (k,))
         return
@@ -147,7 +155,7 @@ def _walk(a: Any, b: Any, keys: tuple[Key, ...]) -> Iterator[Change]:
             yield from _walk(x, y, keys + (i,))
         return
     if not _same(a, b):
-        yield Change(keys, CHANGED, a, b)
+        yield FieldChange(keys, CHANGED, a, b)
 
 
 def _canonical(value: Any) -> str:
@@ -163,7 +171,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def diff_views(a: Mapping, b: Mapping) -> list[Change]:
+def diff_views(a: Mapping, b: Mapping) -> list[FieldChange]:
     return list(_walk(a, b, ()))
 
 
@@ -172,7 +180,7 @@ def diff(
     b: Mapping,
     a_files: Mapping[str, str | None] | None = None,
     b_files: Mapping[str, str | None] | None = None,
-) -> list[Change]:
+) -> list[FieldChange]:
     """What changed from document ``a`` to document ``b`` (see the module docstring)."""
     return diff_views(view(a, a_files), view(b, b_files))
 
@@ -198,7 +206,7 @@ def missing(value: Any) -> bool:
     return value is _MISSING
 
 
-def apply(tree: Any, changes: Iterable[Change]) -> Any:
+def apply(tree: Any, changes: Iterable[FieldChange]) -> Any:
     """``tree`` (a view) with ``changes`` applied: ``apply(view(a), diff(a, b)) == view(b)``."""
     import copy
 
