@@ -66,7 +66,7 @@ def phase_fill(args: dict) -> dict:
 
 def phase_rebuild(args: dict) -> dict:
     from heatseeker.engines.tantivy import TantivyEngine
-    from heatseeker.indexer import Projector
+    from heatseeker.projection import Projector
     from heatseeker.store import Store
 
     d = args["dir"]
@@ -151,7 +151,7 @@ def phase_raw(args: dict) -> dict:
 def phase_profile(args: dict) -> dict:
     """cProfile of a rebuild of the first ``n`` stacks of the store: the top functions."""
     from heatseeker.engines.tantivy import TantivyEngine
-    from heatseeker.indexer import Projector
+    from heatseeker.projection import Projector
     from heatseeker.store import Store
 
     d = args["dir"]

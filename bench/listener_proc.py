@@ -18,7 +18,7 @@ from bench.common import proc_status
 
 
 def main(conf: str, events_path: str) -> int:
-    from heatseeker import indexer, listener
+    from heatseeker import listener, projection
     from heatseeker.cli import main as cli_main
     from heatseeker.heat import client
 
@@ -35,7 +35,7 @@ def main(conf: str, events_path: str) -> int:
             counts[key] += n
 
     orig_read, orig_show = client.HeatSource.read, client.HeatSource.show
-    orig_handle, orig_run_once = listener.Handler._handle, indexer.Projector.run_once
+    orig_handle, orig_run_once = listener.Handler._handle, projection.Projector.run_once
 
     def read(self, stack_id):
         bump("reads")
@@ -70,7 +70,7 @@ def main(conf: str, events_path: str) -> int:
     client.HeatSource.read = read  # type: ignore[method-assign]
     client.HeatSource.show = show  # type: ignore[method-assign]
     listener.Handler._handle = handle  # type: ignore[method-assign]
-    indexer.Projector.run_once = run_once  # type: ignore[method-assign]
+    projection.Projector.run_once = run_once  # type: ignore[method-assign]
 
     def ticker() -> None:
         while True:

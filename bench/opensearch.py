@@ -55,7 +55,7 @@ def _node_pid() -> str | None:
 
 
 def phase_rebuild(args: dict) -> dict:
-    from heatseeker.indexer import Projector
+    from heatseeker.projection import Projector
     from heatseeker.store import Store
 
     store = Store(os.path.join(args["dir"], "state.sqlite"))

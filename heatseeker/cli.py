@@ -11,9 +11,7 @@ import argparse
 import json
 import logging
 import re
-import signal
 import sys
-import threading
 import time
 import warnings
 from datetime import UTC, datetime
@@ -167,7 +165,8 @@ def scope_of(args) -> frozenset[str] | None:
 
 
 def cmd_sync(conf, args) -> int:
-    from heatseeker.indexer import Indexer, try_projector
+    from heatseeker.indexer import Indexer
+    from heatseeker.projection import try_projector
 
     store = open_store(conf)
     indexer = Indexer(store, heat_source(conf))
@@ -191,68 +190,9 @@ def cmd_sync(conf, args) -> int:
 
 
 def cmd_listen(conf, args) -> int:
-    from heatseeker.indexer import Indexer, Projector
-    from heatseeker.listener import Handler, Projection, build_server
+    from heatseeker import listener
 
-    store = open_store(conf)
-    engine = open_engine(conf)
-    projector = Projector(store, engine)
-    projector.run_once()  # catch up with whatever the store has (a crash, a sync)
-    # claim the index writer now (the embedded engine allows one writer process): a `sync`
-    # started beside this listener then leaves the projection to it
-    engine.commit(checkpoint=engine.checkpoint())
-    projection = Projection(projector, conf.engine.commit_interval)
-    indexer = Indexer(store, heat_source(conf))
-    handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
-                      on_commit=projection.poke)
-    server = build_server(conf, handler)
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    projection.start()
-    # the server starts in a thread: while the broker does not answer, oslo.messaging retries in
-    # start() itself, and a stop must still be obeyed (nothing was acknowledged: nothing is lost)
-    started = threading.Event()
-    failed: list[BaseException] = []
-
-    def start_server() -> None:
-        try:
-            server.start(override_pool_size=conf.listener.workers)
-        except Exception as exc:  # noqa: BLE001 - reported by the main thread
-            failed.append(exc)
-            stop.set()
-            return
-        started.set()
-        LOG.info("listening on exchange %s, topics %s, pool %s", conf.listener.exchange,
-                 ",".join(conf.listener.topics), conf.listener.pool)
-
-    threading.Thread(target=start_server, name="listener-start", daemon=True).start()
-    next_reconcile = time.monotonic() + conf.listener.reconcile_interval
-    while not stop.wait(1.0):
-        if conf.listener.reconcile_interval and time.monotonic() >= next_reconcile:
-            try:
-                report = indexer.reconcile()
-                LOG.info("periodic reconcile: %s", report)
-                projection.poke()
-            except Exception:  # noqa: BLE001 - try again next time
-                LOG.exception("periodic reconcile failed")
-            next_reconcile = time.monotonic() + conf.listener.reconcile_interval
-    LOG.info("stopping")
-    if started.is_set():
-        server.stop()
-        server.wait()
-    elif not failed:
-        LOG.warning("stopped before the notification transport answered")
-    projection.stop()
-    projection.join(timeout=30)
-    engine.close()
-    if failed:
-        raise failed[0]
-    return 0
+    return listener.run(conf)
 
 
 def _parse_sort(specs: list[str]) -> tuple[t.SortKey, ...]:
@@ -431,7 +371,7 @@ def cmd_uses(conf, args) -> int:
 
 
 def cmd_reindex(conf, args) -> int:
-    from heatseeker.indexer import Projector
+    from heatseeker.projection import Projector
 
     target = getattr(args, "to", None)
     if target:

@@ -1,5 +1,4 @@
-"""The single writer: turns Heat's answers and notifications into store changes, and projects the
-store onto the search engine.
+"""The single writer of the record: turns Heat's answers and notifications into store changes.
 
 * ``Indexer.apply_events`` handles one batch of notifications. Notifications only say "look again":
   events are grouped per stack (several events for one stack cost one API read), the document is
@@ -8,8 +7,8 @@ store onto the search engine.
   stacks only change the state. ``delete.end`` and a stack the API no longer has are tombstones.
 * ``Indexer.reconcile`` (``heatseeker sync``) compares Heat's listing of every project with the
   store: it adds what is missing, refreshes what changed and tombstones what Heat no longer has.
-* ``Projector`` applies store changes after the engine's checkpoint to the engine, in sequence
-  order, and commits them with the new checkpoint (a group commit).
+
+The engine is not written here: ``projection.py`` projects the store onto it.
 
 Versions are microseconds since the epoch: the notification's timestamp for state-only changes,
 the time a read started for documents read from the API. They have full precision and never wrap.
@@ -23,11 +22,10 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from heatseeker import documents, links, secrets
-from heatseeker.engines.base import Engine, WriterBusy
 from heatseeker.heat.client import HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
 from heatseeker.store import Change, Record, Store
@@ -531,73 +529,3 @@ class Indexer:
             or sorted(item.get("tags") or []) != sorted(have["tags"] or [])
         )
 
-
-class Projector:
-    """Applies store changes to the engine after its checkpoint; the only code that writes an engine."""
-
-    def __init__(self, store: Store, engine: Engine, batch: int = 1000):
-        self.store = store
-        self.engine = engine
-        self.batch = batch
-
-    def pending(self) -> int:
-        return max(0, self.store.max_seq() - self.engine.checkpoint())
-
-    def run_once(self) -> int:
-        """Project everything pending; returns how many changes were applied."""
-        seq = self.engine.checkpoint()
-        total = 0
-        while True:
-            recs = self.store.changes_since(seq, self.batch)
-            if not recs:
-                break
-            self._write(recs)
-            seq = recs[-1].seq
-            total += len(recs)
-            self.engine.commit(checkpoint=seq)
-        return total
-
-    def _write(self, recs: Iterable[Record]) -> None:
-        ups, dels = [], []
-        for r in recs:
-            if r.deleted or r.doc is None:
-                dels.append((r.id, r.version))
-            else:
-                ups.append((r.doc, r.version))
-        if ups:
-            self.engine.upsert(ups)
-        if dels:
-            self.engine.delete(dels)
-
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Rebuild the whole index from the store (no Heat involved)."""
-        seq = self.store.max_seq()
-        total = self.store.counts()
-        n_all = total["stacks"] + total["tombstones"]
-        done = 0
-
-        def items():
-            nonlocal done
-            for rec in self.store.iter_all():
-                if rec.seq > seq:
-                    break
-                done += 1
-                if progress and done % 500 == 0:
-                    progress(done, n_all, "reindexing")
-                yield (None if rec.deleted else rec.doc, rec.id, rec.version)
-
-        n = self.engine.rebuild(items(), checkpoint=seq)
-        if progress:
-            progress(n_all, n_all, "reindexing")
-        return n
-
-
-def try_projector(store: Store, engine_factory: Callable[[], Engine]) -> Projector | None:
-    """Project what is pending and return the projector, if this process can get the index
-    writer; None if another process (a running listener) holds it."""
-    try:
-        projector = Projector(store, engine_factory())
-        projector.run_once()
-    except WriterBusy:
-        return None
-    return projector

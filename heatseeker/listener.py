@@ -12,13 +12,20 @@ oslo.messaging batch listener on exchange ``heat``, topics ``notifications``, po
 * an unexpected error requeues the batch too, but a message that keeps failing that way is
   dead-lettered after ``POISON_LIMIT`` deliveries, so one bad message cannot stall the queue.
 
-The index itself is a projection of the store, committed in groups by ``Projection`` (at most every
-``[engine] commit_interval`` seconds), so a crash between store and index loses nothing.
+The index itself is a projection of the store, committed in groups by the
+``projection.BackgroundProjector`` this process runs (at most every ``[engine] commit_interval``
+seconds), so a crash between store and index loses nothing.
+
+``run`` is ``heatseeker listen`` as it runs: catch the index up with the store and claim its
+writer, start the background projector, the notification server (in a thread, so that a stop is
+obeyed while the broker does not answer) and the periodic reconcile, and stop them in order on
+SIGTERM/SIGINT. The CLI only loads the configuration and calls it.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,9 +34,11 @@ import oslo_messaging
 from oslo_messaging.notify import dispatcher as notify_dispatcher
 from oslo_messaging.notify import listener as notify_listener
 
+from heatseeker.engines import open_engine
 from heatseeker.heat import events
-from heatseeker.heat.client import HeatUnavailable
-from heatseeker.indexer import Indexer, Projector
+from heatseeker.heat.client import HeatSource, HeatUnavailable
+from heatseeker.indexer import Indexer
+from heatseeker.projection import BackgroundProjector, Projector
 from heatseeker.store import Store
 
 LOG = logging.getLogger(__name__)
@@ -142,40 +151,6 @@ class Endpoint:
             setattr(self, priority, handler)
 
 
-class Projection(threading.Thread):
-    """Projects store changes into the index in group commits, in the background."""
-
-    def __init__(self, projector: Projector, interval: float):
-        super().__init__(name="projection", daemon=True)
-        self.projector = projector
-        self.interval = interval
-        self._wake = threading.Event()
-        self._halt = threading.Event()
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self._wake.wait(timeout=max(self.interval, 0.05))
-            self._wake.clear()
-            try:
-                n = self.projector.run_once()
-                if n:
-                    LOG.debug("projected %d change(s)", n)
-            except Exception:  # noqa: BLE001 - keep projecting; the store keeps everything
-                LOG.exception("projection failed; retrying")
-                time.sleep(1.0)
-            if self.interval:
-                # group commits: no more than one per interval
-                self._halt.wait(self.interval)
-        self.projector.run_once()
-
-
 def build_server(conf, handler: Handler):
     transport = oslo_messaging.get_notification_transport(conf)
     targets = [
@@ -199,6 +174,105 @@ def build_server(conf, handler: Handler):
         batch_size=conf.listener.batch_size,
         batch_timeout=conf.listener.batch_timeout,
     )
+
+
+# -- heatseeker listen ------------------------------------------------------------------------------
+
+
+def run(conf) -> int:
+    """``heatseeker listen``: until SIGTERM or SIGINT. Returns the exit code; raises what made the
+    notification server fail to start."""
+    store = Store.from_conf(conf)
+    engine = open_engine(conf)
+    projector = Projector(store, engine)
+    projector.run_once()  # catch up with whatever the store has (a crash, a sync)
+    # claim the index writer now (the embedded engine allows one writer process): a `sync`
+    # started beside this listener then leaves the projection to it
+    engine.commit(checkpoint=engine.checkpoint())
+    background = BackgroundProjector(projector, conf.engine.commit_interval)
+    indexer = Indexer(store, HeatSource.from_conf(conf))
+    handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
+                      on_commit=background.poke)
+    notifications = build_server(conf, handler)
+    stop = _stop_on_signals()
+    background.start()
+    server = _Server(conf, notifications, stop)
+    server.start()
+    _reconcile_until(stop, conf.listener.reconcile_interval, indexer, background)
+    LOG.info("stopping")
+    server.stop()
+    background.stop()
+    background.join(timeout=30)
+    engine.close()
+    if server.failed:
+        raise server.failed[0]
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (a container's or systemd's stop) or SIGINT."""
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+class _Server:
+    """The notification server, started in a thread: while the broker does not answer,
+    oslo.messaging retries inside ``start()`` itself, and a stop must still be obeyed (nothing was
+    acknowledged: nothing is lost). A start that fails sets ``stop``; ``run`` raises it."""
+
+    def __init__(self, conf, server, stop: threading.Event):
+        self.conf = conf
+        self.server = server
+        self.stop_event = stop
+        self.started = threading.Event()
+        self.failed: list[BaseException] = []
+
+    def start(self) -> None:
+        threading.Thread(target=self._start, name="listener-start", daemon=True).start()
+
+    def _start(self) -> None:
+        listener = self.conf.listener
+        try:
+            self.server.start(override_pool_size=listener.workers)
+        except Exception as exc:  # noqa: BLE001 - reported by run()
+            self.failed.append(exc)
+            self.stop_event.set()
+            return
+        self.started.set()
+        LOG.info("listening on exchange %s, topics %s, pool %s", listener.exchange,
+                 ",".join(listener.topics), listener.pool)
+
+    def stop(self) -> None:
+        if self.started.is_set():
+            self.server.stop()
+            self.server.wait()
+        elif not self.failed:
+            LOG.warning("stopped before the notification transport answered")
+
+
+def _reconcile_until(stop: threading.Event, interval: float, indexer: Indexer,
+                     background: BackgroundProjector) -> None:
+    """Wait for ``stop``, reconciling every ``interval`` seconds (``[listener]
+    reconcile_interval``; 0: never) and poking the projector after each."""
+    next_reconcile = time.monotonic() + interval
+    while not stop.wait(1.0):
+        if interval and time.monotonic() >= next_reconcile:
+            try:
+                report = indexer.reconcile()
+                LOG.info("periodic reconcile: %s", report)
+                background.poke()
+            except Exception:  # noqa: BLE001 - try again next time
+                LOG.exception("periodic reconcile failed")
+            next_reconcile = time.monotonic() + interval
+
+
+# -- the broker, for status and the upgrade check ---------------------------------------------------
 
 
 def broker(conf):

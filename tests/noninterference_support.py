@@ -73,7 +73,8 @@ from heatseeker.engines.testing import field_values
 from heatseeker.heat.client import StackSnapshot
 from heatseeker.heat.events import StackEvent
 from heatseeker.history.service import History
-from heatseeker.indexer import Indexer, Projector
+from heatseeker.indexer import Indexer
+from heatseeker.projection import Projector
 from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
 from heatseeker.store import Store

@@ -1732,7 +1732,7 @@ class EngineConformance:
         assert engine.health()["documents"] == 0
 
     # -- the checkpoint ------------------------------------------------------------------------
-    # ``indexer.Projector`` stores the store sequence it projected up to with each commit:
+    # ``projection.Projector`` stores the store sequence it projected up to with each commit:
     # ``commit(checkpoint=n)``, ``rebuild(items, checkpoint=n)``, ``checkpoint()``. (base.py does
     # not declare these yet.)
 

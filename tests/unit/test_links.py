@@ -9,7 +9,8 @@ import pytest
 from heatseeker import links, uses
 from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.heat import events
-from heatseeker.indexer import Indexer, Projector
+from heatseeker.indexer import Indexer
+from heatseeker.projection import Projector
 from heatseeker.query import tree as t
 from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
