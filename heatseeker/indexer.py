@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from heatseeker import documents, links, secrets
-from heatseeker.heat.client import HeatError, HeatSource, HeatUnavailable
+from heatseeker.heat.client import DELETE_COMPLETE, HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
 from heatseeker.store import Change, Record, Store
 
@@ -123,6 +123,59 @@ class SyncReport:
     tombstoned: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _per_stack(events: Sequence[StackEvent], report: BatchReport) -> dict[str, list[StackEvent]]:
+    """A batch's events per stack, oldest first; backup stacks (``name*``) ignored."""
+    by_stack: dict[str, list[StackEvent]] = defaultdict(list)
+    for ev in events:
+        if ev.is_backup:
+            report.ignored += 1
+        else:
+            by_stack[ev.stack_id].append(ev)
+    for evs in by_stack.values():
+        evs.sort(key=lambda e: e.timestamp)
+    return by_stack
+
+
+def _state_only(rec: Record, doc: dict, ev: StackEvent, state: str) -> Change | None:
+    """A known stack's action started: its state changes, its content not yet (no read). None
+    when the record is as new already."""
+    if ev.timestamp <= rec.version:
+        return None
+    doc = documents.with_state(doc, state, ev.status_reason, ev.timestamp)
+    return Change(rec.id, ev.timestamp, doc, **_context(ev))
+
+
+class _Listing:
+    """Heat's listing of every project's stacks, and each stack's depth in it: reconcile reads a
+    stack after its parent and after the stack that may have created it (OS::Heat::Stack), since
+    their secrets pass down."""
+
+    def __init__(self, items: dict[str, dict]):
+        self.items = items
+        self._by_name: dict[tuple, list[str]] = defaultdict(list)
+        for sid, item in items.items():
+            self._by_name[(item.get("project"), item.get("stack_name"))].append(sid)
+
+    def up(self, sid: str) -> str | None:
+        """The parent, or the listed stack of the same project that may have created it."""
+        item = self.items[sid]
+        if item.get("parent"):
+            return item["parent"]
+        for name in links.creator_names(str(item.get("stack_name") or "")):
+            found = self._by_name.get((item.get("project"), name))
+            if found:
+                return found[0]
+        return None
+
+    def depth(self, sid: str) -> int:
+        d, cursor, seen = 0, self.up(sid), {sid}
+        while cursor and cursor in self.items and cursor not in seen:
+            seen.add(cursor)
+            d += 1
+            cursor = self.up(cursor)
+        return d
 
 
 # store meta: the documents.RULES_VERSION every document in the record was built by
@@ -326,94 +379,96 @@ class Indexer:
         """Apply one batch durably. Raises HeatUnavailable (after writing what it could) when some
         stacks could not be read, so that the caller requeues the batch."""
         report = BatchReport(events=len(events))
-        by_stack: dict[str, list[StackEvent]] = defaultdict(list)
-        for ev in events:
-            if ev.is_backup:
-                report.ignored += 1
-                continue
-            by_stack[ev.stack_id].append(ev)
+        by_stack = _per_stack(events, report)
         if not by_stack:
             return report
         known = self.store.get_many(by_stack)
-        changes: list[Change] = []
-        to_read: dict[str, StackEvent] = {}
-        for sid, evs in by_stack.items():
-            evs.sort(key=lambda e: e.timestamp)
-            last = evs[-1]
-            rec = known.get(sid)
-            if rec is not None and rec.deleted:
-                report.ignored += len(evs)  # a tombstone is final: late events change nothing
-                continue
-            if any(e.kind == "stack" and e.action == "DELETE" and e.phase == "end" for e in evs):
-                changes.append(Change(sid, max(e.timestamp for e in evs)))
-                report.tombstoned += 1
-                continue
-            only_starts = all(e.kind == "stack" and e.phase == "start" for e in evs)
-            if only_starts and rec is not None and rec.doc is not None and last.state:
-                if last.timestamp > rec.version:
-                    doc = documents.with_state(rec.doc, last.state, last.status_reason, last.timestamp)
-                    changes.append(Change(sid, last.timestamp, doc, **_context(last)))
-                else:
-                    report.ignored += len(evs)
-                continue
-            # the overlay candidate: the newest event that finished an action
-            finished = [e for e in evs if e.kind == "stack" and e.phase in ("end", "error")]
-            to_read[sid] = finished[-1] if finished else last
-        if to_read and self.source is None:
-            raise HeatUnavailable("no Heat source configured")
-        failures: list[str] = []
-        if to_read:
-            assert self.source is not None
-            snapshots = {}
-            for sid, result in self.source.read_many(list(to_read)):
-                report.reads += 1
-                ev = to_read[sid]
-                if isinstance(result, HeatError):
-                    LOG.warning("stack %s: Heat read failed: %s", sid, result)
-                    failures.append(sid)
-                    continue
-                if result is None:  # gone
-                    changes.append(Change(sid, max(now_us(), ev.timestamp)))
-                    report.tombstoned += 1
-                    continue
-                snapshots[sid] = result
-            fresh: dict[str, dict] = {}
-            # parents before children: a child is masked with what its parent passes down
-            for sid in _parents_first(snapshots):
-                result, ev = snapshots[sid], to_read[sid]
-                built = self._document(result, known, fresh=fresh, check_parent=True)
-                fresh[sid] = built.summary
-                doc = built.doc
-                status = doc["status"]
-                if (
-                    ev.kind == "stack"
-                    and ev.phase in ("end", "error")
-                    and ev.state
-                    and status == f"{ev.action}_IN_PROGRESS"
-                    and ev.state != status
-                ):
-                    # Heat sent the notification before writing the state: the event is newer
-                    doc = documents.with_state(doc, ev.state, built.scrub(ev.status_reason),
-                                               result.read_at)
-                changes.append(Change(sid, result.read_at, doc, **_context(ev),
-                                      file_digests=file_digests(getattr(result, "files", None), self.key),
-                                      taint=built.summary))
-        applied = self.store.apply(changes, self._links)[: len(changes)]
-        report.written = sum(applied)
-        last_ev = max(events, key=lambda e: e.timestamp) if events else None
-        if last_ev is not None:
-            self.store.set_meta(
-                last_event={
-                    "event_type": f"{last_ev.kind}.{last_ev.action}.{last_ev.phase}".lower(),
-                    "stack_id": last_ev.stack_id,
-                    "timestamp_us": last_ev.timestamp,
-                    "handled_at": time.time(),
-                }
-            )
+        changes, to_read = self._without_reads(by_stack, known, report)
+        failures = self._read_and_build(to_read, known, changes, report)
+        report.written = sum(self.store.apply(changes, self._links)[: len(changes)])
+        self._note_last_event(events)
         if failures:
             report.failed = failures
             raise HeatUnavailable(f"could not read {len(failures)} stack(s) from Heat: {failures[:5]}")
         return report
+
+    def _without_reads(self, by_stack: dict[str, list[StackEvent]], known: dict[str, Record],
+                       report: BatchReport) -> tuple[list[Change], dict[str, StackEvent]]:
+        """What the events decide without reading Heat (tombstones, state-only changes, late
+        events ignored), and the stacks to read, each with the event whose state may overlay the
+        read: the newest that finished an action, else the newest."""
+        changes: list[Change] = []
+        to_read: dict[str, StackEvent] = {}
+        for sid, evs in by_stack.items():
+            rec, last = known.get(sid), evs[-1]
+            if rec is not None and rec.deleted:
+                report.ignored += len(evs)  # a tombstone is final: late events change nothing
+            elif any(e.is_tombstone for e in evs):
+                changes.append(Change(sid, max(e.timestamp for e in evs)))
+                report.tombstoned += 1
+            elif (all(e.is_start for e in evs) and rec is not None and rec.doc is not None
+                  and last.state):
+                change = _state_only(rec, rec.doc, last, last.state)
+                if change is None:
+                    report.ignored += len(evs)
+                else:
+                    changes.append(change)
+            else:
+                finished = [e for e in evs if e.is_final]
+                to_read[sid] = finished[-1] if finished else last
+        return changes, to_read
+
+    def _read_and_build(self, to_read: dict[str, StackEvent], known: dict[str, Record],
+                        changes: list[Change], report: BatchReport) -> list[str]:
+        """Read ``to_read`` from Heat and add their changes: a tombstone for a stack Heat no longer
+        has, then the documents, parents first (a child is masked with what its parent passes
+        down). Returns the stacks that could not be read."""
+        if not to_read:
+            return []
+        if self.source is None:
+            raise HeatUnavailable("no Heat source configured")
+        failures: list[str] = []
+        snapshots = {}
+        for sid, result in self.source.read_many(list(to_read)):
+            report.reads += 1
+            if isinstance(result, HeatError):
+                LOG.warning("stack %s: Heat read failed: %s", sid, result)
+                failures.append(sid)
+            elif result is None:  # gone
+                changes.append(Change(sid, max(now_us(), to_read[sid].timestamp)))
+                report.tombstoned += 1
+            else:
+                snapshots[sid] = result
+        fresh: dict[str, dict] = {}
+        for sid in _parents_first(snapshots):
+            changes.append(self._read_change(sid, snapshots[sid], to_read[sid], known, fresh))
+        return failures
+
+    def _read_change(self, sid: str, snapshot, ev: StackEvent, known: dict[str, Record],
+                     fresh: dict[str, dict]) -> Change:
+        """A stack read from Heat, as a store change caused by ``ev``: with the event's state
+        overlaid when the event is newer than the read (``StackEvent.newer_state``)."""
+        built = self._document(snapshot, known, fresh=fresh, check_parent=True)
+        fresh[sid] = built.summary
+        doc = built.doc
+        state = ev.newer_state(doc["status"])
+        if state is not None:
+            doc = documents.with_state(doc, state, built.scrub(ev.status_reason), snapshot.read_at)
+        return Change(sid, snapshot.read_at, doc, **_context(ev),
+                      file_digests=file_digests(getattr(snapshot, "files", None), self.key),
+                      taint=built.summary)
+
+    def _note_last_event(self, events: Sequence[StackEvent]) -> None:
+        """The batch's newest event, for ``heatseeker status`` and the upgrade check."""
+        last_ev = max(events, key=lambda e: e.timestamp)
+        self.store.set_meta(
+            last_event={
+                "event_type": f"{last_ev.kind}.{last_ev.action}.{last_ev.phase}".lower(),
+                "stack_id": last_ev.stack_id,
+                "timestamp_us": last_ev.timestamp,
+                "handled_at": time.time(),
+            }
+        )
 
     # -- reconcile ----------------------------------------------------------------------------------
 
@@ -423,43 +478,38 @@ class Indexer:
         started = time.monotonic()
         listing_started = now_us()
         report = SyncReport()
-        listing: dict[str, dict] = {}
+        listing = self._listing(progress)
+        report.listed = len(listing.items)
+        stored = self.store.live_summaries()
+        todo = self._to_read(listing, stored, full, report)
+        self._read_by_depth(todo, listing, report, progress)
+        self._tombstone_unlisted(stored, listing, listing_started, report)
+        self.store.prune_revisions()
+        self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
+        if full and not report.errors:  # every stack was read again under these rules
+            self.store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _listing(self, progress: Progress | None) -> _Listing:
+        """Heat's listing of every project's stacks, backup stacks left out."""
+        assert self.source is not None
+        items: dict[str, dict] = {}
         for item in self.source.list_stacks():
             if str(item.get("stack_name", "")).endswith("*"):
                 continue  # backup stacks of an update in progress
-            listing[item["id"]] = item
-            if progress and len(listing) % 200 == 0:
-                progress(len(listing), 0, "listing")
-        report.listed = len(listing)
-        stored = self.store.live_summaries()
-        dead = self.store.tombstoned(listing)
+            items[item["id"]] = item
+            if progress and len(items) % 200 == 0:
+                progress(len(items), 0, "listing")
+        return _Listing(items)
 
-        by_name: dict[tuple, list[str]] = defaultdict(list)
-        for sid, item in listing.items():
-            by_name[(item.get("project"), item.get("stack_name"))].append(sid)
-
-        def up(sid: str) -> str | None:
-            """The parent, or the stack that may have created it (OS::Heat::Stack): its
-            secrets pass down, so it is read first."""
-            item = listing[sid]
-            if item.get("parent"):
-                return item["parent"]
-            for name in links.creator_names(str(item.get("stack_name") or "")):
-                found = by_name.get((item.get("project"), name))
-                if found:
-                    return found[0]
-            return None
-
-        def depth_of(sid: str) -> int:
-            d, cursor, seen = 0, up(sid), {sid}
-            while cursor and cursor in listing and cursor not in seen:
-                seen.add(cursor)
-                d += 1
-                cursor = up(cursor)
-            return d
-
+    def _to_read(self, listing: _Listing, stored: dict[str, dict], full: bool,
+                 report: SyncReport) -> dict[int, list[str]]:
+        """The listed stacks to read (missing from the store, changed, or all with ``full``;
+        tombstones never), by their depth in the listing."""
+        dead = self.store.tombstoned(listing.items)
         todo: dict[int, list[str]] = defaultdict(list)
-        for sid, item in listing.items():
+        for sid, item in listing.items.items():
             if sid in dead:
                 continue
             have = stored.get(sid)
@@ -470,11 +520,17 @@ class Indexer:
             else:
                 report.unchanged += 1
                 continue
-            todo[depth_of(sid)].append(sid)
+            todo[listing.depth(sid)].append(sid)
+        return todo
+
+    def _read_by_depth(self, todo: dict[int, list[str]], listing: _Listing, report: SyncReport,
+                       progress: Progress | None) -> None:
+        """Read and store the stacks of ``todo``, parents before children (a child's path,
+        parent resource and inherited secrets come from its parent), in store batches of 200."""
+        assert self.source is not None
         total = sum(len(v) for v in todo.values())
         done = 0
         fresh: dict[str, dict] = {}  # summaries built in this run (a store from before has none)
-        # parents before children: a child's path and parent resource come from its parent
         for depth in sorted(todo):
             batch: list[Change] = []
             for sid, result in self.source.read_many(todo[depth]):
@@ -486,7 +542,7 @@ class Indexer:
                     report.tombstoned += 1
                 else:
                     report.read += 1
-                    project = listing[sid].get("project")
+                    project = listing.items[sid].get("project")
                     built = self._document(result, {}, project, fresh=fresh)
                     fresh[sid] = built.summary
                     batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
@@ -497,10 +553,14 @@ class Indexer:
                 if progress:
                     progress(done, total, "reading stacks")
             self.store.apply(batch, self._links)
-        # what Heat no longer lists: confirm with a read, then tombstone
-        missing = [
-            sid for sid, have in stored.items() if sid not in listing and have["version"] < listing_started
-        ]
+
+    def _tombstone_unlisted(self, stored: dict[str, dict], listing: _Listing,
+                            listing_started: int, report: SyncReport) -> None:
+        """Tombstone the stored stacks Heat no longer lists, once a read confirms each is gone
+        (a stack written after the listing started is left for the next run)."""
+        assert self.source is not None
+        missing = [sid for sid, have in stored.items()
+                   if sid not in listing.items and have["version"] < listing_started]
         gone: list[Change] = []
         for sid in missing:
             try:
@@ -508,15 +568,9 @@ class Indexer:
             except HeatError as exc:
                 report.errors.append(f"{sid}: {exc}")
                 continue
-            if shown is None or shown.get("stack_status") == "DELETE_COMPLETE":
+            if shown is None or shown.get("stack_status") == DELETE_COMPLETE:
                 gone.append(Change(sid, now_us()))
         report.tombstoned += sum(self.store.apply(gone, self._links)[: len(gone)])
-        self.store.prune_revisions()
-        self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
-        if full and not report.errors:  # every stack was read again under these rules
-            self.store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
-        report.seconds = time.monotonic() - started
-        return report
 
     @staticmethod
     def _changed(item: dict, have: dict) -> bool:

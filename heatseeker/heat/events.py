@@ -102,6 +102,34 @@ class StackEvent:
     def is_known_action(self) -> bool:
         return self.kind == KIND_AUTOSCALING or self.action in KNOWN_ACTIONS
 
+    # What an event says about its stack (the indexer's decisions read these, never the strings).
+
+    @property
+    def is_start(self) -> bool:
+        """A stack action began (``orchestration.stack.<action>.start``): the state changes, the
+        content not yet."""
+        return self.kind == KIND_STACK and self.phase == "start"
+
+    @property
+    def is_final(self) -> bool:
+        """A stack action finished (``end`` or ``error``): the stack is worth reading again."""
+        return self.kind == KIND_STACK and self.phase in ("end", "error")
+
+    @property
+    def is_tombstone(self) -> bool:
+        """``orchestration.stack.delete.end``: the stack is gone for good (Heat never reuses an
+        id)."""
+        return self.kind == KIND_STACK and self.action == "DELETE" and self.phase == "end"
+
+    def newer_state(self, read_status: str | None) -> str | None:
+        """The state this event reached, when a read of its stack still shows the event's action
+        in progress: Heat notifies *before* it writes the state, so the event is newer than the
+        read. None otherwise."""
+        if (self.is_final and self.state and read_status == f"{self.action}_IN_PROGRESS"
+                and self.state != read_status):
+            return self.state
+        return None
+
 
 def parse_timestamp(value: Any) -> int:
     """Microseconds since the epoch for an oslo.messaging timestamp (UTC when it has no zone)."""
