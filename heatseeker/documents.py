@@ -55,7 +55,6 @@ TEMPLATE_VERSION_KEYS = (
 _PARAM_SECTIONS = ("parameters", "Parameters")  # HOT, CFN
 _HIDDEN_FLAGS = ("hidden", "NoEcho")
 _DEFAULT_KEYS = ("default", "Default")
-_ENV_SECTIONS = ("parameters", "parameter_defaults")
 
 # In a reason, the value of a secret place is replaced wherever it occurs when at least
 # SUBSTRING_MIN long, and as a whole word when at least TOKEN_MIN long (shorter ones would mangle
@@ -64,7 +63,6 @@ TOKEN_MIN = 3
 SUBSTRING_MIN = 8
 
 _MAX_EMBEDDED_DEPTH = 4
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # -- status and time -------------------------------------------------------------------------------
@@ -130,18 +128,6 @@ def _key(key: Any) -> str:
 # -- hidden parameters ---------------------------------------------------------------------------
 
 
-def _truthy(flag: Any) -> bool:
-    return secrets.truthy(flag)
-
-
-def _param_defs(template: Any) -> Iterator[tuple[str, dict]]:
-    return secrets.param_defs(template)
-
-
-def _looks_like_template(text: str) -> bool:
-    return secrets.looks_like_template(text)
-
-
 def _load_yaml(text: Any) -> Any:
     return secrets.load_yaml(text)
 
@@ -157,7 +143,7 @@ def _embedded(value: Any, depth: int = 0) -> Iterator[dict]:
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
-        elif isinstance(item, str) and _looks_like_template(item):
+        elif isinstance(item, str) and secrets.looks_like_template(item):
             parsed = _load_yaml(item)
             if isinstance(parsed, dict):
                 yield parsed
@@ -275,7 +261,7 @@ class _Masker:
             for name, definition in params.items():
                 if not isinstance(definition, dict):
                     continue
-                if name in hidden or any(_truthy(definition.get(f)) for f in _HIDDEN_FLAGS):
+                if name in hidden or any(secrets.truthy(definition.get(f)) for f in _HIDDEN_FLAGS):
                     for k in _DEFAULT_KEYS:
                         if k in definition and definition[k] != MASK:
                             definition[k] = self.mask(definition[k])
@@ -289,7 +275,7 @@ class _Masker:
             return {k: self._inline(v, depth) for k, v in value.items()}
         if isinstance(value, list):
             return [self._inline(v, depth) for v in value]
-        if isinstance(value, str) and depth < _MAX_EMBEDDED_DEPTH and _looks_like_template(value):
+        if isinstance(value, str) and depth < _MAX_EMBEDDED_DEPTH and secrets.looks_like_template(value):
             parsed = _load_yaml(value)
             if isinstance(parsed, dict):
                 parsed = _jsonable(parsed)
@@ -489,11 +475,6 @@ def registry_entries(registry: Any) -> tuple[list[str], list[str]]:
     return sorted(types), sorted(maps)
 
 
-# Tree fields a link (an OS::Heat::Stack resource's stack, see heatseeker/links.py) rewrites; Heat's
-# own parent stays in ``parent_id`` for nested stacks. None/empty when the stack is not linked.
-LINK_STACK = "OS::Heat::Stack"
-
-
 @dataclass(frozen=True)
 class Built:
     """A document, with what its stack passes down to its nested stacks (``secrets.summary``:
@@ -525,15 +506,6 @@ def build(
                      inherited=inherited).doc
 
 
-def _passed_by_parent(raw_params: Mapping, template: Mapping) -> set[str]:
-    """Parameters whose value differs from the template's default: what a parent may have passed."""
-    defaults = {name: next((d[k] for k in _DEFAULT_KEYS if k in d), None)
-                for name, d in _param_defs(template)}
-    return {name for name, value in raw_params.items()
-            if name not in PSEUDO_PARAMETERS
-            and (name not in defaults or defaults[name] is None or str(defaults[name]) != str(value))}
-
-
 def build_all(
     snapshot: Any,
     *,
@@ -544,123 +516,52 @@ def build_all(
     now: dt.datetime | None = None,
     inherited: Inherited | None = None,
 ) -> Built:
-    """``build``, with the summary for the stack's children and the reason scrubber."""
-    show: Mapping = getattr(snapshot, "show", None) or {}
-    raw_template = getattr(snapshot, "template", None)
-    raw_template = raw_template if isinstance(raw_template, Mapping) else {}
-    raw_env = getattr(snapshot, "environment", None)
-    raw_env = raw_env if isinstance(raw_env, Mapping) else {}
-    files = getattr(snapshot, "files", None)
-    files = files if isinstance(files, Mapping) else {}
-    raw_resources = getattr(snapshot, "resources", None) or []
+    """``build``, with the summary for the stack's children and the reason scrubber.
 
-    stack_id = _str_or_none(show.get("id"))
-    name = _str_or_none(show.get("stack_name"))
-    raw_params = show.get("parameters")
-    raw_params = raw_params if isinstance(raw_params, Mapping) else {}
-    if project_id is None and isinstance(raw_params.get("OS::project_id"), str):
-        project_id = raw_params["OS::project_id"]
-
-    # -- which places are secret (heatseeker/secrets.py) --
-    inherited = inherited or secrets.NOTHING
-    env_params = raw_env.get("parameters")
-    env_params = env_params if isinstance(env_params, Mapping) else {}
-    env_defaults = raw_env.get("parameter_defaults")
-    env_defaults = env_defaults if isinstance(env_defaults, Mapping) else {}
-    if inherited.everything:  # the parent is unknown: whatever it may have passed is secret
-        inherited = Inherited(
-            params=frozenset(_passed_by_parent(raw_params, raw_template)),
-            members=frozenset({"*"}),
-            defaults=frozenset(_key(k) for k, _ in _keyed(env_defaults)),
-        )
-    declared = hidden_names(raw_template, raw_env, files)  # type: ignore[arg-type]
-    # a parameter_defaults entry the parent made secret reaches the parameters it was not passed
-    from_defaults = {p for p in inherited.defaults if p not in env_params}
-    secret_params = declared | inherited.params | from_defaults
-    registry = raw_env.get("resource_registry")
-    ctx = secrets.Context(files=files, registry=registry if isinstance(registry, Mapping) else {},
-                          parse=_parsed_file)
-    analysis = secrets.analyse(raw_template, secret_params, members=inherited.members, ctx=ctx)
-    secret_defaults = declared | inherited.defaults
-    summary = secrets.summary(analysis, secret_defaults, analysis.unknown)
+    The steps: Heat's answers, each of its expected shape (``_answers``) → which places are secret
+    (``_secret_places``) → each part, masked (``_Masker`` keeps the values it masked) → the reason
+    scrubber of those values → the document (one key per field of ``query/fields.py``, plus the
+    free-form parts).
+    """
+    a = _answers(snapshot)
+    if project_id is None and isinstance(a.params.get("OS::project_id"), str):
+        project_id = a.params["OS::project_id"]
+    found = _secret_places(a, inherited or secrets.NOTHING)
     masker = _Masker()
-
-    status = _str_or_none(show.get("stack_status"))
-    action, state = split_status(status) if status else (None, None)
-
-    parameters = {
-        name_: masker.mask(value) if name_ in secret_params else value
-        for name_, value in _jsonable(raw_params).items()
-        if name_ not in PSEUDO_PARAMETERS
-    }
-
-    raw_outputs = show.get("outputs")
-    outputs = [
-        _output(o)
-        for o in (raw_outputs if isinstance(raw_outputs, list) else [])
-        if isinstance(o, Mapping)
-    ]
-    for o in outputs:
-        if o["key"] in analysis.outputs:
-            o["value"] = masker.mask(o["value"])
-            if o["error"] is not None:
-                o["error"] = masker.mask(o["error"])
-
+    parameters = _masked_parameters(a, found, masker)
+    outputs = _masked_outputs(a, found, masker)
     resources = sorted(
-        (_resource(r) for r in raw_resources if isinstance(r, Mapping)),
+        (_resource(r) for r in a.resources if isinstance(r, Mapping)),
         key=lambda r: (r["name"] or "", r["type"] or "", r["physical_resource_id"] or ""),
     )
-
-    template = masker.template(_jsonable(raw_template), declared, analysis.literals)
-
-    environment = {
-        "parameters": masker.keys(_jsonable(env_params), secret_params),
-        "parameter_defaults": masker.keys(_jsonable(env_defaults), secret_defaults),
-    }
-    environment["resource_registry"] = _jsonable(raw_env.get("resource_registry") or {})
+    template = masker.template(_jsonable(a.template), found.declared, found.analysis.literals)
+    environment = _masked_environment(a, found, masker)
+    scrub = _ReasonScrubber(masker.values)  # after every mask: the values masked above
     registry_types, registry_map = registry_entries(environment["resource_registry"])
-
-    resource_types = sorted(
-        set(_template_types(raw_template)) | {r["type"] for r in resources if r["type"]}
-    )
-
-    scrub = _ReasonScrubber(masker.values)
-    tags = show.get("tags")
-    ancestor_ids = [str(a[0]) for a in ancestors]
-    created_at = iso(show.get("creation_time"))
-    moment = now or dt.datetime.now(dt.UTC)
-
+    stack_id = _str_or_none(a.show.get("id"))
+    name = _str_or_none(a.show.get("stack_name"))
     doc = {
         "id": stack_id,
         "name": name,
         "project_id": project_id,
-        "status": status,
-        "action": action,
-        "state": state,
-        "status_reason": scrub(_str_or_none(show.get("stack_status_reason"))),
-        "created_at": created_at,
-        "updated_at": iso(show.get("updated_time")) or created_at,
-        "deleted_at": iso(show.get("deletion_time")),
-        "description": _str_or_none(show.get("description")),
-        "tags": [_key(t) for t in tags if t is not None] if isinstance(tags, list) else [],
-        "parent_id": _str_or_none(show.get("parent")) or None,
-        "root_id": ancestor_ids[0] if ancestor_ids else stack_id,
-        "ancestors": ancestor_ids,
-        "path": [str(a[1]) for a in ancestors] + [name or ""],
-        "depth": len(ancestor_ids),
-        "parent_resource": parent_resource,
+        **_status_fields(a.show, scrub),
+        **_time_fields(a.show),
+        "description": _str_or_none(a.show.get("description")),
+        "tags": _tags(a.show.get("tags")),
+        **_tree_fields(a.show, stack_id, name, ancestors, parent_resource),
         # who created the stack (a user name) and Heat's domain project for the stack's users:
         # operator details, admin-only by default in the API ([api] admin_only_fields)
-        "stack_owner": _str_or_none(show.get("stack_owner")),
-        "stack_user_project_id": _str_or_none(show.get("stack_user_project_id")),
+        "stack_owner": _str_or_none(a.show.get("stack_owner")),
+        "stack_user_project_id": _str_or_none(a.show.get("stack_user_project_id")),
         "parameters": parameters,
         "outputs": [{**o, "error": scrub.deep(o["error"])} for o in outputs],
         "resources": [{**r, "status_reason": scrub(r["status_reason"])} for r in resources],
-        "resource_types": resource_types,
+        "resource_types": sorted(
+            set(_template_types(a.template)) | {r["type"] for r in resources if r["type"]}),
         "template": template,
-        "template_version": _template_version(raw_template),
+        "template_version": _template_version(a.template),
         "environment": environment,
-        "files": sorted(str(k) for k in files),
+        "files": sorted(str(k) for k in a.files),
         "fingerprint": fingerprint(template),
         "template_fingerprint": template_fingerprint(template),
         "registry_types": registry_types,
@@ -669,10 +570,147 @@ def build_all(
         # one (Heat keeps no parent for it): the creator's id and the kind of link
         "created_by": None,
         "link": None,
-        "indexed_at": iso(moment),
+        "indexed_at": iso(now or dt.datetime.now(dt.UTC)),
         "version": version,
     }
-    return Built(doc=doc, summary=summary, scrub=scrub)
+    return Built(doc=doc, summary=found.summary, scrub=scrub)
+
+
+# -- the steps of build_all --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """Heat's answers for one stack (a ``StackSnapshot``), each of the shape it should have:
+    anything else reads as empty."""
+
+    show: Mapping
+    template: Mapping
+    environment: Mapping
+    files: Mapping
+    resources: Sequence
+    params: Mapping  # the show's parameters
+    env_params: Mapping  # the environment's parameters
+    env_defaults: Mapping  # the environment's parameter_defaults
+
+
+def _mapping(value: Any) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _answers(snapshot: Any) -> _Answers:
+    show = getattr(snapshot, "show", None) or {}
+    env = _mapping(getattr(snapshot, "environment", None))
+    return _Answers(
+        show=show,
+        template=_mapping(getattr(snapshot, "template", None)),
+        environment=env,
+        files=_mapping(getattr(snapshot, "files", None)),
+        resources=getattr(snapshot, "resources", None) or [],
+        params=_mapping(show.get("parameters")),
+        env_params=_mapping(env.get("parameters")),
+        env_defaults=_mapping(env.get("parameter_defaults")),
+    )
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """Which places of one stack are secret (heatseeker/secrets.py)."""
+
+    declared: set[str]  # parameters declared secret here (hidden, NoEcho, encrypted_param_names)
+    params: set[str]  # every secret parameter: declared, or made secret by the parent
+    defaults: set[str]  # secret parameter_defaults names
+    analysis: secrets.Analysis  # secret outputs, literal properties, places not followed
+    summary: dict  # what the stack passes down to its children (kept with its record)
+
+
+def _secret_places(a: _Answers, inherited: Inherited) -> _Secrets:
+    if inherited.everything:  # the parent is unknown: whatever it may have passed is secret
+        inherited = Inherited(
+            params=frozenset(_passed_by_parent(a.params, a.template)),
+            members=frozenset({"*"}),
+            defaults=frozenset(_key(k) for k, _ in _keyed(a.env_defaults)),
+        )
+    declared = hidden_names(a.template, a.environment, a.files)  # type: ignore[arg-type]
+    # a parameter_defaults entry the parent made secret reaches the parameters it was not passed
+    from_defaults = {p for p in inherited.defaults if p not in a.env_params}
+    secret_params = declared | inherited.params | from_defaults
+    ctx = secrets.Context(files=a.files, registry=_mapping(a.environment.get("resource_registry")),
+                          parse=_parsed_file)
+    analysis = secrets.analyse(a.template, secret_params, members=inherited.members, ctx=ctx)
+    secret_defaults = declared | inherited.defaults
+    return _Secrets(declared=declared, params=secret_params, defaults=secret_defaults,
+                    analysis=analysis,
+                    summary=secrets.summary(analysis, secret_defaults, analysis.unknown))
+
+
+def _passed_by_parent(raw_params: Mapping, template: Mapping) -> set[str]:
+    """Parameters whose value differs from the template's default: what a parent may have passed."""
+    defaults = {name: next((d[k] for k in _DEFAULT_KEYS if k in d), None)
+                for name, d in secrets.param_defs(template)}
+    return {name for name, value in raw_params.items()
+            if name not in PSEUDO_PARAMETERS
+            and (name not in defaults or defaults[name] is None or str(defaults[name]) != str(value))}
+
+
+def _masked_parameters(a: _Answers, found: _Secrets, masker: _Masker) -> dict:
+    return {
+        name: masker.mask(value) if name in found.params else value
+        for name, value in _jsonable(a.params).items()
+        if name not in PSEUDO_PARAMETERS
+    }
+
+
+def _masked_outputs(a: _Answers, found: _Secrets, masker: _Masker) -> list[dict]:
+    raw = a.show.get("outputs")
+    outputs = [_output(o) for o in (raw if isinstance(raw, list) else []) if isinstance(o, Mapping)]
+    for o in outputs:
+        if o["key"] in found.analysis.outputs:
+            o["value"] = masker.mask(o["value"])
+            if o["error"] is not None:
+                o["error"] = masker.mask(o["error"])
+    return outputs
+
+
+def _masked_environment(a: _Answers, found: _Secrets, masker: _Masker) -> dict:
+    return {
+        "parameters": masker.keys(_jsonable(a.env_params), found.params),
+        "parameter_defaults": masker.keys(_jsonable(a.env_defaults), found.defaults),
+        "resource_registry": _jsonable(a.environment.get("resource_registry") or {}),
+    }
+
+
+def _status_fields(show: Mapping, scrub: _ReasonScrubber) -> dict:
+    status = _str_or_none(show.get("stack_status"))
+    action, state = split_status(status) if status else (None, None)
+    return {"status": status, "action": action, "state": state,
+            "status_reason": scrub(_str_or_none(show.get("stack_status_reason")))}
+
+
+def _time_fields(show: Mapping) -> dict:
+    created_at = iso(show.get("creation_time"))
+    return {"created_at": created_at,
+            "updated_at": iso(show.get("updated_time")) or created_at,
+            "deleted_at": iso(show.get("deletion_time"))}
+
+
+def _tags(tags: Any) -> list[str]:
+    return [_key(t) for t in tags if t is not None] if isinstance(tags, list) else []
+
+
+def _tree_fields(show: Mapping, stack_id: str | None, name: str | None,
+                 ancestors: Sequence[tuple[str, str]], parent_resource: str | None) -> dict:
+    """The stack's place in its tree, from Heat's parent chain (links.py rewrites these for a
+    stack an OS::Heat::Stack resource created)."""
+    ancestor_ids = [str(a[0]) for a in ancestors]
+    return {
+        "parent_id": _str_or_none(show.get("parent")) or None,
+        "root_id": ancestor_ids[0] if ancestor_ids else stack_id,
+        "ancestors": ancestor_ids,
+        "path": [str(a[1]) for a in ancestors] + [name or ""],
+        "depth": len(ancestor_ids),
+        "parent_resource": parent_resource,
+    }
 
 
 def _keyed(value: Any) -> Iterator[tuple[str, Any]]:
