@@ -41,6 +41,18 @@ from heatseeker.secrets import Inherited
 # left values a hidden parameter passed down in clear): the record then says its documents must be
 # read again from Heat (`heatseeker sync --full`), and `heatseeker-status upgrade check` fails until
 # they are. A change of the index's layout is the engines' own SCHEMA_VERSION (`heatseeker reindex`).
+#
+# Adding a typed field to the document:
+#   1. build_all: its key (a `_..._fields` step when it takes more than a line);
+#   2. query/fields.py FIELDS (its type; LIST_FIELDS, FULLTEXT_EXCLUDED, ADMIN_ONLY_DEFAULT as
+#      they apply); api/facets.py and api/openapi.yaml to show it; tests/unit/test_documents.py
+#      DOC_KEYS and the conformance corpus;
+#   3. each engine's SCHEMA_VERSION (engines build their schema from FIELDS): the old index is
+#      refused until `heatseeker reindex` (exit 3);
+#   4. RULES_VERSION here: the stored documents lack the field until `heatseeker sync --full`
+#      reads every stack again (reindex only re-projects the record, it never asks Heat);
+#   5. diff.view only if the history should see the field change (it changes digests: each
+#      stack's next write is then a revision).
 RULES_VERSION = 2
 MASK = secrets.MASK
 
