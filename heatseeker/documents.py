@@ -367,7 +367,7 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _resource(item: Mapping) -> dict:
+def resource(item: Mapping) -> dict:
     return {
         "name": _str_or_none(item.get("resource_name")),
         "type": _str_or_none(item.get("resource_type")),
@@ -543,7 +543,7 @@ def build_all(
     parameters = _masked_parameters(a, found, masker)
     outputs = _masked_outputs(a, found, masker)
     resources = sorted(
-        (_resource(r) for r in a.resources if isinstance(r, Mapping)),
+        (resource(r) for r in a.resources if isinstance(r, Mapping)),
         key=lambda r: (r["name"] or "", r["type"] or "", r["physical_resource_id"] or ""),
     )
     template = masker.template(_jsonable(a.template), found.declared, found.analysis.literals)

@@ -8,7 +8,10 @@
 * ``Indexer.reconcile`` (``heatseeker sync``) compares Heat's listing of every project with the
   store: it adds what is missing, refreshes what changed and tombstones what Heat no longer has.
 
-The engine is not written here: ``projection.py`` projects the store onto it.
+A stack read from Heat becomes a document through ``lineage.py`` (its place in the tree and what
+its parent made secret, then ``documents.build_all``); ``links.resolve`` rewrites each batch inside
+the store's transaction (``Store.apply``). The engine is not written here: ``projection.py``
+projects the store onto it.
 
 Versions are microseconds since the epoch: the notification's timestamp for state-only changes,
 the time a read started for documents read from the API. They have full precision and never wrap.
@@ -25,9 +28,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from heatseeker import documents, links, secrets
+from heatseeker import documents, links
 from heatseeker.heat.client import DELETE_COMPLETE, HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
+from heatseeker.lineage import Lineage
 from heatseeker.store import Change, Record, Store
 
 LOG = logging.getLogger(__name__)
@@ -62,14 +66,6 @@ def _context(ev: StackEvent | None) -> dict:
     if ev is None:
         return {}
     return {"request_id": ev.request_id, "user_id": ev.user_id, "user_name": ev.user}
-
-
-def _nested_name_resource(name: str, parent_name: str) -> str | None:
-    """Heat names a nested stack ``<parent>-<resource>-<12 random chars>``."""
-    prefix = parent_name + "-"
-    if name.startswith(prefix) and len(name) > len(prefix) + 13 and name[-13] == "-":
-        return name[len(prefix) : -13] or None
-    return None
 
 
 def _same_reason(listed: str | None, stored: str | None) -> bool:
@@ -198,6 +194,7 @@ class Indexer:
         self.store = store
         self.source = source
         self.key = store.secret_key()
+        self.lineage = Lineage(store, source)
         if store.get_meta(DOCUMENTS_VERSION) is None and not any(store.counts()[k] for k in (
                 "stacks", "tombstones")):  # a new record: every document will follow these rules
             store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
@@ -207,171 +204,6 @@ class Indexer:
     def _links(self, changes: list[Change]) -> list[Change]:
         """Links Heat does not keep (OS::Heat::Stack), resolved inside the store's transaction."""
         return links.resolve(self.store, changes)
-
-    def _chain(self, show: dict, known: dict[str, Record]) -> tuple[list[tuple[str, str]], str | None]:
-        """Ancestors ``[(id, name)]`` root first and the parent resource name, for a stack's show.
-
-        Uses the store where it can and walks up through the API where it must.
-        """
-        parent_id = show.get("parent")
-        if not parent_id:
-            return [], None
-        rec = known.get(parent_id) or self.store.get(parent_id)
-        if rec is not None and rec.doc is not None:
-            pdoc = rec.doc
-            known_chain = list(zip(pdoc["ancestors"], pdoc["path"][:-1], strict=False))
-            known_chain.append((pdoc["id"], pdoc["name"]))
-            resource = next(
-                (r["name"] for r in pdoc.get("resources", []) if r.get("nested_stack_id") == show["id"]),
-                None,
-            )
-            return known_chain, resource or _nested_name_resource(show["stack_name"], pdoc["name"])
-        # parent not indexed yet: walk up through the API
-        chain: list[tuple[str, str]] = []
-        cursor: str | None = parent_id
-        seen = set()
-        while cursor and cursor not in seen and self.source is not None:
-            seen.add(cursor)
-            pshow = self.source.show(cursor)
-            if pshow is None:
-                break
-            chain.insert(0, (pshow["id"], pshow["stack_name"]))
-            cursor = pshow.get("parent")
-        parent_name = chain[-1][1] if chain else ""
-        return chain, _nested_name_resource(show["stack_name"], parent_name)
-
-    def _document(self, snapshot, known: dict[str, Record], project_id: str | None = None, *,
-                  fresh: dict[str, dict] | None = None, check_parent: bool = False
-                  ) -> documents.Built:
-        """The stack's document, masked with what its parent passes down (``_inherited``)."""
-        chain, parent_resource = self._chain(snapshot.show, known)
-        inherited = self._inherited(snapshot.show, known, parent_resource,
-                                    {} if fresh is None else fresh, check_parent=check_parent)
-        return documents.build_all(
-            snapshot,
-            project_id=project_id,
-            ancestors=chain,
-            parent_resource=parent_resource,
-            version=snapshot.read_at,
-            inherited=inherited,
-        )
-
-    # -- secrets passed down (heatseeker/secrets.py) ------------------------------------------------
-
-    def _inherited(self, show: dict, known: dict[str, Record], resource: str | None,
-                   fresh: dict[str, dict], *, check_parent: bool = False, depth: int = 0
-                   ) -> secrets.Inherited:
-        """What the stack's parent (Heat's, or the creator of an OS::Heat::Stack stack) made
-        secret in it, from the summary the parent's record keeps (``Change.taint``).
-
-        ``fresh``: summaries built in this batch (parents are built before their children).
-        The stored summary is used when it describes the parent's current template (the parent's
-        ``updated_time`` in Heat is the stored one; ``check_parent`` asks Heat, as notifications
-        of a child can come before the parent's record is refreshed); otherwise the parent is read
-        from Heat and its summary computed (up the tree as far as needed). A parent that is gone
-        or unreadable leaves ``UNKNOWN_PARENT``: whatever it may have passed is masked."""
-        parent_id = show.get("parent")
-        if parent_id:
-            summary = self._parent_summary(str(parent_id), known, fresh, check_parent, depth)
-            return (secrets.Inherited.from_summary(summary, resource) if summary is not None
-                    else secrets.UNKNOWN_PARENT)
-        creator = self._creator(show, known, fresh, check_parent, depth)
-        if creator is None:
-            return secrets.NOTHING
-        summary, creator_resource = creator
-        return (secrets.Inherited.from_summary(summary, creator_resource) if summary is not None
-                else secrets.UNKNOWN_PARENT)
-
-    def _parent_summary(self, parent_id: str, known: dict[str, Record], fresh: dict[str, dict],
-                        check: bool, depth: int) -> dict | None:
-        if parent_id in fresh:
-            return fresh[parent_id]
-        rec = known.get(parent_id) or self.store.get(parent_id)
-        if rec is not None and rec.deleted:
-            return None
-        if rec is not None and rec.doc is not None and rec.taint is not None:
-            if not check or self.source is None:
-                return rec.taint
-            shown = self.source.show(parent_id)
-            if shown is None:
-                return None
-            updated = documents.iso(shown.get("updated_time") or shown.get("creation_time"))
-            if updated == rec.doc.get("updated_at"):
-                fresh[parent_id] = rec.taint  # siblings in this batch need not ask again
-                return rec.taint
-        return self._summary_from_heat(parent_id, known, fresh, depth)
-
-    def _summary_from_heat(self, stack_id: str, known: dict[str, Record], fresh: dict[str, dict],
-                           depth: int) -> dict | None:
-        """Read a stack from Heat and compute what it passes down (not stored: its own read
-        stores it)."""
-        if self.source is None or depth > links.MAX_DEPTH:
-            return None
-        snap = self.source.read(stack_id)
-        if snap is None:
-            return None
-        pshow = snap.show
-        resource = None
-        if pshow.get("parent"):
-            gp = self.source.show(str(pshow["parent"]))
-            if gp is not None:  # Heat names a nested stack <parent>-<resource>-<12 chars>
-                resource = _nested_name_resource(str(pshow.get("stack_name") or ""),
-                                                 str(gp.get("stack_name") or ""))
-        inherited = self._inherited(pshow, known, resource, fresh, check_parent=True,
-                                    depth=depth + 1)
-        built = documents.build_all(snap, project_id=None, ancestors=[], parent_resource=resource,
-                                    version=snap.read_at, inherited=inherited)
-        fresh[stack_id] = built.summary
-        return built.summary
-
-    def _creator(self, show: dict, known: dict[str, Record], fresh: dict[str, dict], check: bool,
-                 depth: int) -> tuple[dict | None, str] | None:
-        """The summary of the OS::Heat::Stack resource's stack that created this root stack, and
-        the resource's name; None when no stack created it (a true root)."""
-        name = str(show.get("stack_name") or "")
-        sid = str(show.get("id") or "")
-        candidates = links.creator_names(name)
-        if not candidates:
-            return None
-        project = (show.get("parameters") or {}).get("OS::project_id")
-
-        def claims(doc: dict | None) -> str | None:
-            if not doc or (project and doc.get("project_id") not in (None, project)):
-                return None
-            for r in doc.get("resources") or []:
-                if r.get("type") != links.LINK:
-                    continue
-                if r.get("physical_resource_id") == sid or (
-                    not r.get("physical_resource_id")
-                    and name.startswith(f"{doc.get('name')}-{r.get('name')}-")
-                    and len(name) == len(f"{doc.get('name')}-{r.get('name')}-") + 12
-                ):
-                    return str(r.get("name"))
-            return None
-
-        stored = [r for r in known.values() if r.name in candidates and not r.deleted]
-        stored += [r for r in self.store.live_named(candidates) if r.id not in known]
-        for rec in stored:
-            resource = claims(rec.doc)
-            if resource is not None:
-                summary = self._parent_summary(rec.id, known, fresh, check, depth)
-                return summary, resource
-        if self.source is None or depth > links.MAX_DEPTH:
-            return None
-        for cand in candidates:  # not stored (yet): ask Heat
-            for item in self.source.named(cand):
-                if str(item.get("id")) == sid or str(item.get("stack_name", "")).endswith("*"):
-                    continue
-                snap = self.source.read(str(item["id"]))
-                if snap is None:
-                    continue
-                cdoc = {"name": snap.show.get("stack_name"),
-                        "project_id": (snap.show.get("parameters") or {}).get("OS::project_id"),
-                        "resources": [documents._resource(r) for r in snap.resources]}
-                resource = claims(cdoc)
-                if resource is not None:
-                    return self._summary_from_heat(str(item["id"]), known, fresh, depth + 1), resource
-        return None
 
     # -- notifications ----------------------------------------------------------------------------
 
@@ -448,7 +280,7 @@ class Indexer:
                      fresh: dict[str, dict]) -> Change:
         """A stack read from Heat, as a store change caused by ``ev``: with the event's state
         overlaid when the event is newer than the read (``StackEvent.newer_state``)."""
-        built = self._document(snapshot, known, fresh=fresh, check_parent=True)
+        built = self.lineage.document(snapshot, known, fresh=fresh, check_parent=True)
         fresh[sid] = built.summary
         doc = built.doc
         state = ev.newer_state(doc["status"])
@@ -543,7 +375,7 @@ class Indexer:
                 else:
                     report.read += 1
                     project = listing.items[sid].get("project")
-                    built = self._document(result, {}, project, fresh=fresh)
+                    built = self.lineage.document(result, {}, project, fresh=fresh)
                     fresh[sid] = built.summary
                     batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
                                         file_digests=file_digests(getattr(result, "files", None), self.key)))
