@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_log import log as oslo_logging
 
 from heatseeker import config
+from heatseeker.engines import names as engine_names
 from heatseeker.engines import open_engine
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
 from heatseeker.query import tree as t
@@ -33,8 +34,6 @@ LOG = logging.getLogger("heatseeker")
 
 # oslo.messaging imports eventlet's deprecation warning; it says nothing to heatseeker's users
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet")
-
-STACK_TYPE = "OS::Heat::Stack"
 
 
 class UsageError(Exception):
@@ -208,16 +207,8 @@ def _parse_sort(specs: list[str]) -> tuple[t.SortKey, ...]:
     return tuple(keys)
 
 
-def _hit_json(hit_id: str, score: float | None, version: int | None, source: dict, **extra) -> dict:
-    out = {"_id": hit_id, "_index": "heatseeker", "_type": STACK_TYPE, "_score": score,
-           "_source": source}
-    if version is not None:
-        out["_version"] = version
-    out.update(extra)
-    return out
-
-
 def cmd_search(conf, args) -> int:
+    from heatseeker.api import responses  # the API's answers, so --json reads like the API
     from heatseeker.searcher import Searcher
 
     view = Visibility(scope_of(args))  # the operator's CLI: every field, the projects asked for
@@ -229,21 +220,8 @@ def cmd_search(conf, args) -> int:
     if args.rollup == "root":
         rolled = searcher.search_roots(node, view=view, offset=args.offset,
                                        limit=args.limit, fields=fields, subtree=args.under)
-        body = {
-            "took": int((time.monotonic() - started) * 1000),
-            "timed_out": False,
-            "hits": {
-                "total": rolled.total,
-                "max_score": rolled.roots[0].score if rolled.roots else None,
-                "hits": [
-                    _hit_json(r.root_id, r.score, None, r.source or {"id": r.root_id},
-                              matched=r.matched,
-                              matches=[{"id": m.id, "path": m.path, "depth": m.depth,
-                                        "_score": m.score} for m in r.matches])
-                    for r in rolled.roots
-                ],
-            },
-        }
+        body = responses.rollup(rolled, view)
+        body["took"] = int((time.monotonic() - started) * 1000)
         if args.json:
             print(json.dumps(body, indent=2, ensure_ascii=False))
             return 0
@@ -260,15 +238,8 @@ def cmd_search(conf, args) -> int:
     res = searcher.search(node, view=view, sort=_parse_sort(args.sort or []),
                           offset=args.offset, limit=args.limit, fields=fields,
                           subtree=args.under)
-    body = {
-        "took": int((time.monotonic() - started) * 1000),
-        "timed_out": False,
-        "hits": {
-            "total": res.total,
-            "max_score": res.max_score,
-            "hits": [_hit_json(h.id, h.score, h.version, h.source) for h in res.hits],
-        },
-    }
+    body = responses.search(res, versions=True)
+    body["took"] = int((time.monotonic() - started) * 1000)
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
@@ -394,6 +365,7 @@ def cmd_serve(conf, args) -> int:
 
     from heatseeker.api.app import build_app
     from heatseeker.api.auth import is_loopback
+    from heatseeker.ui import with_ui
 
     host, port = conf.api.bind_host, conf.api.bind_port
     if conf.api.auth_strategy == "trusted-headers":
@@ -410,7 +382,7 @@ def cmd_serve(conf, args) -> int:
         if caveat:
             LOG.warning(caveat)
             print(f"warning: {caveat}", file=sys.stderr, flush=True)
-    app = build_app(conf)
+    app = with_ui(conf, build_app(conf))  # the web UI under /ui when [ui] enabled
     LOG.info("search API on http://%s:%d (auth: %s)", host, port, conf.api.auth_strategy)
     print(f"heatseeker search API on http://{host}:{port}/ (auth: {conf.api.auth_strategy})",
           flush=True)
@@ -669,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reindex", help="rebuild the search index from heatseeker's store (no Heat calls)")
     s.add_argument(
-        "--to", choices=["tantivy", "opensearch"],
+        "--to", choices=engine_names(),
         help="build the index of this engine instead of [engine] backend (moving an installation: "
         "reindex --to opensearch, then set [engine] backend = opensearch and restart)")
     s.set_defaults(func=cmd_reindex)

@@ -1,15 +1,9 @@
 """The search API: Searchlight v1 where Searchlight defined it, extended only with optional keys.
 
-    GET  /                          300, the versions document (no auth)
-    GET  /v1/openapi.yaml|.json     the OpenAPI description of all of it (no auth)
-    GET  /v1/search/plugins         the one resource type, OS::Heat::Stack
-    GET  /v1/search/facets          facets with value counts
-    POST /v1/search  (GET + body)   search (the Elasticsearch DSL subset, see query/dsl.py)
-    GET  /v1/search/stacks/{id}     one stack and its nested tree (heatseeker)
-    GET  /v1/search/uses?value=     every stack that uses a value, and where (heatseeker)
-    GET  /v1/search/stacks/{id}/history   its revisions (heatseeker, history/service.py)
-    GET  /v1/search/stacks/{id}/diff      the semantic diff of two revisions (?from=&to=)
-    GET  /v1/search/changes         which stacks changed a field, when, old → new values
+The routes (one table, with each route's policy rule) are in ``routes.py``, the answers' shapes
+(one builder, shared with the CLI) in ``responses.py``; this module decodes and checks requests,
+runs them through the searcher, and turns errors into JSON answers. The web UI is not part of it:
+whoever serves the API mounts the UI in front of it (``heatseeker serve``, ``api/wsgi.py``).
 
 Errors are JSON ``{"error": {"code", "title", "message"}}``; bad input is a 4xx, never a 500.
 Input is checked where it is decoded, before anything walks it: a body must be UTF-8 (or the
@@ -27,7 +21,6 @@ the searcher — the one place tenant isolation happens.
 from __future__ import annotations
 
 import concurrent.futures
-import copy
 import json
 import logging
 import os
@@ -40,7 +33,9 @@ import webob
 import webob.exc
 
 from heatseeker.api import facets as facets_mod
+from heatseeker.api import responses
 from heatseeker.api.auth import Authorizer, Caller, Forbidden, Unauthorized
+from heatseeker.api.routes import TABLE, NoRoute
 from heatseeker.engines.base import EngineError
 from heatseeker.query import dsl
 from heatseeker.query import highlight as highlight_mod
@@ -53,18 +48,13 @@ from heatseeker.query.request import (
     parse_bool,
     parse_search,
 )
+from heatseeker.query.source import engine_fields
 from heatseeker.query.visibility import HiddenField
 from heatseeker.searcher import Searcher, under
 
 LOG = logging.getLogger(__name__)
 
 OPENAPI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi.yaml")
-INDEX_NAME = "heatseeker"
-PLUGIN = {
-    "type": STACK_TYPE,
-    "alias-searching": "heatseeker-search",
-    "alias-indexing": "heatseeker-listener",
-}
 
 
 class ApiError(Exception):
@@ -166,114 +156,6 @@ def _count_param(value: str | None) -> int | None:
     return int(value)
 
 
-def _select(source: dict, spec) -> dict:
-    """Apply a normalised ``_source`` spec (True, False, include tuple, or include/exclude)."""
-    if spec is True:
-        return source
-    if spec is False:
-        return {}
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    if isinstance(spec, tuple):
-        include = spec
-    elif isinstance(spec, dict):
-        include = tuple(spec.get("include") or ())
-        exclude = tuple(spec.get("exclude") or ())
-    out = _pick(source, include) if include else dict(source)
-    if exclude:
-        out = copy.deepcopy(out)  # nested parts may be shared with the source
-    for path in exclude:
-        _drop(out, path.split("."))
-    return out
-
-
-def _pick_value(value, rest: str):
-    """The part of ``value`` under the dotted path ``rest`` (lists: per item), or _NOTHING."""
-    if isinstance(value, list):
-        items = [_pick_value(v, rest) for v in value]
-        kept = [i for i in items if i is not _NOTHING]
-        return kept if kept else _NOTHING
-    if isinstance(value, dict):
-        sub = _pick(value, (rest,))
-        return sub if sub else _NOTHING
-    return _NOTHING  # the path goes on below a scalar: nothing there
-
-
-_NOTHING = object()
-
-
-def _merge(into: dict, key: str, value) -> None:
-    have = into.get(key, _NOTHING)
-    if have is _NOTHING:
-        into[key] = value
-    elif isinstance(have, dict) and isinstance(value, dict):
-        for k, v in value.items():
-            _merge(have, k, v)
-    elif isinstance(have, list) and isinstance(value, list) and len(have) == len(value):
-        into[key] = [
-            (_merged(a, b) if isinstance(a, dict) and isinstance(b, dict) else b)
-            for a, b in zip(have, value, strict=True)
-        ]
-    else:
-        into[key] = value
-
-
-def _merged(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        _merge(out, k, v)
-    return out
-
-
-def _pick(source: dict, paths: tuple[str, ...]) -> dict:
-    out: dict = {}
-    for path in paths:
-        head, _, rest = path.partition(".")
-        if head == "*":
-            return dict(source)
-        if head.endswith("*"):
-            for k, v in source.items():
-                if k.startswith(head[:-1]):
-                    _merge(out, k, v)
-            continue
-        if head not in source:
-            continue
-        if not rest:
-            _merge(out, head, source[head])
-            continue
-        sub = _pick_value(source[head], rest)
-        if sub is not _NOTHING:
-            _merge(out, head, sub)
-    return out
-
-
-def _drop(doc, path: list[str]) -> None:
-    if not path:
-        return
-    if isinstance(doc, list):
-        for item in doc:
-            _drop(item, path)
-        return
-    if not isinstance(doc, dict):
-        return
-    if len(path) == 1:
-        doc.pop(path[0], None)
-    elif path[0] in doc:
-        _drop(doc[path[0]], path[1:])
-
-
-def _engine_fields(spec) -> tuple[str, ...] | None:
-    """The top-level keys the engine must return for a ``_source`` spec (None: all)."""
-    if spec is True or isinstance(spec, dict):
-        return None
-    if spec is False:
-        return ("id",)
-    heads = {p.split(".")[0] for p in spec}
-    if any(h.endswith("*") for h in heads):
-        return None
-    return tuple(sorted(heads | {"id"}))
-
-
 class App:
     def __init__(self, conf, searcher: Searcher, authorizer: Authorizer, history=None):
         self.conf = conf
@@ -291,23 +173,12 @@ class App:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(2, conf.api.threads), thread_name_prefix="search"
         )
-        self.routes: list[tuple[str, tuple[str, ...], Callable]] = [
-            ("/", ("GET",), self.versions),
-            ("/v1", ("GET",), self.version),
-            ("/v1/", ("GET",), self.version),
-            ("/v1/openapi.yaml", ("GET",), self.openapi_yaml),
-            ("/v1/openapi.json", ("GET",), self.openapi_json),
-            ("/v1/search/plugins", ("GET",), self.plugins),
-            ("/v1/search/facets", ("GET",), self.facets),
-            ("/v1/search", ("GET", "POST"), self.search),
-            ("/v1/search/", ("GET", "POST"), self.search),
-            ("/v1/search/changes", ("GET",), self.changes),
-            ("/v1/search/uses", ("GET",), self.uses),
-        ]
+        missing = sorted({r.handler for r in TABLE.routes
+                          if not callable(getattr(self, r.handler, None))})
+        if missing:  # a route naming no method of App fails here, not on its first request
+            raise TypeError(f"routes.py names handlers App does not have: {', '.join(missing)}")
 
     # -- plumbing -------------------------------------------------------------------------------
-
-    PUBLIC = ("/", "/v1", "/v1/", "/v1/openapi.yaml", "/v1/openapi.json")
 
     def __call__(self, environ, start_response):
         try:
@@ -350,20 +221,18 @@ class App:
             req.GET  # noqa: B018 - decoded once here, so that a bad query string is a clear 400
         except UnicodeDecodeError:
             raise ApiError(400, "the query string is not valid UTF-8") from None
-        for route, methods, handler in self.routes:
-            if path == route:
-                if req.method not in methods:
-                    raise ApiError(405, f"{req.method} is not allowed on {path}", methods)
-                return handler(req)
-        prefix = "/v1/search/stacks/"
-        history_route = self._history_route(req, path, prefix)
-        if history_route is not None:
-            return history_route
-        if path.startswith(prefix) and "/" not in path[len(prefix):] and len(path) > len(prefix):
-            if req.method != "GET":
-                raise ApiError(405, f"{req.method} is not allowed on {path}", ("GET",))
-            return self.stack(req, path[len(prefix):])
-        raise ApiError(404, f"no such resource: {path}")
+        try:
+            route, params = TABLE.match(req.method, path)
+        except NoRoute as exc:
+            if exc.allow:
+                raise ApiError(405, f"{req.method} is not allowed on {path}", exc.allow) from None
+            raise ApiError(404, f"no such resource: {path}") from None
+        handler = getattr(self, route.handler)
+        if route.rule is None:  # public: no caller
+            return handler(req, **params)
+        caller = self._caller(req)
+        self.authorizer.require(route.rule, caller)
+        return handler(req, caller, **params)
 
     def _caller(self, req: webob.Request) -> Caller:
         return Caller.from_environ(req.environ)
@@ -391,16 +260,14 @@ class App:
 
     # -- versions, description, plugins ---------------------------------------------------------
 
+    # Handlers: public ones take the request; the others also the caller, who passed the route's
+    # policy rule (routes.py), then the route's path parameters.
+
     def versions(self, req: webob.Request) -> webob.Response:
-        body = {"versions": [{"id": "v1.0", "status": "CURRENT",
-                              "links": [{"rel": "self", "href": req.host_url + "/v1/"}]}]}
-        return _json_response(body, 300)
+        return _json_response(responses.versions(req.host_url), 300)
 
     def version(self, req: webob.Request) -> webob.Response:
-        return _json_response({"version": {"id": "v1.0", "status": "CURRENT", "links": [
-            {"rel": "self", "href": req.host_url + "/v1/"},
-            {"rel": "describedby", "type": "application/vnd.oai.openapi",
-             "href": req.host_url + "/v1/openapi.yaml"}]}})
+        return _json_response(responses.version(req.host_url))
 
     def openapi_yaml(self, req: webob.Request) -> webob.Response:
         with open(OPENAPI, "rb") as f:
@@ -412,15 +279,12 @@ class App:
         with open(OPENAPI) as f:
             return _json_response(yaml.safe_load(f))
 
-    def plugins(self, req: webob.Request) -> webob.Response:
-        self.authorizer.require("search:plugins", self._caller(req))
-        return _json_response({"plugins": [PLUGIN]})
+    def plugins(self, req: webob.Request, caller: Caller) -> webob.Response:
+        return _json_response(responses.plugins())
 
     # -- facets --------------------------------------------------------------------------------
 
-    def facets(self, req: webob.Request) -> webob.Response:
-        caller = self._caller(req)
-        self.authorizer.require("search:facets", caller)
+    def facets(self, req: webob.Request, caller: Caller) -> webob.Response:
         wanted = req.GET.get("type")
         if wanted and wanted != STACK_TYPE:
             raise ApiError(400, f"unknown resource type {wanted!r}; heatseeker knows {STACK_TYPE}")
@@ -436,13 +300,11 @@ class App:
             exclude_options=self._flag(req, "exclude_options", False),
             limit_terms=terms,
         ))
-        return _json_response({STACK_TYPE: body})
+        return _json_response(responses.facets(body))
 
     # -- search --------------------------------------------------------------------------------
 
-    def search(self, req: webob.Request) -> webob.Response:
-        caller = self._caller(req)
-        self.authorizer.require("search:query", caller)
+    def search(self, req: webob.Request, caller: Caller) -> webob.Response:
         started = time.monotonic()
         body = self._body(req)
         request = parse_search(body, limits=self.limits)
@@ -462,61 +324,29 @@ class App:
         return answer
 
     def _search_in_budget(self, request: SearchRequest, view) -> dict:
-        fields = _engine_fields(request.source)
-        shell = {"timed_out": False,
-                 "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
+        fields = engine_fields(request.source)
         if request.rollup == "root":
             rolled = self.searcher.search_roots(
                 request.query, view=view, offset=request.offset, limit=request.limit,
                 fields=fields, subtree=request.under,
             )
-            hits = []
-            for r in rolled.roots:
-                hits.append({
-                    "_id": r.root_id, "_index": INDEX_NAME, "_type": STACK_TYPE, "_score": r.score,
-                    "_source": _select(r.source or {"id": r.root_id}, request.source),
-                    "matched": r.matched,
-                    "matches": [view.source({"id": m.id, "path": m.path, "depth": m.depth,
-                                             "_score": m.score}) for m in r.matches],
-                })
-            shell["hits"] = {"total": rolled.total,
-                             "max_score": rolled.roots[0].score if rolled.roots else None,
-                             "hits": hits}
-            shell["rollup"] = {"matched_stacks": rolled.matched_stacks,
-                               "truncated": rolled.truncated}
+            answer = responses.rollup(rolled, view, source=request.source)
         else:
             found = self.searcher.search(
                 request.query, view=view, sort=request.sort, offset=request.offset,
                 limit=request.limit, fields=fields, subtree=request.under,
                 highlight_spec=request.highlight, search_after=request.search_after,
             )
-            hits = []
-            for h in found.hits:
-                hit: dict = {"_id": h.id, "_index": INDEX_NAME, "_type": STACK_TYPE,
-                             "_score": h.score, "_source": _select(h.source, request.source)}
-                if request.version:
-                    hit["_version"] = h.version
-                if h.id in found.highlights:
-                    hit["highlight"] = found.highlights[h.id]
-                if h.id in found.cursors:
-                    hit["sort"] = found.cursors[h.id]
-                hits.append(hit)
-            shell["hits"] = {"total": found.total, "max_score": found.max_score, "hits": hits}
+            answer = responses.search(found, source=request.source, versions=request.version)
         if request.aggs:
             scope = under(request.query, request.under) if request.under else request.query
             result = self.searcher.aggregate(scope, request.aggs, view=view)
-            shell["aggregations"] = {
-                name: {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
-                       "buckets": [{"key": k, "doc_count": n} for k, n in result.get(name, [])]}
-                for name in request.aggs
-            }
-        return shell
+            answer["aggregations"] = responses.aggregations(result, request.aggs)
+        return answer
 
     # -- one stack -------------------------------------------------------------------------------
 
-    def stack(self, req: webob.Request, stack_id: str) -> webob.Response:
-        caller = self._caller(req)
-        self.authorizer.require("search:query", caller)
+    def stack(self, req: webob.Request, caller: Caller, stack_id: str) -> webob.Response:
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         node = self._timed(lambda: self.searcher.stack_tree(stack_id, view=view))
         if node is None:
@@ -525,23 +355,6 @@ class App:
 
 
     # -- history and diffs (heatseeker/history) ------------------------------------------------------
-
-    # routes with a stack id inside, served by dispatch (each GET only)
-    TEMPLATED = (
-        "/v1/search/stacks/{stack_id}",
-        "/v1/search/stacks/{stack_id}/history",
-        "/v1/search/stacks/{stack_id}/diff",
-    )
-
-    def _history_route(self, req: webob.Request, path: str, prefix: str):
-        for suffix, handler in (("/history", self.stack_history), ("/diff", self.stack_diff)):
-            if path.startswith(prefix) and path.endswith(suffix):
-                stack_id = path[len(prefix) : -len(suffix)]
-                if stack_id and "/" not in stack_id:
-                    if req.method != "GET":
-                        raise ApiError(405, f"{req.method} is not allowed on {path}", ("GET",))
-                    return handler(req, stack_id)
-        return None
 
     def history_service(self):
         if self._history_service is None:
@@ -560,9 +373,7 @@ class App:
             raise ApiError(400, f"{name} must be a revision number (1, 2, …), not {value!r}")
         return number
 
-    def stack_history(self, req: webob.Request, stack_id: str) -> webob.Response:
-        caller = self._caller(req)
-        self.authorizer.require("search:history", caller)
+    def stack_history(self, req: webob.Request, caller: Caller, stack_id: str) -> webob.Response:
         from heatseeker.history.service import RevisionNotFound
 
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
@@ -575,11 +386,9 @@ class App:
             raise ApiError(404, f"no stack {stack_id} that you may see")
         return _json_response(body)
 
-    def stack_diff(self, req: webob.Request, stack_id: str) -> webob.Response:
+    def stack_diff(self, req: webob.Request, caller: Caller, stack_id: str) -> webob.Response:
         from heatseeker.history.service import RevisionNotFound
 
-        caller = self._caller(req)
-        self.authorizer.require("search:history", caller)
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         rev_from = self._revision_param(req, "from")
         rev_to = self._revision_param(req, "to")
@@ -592,9 +401,7 @@ class App:
             raise ApiError(404, f"no stack {stack_id} that you may see")
         return _json_response(body)
 
-    def changes(self, req: webob.Request) -> webob.Response:
-        caller = self._caller(req)
-        self.authorizer.require("search:changes", caller)
+    def changes(self, req: webob.Request, caller: Caller) -> webob.Response:
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         limit_text = req.GET.get("limit") or "1000"
         limit = _count_param(limit_text)
@@ -608,11 +415,9 @@ class App:
 
     # -- reverse lookup (heatseeker/uses.py) ------------------------------------------------------
 
-    def uses(self, req: webob.Request) -> webob.Response:
+    def uses(self, req: webob.Request, caller: Caller) -> webob.Response:
         from heatseeker.uses import find_uses
 
-        caller = self._caller(req)
-        self.authorizer.require("search:uses", caller)
         view = self.authorizer.visibility(caller, self._flag(req, "all_projects", False))
         value = req.GET.get("value")
         if not value:
@@ -636,7 +441,7 @@ class PublicFirst:
         self.protected = protected
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "/") in App.PUBLIC and environ.get("REQUEST_METHOD") == "GET":
+        if TABLE.is_public(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "/")):
             return self.app(environ, start_response)
         return self.protected(environ, start_response)
 
@@ -658,9 +463,4 @@ def build_app(conf, searcher: Searcher | None = None, history=None):
         protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
     else:
         protected = TrustedHeaders(app, conf.api.trusted_headers_hosts)
-    root = PublicFirst(app, protected)
-    if conf.ui.enabled:  # the web UI under /ui/, a client of this same app (heatseeker/ui)
-        from heatseeker.ui import mount
-
-        return mount(conf, root)
-    return root
+    return PublicFirst(app, protected)

@@ -20,7 +20,12 @@ The pipeline, outermost first (Keystone's and Designate's order):
                         ``disable_by_file`` to ``[healthcheck] backends`` to drain a host
 ``cors``                ``[cors]``
 ``sizelimit``           ``[oslo_middleware] max_request_body_size``
-the API                 ``build_app``: authentication (keystonemiddleware), policy, routes, the UI
+the web UI              ``/ui`` when ``[ui] enabled`` (``heatseeker.ui.with_ui``), in front of
+the API                 ``build_app``: authentication (keystonemiddleware), policy, routes
+
+This module is where the server's application is composed (as ``heatseeker serve`` does for
+itself), so it is the one place under ``api/`` that brings the UI in; the API (``app.py``) does
+not import it.
 """
 
 from __future__ import annotations
@@ -135,6 +140,7 @@ def pipeline(conf: cfg.ConfigOpts, app):
 def init_application(conf: cfg.ConfigOpts | None = None):
     """Build the whole WSGI application (the API, the web UI when enabled, the middleware)."""
     from heatseeker.api.app import build_app
+    from heatseeker.ui import with_ui
 
     conf = conf or load_conf()
     if conf.api.auth_strategy == "keystone":
@@ -143,7 +149,7 @@ def init_application(conf: cfg.ConfigOpts | None = None):
         caveat = admin_project_caveat(conf)
         if caveat:
             LOG.warning(caveat)
-    app = pipeline(conf, build_app(conf))
+    app = pipeline(conf, with_ui(conf, build_app(conf)))
     LOG.info("heatseeker search API ready (auth: %s, engine: %s)", conf.api.auth_strategy,
              conf.engine.backend)
     return app

@@ -21,9 +21,12 @@ In the development-only ``[api] auth_strategy = trusted-headers`` mode there is 
 sign-in form asks for a project id (and whether to act as a cloud admin) and the proxy sets the
 identity headers keystonemiddleware would have set. It is refused off loopback, as the API is.
 
-Sessions live in memory (``[ui] max_sessions``, least recently used dropped first) and end after
-``[ui] session_idle_timeout`` without use or when their token expires, whichever comes first; a
-restart of ``heatseeker serve`` signs everybody out.
+Sessions live in the record, sealed by the browser's secret (``sessions.py``; ``[ui]
+max_sessions``, least recently used dropped first), so they work on any worker or host and survive
+a restart; one ends after ``[ui] session_idle_timeout`` without use, when its token expires, or
+everywhere at sign-out.
+
+The API does not know this module: whoever serves puts the UI in front of it (``with_ui``).
 """
 
 from __future__ import annotations
@@ -526,6 +529,14 @@ def auth_url(conf) -> str | None:
         if value:
             return str(value)
     return None
+
+
+def with_ui(conf, api: Callable) -> Callable:
+    """What a server serves: the API ``api`` with the web UI under /ui when ``[ui] enabled``.
+
+    The API does not know the UI (it must not import it); whoever serves composes the two:
+    ``heatseeker serve`` and ``heatseeker.api.wsgi``."""
+    return mount(conf, api) if conf.ui.enabled else api
 
 
 def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> Mount:

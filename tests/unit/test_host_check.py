@@ -10,6 +10,7 @@ import webob
 from heatseeker.api.app import build_app
 from heatseeker.api.auth import HostCheck, host_name
 from heatseeker.searcher import Searcher
+from heatseeker.ui import with_ui
 from tests.unit.api_fixtures import MEMBER, make_conf
 
 pytest_plugins = ["tests.unit.api_fixtures"]
@@ -22,7 +23,8 @@ FOREIGN = ["evil.example", "evil.example:9494", "attacker.localhost.example", "1
 
 @pytest.fixture(scope="module")
 def app(api_engine):
-    return build_app(make_conf(), Searcher(api_engine))
+    conf = make_conf()
+    return with_ui(conf, build_app(conf, Searcher(api_engine)))  # the API and the UI, as served
 
 
 def _get(app, path: str, host: str, headers: dict | None = None) -> webob.Response:
@@ -48,7 +50,8 @@ def test_other_hosts_are_refused_by_the_api_and_the_ui(app, host):
 
 
 def test_configured_hosts_are_answered(api_engine):
-    app = build_app(make_conf(trusted_headers_hosts=["devbox.example"]), Searcher(api_engine))
+    conf = make_conf(trusted_headers_hosts=["devbox.example"])
+    app = with_ui(conf, build_app(conf, Searcher(api_engine)))
     assert _get(app, "/ui/login", "devbox.example:9494").status_int == 200
     assert _get(app, "/ui/login", "evil.example").status_int == 403
 

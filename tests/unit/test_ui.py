@@ -87,7 +87,8 @@ def set_cookie(resp: webob.Response, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def app(api_engine):
-    return build_app(make_conf(), Searcher(api_engine))
+    conf = make_conf()
+    return ui.with_ui(conf, build_app(conf, Searcher(api_engine)))  # as the servers compose them
 
 
 def signed_in(app, project: str = "p-alpha", admin: bool = False, base: str = HOST) -> Browser:
@@ -263,7 +264,7 @@ def test_sign_out(app):
 def test_ui_can_be_disabled(api_engine):
     conf = make_conf()
     conf.set_override("enabled", False, group="ui")
-    app = build_app(conf, Searcher(api_engine))
+    app = ui.with_ui(conf, build_app(conf, Searcher(api_engine)))
     assert Browser(app).get("/ui/").status_int == 404  # the API's 404
     assert Browser(app).get("/").status_int == 300
 
