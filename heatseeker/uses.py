@@ -28,17 +28,17 @@ What matches (a decision):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from heatseeker.query import tree as t
+from heatseeker.query.analysis import words
 from heatseeker.query.errors import QueryError
 from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
+from heatseeker.secrets import MASK
 
-MASK = "******"  # documents.MASK (documents.py sits below this layer's imports on purpose)
 WITHIN_MIN = 8
 MAX_VALUE = 1024
 MAX_CANDIDATES = 10_000  # candidate stacks examined at most (the answer says when it stopped)
@@ -48,7 +48,6 @@ PAGE = 500
 AREAS = ("parameters", "environment", "template", "resources", "outputs")
 _RESOURCE_KEYS = ("physical_resource_id", "type", "status_reason")
 _OUTPUT_KEYS = ("description", "error")
-_WORD = re.compile(r"[^\W_]+")
 
 # the fields a use answer shows of each stack (the candidate itself is read whole)
 STACK_FIELDS = ("id", "name", "project_id", "status", "root_id", "ancestors", "path", "depth",
@@ -118,7 +117,7 @@ def check_value(value: Any) -> str:
         raise QueryError(f"the value is longer than {MAX_VALUE} characters")
     if MASK in value:
         raise QueryError(f"{MASK!r} is how hidden values are masked: they are never matched")
-    if not any(len(w.encode()) < 40 for w in _WORD.findall(value)):
+    if not words(value):
         raise QueryError("the value needs a word of letters or digits shorter than 40 characters "
                          "(that is how the index finds candidates)")
     return value

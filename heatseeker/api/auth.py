@@ -20,11 +20,6 @@ from heatseeker.query.visibility import Visibility
 
 LOG = logging.getLogger(__name__)
 
-IDENTITY_HEADERS = (
-    "X-Identity-Status", "X-Project-Id", "X-Tenant-Id", "X-User-Id", "X-Roles",
-    "X-Is-Admin-Project", "X-System-Scope", "X-Domain-Id", "X-Project-Name", "X-User-Name",
-)  # fmt: skip
-
 
 class Unauthorized(Exception):
     pass
