@@ -1,0 +1,1 @@
+"""heatseeker's openstackclient plugin (``plugin.py``) and its ``openstack stack …`` commands."""
