@@ -6,7 +6,7 @@ part and its JSON path (``query.bool.must[1]``). Nothing else ever escapes: any 
 a query or a QueryError.
 
 Supported query types (``boost`` and ``_name`` are accepted wherever Elasticsearch allows them and
-ignored: heatseeker's scores are for ordering only)::
+ignored: heatseeker's scores are for ordering only); each is one ``@_clause`` method below::
 
     match_all, match_none
     bool              must / should / must_not / filter (an object or a list), minimum_should_match
@@ -18,19 +18,22 @@ ignored: heatseeker's scores are for ordering only)::
     match_phrase      {"f": "text"} or {"f": {"query"}}          → Phrase
     multi_match       {"query", "fields", "type", "operator"}    → Bool(should=per field, msm=1)
     query_string      {"query", "default_operator", "default_field"/"fields"}  → querystring.parse
-    simple_query_string {"query", "fields", "default_operator"}  → this module's own parser
+    simple_query_string {"query", "fields", "default_operator"}  → simple.parse
     range             gte/gt/lte/lt (or from/to/include_lower/include_upper)  → Range
     prefix, wildcard  {"f": "v"} or {"f": {"value": "v"}}        → Prefix / Wildcard
     exists            {"field": "f"}                             → Exists
 
 Decisions:
 
-* Fields go through ``fields.resolve`` (``name.raw`` and ``_id`` are aliases); ``name.raw`` is the
-  exact, unanalysed name. ``_all`` and ``*`` mean "everywhere" where Elasticsearch allows them
-  (match, match_phrase, multi_match and query-string fields).
-* Values are typed here, never by the engines: an int field takes an integer (or an integer string);
-  a date field takes anything ``datemath.parse_date`` reads (or epoch milliseconds as a number);
-  keyword fields and dynamic paths take scalars compared as text (``true``/``false`` for booleans).
+* Fields go through ``values.target`` (``name.raw`` and ``_id`` are aliases; ``name.raw`` is the
+  exact, unanalysed name; an unknown name is ``fields.UnknownField``, with a suggestion). ``_all``
+  and ``*`` mean "everywhere" where Elasticsearch allows them (match, match_phrase, multi_match and
+  query-string fields).
+* Values are typed by ``values.py``, the same rules as the query string's, never by the engines: an
+  int field takes an integer (or an integer string, spaces around it allowed); a date field takes
+  anything ``datemath.parse_date`` reads (or epoch milliseconds as a number); keyword fields and
+  dynamic paths take scalars compared as text (``true``/``false`` for booleans). This module only
+  says where a bad value is (``_bad_value``).
 * As in Elasticsearch, a ``term`` on a date names the whole period it writes (``2026-11-25`` is that
   day: a Range), and ``lte``/``gt`` date bounds round up (``lte now/d`` includes all of today).
 * ``term`` on a text field compares with the field's exact value (like ``name.raw``), not with one
@@ -60,16 +63,14 @@ Decisions:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from heatseeker.query import fields, querystring
-from heatseeker.query.datemath import parse_date
-from heatseeker.query.errors import QueryError
+from heatseeker.query import fields, querystring, simple, values
+from heatseeker.query.errors import QueryError, describe
 from heatseeker.query.tree import (
     Bool,
     Exists,
@@ -88,6 +89,7 @@ from heatseeker.query.tree import (
     depth,
     walk,
 )
+from heatseeker.query.values import FULLTEXT, Target
 
 # However deep a configuration allows, parsing and every walk of the tree recurse a few frames per
 # level: past this ceiling a query would reach Python's recursion limit (a 500), so it is the most
@@ -105,34 +107,19 @@ class Limits:
 
 SCRIPT_KEYS = frozenset({"script", "_script", "script_score", "script_fields", "scripted_metric"})
 
-SUPPORTED = (
-    "bool",
-    "constant_score",
-    "exists",
-    "ids",
-    "match",
-    "match_all",
-    "match_none",
-    "match_phrase",
-    "multi_match",
-    "prefix",
-    "query_string",
-    "range",
-    "simple_query_string",
-    "term",
-    "terms",
-    "wildcard",
-)
-
-_FULLTEXT = "fulltext"  # the kind of "everywhere" (field None)
 _IGNORED = frozenset({"boost", "_name"})
-_INT = re.compile(r"[+-]?[0-9]{1,19}")
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _MSM_INT = re.compile(r"-?[0-9]{1,9}")
 _MSM_PERCENT = re.compile(r"(-?[0-9]{1,9})%")
 _MSM_CONDITION = re.compile(r"([0-9]{1,9})<(-?[0-9]{1,9}%?)")
+_RANGE_BOUNDS = ("gte", "gt", "lte", "lt")
+# from/to with their include flag: (key, flag, the bound when included, when not)
+_RANGE_FROM_TO = (("from", "include_lower", "gte", "gt"), ("to", "include_upper", "lte", "lt"))
+_RANGE_OPTIONS = frozenset(
+    {*_RANGE_BOUNDS, "from", "to", "include_lower", "include_upper", "format", "time_zone"}
+)
 
-_Target = tuple[str | None, str]  # (field or None for everywhere, kind)
+# Query type → the method parsing its body (filled by @_clause; SUPPORTED follows from it).
+_CLAUSES: dict[str, Callable[..., Node]] = {}
 
 
 def parse(query: Any, *, now: datetime | None = None, limits: Limits = Limits()) -> Node:
@@ -205,23 +192,6 @@ def check_tree(node: Node, limits: Limits) -> None:
         )
 
 
-def describe(value: Any) -> str:
-    """What a JSON value is, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def minimum_should_match(spec: Any, optional: int, path: str) -> int:
     """Elasticsearch's ``minimum_should_match`` for ``optional`` should clauses (may exceed it)."""
     if isinstance(spec, bool) or not isinstance(spec, int | str):
@@ -269,37 +239,20 @@ def _msm_simple(text: str, optional: int, spec: str, path: str) -> int:
     return max(0, result)
 
 
-def _unknown_field(name: str, path: str) -> QueryError:
-    close = difflib.get_close_matches(name, [*fields.FIELDS, *fields.ALIASES], n=1, cutoff=0.75)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return QueryError(
-        f"unknown field {name!r} at {path}{hint}; known fields: {', '.join(sorted(fields.FIELDS))}, "
-        f"or a path under {', '.join(r + '.' for r in fields.DYNAMIC_ROOTS)}"
-    )
+def _clause(name: str) -> Callable[[Callable[..., Node]], Callable[..., Node]]:
+    """Register a method as the parser of query type ``name``: ``(self, body, path, level)``."""
+
+    def register(method: Callable[..., Node]) -> Callable[..., Node]:
+        _CLAUSES[name] = method
+        return method
+
+    return register
 
 
 class _Parser:
     def __init__(self, now: datetime, limits: Limits):
         self.now = now
         self.limits = limits
-        self.handlers: dict[str, Callable[[Any, str, int], Node]] = {
-            "match_all": self.match_all,
-            "match_none": self.match_none,
-            "bool": self.bool_,
-            "constant_score": self.constant_score,
-            "term": self.term,
-            "terms": self.terms,
-            "ids": self.ids,
-            "match": self.match,
-            "match_phrase": self.match_phrase,
-            "multi_match": self.multi_match,
-            "query_string": self.query_string,
-            "simple_query_string": self.simple_query_string,
-            "range": self.range_,
-            "prefix": self.prefix,
-            "wildcard": self.wildcard,
-            "exists": self.exists,
-        }
 
     # -- structure -----------------------------------------------------------------------------
 
@@ -318,12 +271,26 @@ class _Parser:
                 f"a query object must have exactly one key (the query type) at {path}, got {names}"
             )
         ((qtype, body),) = spec.items()
-        handler = self.handlers.get(qtype)
+        handler = _CLAUSES.get(qtype)
         if handler is None:
             raise QueryError(
                 f"unsupported query type {qtype!r} at {path}; supported: {', '.join(SUPPORTED)}"
             )
-        return handler(body, f"{path}.{qtype}", level)
+        return handler(self, body, f"{path}.{qtype}", level)
+
+    def clauses(self, value: Any, path: str, level: int) -> tuple[Node, ...]:
+        if isinstance(value, dict):
+            return (self.query(value, path, level),)
+        if isinstance(value, list):
+            if len(value) > self.limits.max_clauses:
+                raise QueryError(
+                    f"too many clauses at {path}: {len(value)}, at most "
+                    f"{self.limits.max_clauses} allowed"
+                )
+            return tuple(self.query(v, f"{path}[{i}]", level) for i, v in enumerate(value))
+        raise QueryError(
+            f"expected a query object or a list of query objects at {path}, got {describe(value)}"
+        )
 
     @staticmethod
     def obj(body: Any, path: str) -> dict:
@@ -340,6 +307,15 @@ class _Parser:
                 f"{', '.join(sorted(allowed)) or 'none'}"
             )
 
+    @staticmethod
+    def scalar(value: Any, path: str) -> Any:
+        """``value`` if it is a string, number or boolean (what a term-level query compares)."""
+        if isinstance(value, dict | list) or value is None:
+            raise QueryError(
+                f"expected a string, number or boolean at {path}, got {describe(value)}"
+            )
+        return value
+
     def single_field(self, body: Any, path: str, qtype: str) -> tuple[str, Any]:
         """The one ``{field: value}`` of term-level queries (plus ignored sibling options)."""
         body = self.obj(body, path)
@@ -352,135 +328,24 @@ class _Parser:
             )
         return names[0], body[names[0]]
 
-    def field(self, name: Any, path: str, everywhere: bool = False) -> _Target:
+    def field(self, name: Any, path: str, everywhere: bool = False) -> Target:
         if not isinstance(name, str):
             raise QueryError(f"expected a field name at {path}, got {describe(name)}")
         if everywhere and name in (fields.FULLTEXT, "*"):
-            return None, _FULLTEXT
+            return None, FULLTEXT
         if name == fields.FULLTEXT:
             raise QueryError(f"{name!r} is not allowed here, at {path}: name a field")
         if "*" in name or "?" in name:
             raise QueryError(f"wildcards in field names are not supported: {name!r} at {path}")
-        try:
-            canonical, kind = fields.resolve(name)
-        except fields.UnknownField:
-            raise _unknown_field(name, path) from None
-        if name.endswith(".raw") and kind == fields.TEXT:
-            kind = fields.KEYWORD  # Searchlight's name.raw: the exact, unanalysed name
-        return canonical, kind
+        return values.target(name, path)
 
-    def clauses(self, value: Any, path: str, level: int) -> tuple[Node, ...]:
-        if isinstance(value, dict):
-            return (self.query(value, path, level),)
-        if isinstance(value, list):
-            if len(value) > self.limits.max_clauses:
-                raise QueryError(
-                    f"too many clauses at {path}: {len(value)}, at most "
-                    f"{self.limits.max_clauses} allowed"
-                )
-            return tuple(self.query(v, f"{path}[{i}]", level) for i, v in enumerate(value))
-        raise QueryError(
-            f"expected a query object or a list of query objects at {path}, got {describe(value)}"
-        )
-
-    # -- values --------------------------------------------------------------------------------
-
-    @staticmethod
-    def text_value(value: Any, path: str) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float):
-            return str(value)
-        raise QueryError(f"expected a string, number or boolean at {path}, got {describe(value)}")
-
-    @staticmethod
-    def integer(value: Any, name: str, path: str) -> int:
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
-            number = value
-        elif isinstance(value, float) and value.is_integer():
-            number = int(value)
-        elif isinstance(value, str) and _INT.fullmatch(value.strip()):
-            number = int(value.strip())
-        else:
-            number = None
-        if number is None:
-            raise QueryError(f"field {name!r} holds integers: {value!r} is not one, at {path}")
-        if not _INT_MIN <= number <= _INT_MAX:
-            raise QueryError(f"integer {value!r} out of range for field {name!r} at {path}")
-        return number
-
-    def date(self, value: Any, name: str, path: str, round_up: bool) -> datetime:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise QueryError(
-                f"field {name!r} holds dates: expected a date string or epoch milliseconds at "
-                f"{path}, got {describe(value)}"
-            )
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise QueryError(f"invalid epoch milliseconds {value!r} for {name!r} at {path}")
-            value = int(value)
-        text = str(value)
-        try:
-            return parse_date(text, self.now, round_up)
-        except QueryError as e:
-            raise QueryError(f"{e.message}, for field {name!r} at {path}") from None
-        except (OverflowError, ValueError):
-            raise QueryError(f"invalid date {text!r} for field {name!r} at {path}") from None
-
-    def exact(self, target: _Target, value: Any, path: str) -> Node:
-        """An exact value of a field: term semantics (a date names its whole period)."""
-        name, kind = target
-        assert name is not None
-        if kind == fields.INT:
-            return Term(name, self.integer(value, name, path))
-        if kind == fields.DATE:
-            low = self.date(value, name, path, round_up=False)
-            high = self.date(value, name, path, round_up=True)
-            return Term(name, low) if low == high else Range(name, gte=low, lte=high)
-        return Term(name, self.text_value(value, path))
-
-    def bound(self, target: _Target, value: Any, path: str, key: str) -> Scalar:
-        name, kind = target
-        assert name is not None
-        if kind == fields.INT:
-            return self.integer(value, name, path)
-        if kind == fields.DATE:
-            return self.date(value, name, path, round_up=key in ("gt", "lte"))
-        return self.text_value(value, path)
-
-    def analysed(self, target: _Target, text: Any, operator: str, path: str, phrase: bool) -> Node:
-        """match / match_phrase semantics on one field (or everywhere)."""
-        name, kind = target
-        if kind in (fields.TEXT, _FULLTEXT):
-            words = self.text_value(text, path)
-            if not words.strip():
-                return MatchNone()
-            return Phrase(name, words) if phrase else Text(name, words, operator)
-        return self.exact(target, text, path)
-
-    def pattern_target(self, target: _Target, qtype: str, path: str) -> str:
-        name, kind = target
-        if kind in (fields.INT, fields.DATE):
-            raise QueryError(f"{qtype} is not supported on {kind} field {name!r}, at {path}")
-        return name if name is not None else fields.FULLTEXT
-
-    @staticmethod
-    def operator(value: Any, path: str) -> str:
-        if not isinstance(value, str) or value.lower() not in ("and", "or"):
-            raise QueryError(f"invalid operator {value!r} at {path}: expected 'and' or 'or'")
-        return value.lower()
-
-    def field_list(self, value: Any, path: str) -> list[_Target]:
+    def field_list(self, value: Any, path: str) -> list[Target]:
         """``fields`` of multi_match / query_string: names with optional ``^boost``."""
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
             raise QueryError(f"expected a list of field names at {path}, got {describe(value)}")
-        targets: list[_Target] = []
+        targets: list[Target] = []
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise QueryError(f"expected a field name at {path}[{i}], got {describe(item)}")
@@ -499,35 +364,73 @@ class _Parser:
             return []  # everywhere covers every field
         return targets
 
-    # -- query types ---------------------------------------------------------------------------
+    @staticmethod
+    def operator(value: Any, path: str) -> str:
+        if not isinstance(value, str) or value.lower() not in ("and", "or"):
+            raise QueryError(f"invalid operator {value!r} at {path}: expected 'and' or 'or'")
+        return value.lower()
 
+    # -- values (values.py reads them; a mistake is said here, with its JSON path) -------------
+
+    def exact(self, target: Target, value: Any, path: str) -> Node:
+        """An exact value of a field: term semantics (a date names its whole period)."""
+        try:
+            return values.exact(target, _json_value(target, value), self.now)
+        except values.BadValue as e:
+            raise _bad_value(e, target, value, path) from None
+
+    def bound(self, target: Target, value: Any, path: str, key: str) -> Scalar:
+        try:
+            return values.bound(target, _json_value(target, value), self.now, key)
+        except values.BadValue as e:
+            raise _bad_value(e, target, value, path) from None
+
+    def analysed(self, target: Target, text: Any, operator: str, path: str, phrase: bool) -> Node:
+        """match / match_phrase semantics on one field (or everywhere)."""
+        try:
+            return values.analysed(target, _json_value(target, text), operator, self.now, phrase)
+        except values.BadValue as e:
+            raise _bad_value(e, target, text, path) from None
+
+    @staticmethod
+    def text_value(value: Any, path: str) -> str:
+        try:
+            return values.text(value)
+        except values.BadValue as e:
+            raise _bad_value(e, (None, FULLTEXT), value, path) from None
+
+    def pattern_target(self, target: Target, qtype: str, path: str) -> str:
+        name, kind = target
+        if kind in (fields.INT, fields.DATE):
+            raise QueryError(f"{qtype} is not supported on {kind} field {name!r}, at {path}")
+        return name if name is not None else fields.FULLTEXT
+
+    # -- compound queries ----------------------------------------------------------------------
+
+    @_clause("match_all")
     def match_all(self, body: Any, path: str, level: int) -> Node:
         self.check_options(self.obj(body, path), path, set())
         return MatchAll()
 
+    @_clause("match_none")
     def match_none(self, body: Any, path: str, level: int) -> Node:
         self.check_options(self.obj(body, path), path, set())
         return MatchNone()
 
+    @_clause("bool")
     def bool_(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(
             body, path, {"must", "should", "must_not", "filter", "minimum_should_match"}
         )
-        groups = {
-            key: self.clauses(body[key], f"{path}.{key}", level + 1) if key in body else ()
-            for key in ("must", "should", "must_not", "filter")
-        }
         must, should, must_not, filter_ = (
-            groups["must"],
-            groups["should"],
-            groups["must_not"],
-            groups["filter"],
+            self.clauses(body[key], f"{path}.{key}", level + 1) if key in body else ()
+            for key in ("must", "should", "must_not", "filter")
         )
         if not (must or should or must_not or filter_):
             return MatchAll()  # Elasticsearch: an empty bool matches everything
         msm: int | None = None
-        if "minimum_should_match" in body and body["minimum_should_match"] is not None:
+        if body.get("minimum_should_match") is not None:
             msm = minimum_should_match(
                 body["minimum_should_match"], len(should), f"{path}.minimum_should_match"
             )
@@ -541,6 +444,7 @@ class _Parser:
             must=must, should=should, must_not=must_not, filter=filter_, minimum_should_match=msm
         )
 
+    @_clause("constant_score")
     def constant_score(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(body, path, {"filter"})
@@ -548,6 +452,9 @@ class _Parser:
             raise QueryError(f"constant_score needs a filter at {path}")
         return Bool(filter=(self.query(body["filter"], f"{path}.filter", level + 1),))
 
+    # -- term-level queries --------------------------------------------------------------------
+
+    @_clause("term")
     def term(self, body: Any, path: str, level: int) -> Node:
         name, value = self.single_field(body, path, "term")
         where = f"{path}.{name}"
@@ -557,31 +464,24 @@ class _Parser:
             if "value" not in value:
                 raise QueryError(f"term needs a value at {where}")
             value, where = value["value"], f"{where}.value"
-        if isinstance(value, dict | list) or value is None:
-            raise QueryError(
-                f"expected a string, number or boolean at {where}, got {describe(value)}"
-            )
-        return self.exact(target, value, where)
+        return self.exact(target, self.scalar(value, where), where)
 
+    @_clause("terms")
     def terms(self, body: Any, path: str, level: int) -> Node:
-        name, values = self.single_field(body, path, "terms")
+        name, given = self.single_field(body, path, "terms")
         where = f"{path}.{name}"
         target = self.field(name, where)
-        if isinstance(values, dict):
+        if isinstance(given, dict):
             raise QueryError(f"terms lookup is not supported at {where}: give a list of values")
-        if not isinstance(values, list):
-            raise QueryError(f"expected a list of values at {where}, got {describe(values)}")
-        if len(values) > self.limits.max_terms:
+        if not isinstance(given, list):
+            raise QueryError(f"expected a list of values at {where}, got {describe(given)}")
+        if len(given) > self.limits.max_terms:
             raise QueryError(
-                f"too many terms at {where}: {len(values)}, at most {self.limits.max_terms} allowed"
+                f"too many terms at {where}: {len(given)}, at most {self.limits.max_terms} allowed"
             )
         nodes: list[Node] = []
-        for i, v in enumerate(values):
-            if isinstance(v, dict | list) or v is None:
-                raise QueryError(
-                    f"expected a string, number or boolean at {where}[{i}], got {describe(v)}"
-                )
-            node = self.exact(target, v, f"{where}[{i}]")
+        for i, v in enumerate(given):
+            node = self.exact(target, self.scalar(v, f"{where}[{i}]"), f"{where}[{i}]")
             if node not in nodes:
                 nodes.append(node)
         if not nodes:
@@ -593,34 +493,117 @@ class _Parser:
             return Terms(target[0], tuple(n.value for n in nodes if isinstance(n, Term)))
         return Bool(should=tuple(nodes))  # dates naming periods: one range each
 
+    @_clause("ids")
     def ids(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(body, path, {"values", "type", "types"})
         if "values" not in body:
             raise QueryError(f"ids needs values at {path}")
-        values = body["values"]
+        given = body["values"]
         where = f"{path}.values"
-        if not isinstance(values, list):
-            raise QueryError(f"expected a list of ids at {where}, got {describe(values)}")
-        if len(values) > self.limits.max_terms:
+        if not isinstance(given, list):
+            raise QueryError(f"expected a list of ids at {where}, got {describe(given)}")
+        if len(given) > self.limits.max_terms:
             raise QueryError(
-                f"too many ids at {where}: {len(values)}, at most {self.limits.max_terms} allowed"
+                f"too many ids at {where}: {len(given)}, at most {self.limits.max_terms} allowed"
             )
         ids: list[str] = []
-        for i, v in enumerate(values):
+        for i, v in enumerate(given):
             if isinstance(v, bool) or not isinstance(v, str | int):
                 raise QueryError(f"expected an id at {where}[{i}], got {describe(v)}")
             if str(v) not in ids:
                 ids.append(str(v))
         return Ids(tuple(ids)) if ids else MatchNone()
 
+    @_clause("range")
+    def range_(self, body: Any, path: str, level: int) -> Node:
+        name, spec = self.single_field(body, path, "range")
+        where = f"{path}.{name}"
+        target = self.field(name, where)
+        spec = self.obj(spec, where)
+        self.check_options(spec, where, _RANGE_OPTIONS)
+        for option in ("format", "time_zone"):
+            if option in spec and not isinstance(spec[option], str):
+                raise QueryError(
+                    f"expected a string at {where}.{option}, got {describe(spec[option])}"
+                )
+        bounds: dict[str, Scalar] = {}
+        for key, value, at in self.range_bounds(spec, where):
+            if any(k[0] == key[0] for k in bounds):
+                side = "lower" if key[0] == "g" else "upper"
+                raise QueryError(f"the range at {where} has more than one {side} bound")
+            if isinstance(value, dict | list):
+                raise QueryError(
+                    f"expected a string, number or boolean at {at}, got {describe(value)}"
+                )
+            bounds[key] = self.bound(target, value, at, key)
+        assert target[0] is not None
+        if not bounds:
+            return Exists(target[0])
+        return Range(target[0], **bounds)  # type: ignore[arg-type]
+
+    @staticmethod
+    def range_bounds(spec: dict, where: str) -> list[tuple[str, Any, str]]:
+        """The bounds given, as (gte/gt/lte/lt, value, its path); ``from``/``to`` become one of
+        those through their include flag."""
+        found = [
+            (key, spec[key], f"{where}.{key}") for key in _RANGE_BOUNDS if spec.get(key) is not None
+        ]
+        for key, flag, inclusive, exclusive in _RANGE_FROM_TO:
+            include = spec.get(flag, True)
+            if not isinstance(include, bool):
+                raise QueryError(
+                    f"expected true or false at {where}.{flag}, got {describe(include)}"
+                )
+            if spec.get(key) is not None:
+                found.append((inclusive if include else exclusive, spec[key], f"{where}.{key}"))
+        return found
+
+    @_clause("prefix")
+    def prefix(self, body: Any, path: str, level: int) -> Node:
+        name, where, value = self.pattern_value(body, path, "prefix", ("value", "prefix"))
+        target = self.field(name, f"{path}.{name}")
+        return Prefix(self.pattern_target(target, "prefix", where), value)
+
+    @_clause("wildcard")
+    def wildcard(self, body: Any, path: str, level: int) -> Node:
+        name, where, value = self.pattern_value(body, path, "wildcard", ("value", "wildcard"))
+        target = self.field(name, f"{path}.{name}")
+        field_name = self.pattern_target(target, "wildcard", where)
+        return Wildcard(field_name, _unescape_wildcard(value, where))
+
+    def pattern_value(self, body: Any, path: str, qtype: str, keys: tuple[str, ...]) -> tuple:
+        name, value = self.single_field(body, path, qtype)
+        where = f"{path}.{name}"
+        if isinstance(value, dict):
+            self.check_options(value, where, set(keys) | {"rewrite"})
+            given = [k for k in keys if k in value]
+            if len(given) != 1:
+                raise QueryError(f"{qtype} needs exactly one of {' or '.join(keys)} at {where}")
+            value, where = value[given[0]], f"{where}.{given[0]}"
+        return name, where, self.text_value(self.scalar(value, where), where)
+
+    @_clause("exists")
+    def exists(self, body: Any, path: str, level: int) -> Node:
+        body = self.obj(body, path)
+        self.check_options(body, path, {"field"})
+        if "field" not in body:
+            raise QueryError(f"exists needs a field at {path}")
+        name, _ = self.field(body["field"], f"{path}.field")
+        assert name is not None
+        return Exists(name)
+
+    # -- full-text queries ---------------------------------------------------------------------
+
+    @_clause("match")
     def match(self, body: Any, path: str, level: int) -> Node:
-        return self._match(body, path, phrase=False)
+        return self.match_(body, path, phrase=False)
 
+    @_clause("match_phrase")
     def match_phrase(self, body: Any, path: str, level: int) -> Node:
-        return self._match(body, path, phrase=True)
+        return self.match_(body, path, phrase=True)
 
-    def _match(self, body: Any, path: str, phrase: bool) -> Node:
+    def match_(self, body: Any, path: str, phrase: bool) -> Node:
         qtype = "match_phrase" if phrase else "match"
         name, value = self.single_field(body, path, qtype)
         where = f"{path}.{name}"
@@ -636,43 +619,29 @@ class _Parser:
             if "operator" in value:
                 operator = self.operator(value["operator"], f"{where}.operator")
             value, where = value["query"], f"{where}.query"
-        if isinstance(value, dict | list) or value is None:
-            raise QueryError(
-                f"expected a string, number or boolean at {where}, got {describe(value)}"
-            )
-        return self.analysed(target, value, operator, where, phrase)
+        return self.analysed(target, self.scalar(value, where), operator, where, phrase)
 
+    @_clause("multi_match")
     def multi_match(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(body, path, {"query", "fields", "type", "operator", "tie_breaker"})
         if "query" not in body:
             raise QueryError(f"multi_match needs a query at {path}")
-        text = body["query"]
-        if isinstance(text, dict | list) or text is None:
-            raise QueryError(
-                f"expected a string, number or boolean at {path}.query, got {describe(text)}"
-            )
+        text = self.scalar(body["query"], f"{path}.query")
         operator = "or"
         if "operator" in body:
             operator = self.operator(body["operator"], f"{path}.operator")
-        mtype = body.get("type", "best_fields")
-        if mtype not in ("best_fields", "most_fields", "cross_fields", "phrase"):
-            raise QueryError(
-                f"unsupported multi_match type {mtype!r} at {path}.type; supported: "
-                f"best_fields, most_fields, cross_fields (with operator or), phrase"
-            )
-        if mtype == "cross_fields" and operator == "and":
-            raise QueryError(
-                f"multi_match type cross_fields with operator and is not supported at {path}"
-            )
-        phrase = mtype == "phrase"
+        phrase = _multi_match_type(body.get("type", "best_fields"), operator, path) == "phrase"
         targets = self.field_list(body.get("fields", []), f"{path}.fields")
         where = f"{path}.query"
         if not targets:
-            return self.analysed((None, _FULLTEXT), text, operator, where, phrase)
+            return self.analysed((None, FULLTEXT), text, operator, where, phrase)
         per_field = tuple(self.analysed(t, text, operator, where, phrase) for t in targets)
         return Bool(should=per_field, minimum_should_match=1)
 
+    # -- query strings (the two grammars, aimed at the fields asked for) -----------------------
+
+    @_clause("query_string")
     def query_string(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(
@@ -701,6 +670,7 @@ class _Parser:
             node = self.retarget(node, targets, f"{path}.query")
         return node
 
+    @_clause("simple_query_string")
     def simple_query_string(self, body: Any, path: str, level: int) -> Node:
         body = self.obj(body, path)
         self.check_options(body, path, {"query", "fields", "default_operator", "analyze_wildcard"})
@@ -711,8 +681,15 @@ class _Parser:
                 f"{self.limits.max_query_string} allowed"
             )
         operator = self.operator(body.get("default_operator", "or"), f"{path}.default_operator")
-        targets = self.query_fields(body, path) or [(None, _FULLTEXT)]
-        return _Simple(self, text, targets, operator, f"{path}.query").parse()
+        return simple.parse(
+            text,
+            self.query_fields(body, path) or [(None, FULLTEXT)],
+            operator,
+            f"{path}.query",
+            leaves=self,
+            max_depth=self.limits.max_depth,
+            max_clauses=self.limits.max_clauses,
+        )
 
     @staticmethod
     def query_text(body: dict, path: str) -> str:
@@ -723,7 +700,7 @@ class _Parser:
             raise QueryError(f"expected a string at {path}.query, got {describe(text)}")
         return text
 
-    def query_fields(self, body: dict, path: str) -> list[_Target]:
+    def query_fields(self, body: dict, path: str) -> list[Target]:
         if "default_field" in body and "fields" in body:
             raise QueryError(f"give default_field or fields at {path}, not both")
         if "default_field" in body:
@@ -737,7 +714,7 @@ class _Parser:
             return self.field_list(body["fields"], f"{path}.fields")
         return []
 
-    def retarget(self, node: Node, targets: list[_Target], path: str) -> Node:
+    def retarget(self, node: Node, targets: list[Target], path: str) -> Node:
         """Aim the bare words of a parsed query string at ``targets`` instead of everywhere."""
         if isinstance(node, Bool):
             return Bool(
@@ -747,120 +724,64 @@ class _Parser:
                 filter=tuple(self.retarget(c, targets, path) for c in node.filter),
                 minimum_should_match=node.minimum_should_match,
             )
-        make: Callable[[_Target], Node]
+        make = self.bare_word(node, path)
+        return node if make is None else values.any_of([make(t) for t in targets])
+
+    def bare_word(self, node: Node, path: str) -> Callable[[Target], Node] | None:
+        """How ``node`` reads on one target, if it is a bare word (a node on no field)."""
         if isinstance(node, Text) and node.field is None:
             text, operator = node.text, node.operator
-            make = lambda t: self.analysed(t, text, operator, path, phrase=False)  # noqa: E731
-        elif isinstance(node, Phrase) and node.field is None:
-            text = node.text
-            make = lambda t: self.analysed(t, text, "and", path, phrase=True)  # noqa: E731
-        elif isinstance(node, Prefix) and node.field == fields.FULLTEXT:
+            return lambda t: self.analysed(t, text, operator, path, phrase=False)
+        if isinstance(node, Phrase) and node.field is None:
+            words = node.text
+            return lambda t: self.analysed(t, words, "and", path, phrase=True)
+        if isinstance(node, Prefix) and node.field == fields.FULLTEXT:
             value = node.value
-            make = lambda t: Prefix(self.pattern_target(t, "prefix", path), value)  # noqa: E731
-        elif isinstance(node, Wildcard) and node.field == fields.FULLTEXT:
+            return lambda t: Prefix(self.pattern_target(t, "prefix", path), value)
+        if isinstance(node, Wildcard) and node.field == fields.FULLTEXT:
             pattern = node.pattern
-            make = lambda t: Wildcard(  # noqa: E731
-                self.pattern_target(t, "wildcard", path), pattern
-            )
-        else:
-            return node
-        return _any_of([make(t) for t in targets])
+            return lambda t: Wildcard(self.pattern_target(t, "wildcard", path), pattern)
+        return None
 
-    def range_(self, body: Any, path: str, level: int) -> Node:
-        name, spec = self.single_field(body, path, "range")
-        where = f"{path}.{name}"
-        target = self.field(name, where)
-        spec = self.obj(spec, where)
-        self.check_options(
-            spec,
-            where,
-            {
-                "gte",
-                "gt",
-                "lte",
-                "lt",
-                "from",
-                "to",
-                "include_lower",
-                "include_upper",
-                "format",
-                "time_zone",
-            },
+
+SUPPORTED = tuple(sorted(_CLAUSES))
+
+
+def _json_value(target: Target, value: Any) -> Any:
+    """A JSON string may carry spaces around an integer (Searchlight ran it through ``int()``)."""
+    return value.strip() if target[1] == fields.INT and isinstance(value, str) else value
+
+
+def _bad_value(e: values.BadValue, target: Target, value: Any, path: str) -> QueryError:
+    """The DSL's words for a value its field cannot hold (``value`` as the body gave it)."""
+    name = target[0]
+    if isinstance(e, values.NotAnInteger):
+        return QueryError(f"field {name!r} holds integers: {value!r} is not one, at {path}")
+    if isinstance(e, values.IntegerOutOfRange):
+        return QueryError(f"integer {value!r} out of range for field {name!r} at {path}")
+    if isinstance(e, values.FractionalMillis):
+        return QueryError(f"invalid epoch milliseconds {value!r} for {name!r} at {path}")
+    if isinstance(e, values.NotADate):
+        if e.detail is None:
+            return QueryError(
+                f"field {name!r} holds dates: expected a date string or epoch milliseconds at "
+                f"{path}, got {describe(value)}"
+            )
+        return QueryError(f"{e.detail}, for field {name!r} at {path}")
+    return QueryError(f"expected a string, number or boolean at {path}, got {describe(value)}")
+
+
+def _multi_match_type(mtype: Any, operator: str, path: str) -> str:
+    if mtype not in ("best_fields", "most_fields", "cross_fields", "phrase"):
+        raise QueryError(
+            f"unsupported multi_match type {mtype!r} at {path}.type; supported: "
+            f"best_fields, most_fields, cross_fields (with operator or), phrase"
         )
-        for option in ("format", "time_zone"):
-            if option in spec and not isinstance(spec[option], str):
-                raise QueryError(
-                    f"expected a string at {where}.{option}, got {describe(spec[option])}"
-                )
-        found: list[tuple[str, Any, str]] = [
-            (key, spec[key], f"{where}.{key}")
-            for key in ("gte", "gt", "lte", "lt")
-            if spec.get(key) is not None
-        ]
-        for key, flag, inclusive, exclusive in (
-            ("from", "include_lower", "gte", "gt"),
-            ("to", "include_upper", "lte", "lt"),
-        ):
-            include = spec.get(flag, True)
-            if not isinstance(include, bool):
-                raise QueryError(
-                    f"expected true or false at {where}.{flag}, got {describe(include)}"
-                )
-            if spec.get(key) is not None:
-                found.append((inclusive if include else exclusive, spec[key], f"{where}.{key}"))
-        bounds: dict[str, Scalar] = {}
-        for key, value, at in found:
-            if any(k[0] == key[0] for k in bounds):
-                side = "lower" if key[0] == "g" else "upper"
-                raise QueryError(f"the range at {where} has more than one {side} bound")
-            if isinstance(value, dict | list):
-                raise QueryError(
-                    f"expected a string, number or boolean at {at}, got {describe(value)}"
-                )
-            bounds[key] = self.bound(target, value, at, key)
-        assert target[0] is not None
-        if not bounds:
-            return Exists(target[0])
-        return Range(target[0], **bounds)  # type: ignore[arg-type]
-
-    def prefix(self, body: Any, path: str, level: int) -> Node:
-        name, where, value = self.pattern_value(body, path, "prefix", ("value", "prefix"))
-        target = self.field(name, f"{path}.{name}")
-        return Prefix(self.pattern_target(target, "prefix", where), value)
-
-    def wildcard(self, body: Any, path: str, level: int) -> Node:
-        name, where, value = self.pattern_value(body, path, "wildcard", ("value", "wildcard"))
-        target = self.field(name, f"{path}.{name}")
-        field_name = self.pattern_target(target, "wildcard", where)
-        return Wildcard(field_name, _unescape_wildcard(value, where))
-
-    def pattern_value(self, body: Any, path: str, qtype: str, keys: tuple[str, ...]) -> tuple:
-        name, value = self.single_field(body, path, qtype)
-        where = f"{path}.{name}"
-        if isinstance(value, dict):
-            self.check_options(value, where, set(keys) | {"rewrite"})
-            given = [k for k in keys if k in value]
-            if len(given) != 1:
-                raise QueryError(f"{qtype} needs exactly one of {' or '.join(keys)} at {where}")
-            value, where = value[given[0]], f"{where}.{given[0]}"
-        if isinstance(value, dict | list) or value is None:
-            raise QueryError(
-                f"expected a string, number or boolean at {where}, got {describe(value)}"
-            )
-        return name, where, self.text_value(value, where)
-
-    def exists(self, body: Any, path: str, level: int) -> Node:
-        body = self.obj(body, path)
-        self.check_options(body, path, {"field"})
-        if "field" not in body:
-            raise QueryError(f"exists needs a field at {path}")
-        name, _ = self.field(body["field"], f"{path}.field")
-        assert name is not None
-        return Exists(name)
-
-
-def _any_of(nodes: list[Node]) -> Node:
-    return nodes[0] if len(nodes) == 1 else Bool(should=tuple(nodes))
+    if mtype == "cross_fields" and operator == "and":
+        raise QueryError(
+            f"multi_match type cross_fields with operator and is not supported at {path}"
+        )
+    return mtype
 
 
 def _unescape_wildcard(pattern: str, path: str) -> str:
@@ -881,199 +802,3 @@ def _unescape_wildcard(pattern: str, path: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
-
-
-# -- simple_query_string -------------------------------------------------------------------------
-
-
-@dataclass
-class _Not:
-    node: Node
-
-
-@dataclass
-class _Group:
-    op: str  # "and" | "or"
-    items: list
-
-
-class _Simple:
-    """Elasticsearch's ``simple_query_string`` syntax (Lucene's SimpleQueryParser), leniently.
-
-    ``+`` AND, ``|`` OR, ``-`` NOT (before a term or group), ``"phrase"``, ``prefix*``, ``( )``,
-    ``\\`` escapes; whitespace means ``default_operator``. As in Lucene the operators have equal
-    precedence and apply left to right: when the operator changes, what was read so far becomes one
-    clause (``a | b + c`` is ``(a | b) + c``). As in Elasticsearch, bad syntax is not an error: a
-    dangling operator or a stray ``)`` is ignored, an unclosed ``(`` or ``"`` ends with the text,
-    an empty query or one with nothing left matches nothing. ``-b`` alone is "everything without
-    b", so with OR ``a -b`` is "a, or anything without b" (Elasticsearch's behaviour). Fuzzy and
-    proximity (``~``) are not supported: QueryError.
-    """
-
-    SPECIAL = frozenset('"|+()')
-
-    def __init__(
-        self, parser: _Parser, text: str, targets: list[_Target], operator: str, path: str
-    ):
-        self.p = parser
-        self.s = text
-        self.n = len(text)
-        self.pos = 0
-        self.targets = targets
-        self.default = operator
-        self.path = path
-        self.leaves = 0
-
-    def parse(self) -> Node:
-        top = self.sequence(0)
-        if top is None:
-            return MatchNone()
-        return self.build(top)
-
-    def sequence(self, nesting: int) -> Any:
-        top: Any = None
-        current: str | None = None
-        previous: str | None = None
-        negations = 0
-        while self.pos < self.n:
-            c = self.s[self.pos]
-            branch: Any = None
-            if c == "(":
-                self.pos += 1
-                if nesting + 1 >= self.p.limits.max_depth:
-                    raise QueryError(
-                        f"parentheses nested too deeply in the query at {self.path} "
-                        f"(at most {self.p.limits.max_depth} levels)"
-                    )
-                branch = self.sequence(nesting + 1)
-                if branch is None:
-                    negations = 0
-                    current = None
-                    continue
-            elif c == ")":
-                self.pos += 1
-                if nesting > 0:
-                    break
-                continue  # a stray ) is ignored
-            elif c == '"':
-                branch = self.phrase()
-                if branch is None:
-                    negations = 0
-                    current = None
-                    continue
-            elif c == "+":
-                self.pos += 1
-                if current is None and top is not None:
-                    current = "and"
-                continue
-            elif c == "|":
-                self.pos += 1
-                if current is None and top is not None:
-                    current = "or"
-                continue
-            elif c == "-":
-                self.pos += 1
-                negations += 1
-                continue
-            elif c.isspace():
-                self.pos += 1
-                continue
-            else:
-                branch = self.term()
-                if branch is None:
-                    negations = 0
-                    current = None
-                    continue
-            if negations % 2 == 1:
-                branch = _Not(self.build(branch))
-            if top is None:
-                top = branch
-            else:
-                op = current or self.default
-                if not (isinstance(top, _Group) and previous == op):
-                    top = _Group(op, [top])
-                top.items.append(branch)
-                previous = op
-            current = None
-            negations = 0
-        return top
-
-    def phrase(self) -> Any:
-        self.pos += 1  # the opening quote
-        chars: list[str] = []
-        while self.pos < self.n:
-            c = self.s[self.pos]
-            if c == "\\" and self.pos + 1 < self.n:
-                chars.append(self.s[self.pos + 1])
-                self.pos += 2
-                continue
-            self.pos += 1
-            if c == '"':
-                break
-            chars.append(c)
-        if self.pos < self.n and self.s[self.pos] == "~":
-            raise QueryError(f"proximity searches (~) are not supported, at {self.path}")
-        text = "".join(chars)
-        if not text.strip():
-            return None
-        return self.leaf(lambda t: self.p.analysed(t, text, "and", self.path, phrase=True))
-
-    def term(self) -> Any:
-        chars: list[str] = []
-        escaped: list[bool] = []
-        while self.pos < self.n:
-            c = self.s[self.pos]
-            if c == "\\":
-                if self.pos + 1 < self.n:
-                    chars.append(self.s[self.pos + 1])
-                    escaped.append(True)
-                    self.pos += 2
-                else:
-                    self.pos += 1  # a trailing backslash escapes nothing
-                continue
-            if c.isspace() or c in self.SPECIAL:
-                break
-            if c == "~":
-                raise QueryError(
-                    f"fuzzy and proximity searches (~) are not supported, at {self.path} "
-                    f"(escape it as \\~ to search for it)"
-                )
-            chars.append(c)
-            escaped.append(False)
-            self.pos += 1
-        if not chars:
-            return None
-        prefix = chars[-1] == "*" and not escaped[-1]
-        if prefix:
-            while chars and chars[-1] == "*" and not escaped[-1]:
-                chars.pop()
-                escaped.pop()
-            head = "".join(chars)
-            return self.leaf(lambda t: self.prefix(t, head))
-        text = "".join(chars)
-        return self.leaf(lambda t: self.p.analysed(t, text, self.default, self.path, phrase=False))
-
-    def prefix(self, target: _Target, head: str) -> Node:
-        name, kind = target
-        if not head:
-            return MatchAll() if name is None else Exists(name)
-        return Prefix(self.p.pattern_target(target, "prefix", self.path), head)
-
-    def leaf(self, make: Callable[[_Target], Node]) -> Node:
-        self.leaves += 1
-        if self.leaves > self.p.limits.max_clauses:
-            raise QueryError(
-                f"query at {self.path} has more than {self.p.limits.max_clauses} clauses"
-            )
-        return _any_of([make(t) for t in self.targets])
-
-    def build(self, item: Any) -> Node:
-        if isinstance(item, _Not):
-            return Bool(must=(MatchAll(),), must_not=(item.node,))
-        if not isinstance(item, _Group):
-            return item
-        if item.op == "or":
-            return Bool(should=tuple(self.build(i) for i in item.items))
-        must = tuple(self.build(i) for i in item.items if not isinstance(i, _Not))
-        must_not = tuple(i.node for i in item.items if isinstance(i, _Not))
-        return Bool(must=must or (MatchAll(),), must_not=must_not)

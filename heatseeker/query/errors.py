@@ -1,11 +1,13 @@
-"""The one error type of the query package.
+"""The one error type of the query package, and the helpers its messages share.
 
 Every mistake in what a user typed (a query string, a date, a DSL body) raises ``QueryError``: the API
 answers it with 400 and the message, the command line prints the message. Bad input never produces a
-traceback.
+traceback. ``shown`` and ``describe`` are how a message quotes what it got, the same in every module.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class QueryError(ValueError):
@@ -33,3 +35,20 @@ def shown(text: str, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return repr(text)
+
+
+def describe(value: Any) -> str:
+    """What a JSON value is, for messages ("got a list")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -12,9 +12,18 @@ Three kinds of field:
   the string "3"), and only their first ``MAX_VALUE_CHARS`` characters are indexed as exact values
   (all of a value still reaches full text);
 * ``FULLTEXT``: everything a stack holds, analysed into words; the target of bare words.
+
+A name that is none of these is the one mistake every way of naming a field can make (the DSL, the
+query string, sort, highlight and aggregation keys, configuration): ``resolve`` raises
+``UnknownField``, whose message is written here only, says where, suggests the closest name and
+lists the known ones.
 """
 
 from __future__ import annotations
+
+import difflib
+
+from heatseeker.query.errors import QueryError, shown
 
 KEYWORD = "keyword"  # exact value, sortable, aggregatable
 TEXT = "text"  # analysed words; the field also has an exact form for term/sort/aggregations
@@ -92,27 +101,67 @@ KV_SEP = "\x1f"
 ALIASES = {"name.raw": "name", "_id": "id"}
 
 
-class UnknownField(ValueError):
-    def __init__(self, name: str):
+class UnknownField(QueryError):
+    """A field name that is neither a typed field nor a path under a dynamic root.
+
+    ``where`` says where the name was written (a JSON path, or a character offset whose
+    ``position`` tools can point at); ``advice`` is what the grammar adds (how to search for
+    the text instead).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        where: str | None = None,
+        *,
+        position: int | None = None,
+        advice: str = "",
+    ):
+        at = f" at {where}" if where is not None else ""
+        close = suggest(name)
+        hint = f" (did you mean {shown(close)}?)" if close else ""
+        tail = f" {advice}" if advice else ""
         super().__init__(
-            f"unknown field {name!r}; known fields: {', '.join(sorted(FIELDS))}, "
-            f"or a path under {', '.join(r + '.' for r in DYNAMIC_ROOTS)}"
+            f"unknown field {shown(name)}{at}{hint}; known fields: {', '.join(sorted(FIELDS))}, "
+            f"or a path under {', '.join(r + '.' for r in DYNAMIC_ROOTS)}{tail}",
+            position,
         )
         self.field = name
 
 
-def resolve(name: str) -> tuple[str, str]:
+def suggest(name: str) -> str | None:
+    """The known name a mistyped one is closest to: a field or alias, or the same path under the
+    closest dynamic root (``paramters.image`` → ``parameters.image``); None when nothing is close."""
+    close = difflib.get_close_matches(name, [*FIELDS, *ALIASES], n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    root, dot, rest = name.partition(".")
+    roots = difflib.get_close_matches(root, DYNAMIC_ROOTS, n=1, cutoff=0.7)
+    if roots and dot and rest:
+        return f"{roots[0]}.{rest}"
+    return None
+
+
+def resolve(name: str, where: str | None = None) -> tuple[str, str]:
     """Return ``(canonical name, kind)``; kind is a type above or ``"dynamic"``.
 
-    Raises UnknownField for anything else.
+    Raises UnknownField (saying ``where``) for anything else.
     """
+    found = lookup(name)
+    if found is None:
+        raise UnknownField(name, where)
+    return found
+
+
+def lookup(name: str) -> tuple[str, str] | None:
+    """``resolve`` without the error: None for a name that is not a field (cheap to ask)."""
     name = ALIASES.get(name, name)
     if name in FIELDS:
         return name, FIELDS[name]
     root, _, rest = name.partition(".")
     if root in DYNAMIC_ROOTS and rest:
         return name, "dynamic"
-    raise UnknownField(name)
+    return None
 
 
 def is_sortable(name: str) -> bool:

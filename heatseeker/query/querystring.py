@@ -58,17 +58,17 @@ Decisions:
   Terms node. A pure negation is ``Bool(must=(MatchAll(),), must_not=(...))``.
 * Limits: ``max_length`` characters, ``max_clauses`` leaf clauses (a Terms counts its values) and
   at most ``MAX_NESTING`` levels of parentheses.
+* Values are read by ``values.py`` (the DSL's rules: integers, dates, exact values, "any of");
+  this module says where a bad one is, as a character offset.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from heatseeker.query import fields
-from heatseeker.query.datemath import parse_date
+from heatseeker.query import fields, values
 from heatseeker.query.errors import QueryError, shown
 from heatseeker.query.tree import (
     Bool,
@@ -76,20 +76,18 @@ from heatseeker.query.tree import (
     MatchAll,
     MatchNone,
     Node,
-    Phrase,
     Prefix,
     Range,
     Scalar,
-    Term,
     Terms,
     Text,
     Wildcard,
 )
+from heatseeker.query.values import FULLTEXT, Target, any_of
 
 MAX_NESTING = 64
 
-# Kinds of a field context beyond those of fields.py.
-_FULLTEXT = "fulltext"  # bare words, _all:, *:
+# The kind of a field context beyond those of fields.py and values.FULLTEXT (bare words, _all:, *:)
 _EXISTS = "exists"  # _exists_: its values are field names
 
 # Occurrence of a clause in its group.
@@ -101,12 +99,9 @@ _OPERATORS = {"AND": _AND, "&&": _AND, "OR": _OR, "||": _OR, "NOT": _NOT}
 _WORD_END = frozenset('()"^~')  # and whitespace
 _RANGE_WORD_END = frozenset("]}")  # and whitespace
 _FIELD_SHAPED = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_INT = re.compile(r"[+-]?[0-9]+")
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_COLON_ADVICE = "(to search for a colon, escape it as \\: or quote the text)"
 _COMPARISONS = (">=", "<=", ">", "<")
 _COMPARISON_KEYS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
-
-_Ctx = tuple[str | None, str]  # (field or None for full text, kind)
 
 
 def parse(
@@ -287,7 +282,7 @@ class _Parser:
 
     # grammar
 
-    def parse_or(self, ctx: _Ctx | None) -> tuple[str, Node]:
+    def parse_or(self, ctx: Target | None) -> tuple[str, Node]:
         items = [self.parse_and(ctx)]
         while True:
             self.skip_ws()
@@ -305,7 +300,7 @@ class _Parser:
             return items[0]
         return _PLAIN, _build_or(items)
 
-    def parse_and(self, ctx: _Ctx | None) -> tuple[str, Node]:
+    def parse_and(self, ctx: Target | None) -> tuple[str, Node]:
         items = [self.parse_unary(ctx)]
         while True:
             self.skip_ws()
@@ -327,7 +322,7 @@ class _Parser:
             return items[0]
         return _PLAIN, _build_and(items)
 
-    def parse_unary(self, ctx: _Ctx | None) -> tuple[str, Node]:
+    def parse_unary(self, ctx: Target | None) -> tuple[str, Node]:
         modifiers: list[str] = []  # "+", "-" or "!" (NOT), outermost first
         while True:
             self.skip_ws()
@@ -354,28 +349,38 @@ class _Parser:
                 occ = _MUST if modifier == "+" else _MUST_NOT
         return occ, node
 
-    def parse_primary(self, ctx: _Ctx | None) -> Node:
+    def parse_primary(self, ctx: Target | None) -> Node:
         self.skip_ws()
         pos = self.pos
         c = self.peek()
-        if not c:
-            raise QueryError(f"expected a term at {pos}: the query ends too early", pos)
+        self.refuse_at_term(c, ctx, pos)
         if c == "(":
             return self.parse_group(ctx)
+        if c == '"':
+            return self.value(ctx or (None, FULLTEXT), self.read_quoted())
+        if c in "[{" and ctx is not None:
+            return self.parse_range(ctx)
+        word = self.read_word()
+        if word.text in _OPERATORS and not any(word.escaped):
+            raise QueryError(f"unexpected {word.text} at {pos}: expected a term", pos)
+        if ctx is None:
+            return self.field_or_text(word)
+        return self.value(ctx, word)
+
+    def refuse_at_term(self, c: str, ctx: Target | None, pos: int) -> None:
+        """Raise for what cannot start a term (``c``, at ``pos``; "" is the end of the text)."""
+        if not c:
+            raise QueryError(f"expected a term at {pos}: the query ends too early", pos)
         if c == ")":
             if self.nesting == 0:
                 raise QueryError(f"unbalanced parenthesis at {pos}: this ) closes nothing", pos)
             raise QueryError(f"expected a term at {pos}, found )", pos)
-        if c == '"':
-            return self.value(ctx or (None, _FULLTEXT), self.read_quoted())
-        if c in "[{":
-            if ctx is None:
-                raise QueryError(
-                    f"a range needs a field, as in field:[a TO b], at {pos} "
-                    f"(escape {c} as \\{c} to search for it)",
-                    pos,
-                )
-            return self.parse_range(ctx)
+        if c in "[{" and ctx is None:
+            raise QueryError(
+                f"a range needs a field, as in field:[a TO b], at {pos} "
+                f"(escape {c} as \\{c} to search for it)",
+                pos,
+            )
         if c in "]}":
             raise QueryError(f"unexpected {c} at {pos} (escape it as \\{c} to search for it)", pos)
         if c == "^":
@@ -388,14 +393,8 @@ class _Parser:
                 f"(escape it as \\~ to search for it)",
                 pos,
             )
-        word = self.read_word()
-        if word.text in _OPERATORS and not any(word.escaped):
-            raise QueryError(f"unexpected {word.text} at {pos}: expected a term", pos)
-        if ctx is None:
-            return self.field_or_text(word)
-        return self.value(ctx, word)
 
-    def parse_group(self, ctx: _Ctx | None) -> Node:
+    def parse_group(self, ctx: Target | None) -> Node:
         open_pos = self.pos
         self.pos += 1
         self.nesting += 1
@@ -422,11 +421,11 @@ class _Parser:
     def field_or_text(self, word: _Word) -> Node:
         colon = word.find(":")
         if colon < 0:
-            return self.value((None, _FULLTEXT), word)
+            return self.value((None, FULLTEXT), word)
         name, rest = word.sub(0, colon), word.sub(colon + 1)
         ctx = self.field_context(name, rest)
         if ctx is None:  # not a field reference: the whole word is text
-            return self.value((None, _FULLTEXT), word)
+            return self.value((None, FULLTEXT), word)
         if rest.text:
             return self.value(ctx, rest)
         # "field:" then the value after it: a group, a phrase, a range, or a word after spaces
@@ -435,21 +434,14 @@ class _Parser:
             raise QueryError(f"expected a value after {name.text}: at {self.pos}", self.pos)
         return self.parse_primary(ctx)
 
-    def field_context(self, name: _Word, rest: _Word) -> _Ctx | None:
+    def field_context(self, name: _Word, rest: _Word) -> Target | None:
         text = name.text
         if name.is_plain("_exists_"):
             return None, _EXISTS
         if name.is_plain(fields.FULLTEXT) or name.is_plain("*"):
-            return None, _FULLTEXT
-        if not name.has_wildcard():
-            try:
-                canonical, kind = fields.resolve(text)
-            except fields.UnknownField:
-                pass
-            else:
-                if text.endswith(".raw") and kind == fields.TEXT:
-                    kind = fields.KEYWORD  # Searchlight's name.raw: the exact, unanalysed name
-                return canonical, kind
+            return None, FULLTEXT
+        if not name.has_wildcard() and fields.lookup(text) is not None:
+            return values.target(text)
         if (
             not text
             or rest.text.startswith((":", "//"))
@@ -461,24 +453,24 @@ class _Parser:
                 f"wildcards in field names are not supported: {shown(text)} at {name.start}",
                 name.start,
             )
-        raise QueryError(_unknown_field_message(text, name.start), name.start)
+        raise _unknown_field(text, name.start)
 
     def resolve_field_name(self, text: str, pos: int) -> str:
-        try:
-            return fields.resolve(text)[0]
-        except fields.UnknownField:
-            raise QueryError(_unknown_field_message(text, pos), pos) from None
+        found = fields.lookup(text)
+        if found is None:
+            raise _unknown_field(text, pos)
+        return found[0]
 
     # values
 
-    def value(self, ctx: _Ctx, v: _Word | _Quoted) -> Node:
+    def value(self, ctx: Target, v: _Word | _Quoted) -> Node:
         field, kind = ctx
         pos = v.start
         if isinstance(v, _Quoted):
-            if kind in (fields.TEXT, _FULLTEXT):
-                return Phrase(field, v.text) if v.text.strip() else MatchNone()
+            if kind in (fields.TEXT, FULLTEXT):
+                return values.analysed(ctx, v.text, "and", self.now, phrase=True)
             return self.exact(ctx, v.text, pos)
-        if kind != _FULLTEXT and v.text[:1] in ("<", ">") and not v.escaped[0]:
+        if kind != FULLTEXT and v.text[:1] in ("<", ">") and not v.escaped[0]:
             return self.comparison(ctx, v)
         if v.looks_like_regex():
             raise QueryError(
@@ -488,15 +480,15 @@ class _Parser:
             )
         if v.has_wildcard():
             return self.wildcard(ctx, v)
-        if kind in (fields.TEXT, _FULLTEXT):
+        if kind in (fields.TEXT, FULLTEXT):
             return Text(field, v.text)
         return self.exact(ctx, v.text, pos)
 
-    def wildcard(self, ctx: _Ctx, v: _Word) -> Node:
+    def wildcard(self, ctx: Target, v: _Word) -> Node:
         field, kind = ctx
         pos = v.start
         if all(c == "*" and not e for c, e in zip(v.text, v.escaped, strict=True)):
-            if kind == _FULLTEXT:
+            if kind == FULLTEXT:
                 return MatchAll()
             if kind == _EXISTS:
                 raise QueryError(f"_exists_ needs a field name at {pos}", pos)
@@ -516,21 +508,16 @@ class _Parser:
             raise QueryError(f"a wildcard pattern cannot contain an escaped * or ?, at {pos}", pos)
         return Wildcard(target, v.text)
 
-    def exact(self, ctx: _Ctx, text: str, pos: int) -> Node:
+    def exact(self, ctx: Target, text: str, pos: int) -> Node:
         """The value of a non-text field, or any quoted value that is not a phrase."""
-        field, kind = ctx
-        if kind == _EXISTS:
+        if ctx[1] == _EXISTS:
             return Exists(self.resolve_field_name(text, pos))
-        assert field is not None
-        if kind == fields.INT:
-            return Term(field, self.integer(field, text, pos))
-        if kind == fields.DATE:
-            low = self.date(field, text, pos, round_up=False)
-            high = self.date(field, text, pos, round_up=True)
-            return Term(field, low) if low == high else Range(field, gte=low, lte=high)
-        return Term(field, text)
+        try:
+            return values.exact(ctx, text, self.now)
+        except values.BadValue as e:
+            raise _bad_value(e, ctx, text, pos) from None
 
-    def comparison(self, ctx: _Ctx, v: _Word) -> Node:
+    def comparison(self, ctx: Target, v: _Word) -> Node:
         field, kind = ctx
         op = next(o for o in _COMPARISONS if v.text.startswith(o))
         if len(op) == 2 and v.escaped[1]:
@@ -556,7 +543,7 @@ class _Parser:
         key = _COMPARISON_KEYS[op]
         return Range(field, **{key: self.bound(ctx, text, pos, key)})
 
-    def parse_range(self, ctx: _Ctx) -> Node:
+    def parse_range(self, ctx: Target) -> Node:
         start = self.pos
         opener = self.s[start]
         field, kind = ctx
@@ -603,31 +590,27 @@ class _Parser:
             return None, pos
         return word.text, pos
 
-    def bound(self, ctx: _Ctx, text: str, pos: int, key: str) -> Scalar:
-        field, kind = ctx
-        assert field is not None
-        if kind == fields.DATE:
-            return self.date(field, text, pos, round_up=key in ("gt", "lte"))
-        if kind == fields.INT:
-            return self.integer(field, text, pos)
-        return text
-
-    def integer(self, field: str, text: str, pos: int) -> int:
-        if not _INT.fullmatch(text):
-            raise QueryError(
-                f"invalid integer {shown(text)} for field {shown(field)} at {pos}", pos
-            )
-        if len(text) > 20 or not _INT_MIN <= int(text) <= _INT_MAX:
-            raise QueryError(
-                f"integer {shown(text)} out of range for field {shown(field)} at {pos}", pos
-            )
-        return int(text)
-
-    def date(self, field: str, text: str, pos: int, round_up: bool) -> datetime:
+    def bound(self, ctx: Target, text: str, pos: int, key: str) -> Scalar:
         try:
-            return parse_date(text, self.now, round_up)
-        except QueryError as e:
-            raise QueryError(f"{e.message}, for field {shown(field)} at {pos}", pos) from None
+            return values.bound(ctx, text, self.now, key)
+        except values.BadValue as e:
+            raise _bad_value(e, ctx, text, pos) from None
+
+
+def _bad_value(e: values.BadValue, ctx: Target, text: str, pos: int) -> QueryError:
+    """The query string's words for a value its field cannot hold."""
+    field = str(ctx[0])
+    if isinstance(e, values.NotADate):
+        return QueryError(f"{e.detail}, for field {shown(field)} at {pos}", pos)
+    if isinstance(e, values.IntegerOutOfRange):
+        return QueryError(
+            f"integer {shown(text)} out of range for field {shown(field)} at {pos}", pos
+        )
+    return QueryError(f"invalid integer {shown(text)} for field {shown(field)} at {pos}", pos)
+
+
+def _unknown_field(name: str, pos: int) -> fields.UnknownField:
+    return fields.UnknownField(name, str(pos), position=pos, advice=_COLON_ADVICE)
 
 
 # -- building the tree -------------------------------------------------------------------------
@@ -694,45 +677,12 @@ def _build_or(items: list[tuple[str, Node]]) -> Node:
     if not must:
         # Without required clauses, at least one optional one must match (the plain OR), and the
         # prohibited ones apply to the whole group: (a OR b) AND NOT c.
-        parts = [(_PLAIN, _any_of(should))] if should else []
+        parts = [(_PLAIN, any_of(should))] if should else []
         return _build_and(parts + [(_MUST_NOT, n) for n in must_not])
     if not should:
         return _build_and([(_PLAIN, n) for n in must] + [(_MUST_NOT, n) for n in must_not])
     # +a b: a is required, b only adds to the score (Lucene's and Elasticsearch's meaning).
     return Bool(must=tuple(must), should=tuple(should), must_not=tuple(must_not))
-
-
-def _any_of(nodes: list[Node]) -> Node:
-    flat: list[Node] = []
-    for node in nodes:
-        if (
-            isinstance(node, Bool)
-            and node.should
-            and not node.must
-            and not node.must_not
-            and not node.filter
-            and node.minimum_should_match is None
-        ):
-            flat.extend(node.should)  # (a OR b) OR c: splice
-        else:
-            flat.append(node)
-    if any(isinstance(n, MatchAll) for n in flat):
-        return MatchAll()
-    flat = [n for n in flat if not isinstance(n, MatchNone)]
-    if not flat:
-        return MatchNone()
-    if len(flat) == 1:
-        return flat[0]
-    names = {n.field for n in flat if isinstance(n, Term | Terms)}
-    if len(names) == 1 and all(isinstance(n, Term | Terms) for n in flat):
-        values: dict[Scalar, None] = {}  # ordered, without duplicates
-        for n in flat:
-            for v in (n.value,) if isinstance(n, Term) else n.values:  # type: ignore[union-attr]
-                values[v] = None
-        (name,) = names
-        unique = tuple(values)
-        return Term(name, unique[0]) if len(unique) == 1 else Terms(name, unique)
-    return Bool(should=tuple(flat))
 
 
 def _count_clauses(node: Node) -> int:
@@ -743,21 +693,3 @@ def _count_clauses(node: Node) -> int:
     if isinstance(node, MatchAll | MatchNone):
         return 0
     return 1
-
-
-def _unknown_field_message(name: str, pos: int) -> str:
-    suggestion = ""
-    close = difflib.get_close_matches(name, [*fields.FIELDS, *fields.ALIASES], n=1, cutoff=0.75)
-    if close:
-        suggestion = close[0]
-    else:
-        root, dot, rest = name.partition(".")
-        roots = difflib.get_close_matches(root, fields.DYNAMIC_ROOTS, n=1, cutoff=0.7)
-        if roots and dot and rest:
-            suggestion = f"{roots[0]}.{rest}"
-    hint = f" (did you mean {shown(suggestion)}?)" if suggestion else ""
-    return (
-        f"unknown field {shown(name)} at {pos}{hint}; known fields: {', '.join(sorted(fields.FIELDS))}, "
-        f"or a path under {', '.join(r + '.' for r in fields.DYNAMIC_ROOTS)} "
-        f"(to search for a colon, escape it as \\: or quote the text)"
-    )

@@ -54,9 +54,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from heatseeker.query import dsl, fields
-from heatseeker.query.dsl import Limits, describe
-from heatseeker.query.errors import QueryError, shown
+from heatseeker.query import dsl, fields, values
+from heatseeker.query.dsl import Limits
+from heatseeker.query.errors import QueryError, describe, shown
 from heatseeker.query.tree import MatchAll, Node, SortKey, TermsAgg
 
 STACK_TYPE = "OS::Heat::Stack"
@@ -125,18 +125,12 @@ class SearchRequest:
 
 
 def parse_bool(value: Any, name: str) -> bool:
-    """A boolean, or its text as python-searchlightclient and query strings send it."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "1"):
-            return True
-        if text in ("false", "0"):
-            return False
-    raise QueryError(f"invalid value {value!r} for {name}: expected true or false")
+    """A boolean (``values.boolean``: also its text as python-searchlightclient and query strings
+    send it), or QueryError naming the parameter ``name``."""
+    try:
+        return values.boolean(value)
+    except values.BadValue:
+        raise QueryError(f"invalid value {value!r} for {name}: expected true or false") from None
 
 
 def parse_search(
@@ -384,10 +378,7 @@ def _highlight(value: Any) -> dict | None:
     for name, spec in names.items():
         where = f"highlight.fields.{name}"
         if name not in ("*", fields.FULLTEXT) and "*" not in name:
-            try:
-                fields.resolve(name)
-            except fields.UnknownField as e:
-                raise QueryError(f"{e} (at {where})") from None
+            fields.resolve(name, where)
         if not isinstance(spec, dict):
             raise QueryError(f"{where} must be an object, got {describe(spec)}")
         _highlight_options(spec, where)
@@ -432,10 +423,7 @@ def _aggregations(value: Any, limits: RequestLimits) -> dict[str, TermsAgg]:
         field_name = body["field"]
         if not isinstance(field_name, str):
             raise QueryError(f"{where}.field must be a field name, got {describe(field_name)}")
-        try:
-            canonical, kind_of = fields.resolve(field_name)
-        except fields.UnknownField as e:
-            raise QueryError(f"{e} (at {where}.field)") from None
+        canonical, kind_of = fields.resolve(field_name, f"{where}.field")
         if kind_of not in (fields.KEYWORD, fields.TEXT):
             raise QueryError(
                 f"cannot aggregate on {field_name!r} at {where}.field: only keyword and text "
