@@ -16,6 +16,7 @@ from datetime import datetime
 from heatseeker.engines.base import Engine
 from heatseeker.query import fields as F
 from heatseeker.query import tree as t
+from heatseeker.query.analysis import BY_SCORE, SCORE
 from heatseeker.query.errors import QueryError
 from heatseeker.query.highlight import highlight
 from heatseeker.query.rollup import RootHit, rollup
@@ -28,8 +29,6 @@ TREE_MAX_STACKS = 10_000
 
 # What a roll-up needs from each matching stack.
 _ROLLUP_FIELDS = ("id", "name", "root_id", "path", "depth", "project_id")
-
-SCORE = "_score"
 
 
 @dataclass
@@ -183,7 +182,7 @@ class Searcher:
             view.check_feature("search under a stack")
             node = under(node, subtree)
         q = view.query(node)
-        by_score = (t.SortKey(SCORE, descending=True), t.SortKey("root_id"))
+        by_score = (BY_SCORE, t.SortKey("root_id"))
         want = max(0, offset) + max(0, limit)
         order: list[str] = []
         best: dict[str, float] = {}

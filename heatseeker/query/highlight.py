@@ -24,16 +24,17 @@ depends on nothing another tenant stores, and running out is never an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from heatseeker.query import tree as t
+from heatseeker.query.analysis import WORD, WORD_CHARS
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_WORD_RUN = re.compile(r"[^\W_]*", re.UNICODE)  # a fixed, linear expression (no user text)
+_WORD_RUN = re.compile(WORD_CHARS + "*")  # a fixed, linear expression (no user text)
 MAX_PATTERNS = 64
 # Steps one request may spend on highlights. The weights below make a step at most about half a
 # microsecond of CPU here whatever the pattern and text, so a request's highlights cost well under
@@ -157,24 +158,39 @@ def _positive(node: t.Node) -> Iterator[t.Node]:
         yield node
 
 
+_Spec = tuple[str, bool, bool, bool, bool]  # text, wildcard, word start, word end, stretch
+
+
+def _exact(values: Iterable[t.Scalar]) -> list[_Spec]:
+    return [(v, False, False, False, False) for v in values if isinstance(v, str) and v]
+
+
+# what each leaf node type highlights (Bool: its positive clauses', ``_positive``); a node type
+# missing here fails test_every_node_type_is_handled (tests/conformance)
+LEAF_SPECS: dict[type, Callable[[Any], Iterable[_Spec]]] = {
+    t.Text: lambda leaf: [(w, False, True, True, False) for w in WORD.findall(leaf.text)],
+    t.Phrase: lambda leaf: [(w, False, True, True, False) for w in WORD.findall(leaf.text)],
+    t.Term: lambda leaf: _exact([leaf.value]),
+    t.Terms: lambda leaf: _exact(leaf.values),
+    t.Prefix: lambda leaf: [(leaf.value, False, True, False, True)] if leaf.value else [],
+    t.Wildcard: lambda leaf: [(leaf.pattern, True, False, False, False)],
+    # nothing to highlight: they name no text
+    t.MatchAll: lambda leaf: [],
+    t.MatchNone: lambda leaf: [],
+    t.Exists: lambda leaf: [],
+    t.Ids: lambda leaf: [],
+    t.Range: lambda leaf: [],
+}
+
+
 def patterns(node: t.Node) -> list[Pattern]:
     """The patterns of every positive term of the query (at most MAX_PATTERNS, longest first).
 
     Only the patterns kept are compiled: the cost is linear in the query's size.
     """
-    specs: set[tuple[str, bool, bool, bool, bool]] = set()  # text, wildcard, start, end, stretch
+    specs: set[_Spec] = set()
     for leaf in _positive(node):
-        if isinstance(leaf, t.Text | t.Phrase):
-            specs.update((w, False, True, True, False) for w in _WORD.findall(leaf.text))
-        elif isinstance(leaf, t.Term) and isinstance(leaf.value, str) and leaf.value:
-            specs.add((leaf.value, False, False, False, False))
-        elif isinstance(leaf, t.Terms):
-            specs.update((v, False, False, False, False)
-                         for v in leaf.values if isinstance(v, str) and v)
-        elif isinstance(leaf, t.Prefix) and leaf.value:
-            specs.add((leaf.value, False, True, False, True))
-        elif isinstance(leaf, t.Wildcard):
-            specs.add((leaf.pattern, True, False, False, False))
+        specs.update(LEAF_SPECS[type(leaf)](leaf))
     found: dict[tuple, Pattern] = {}
     for text, wildcard, start, end, stretch in sorted(specs, key=lambda s: (-len(s[0]), s)):
         p = Pattern.build(text, wildcard=wildcard, word_start=start, word_end=end,

@@ -55,13 +55,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from heatseeker.query import dsl, fields, values
+from heatseeker.query.analysis import BY_SCORE, SCORE
 from heatseeker.query.dsl import Limits
 from heatseeker.query.errors import QueryError, describe, shown
 from heatseeker.query.tree import MatchAll, Node, SortKey, TermsAgg
 
 STACK_TYPE = "OS::Heat::Stack"
 ROLLUPS = ("root",)
-SCORE = "_score"
 
 _KEYS = frozenset(
     {
@@ -273,7 +273,7 @@ def _sort_key(name: Any, descending: bool | None) -> SortKey:
     if name == SCORE:
         if descending is False:
             raise QueryError("_score sorts best first only: use '_score' or '_score:desc'")
-        return SortKey(SCORE, descending=True)
+        return BY_SCORE
     if not fields.is_sortable(name):
         raise QueryError(
             f"cannot sort by {name!r}: sortable fields are {', '.join(sorted(fields.FIELDS))} "
