@@ -1,4 +1,6 @@
-"""Every heatseeker option, in one place (oslo.config).
+"""Every heatseeker option, in one place (oslo.config), but each engine's own group (such as
+``[opensearch]``), which its engine declares (``Engine.options``) and ``engines/registry.py``
+gathers here, as it gathers the choices of ``[engine] backend``: an engine is one file.
 
 ``list_opts()`` feeds ``oslo-config-generator --namespace heatseeker`` (see
 ``etc/oslo-config-generator/heatseeker.conf``); the sample ``etc/heatseeker.conf.sample`` is generated
@@ -11,6 +13,8 @@ import copy
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from heatseeker.engines import registry as engine_registry
 
 HEAT_GROUP = "heat"
 
@@ -104,11 +108,8 @@ listener_opts = [
 engine_opts = [
     cfg.StrOpt(
         "backend",
-        default="tantivy",
-        choices=[
-            ("tantivy", "embedded index under data_dir, no set-up"),
-            ("opensearch", "an OpenSearch cluster (see [opensearch]); several writers may run"),
-        ],
+        default=engine_registry.DEFAULT,
+        choices=engine_registry.choices(),  # every engine's name and one-line description
         help="Search engine.",
     ),
     cfg.FloatOpt(
@@ -124,31 +125,6 @@ engine_opts = [
         help="Embedded engine: indexing memory budget of the writer.",
     ),
 ]
-
-opensearch_opts = [
-    cfg.ListOpt(
-        "hosts",
-        default=["http://127.0.0.1:9200"],
-        help="OpenSearch nodes (URLs); requests are spread over them and fail over.",
-    ),
-    cfg.StrOpt("username", help="HTTP basic auth user (none: no auth)."),
-    cfg.StrOpt("password", secret=True, help="HTTP basic auth password."),
-    cfg.StrOpt("ca_file", help="CA bundle that signs the cluster's TLS certificates (https hosts)."),
-    cfg.BoolOpt("verify_certs", default=True, help="Verify the cluster's TLS certificates."),
-    cfg.StrOpt(
-        "index_prefix",
-        default="heatseeker",
-        help="Names of heatseeker's indices and aliases: <prefix> (search alias), <prefix>-write, "
-        "<prefix>-building, <prefix>-gen-<n> (one index per generation).",
-    ),
-    cfg.IntOpt("shards", default=1, min=1, help="Primary shards of a new index generation."),
-    cfg.IntOpt("replicas", default=1, min=0, help="Replicas of each shard of a new generation."),
-    cfg.FloatOpt("timeout", default=30.0, min=0.1, help="Seconds a request to OpenSearch may take."),
-    cfg.IntOpt(
-        "bulk_size", default=500, min=1, help="Documents per bulk request (sync, reindex, commits)."
-    ),
-]
-
 
 api_opts = [
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the search API listens on."),
@@ -274,7 +250,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.set_default("service_type", "orchestration", group=HEAT_GROUP)
     conf.register_opts(listener_opts, group="listener")
     conf.register_opts(engine_opts, group="engine")
-    conf.register_opts(opensearch_opts, group="opensearch")
+    for group, opts in engine_registry.option_groups():  # [opensearch], …: each engine's own
+        conf.register_opts(opts, group=group)
     conf.register_opts(api_opts, group="api")
     conf.register_opts(history_opts, group="history")
     conf.register_opts(ui_opts, group="ui")
@@ -303,7 +280,7 @@ def list_opts():
         (HEAT_GROUP, _heat_opts()),
         ("listener", listener_opts),
         ("engine", engine_opts),
-        ("opensearch", opensearch_opts),
+        *engine_registry.option_groups(),
         ("api", api_opts),
         ("history", history_opts),
         ("ui", ui_opts),

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from heatseeker.engines.registry import names as engine_names
+
 
 @pytest.fixture(scope="session")
 def opensearch_url() -> str:
@@ -17,3 +19,13 @@ def opensearch_url() -> str:
     from tools.opensearch import opensearchlab
 
     return opensearchlab.start_node(1)
+
+
+@pytest.fixture(params=engine_names())
+def engine_maker(request):
+    """``make(path) -> Engine`` for each registered engine in turn, made as its conformance class
+    makes it (tests/conformance/engines.py); what it made is discarded afterwards."""
+    from tests.conformance.engines import maker
+
+    with maker(request.param, request) as make:
+        yield make

@@ -1,4 +1,5 @@
-"""Noninterference of tenant isolation (issue #11), shared by the tantivy and OpenSearch tests.
+"""Noninterference of tenant isolation (issue #11) through the API, run on every engine by
+tests/conformance/test_noninterference_api.py.
 
 The property: the same request, as the same scoped caller, against two deployments whose data
 differ ONLY in other projects' stacks, gets a byte-identical answer (status, content type and body)
@@ -58,7 +59,7 @@ import re
 import string
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,7 @@ from hypothesis import strategies as st
 from heatseeker import config
 from heatseeker.api.app import App, build_app
 from heatseeker.api.auth import Authorizer, Caller
-from heatseeker.engines.testing import field_values
+from heatseeker.engines.conformance import field_values
 from heatseeker.heat.client import StackSnapshot
 from heatseeker.heat.events import StackEvent
 from heatseeker.history.service import History
@@ -549,21 +550,20 @@ def check_same_caller_records(a: Deployment, b: Deployment) -> None:
 
 
 @contextlib.contextmanager
-def scaled_caps() -> Iterator[None]:
+def scaled_caps(engine_caps: Sequence[tuple[Any, str, Any]] = ()) -> Iterator[None]:
     """Lower the caps a small corpus cannot reach, so that a cap counted over every project
     (rather than over what the caller may see) changes an answer here. Values sit between what
-    the callers' data needs and what deployment B's whole data holds."""
+    the callers' data needs and what deployment B's whole data holds. ``engine_caps``: the
+    engine's own, ``(module, name, value)`` (its conformance class's ``small_caps``)."""
     import pytest
 
     from heatseeker import searcher, uses
-    from heatseeker.engines import opensearch, tantivy
 
     caps = [
-        (tantivy, "SCORE_TIE_WINDOW", 200),  # score ties examined at a page boundary
         (searcher, "ROLLUP_MAX_MATCHES", 6),  # matches listed under a page of roots
         (searcher, "TREE_MAX_STACKS", 3),  # descendants a stack tree reads
         (uses, "PAGE", 7),  # candidates per page of a reverse lookup (cursors)
-        (opensearch, "DISTINCT_PAGE", 5),  # buckets per composite page (roll-up total)
+        *engine_caps,
     ]
     with pytest.MonkeyPatch.context() as mp:
         for module, name, value in caps:

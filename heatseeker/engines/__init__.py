@@ -1,24 +1,14 @@
-"""Search engines behind one contract (``base.py``); ``open_engine`` picks the configured one."""
+"""Search engines behind one contract (``base.py``), found by ``registry.py``; ``open_engine``
+builds the configured one, every engine the same way (``Engine.from_conf``)."""
 
 from __future__ import annotations
 
-import os
-
 from heatseeker.engines.base import Engine
+from heatseeker.engines.registry import engine_class, names
 
 
 def open_engine(conf, *, read_only: bool = False) -> Engine:
-    backend = conf.engine.backend
-    if backend == "tantivy":
-        from heatseeker.engines.tantivy import TantivyEngine
+    return engine_class(conf.engine.backend).from_conf(conf, read_only=read_only)
 
-        return TantivyEngine(
-            os.path.join(conf.data_dir, "index"),
-            writer_memory_mb=conf.engine.writer_memory_mb,
-            read_only=read_only,
-        )
-    if backend == "opensearch":
-        from heatseeker.engines.opensearch import OpenSearchEngine
 
-        return OpenSearchEngine.from_conf(conf.opensearch, read_only=read_only)
-    raise ValueError(f"unknown [engine] backend {backend!r}")
+__all__ = ["Engine", "names", "open_engine"]

@@ -1,7 +1,8 @@
 """The engine contract: what every search engine behind heatseeker must do.
 
-The conformance suite in ``testing.py`` is its executable specification; every engine runs it
-unchanged. Engines receive stack documents (plain dicts, see ``heatseeker/documents.py``) and query
+The conformance suite (``conformance/``) is its executable specification; every engine runs it
+unchanged. Engines are plug-ins (``registry.py``): each is built from the configuration by
+``from_conf`` and declares its name, its one-line description and its own options. Engines receive stack documents (plain dicts, see ``heatseeker/documents.py``) and query
 trees (``heatseeker/query/tree.py``); they know nothing of Heat, notifications or HTTP.
 
 Versions: every write carries an integer version. An engine applies an upsert only if its version is
@@ -23,7 +24,7 @@ index-wide, and a filter restricts hits, not statistics). Every leaf scores 1 wh
 Text on an analysed field (a text field or the full text), which scores 1 per distinct analysed
 word the document holds (for an ``and`` Text: all of them); a Phrase scores 1; a bool sums its must
 clauses and its matching should clauses, filter clauses score 0, must_not nothing; a bool without
-clauses scores 1. Engines agree exactly (``testing.score`` is the reference). ``max_score`` is the
+clauses scores 1. Engines agree exactly (``conformance.reference.score`` is the reference). ``max_score`` is the
 best score of all matches, whatever the sort and page (None without matches or when ``limit`` is 0).
 
 Ranges on keyword, text (exact form) and dynamic values compare code points (UTF-8 byte order) and
@@ -37,6 +38,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from heatseeker.query.tree import Node, SearchResult, SortKey, TermsAgg
 
@@ -60,7 +62,26 @@ class WriteResult:
 
 
 class Engine(abc.ABC):
-    name: str = "?"
+    name: ClassVar[str] = "?"  # its [engine] backend value
+    description: ClassVar[str] = ""  # one line: what choosing it means (the option's help)
+    options: ClassVar[Sequence[Any]] = ()  # its own oslo.config options, in the group [<name>]
+    # the query node types it translates (the keys of its dispatch table): the conformance suite
+    # fails when a node type of query/tree.py is missing
+    node_types: ClassVar[frozenset[type]] = frozenset()
+
+    @classmethod
+    @abc.abstractmethod
+    def from_conf(cls, conf: Any, *, read_only: bool = False) -> Engine:
+        """The engine the configuration ``conf`` (oslo.config, every option registered) describes.
+
+        ``read_only``: the caller only reads (search, API, status); an engine may then skip what
+        only writers need (locks, creating the index) but must still check its schema version.
+        """
+
+    # -- checking the index ------------------------------------------------------------------------
+    # Every engine records the schema version of its index when it creates it and raises
+    # SchemaMismatch when an index it opens was written by another one (``heatseeker reindex``
+    # rebuilds it).
 
     # -- writing -------------------------------------------------------------------------------
 

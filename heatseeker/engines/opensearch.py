@@ -15,6 +15,11 @@ the new generation, never a mix). On any failure it removes ``P-building`` and d
 index: search is untouched. The previous generation is kept until the next rebuild (a search may
 still be running on it). Two concurrent rebuilds collide on creating ``P-gen-<n+1>``: one fails.
 
+Schema. Every generation's mapping records ``_meta.heatseeker_schema_version``. Opening an index
+whose version this code cannot use (``COMPATIBLE_SCHEMAS``; none recorded counts as unusable)
+raises ``SchemaMismatch`` on every operation but ``health`` (which reports it), ``rebuild`` (which
+replaces the index: ``heatseeker reindex``) and ``close``, as the embedded engine does.
+
 Documents. One OpenSearch document per stack id, ``_id`` = the stack id. Mapping is explicit and
 ``dynamic: false``: user-named parameters, outputs and template keys never become fields. Every
 search filters on ``hs_live``.
@@ -25,10 +30,10 @@ search filters on ``hs_live``.
                  range, sort, aggregations). Lists sort by min ascending / max descending (the
                  OpenSearch default ``mode``), missing values last
 ``t_<f>``        text fields, analysed. Analysis is done here, in Python, identically for documents
-                 and queries (runs of letters and digits, lower-cased, shorter than 40 bytes: the
-                 embedded engine's analyser); the words are sent space-joined to a ``whitespace``
-                 analysed field, so phrase positions come from OpenSearch while the words are
-                 exactly the embedded engine's
+                 and queries (``query/analysis.words``: runs of letters and digits, lower-cased,
+                 shorter than 40 bytes, the embedded engine's analyser); the words are sent
+                 space-joined to a ``whitespace`` analysed field, so phrase positions come from
+                 OpenSearch while the words are exactly the embedded engine's
 ``d_<f>``, ``i_<f>``  dates (second precision) and integers
 ``kv``           keyword terms ``path + KV_SEP + value`` from ``fields.flatten`` over the dynamic
                  roots (flat_object's idea, with the embedded engine's exact semantics for dotted
@@ -60,7 +65,8 @@ version = the checkpoint, so an older checkpoint from another process never over
 one). The checkpoint is written after the documents it covers: a crash in between leaves it behind,
 and replaying writes is harmless (versions).
 
-Queries. Scores are coordination scores (the contract, ``base.py``), never BM25: OpenSearch's
+Queries. ``TRANSLATE`` holds one translation per node type of ``query/tree.py``. Scores are
+coordination scores (the contract, ``base.py``), never BM25: OpenSearch's
 statistics are index-wide (a filter restricts hits, not statistics), so they told a caller about
 other projects' stacks. Every leaf is a ``constant_score`` (1); a Text on an analysed field is a
 bool of one ``constant_score`` term query per distinct analysed word (should with
@@ -82,17 +88,20 @@ import hashlib
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from heatseeker.engines.base import Engine, EngineError, WriteResult
+from oslo_config import cfg
+
+from heatseeker.engines.base import Engine, EngineError, SchemaMismatch, WriteResult
 from heatseeker.engines.values import date as _date
 from heatseeker.engines.values import dynamic as _dynamic
 from heatseeker.engines.values import iso as _iso
 from heatseeker.engines.values import keyword as _keyword
 from heatseeker.query import fields as F
+from heatseeker.query.analysis import SCORE, is_analysed, minimum_should_match, words
 from heatseeker.query.tree import (
     Bool,
     Exists,
@@ -114,6 +123,9 @@ from heatseeker.query.tree import (
 )
 
 SCHEMA_VERSION = 2  # 2: template_fingerprint, registry_types/_map, created_by, link
+# versions an index may have and still be used: 1 lacks only fields 2 added (declared, and the
+# index marked 2, when a writer opens it; documents written before need `heatseeker reindex`)
+COMPATIBLE_SCHEMAS = frozenset({1, SCHEMA_VERSION})
 TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
@@ -121,23 +133,42 @@ LOOKUP_BATCH = 1000
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "translog.durability": "async"}
 DISTINCT_PAGE = 10_000  # buckets per page of a composite aggregation (count_distinct)
-_WORD = re.compile(r"[^\W_]+")
 _MATCH_NONE: dict = {"match_none": {}}
+
+
+
+# -- configuration: the [opensearch] group ------------------------------------------------------------
+
+OPTIONS = [
+    cfg.ListOpt(
+        "hosts",
+        default=["http://127.0.0.1:9200"],
+        help="OpenSearch nodes (URLs); requests are spread over them and fail over.",
+    ),
+    cfg.StrOpt("username", help="HTTP basic auth user (none: no auth)."),
+    cfg.StrOpt("password", secret=True, help="HTTP basic auth password."),
+    cfg.StrOpt("ca_file", help="CA bundle that signs the cluster's TLS certificates (https hosts)."),
+    cfg.BoolOpt("verify_certs", default=True, help="Verify the cluster's TLS certificates."),
+    cfg.StrOpt(
+        "index_prefix",
+        default="heatseeker",
+        help="Names of heatseeker's indices and aliases: <prefix> (search alias), <prefix>-write, "
+        "<prefix>-building, <prefix>-gen-<n> (one index per generation).",
+    ),
+    cfg.IntOpt("shards", default=1, min=1, help="Primary shards of a new index generation."),
+    cfg.IntOpt("replicas", default=1, min=0, help="Replicas of each shard of a new generation."),
+    cfg.FloatOpt("timeout", default=30.0, min=0.1, help="Seconds a request to OpenSearch may take."),
+    cfg.IntOpt(
+        "bulk_size", default=500, min=1, help="Documents per bulk request (sync, reindex, commits)."
+    ),
+]
 
 
 # -- analysis and value conversions ----------------------------------------------------------------
 
 
-def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text) if len(w.encode()) < 40]
-
-
 def _analysed(text: str) -> str:
     return " ".join(words(text))
-
-
-
-
 
 
 def _number(value: Any) -> float | None:
@@ -200,20 +231,43 @@ def index_body(doc: dict) -> dict:
     body: dict[str, Any] = {"hs_live": True, "hs_doc": doc}
     for name, kind in F.FIELDS.items():
         values = _values(doc.get(name))
-        if not values:
-            continue
-        if kind in (F.KEYWORD, F.TEXT):
-            body["k_" + name] = list(dict.fromkeys(_keyword(v) for v in values))
-            if kind == F.TEXT:
-                body["t_" + name] = [_analysed(_keyword(v)) for v in values]
-        elif kind == F.DATE:
-            dates = [_iso(d) for d in map(_date, values) if d is not None]
-            if dates:
-                body["d_" + name] = dates
-        else:
-            ints = [int(n) for n in map(_number, values) if n is not None and n.is_integer()]
-            if ints:
-                body["i_" + name] = ints
+        if values:
+            _INDEX_KIND[kind](name, values, body)
+    body["kv"], body["paths"] = _dynamic_terms(doc)
+    kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
+    body["all"] = [a for a in (_analysed(s) for s in _strings(kept)) if a]
+    return body
+
+
+def _index_text(name: str, values: list[Any], body: dict[str, Any]) -> None:
+    """A keyword field's (``k_``) or a text field's exact form and analysed words (``t_``)."""
+    body["k_" + name] = list(dict.fromkeys(_keyword(v) for v in values))
+    if F.FIELDS[name] == F.TEXT:
+        body["t_" + name] = [_analysed(_keyword(v)) for v in values]
+
+
+def _index_date(name: str, values: list[Any], body: dict[str, Any]) -> None:
+    dates = [_iso(d) for d in map(_date, values) if d is not None]
+    if dates:
+        body["d_" + name] = dates
+
+
+def _index_int(name: str, values: list[Any], body: dict[str, Any]) -> None:
+    ints = [int(n) for n in map(_number, values) if n is not None and n.is_integer()]
+    if ints:
+        body["i_" + name] = ints
+
+
+_INDEX_KIND: dict[str, Callable[[str, list[Any], dict[str, Any]], None]] = {
+    F.KEYWORD: _index_text,
+    F.TEXT: _index_text,
+    F.DATE: _index_date,
+    F.INT: _index_int,
+}
+
+
+def _dynamic_terms(doc: dict) -> tuple[list[str], list[str]]:
+    """``(kv terms, paths)`` of the dynamic roots of ``doc``."""
     kv: dict[str, None] = {}
     paths: dict[str, None] = {}
     for root in F.DYNAMIC_ROOTS:
@@ -225,11 +279,7 @@ def index_body(doc: dict) -> dict:
             parts = path.split(".")
             for i in range(1, len(parts) + 1):
                 paths[".".join(parts[:i])] = None
-    body["kv"] = list(kv)
-    body["paths"] = list(paths)
-    kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
-    body["all"] = [a for a in (_analysed(s) for s in _strings(kept)) if a]
-    return body
+    return list(kv), list(paths)
 
 
 def mapping() -> dict:
@@ -280,135 +330,209 @@ def _term_value(kind: str, value: Any) -> Any:
 
 
 def translate(node: Node) -> dict:
-    if isinstance(node, MatchAll):
+    """The OpenSearch query of a tree (``TRANSLATE``: one function per node type)."""
+    try:
+        return TRANSLATE[type(node)](node)
+    except KeyError:
+        raise EngineError(f"unknown query node {node!r}") from None
+
+
+def _match_all(node: MatchAll) -> dict:
+    return _const({"match_all": {}})
+
+
+def _match_none(node: MatchNone) -> dict:
+    return _MATCH_NONE
+
+
+def _bool(node: Bool) -> dict:
+    if not (node.must or node.should or node.must_not or node.filter):
         return _const({"match_all": {}})
-    if isinstance(node, MatchNone):
+    msm = minimum_should_match(node)
+    if msm > len(node.should):
         return _MATCH_NONE
-    if isinstance(node, Bool):
-        if not (node.must or node.should or node.must_not or node.filter):
-            return _const({"match_all": {}})
-        body: dict[str, Any] = {}
-        if node.must:
-            body["must"] = [translate(c) for c in node.must]
-        if node.filter:
-            body["filter"] = [translate(c) for c in node.filter]
-        if node.must_not:
-            body["must_not"] = [translate(c) for c in node.must_not]
-        if node.should:
-            body["should"] = [translate(c) for c in node.should]
-        msm = node.minimum_should_match
-        if msm is None:
-            msm = 0 if (node.must or node.filter) else (1 if node.should else 0)
-        if msm > len(node.should):
-            return _MATCH_NONE
-        body["minimum_should_match"] = msm
-        if msm == 0 and node.should and not (node.must or node.filter):
-            # only optional should clauses (and perhaps must_not): everything (not excluded)
-            # matches, scoring what its should clauses score
-            body["filter"] = [{"match_all": {}}]
-        return {"bool": body}
-    if isinstance(node, Ids):
-        values = [str(v) for v in node.values]
-        return _const({"terms": {"k_id": values}}) if values else _MATCH_NONE
-    if isinstance(node, (Text, Phrase)):
-        field = node.field
-        analysed = field is None or field == F.FULLTEXT or F.resolve(field)[1] == F.TEXT
-        if not analysed:
-            return translate(Term(field or "", node.text))
-        target = "all" if field is None or field == F.FULLTEXT else "t_" + F.resolve(field)[0]
-        found = words(node.text)
-        if not found:
-            return _MATCH_NONE
-        if isinstance(node, Phrase):
-            if len(found) == 1:
-                return _const({"term": {target: found[0]}})
-            phrase = {"match_phrase": {target: {"query": " ".join(found), "analyzer": "whitespace"}}}
-            return _const(phrase)
-        # coordination scoring: each distinct word scores 1 (no collection statistics)
-        each = [_const({"term": {target: w}}) for w in dict.fromkeys(found)]
-        if len(each) == 1:
-            return each[0]
-        if node.operator == "or":
-            return {"bool": {"should": each, "minimum_should_match": 1}}
-        return {"bool": {"must": each}}
-    if isinstance(node, Exists):
-        name, kind = F.resolve(node.field)
-        if kind == "dynamic":
-            return _const({"term": {"paths": name}})
-        return _const({"exists": {"field": _field_of(name, kind)}})
-    if isinstance(node, (Prefix, Wildcard)) and node.field == F.FULLTEXT:
-        if isinstance(node, Prefix):
-            return _const({"prefix": {"all": {"value": node.value.lower()}}})
-        return _const({"wildcard": {"all": {"value": _wildcard(node.pattern.lower())}}})
+    body: dict[str, Any] = {}
+    for occur in ("must", "filter", "must_not", "should"):
+        clauses = getattr(node, occur)
+        if clauses:
+            body[occur] = [translate(c) for c in clauses]
+    body["minimum_should_match"] = msm
+    if msm == 0 and node.should and not (node.must or node.filter):
+        # only optional should clauses (and perhaps must_not): everything (not excluded)
+        # matches, scoring what its should clauses score
+        body["filter"] = [{"match_all": {}}]
+    return {"bool": body}
+
+
+def _ids(node: Ids) -> dict:
+    values = [str(v) for v in node.values]
+    return _const({"terms": {"k_id": values}}) if values else _MATCH_NONE
+
+
+def _analysed_target(field: str | None) -> str | None:
+    """The analysed field a Text/Phrase on ``field`` searches (None: an exact Term instead)."""
+    if not is_analysed(field):
+        return None
+    return "all" if field is None or field == F.FULLTEXT else "t_" + F.resolve(field)[0]
+
+
+def _text(node: Text) -> dict:
+    target = _analysed_target(node.field)
+    if target is None:
+        return _term(Term(node.field or "", node.text))
+    found = words(node.text)
+    if not found:
+        return _MATCH_NONE
+    # coordination scoring: each distinct word scores 1 (no collection statistics)
+    each = [_const({"term": {target: w}}) for w in dict.fromkeys(found)]
+    if len(each) == 1:
+        return each[0]
+    if node.operator == "or":
+        return {"bool": {"should": each, "minimum_should_match": 1}}
+    return {"bool": {"must": each}}
+
+
+def _phrase(node: Phrase) -> dict:
+    target = _analysed_target(node.field)
+    if target is None:
+        return _term(Term(node.field or "", node.text))
+    found = words(node.text)
+    if not found:
+        return _MATCH_NONE
+    if len(found) == 1:
+        return _const({"term": {target: found[0]}})
+    return _const({"match_phrase": {target: {"query": " ".join(found), "analyzer": "whitespace"}}})
+
+
+def _exists(node: Exists) -> dict:
     name, kind = F.resolve(node.field)
-    field = "kv" if kind == "dynamic" else _field_of(name, kind)
-    head = name + F.KV_SEP if kind == "dynamic" else ""
-    if isinstance(node, Term):
-        value = _term_value(kind, node.value)
-        if value is None:
-            return _MATCH_NONE
-        return _const({"term": {field: head + value if head else value}})
-    if isinstance(node, Terms):
-        values = [_term_value(kind, v) for v in node.values]
-        kept = [head + v if head else v for v in values if v is not None]
-        return _const({"terms": {field: kept}}) if kept else _MATCH_NONE
-    if isinstance(node, Prefix):
-        if kind in (F.DATE, F.INT):
-            return _MATCH_NONE  # prefixes apply to text forms only
-        return _const({"prefix": {field: {"value": head + node.value}}})
-    if isinstance(node, Wildcard):
-        if kind in (F.DATE, F.INT):
-            return _MATCH_NONE
-        return _const({"wildcard": {field: {"value": _literal(head) + _wildcard(node.pattern)}}})
-    if isinstance(node, Range):
-        return _range(node, kind, field, head)
-    raise EngineError(f"unknown query node {node!r}")
+    if kind == "dynamic":
+        return _const({"term": {"paths": name}})
+    return _const({"exists": {"field": _field_of(name, kind)}})
+
+
+def _target(field: str) -> tuple[str, str, str]:
+    """``(kind, OpenSearch field, head)`` of a field: a dynamic path's terms are ``kv`` terms
+    that start with ``head`` (the path and ``KV_SEP``)."""
+    name, kind = F.resolve(field)
+    if kind == "dynamic":
+        return kind, "kv", name + F.KV_SEP
+    return kind, _field_of(name, kind), ""
+
+
+def _term(node: Term) -> dict:
+    kind, field, head = _target(node.field)
+    value = _term_value(kind, node.value)
+    if value is None:
+        return _MATCH_NONE
+    return _const({"term": {field: head + value if head else value}})
+
+
+def _terms(node: Terms) -> dict:
+    kind, field, head = _target(node.field)
+    values = [_term_value(kind, v) for v in node.values]
+    kept = [head + v if head else v for v in values if v is not None]
+    return _const({"terms": {field: kept}}) if kept else _MATCH_NONE
+
+
+def _prefix(node: Prefix) -> dict:
+    if node.field == F.FULLTEXT:  # a bare ``web*``: the analysed words of the full text
+        return _const({"prefix": {"all": {"value": node.value.lower()}}})
+    kind, field, head = _target(node.field)
+    if kind in (F.DATE, F.INT):
+        return _MATCH_NONE  # prefixes apply to text forms only
+    return _const({"prefix": {field: {"value": head + node.value}}})
+
+
+def _wildcard_node(node: Wildcard) -> dict:
+    if node.field == F.FULLTEXT:
+        return _const({"wildcard": {"all": {"value": _wildcard(node.pattern.lower())}}})
+    kind, field, head = _target(node.field)
+    if kind in (F.DATE, F.INT):
+        return _MATCH_NONE
+    return _const({"wildcard": {field: {"value": _literal(head) + _wildcard(node.pattern)}}})
+
+
+def _range_node(node: Range) -> dict:
+    kind, field, head = _target(node.field)
+    return _range(node, kind, field, head)
+
+
+TRANSLATE: dict[type, Callable[[Any], dict]] = {
+    MatchAll: _match_all,
+    MatchNone: _match_none,
+    Bool: _bool,
+    Ids: _ids,
+    Text: _text,
+    Phrase: _phrase,
+    Exists: _exists,
+    Term: _term,
+    Terms: _terms,
+    Prefix: _prefix,
+    Wildcard: _wildcard_node,
+    Range: _range_node,
+}
 
 
 def _range(node: Range, kind: str, field: str, head: str) -> dict:
-    spec: dict[str, Any] = {}
     bounds = (("gte", node.gte), ("gt", node.gt), ("lte", node.lte), ("lt", node.lt))
+    given = [(op, bound) for op, bound in bounds if bound is not None]
     if kind == F.INT:
-        for op, bound in bounds:
-            if bound is None:
-                continue
-            n = _number(bound)
-            if n is None or math.isnan(n):
-                return _MATCH_NONE
-            if math.isinf(n):
-                if (op in ("gte", "gt")) == (n > 0):
-                    return _MATCH_NONE
-                continue
-            if op in ("gte", "gt"):
-                low = math.ceil(n) if op == "gte" or not n.is_integer() else int(n) + 1
-                spec["gte"] = max(spec.get("gte", low), low)
-            else:
-                high = math.floor(n) if op == "lte" or not n.is_integer() else int(n) - 1
-                spec["lte"] = min(spec.get("lte", high), high)
+        spec = _int_range(given)
     elif kind == F.DATE:
-        for op, bound in bounds:
-            if bound is None:
-                continue
-            d = _date(bound)
-            if d is None:
-                return _MATCH_NONE
-            spec[op] = d.isoformat().replace("+00:00", "Z")
+        spec = _date_range(given)
     else:
-        conv = _dynamic if kind == "dynamic" else _keyword
-        lows = [_valid_bound(op, conv(b)) for op, b in bounds[:2] if b is not None]
-        highs = [_valid_bound(op, conv(b)) for op, b in bounds[2:] if b is not None]
-        if lows:  # the tightest: the greatest value, exclusive on a tie
-            op, text = max(lows, key=lambda ob: (ob[1], ob[0] == "gt"))
-            spec[op] = head + text
-        if highs:  # the least value, exclusive on a tie
-            op, text = min(highs, key=lambda ob: (ob[1], ob[0] == "lte"))
-            spec[op] = head + text
-        if head:  # stay within the path's terms
-            if "gte" not in spec and "gt" not in spec:
-                spec["gte"] = head
-            if "lte" not in spec and "lt" not in spec:
-                spec["lt"] = head[:-1] + chr(ord(F.KV_SEP) + 1)
-    return _const({"range": {field: spec}})
+        spec = _text_range(given, _dynamic if kind == "dynamic" else _keyword, head)
+    return _MATCH_NONE if spec is None else _const({"range": {field: spec}})
+
+
+def _int_range(given: list[tuple[str, Any]]) -> dict | None:
+    """Integer bounds (non-integer ones rounded inward); None: nothing can match."""
+    spec: dict[str, Any] = {}
+    for op, bound in given:
+        n = _number(bound)
+        if n is None or math.isnan(n):
+            return None
+        if math.isinf(n):
+            if (op in ("gte", "gt")) == (n > 0):
+                return None
+            continue
+        if op in ("gte", "gt"):
+            low = math.ceil(n) if op == "gte" or not n.is_integer() else int(n) + 1
+            spec["gte"] = max(spec.get("gte", low), low)
+        else:
+            high = math.floor(n) if op == "lte" or not n.is_integer() else int(n) - 1
+            spec["lte"] = min(spec.get("lte", high), high)
+    return spec
+
+
+def _date_range(given: list[tuple[str, Any]]) -> dict | None:
+    spec: dict[str, Any] = {}
+    for op, bound in given:
+        d = _date(bound)
+        if d is None:
+            return None
+        spec[op] = d.isoformat().replace("+00:00", "Z")
+    return spec
+
+
+def _text_range(given: list[tuple[str, Any]], conv: Callable[[Any], str], head: str) -> dict:
+    """The tightest text bounds, within the terms of a dynamic path (``head``) if one is given."""
+    spec: dict[str, Any] = {}
+    lows = [_valid_bound(op, conv(b)) for op, b in given if op in ("gte", "gt")]
+    highs = [_valid_bound(op, conv(b)) for op, b in given if op in ("lte", "lt")]
+    if lows:  # the tightest: the greatest value, exclusive on a tie
+        op, text = max(lows, key=lambda ob: (ob[1], ob[0] == "gt"))
+        spec[op] = head + text
+    if highs:  # the least value, exclusive on a tie
+        op, text = min(highs, key=lambda ob: (ob[1], ob[0] == "lte"))
+        spec[op] = head + text
+    if head:  # stay within the path's terms
+        if "gte" not in spec and "gt" not in spec:
+            spec["gte"] = head
+        if "lte" not in spec and "lt" not in spec:
+            spec["lt"] = head[:-1] + chr(ord(F.KV_SEP) + 1)
+    return spec
 
 
 def _valid_bound(op: str, text: str) -> tuple[str, str]:
@@ -422,8 +546,8 @@ def _valid_bound(op: str, text: str) -> tuple[str, str]:
 
 
 def _sort_clause(key: SortKey) -> dict:
-    if key.field == "_score":
-        return {"_score": {"order": "desc"}}
+    if key.field == SCORE:
+        return {SCORE: {"order": "desc"}}
     name, kind = F.resolve(key.field)
     if kind == "dynamic":
         raise EngineError(f"cannot sort on {key.field!r}")
@@ -454,6 +578,9 @@ def _decode_version(external: int) -> tuple[int, bool]:
 
 class OpenSearchEngine(Engine):
     name = "opensearch"
+    description = "an OpenSearch cluster (see [opensearch]); several writers may run"
+    options = OPTIONS
+    node_types = frozenset(TRANSLATE)
 
     def __init__(
         self,
@@ -502,7 +629,8 @@ class OpenSearchEngine(Engine):
         self._ready = False
 
     @classmethod
-    def from_conf(cls, group: Any, *, read_only: bool = False) -> OpenSearchEngine:
+    def from_conf(cls, conf: Any, *, read_only: bool = False) -> OpenSearchEngine:
+        group = conf.opensearch
         return cls(
             group.hosts,
             index_prefix=group.index_prefix,
@@ -582,16 +710,33 @@ class OpenSearchEngine(Engine):
                     raise EngineError(f"opensearch: {exc}") from exc
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"opensearch: {exc}") from exc
-        elif not self.read_only:
-            # fields added since the index was made (mappings only grow): declared so that new
-            # writes index them; documents written before need `heatseeker reindex`
-            try:
-                self.client.indices.put_mapping(
-                    index=self.write_alias, body={"properties": mapping()["properties"]}
-                )
-            except Exception as exc:  # noqa: BLE001
-                raise EngineError(f"opensearch: {exc}") from exc
+        else:
+            self._check_schema()
+            if not self.read_only:
+                # fields added since the index was made (mappings only grow): declared so that
+                # new writes index them; documents written before need `heatseeker reindex`
+                current = mapping()
+                body = {"_meta": current["_meta"], "properties": current["properties"]}
+                try:
+                    self.client.indices.put_mapping(index=self.write_alias, body=body)
+                except Exception as exc:  # noqa: BLE001
+                    raise EngineError(f"opensearch: {exc}") from exc
         self._ready = True
+
+    def _check_schema(self) -> None:
+        """SchemaMismatch unless every index behind the search alias has a schema version this
+        code can use (``COMPATIBLE_SCHEMAS``), read back from the ``_meta`` it was created with."""
+        raw = self._call(self.client.indices.get_mapping, index=self.search_alias)
+        for index, info in sorted(raw.items()):
+            meta = (info.get("mappings") or {}).get("_meta") or {}
+            found = meta.get("heatseeker_schema_version")
+            if found not in COMPATIBLE_SCHEMAS:
+                written = "no schema version" if found is None else f"schema version {found}"
+                raise SchemaMismatch(
+                    f"the OpenSearch index {index} (behind {self.search_alias!r}) was written "
+                    f"with {written}; this heatseeker uses schema version {SCHEMA_VERSION}: run "
+                    "`heatseeker reindex`"
+                )
 
     def _write_targets(self) -> list[str]:
         gens = self._generations()
@@ -786,8 +931,12 @@ class OpenSearchEngine(Engine):
     ) -> int:
         self._check_writable()
         with self._lock:
-            self._ensure()
-            self._flush(refresh=False)
+            try:
+                self._ensure()
+            except SchemaMismatch:
+                self._pending.clear()  # writes meant for the stale index: the rebuild replaces it
+            else:
+                self._flush(refresh=False)
             gens = self._generations()
             live = sorted(n for n, a in gens.items() if self.search_alias in a)
             number = max((self._gen_number(n) for n in gens), default=0) + 1
@@ -894,7 +1043,7 @@ class OpenSearchEngine(Engine):
         self._ensure()
         if not self._ready:
             return SearchResult(total=0)
-        clauses = [_sort_clause(k) for k in sort] if sort else [{"_score": {"order": "desc"}}]
+        clauses = [_sort_clause(k) for k in sort] if sort else [{SCORE: {"order": "desc"}}]
         clauses.append({"k_id": {"order": "asc"}})
         body: dict[str, Any] = {
             "query": self._live_query(query),

@@ -117,6 +117,12 @@ from heatseeker.engines.values import dynamic as _dynamic
 from heatseeker.engines.values import iso as _iso
 from heatseeker.engines.values import keyword as _keyword
 from heatseeker.query import fields as F
+from heatseeker.query.analysis import (
+    MAX_WORD_BYTES,
+    SCORE,
+    is_analysed,
+    minimum_should_match,
+)
 from heatseeker.query.errors import QueryError
 from heatseeker.query.tree import (
     Bool,
@@ -336,6 +342,73 @@ def _all_strings(value: Any, out: list[str]) -> None:
         out.append(str(value))
 
 
+def _typed_fields(doc: dict, data: dict[str, Any]) -> None:
+    """Index the catalogued fields of ``doc`` (``fields.FIELDS``) into ``data``, each by kind."""
+    for name, kind in F.FIELDS.items():
+        if name == "id":
+            continue
+        raw = doc.get(name)
+        if raw is None:
+            continue
+        values = [v for v in (raw if isinstance(raw, (list, tuple)) else [raw]) if v is not None]
+        if values:
+            _INDEX_KIND[kind](name, values, data)
+
+
+def _index_keyword(name: str, values: list[Any], data: dict[str, Any]) -> None:
+    texts = _dedupe(_keyword(v) for v in values)
+    data[name] = texts
+    if name in LIST_FIELDS:
+        data[name + "__min"] = min(texts)
+        data[name + "__max"] = max(texts)
+
+
+def _index_text(name: str, values: list[Any], data: dict[str, Any]) -> None:
+    data[name] = [str(v) for v in values]
+    data[name + "__raw"] = _dedupe(_keyword(v) for v in values)
+
+
+def _index_date(name: str, values: list[Any], data: dict[str, Any]) -> None:
+    dates = [d for d in (_date(v) for v in values) if d is not None]
+    if dates:
+        data[name] = dates
+
+
+def _index_int(name: str, values: list[Any], data: dict[str, Any]) -> None:
+    ints = [i for i in (_int(v) for v in values) if i is not None]
+    if ints:
+        data[name] = ints
+
+
+_INDEX_KIND: dict[str, Callable[[str, list[Any], dict[str, Any]], None]] = {
+    F.KEYWORD: _index_keyword,
+    F.TEXT: _index_text,
+    F.DATE: _index_date,
+    F.INT: _index_int,
+}
+
+
+def _free_fields(doc: dict, data: dict[str, Any]) -> None:
+    """Index the dynamic paths (``_kv``, ``_paths``) and the full text of ``doc`` into ``data``."""
+    flat = _Flat()
+    for key, value in doc.items():
+        if key in F.FULLTEXT_EXCLUDED:
+            continue  # asked for by field; and admin-only fields must not leak through words
+        flat.strings.append(str(key))
+        if key in F.DYNAMIC_ROOTS:
+            if value is not None:
+                _walk(value, key, flat)
+        else:
+            _all_strings(value, flat.strings)
+    if flat.kv:
+        data["_kv"] = _dedupe(flat.kv)
+        data["_paths"] = sorted(flat.paths)
+    if flat.strings:
+        # one value per string: a phrase never spans two of them (tantivy leaves a position
+        # gap between the values of a field, as OpenSearch does between array items)
+        data[F.FULLTEXT] = flat.strings
+
+
 def _sig(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
@@ -380,6 +453,16 @@ class _Broken:
 
 class TantivyEngine(Engine):
     name = "tantivy"
+    description = "embedded index under data_dir, no set-up"
+    # its options are [engine] writer_memory_mb and commit_interval (config.py)
+
+    @classmethod
+    def from_conf(cls, conf: Any, *, read_only: bool = False) -> TantivyEngine:
+        return cls(
+            os.path.join(conf.data_dir, "index"),
+            writer_memory_mb=conf.engine.writer_memory_mb,
+            read_only=read_only,
+        )
 
     def __init__(self, path: str, *, writer_memory_mb: int = 128, read_only: bool = False):
         self.path = os.path.abspath(path)
@@ -397,7 +480,7 @@ class TantivyEngine(Engine):
         self._pending: dict[str, tuple[int, bool, tuple[bytes, bytes] | None]] = {}
         self._analyzer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
             .filter(tantivy.Filter.lowercase())
             .build()
         )
@@ -594,51 +677,8 @@ class TantivyEngine(Engine):
             "_source": source[0],
             "_body": source[1],
         }
-        for name, kind in F.FIELDS.items():
-            if name == "id":
-                continue
-            raw = doc.get(name)
-            if raw is None:
-                continue
-            values = [
-                v for v in (raw if isinstance(raw, (list, tuple)) else [raw]) if v is not None
-            ]
-            if not values:
-                continue
-            if kind == F.KEYWORD:
-                texts = _dedupe(_keyword(v) for v in values)
-                data[name] = texts
-                if name in LIST_FIELDS:
-                    data[name + "__min"] = min(texts)
-                    data[name + "__max"] = max(texts)
-            elif kind == F.TEXT:
-                data[name] = [str(v) for v in values]
-                data[name + "__raw"] = _dedupe(_keyword(v) for v in values)
-            elif kind == F.DATE:
-                dates = [d for d in (_date(v) for v in values) if d is not None]
-                if dates:
-                    data[name] = dates
-            elif kind == F.INT:
-                ints = [i for i in (_int(v) for v in values) if i is not None]
-                if ints:
-                    data[name] = ints
-        flat = _Flat()
-        for key, value in doc.items():
-            if key in F.FULLTEXT_EXCLUDED:
-                continue  # asked for by field; and admin-only fields must not leak through words
-            flat.strings.append(str(key))
-            if key in F.DYNAMIC_ROOTS:
-                if value is not None:
-                    _walk(value, key, flat)
-            else:
-                _all_strings(value, flat.strings)
-        if flat.kv:
-            data["_kv"] = _dedupe(flat.kv)
-            data["_paths"] = sorted(flat.paths)
-        if flat.strings:
-            # one value per string: a phrase never spans two of them (tantivy leaves a position
-            # gap between the values of a field, as OpenSearch does between array items)
-            data[F.FULLTEXT] = flat.strings
+        _typed_fields(doc, data)
+        _free_fields(doc, data)
         return tantivy.Document.from_dict(data, schema), source
 
     def _tombstone(self, schema: tantivy.Schema, sid: str, version: int) -> tantivy.Document:
@@ -1161,137 +1201,153 @@ class TantivyEngine(Engine):
     # -- query translation ---------------------------------------------------------------------
 
     def _translate(self, node: Node, st: _State) -> tantivy.Query:
-        if isinstance(node, MatchAll):
-            # wrapped: tantivy drops bare AllQuery scorers of a boolean query, and their score
-            return _Q.const_score_query(_Q.all_query(), 1.0)
-        if isinstance(node, MatchNone):
-            return _Q.empty_query()
-        if isinstance(node, Bool):
-            return self._bool(node, st)
-        if isinstance(node, (Text, Phrase)):
-            analysed = _analysed(node.field)
-            if analysed is not None:
-                return self._fulltext(node, analysed, st)
-            return _Q.const_score_query(self._term(node.field or "", node.text, st), 1.0)
-        return _Q.const_score_query(self._leaf(node, st), 1.0)
+        return _Translator(st.schema, self._analyzer.analyze).translate(node)
 
-    def _bool(self, node: Bool, st: _State) -> tantivy.Query:
+
+# -- query translation: one function per node type ----------------------------------------------------
+
+
+class _Translator:
+    """Query trees → tantivy queries over one generation's schema.
+
+    ``TRANSLATE`` maps each node type of ``query/tree.py`` to its translation; every leaf scores a
+    constant 1 when it matches (``_const``), a Text on an analysed field 1 per distinct word (see
+    the module docstring). Errors: ValueError for a node that cannot apply to its field (the
+    searcher's 400), QueryError for a range bound too long to search.
+    """
+
+    def __init__(self, schema: tantivy.Schema, analyse: Callable[[str], list[str]]):
+        self.schema = schema
+        self.analyse = analyse
+
+    def translate(self, node: Node) -> tantivy.Query:
+        try:
+            translate = TRANSLATE[type(node)]
+        except KeyError:
+            raise ValueError(f"unsupported query node {type(node).__name__}") from None
+        return translate(self, node)
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def boolean(self, node: Bool) -> tantivy.Query:
         if not (node.must or node.should or node.must_not or node.filter):
-            return _Q.const_score_query(_Q.all_query(), 1.0)
-        msm = _msm(node)
+            return _const(_Q.all_query())
+        msm = minimum_should_match(node)
         if msm > len(node.should):
             return _Q.empty_query()
         subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        subs += [(_MUST, self._translate(c, st)) for c in node.must]
-        subs += [(_MUST, _Q.const_score_query(self._translate(c, st), 0.0)) for c in node.filter]
-        subs += [(_MUST_NOT, self._translate(c, st)) for c in node.must_not]
-        subs += [(_SHOULD, self._translate(c, st)) for c in node.should]
+        subs += [(_MUST, self.translate(c)) for c in node.must]
+        subs += [(_MUST, _Q.const_score_query(self.translate(c), 0.0)) for c in node.filter]
+        subs += [(_MUST_NOT, self.translate(c)) for c in node.must_not]
+        subs += [(_SHOULD, self.translate(c)) for c in node.should]
         if msm == 0 and not (node.must or node.filter):
             subs.append((_MUST, _Q.const_score_query(_Q.all_query(), 0.0)))
         return _Q.boolean_query(subs, msm if msm > 0 else None)
 
-    def _fulltext(self, node: Text | Phrase, field: str, st: _State) -> tantivy.Query:
-        """Coordination scoring: each distinct word of a Text scores 1 when present, a Phrase 1."""
-        if isinstance(node, Phrase):
-            words = self._analyzer.analyze(node.text)
-            if not words:
-                return _Q.empty_query()
-            if len(words) == 1:
-                return _Q.const_score_query(_Q.term_query(st.schema, field, words[0]), 1.0)
-            phrase = _Q.phrase_query(st.schema, field, list[str | tuple[int, str]](words))
-            return _Q.const_score_query(phrase, 1.0)
-        words = _dedupe(self._analyzer.analyze(node.text))
-        if not words:
+    # -- full text ----------------------------------------------------------------------------
+
+    def text(self, node: Text) -> tantivy.Query:
+        """Coordination scoring: each distinct word of a Text scores 1 when present."""
+        field = _analysed(node.field)
+        if field is None:
+            return _const(self.term(node.field or "", node.text))
+        found = _dedupe(self.analyse(node.text))
+        if not found:
             return _Q.empty_query()
-        each = [_Q.const_score_query(_Q.term_query(st.schema, field, w), 1.0) for w in words]
+        each = [_const(_Q.term_query(self.schema, field, w)) for w in found]
         if len(each) == 1:
             return each[0]
         occur = _SHOULD if node.operator == "or" else _MUST
         return _Q.boolean_query([(occur, q) for q in each])
 
-    def _term(self, field: str, value: Any, st: _State) -> tantivy.Query:
+    def phrase(self, node: Phrase) -> tantivy.Query:
+        """A phrase scores 1."""
+        field = _analysed(node.field)
+        if field is None:
+            return _const(self.term(node.field or "", node.text))
+        found = self.analyse(node.text)
+        if not found:
+            return _Q.empty_query()
+        if len(found) == 1:
+            return _const(_Q.term_query(self.schema, field, found[0]))
+        return _const(_Q.phrase_query(self.schema, field, list[str | tuple[int, str]](found)))
+
+    # -- exact values -------------------------------------------------------------------------
+
+    def term(self, field: str, value: Any) -> tantivy.Query:
         name, kind = F.resolve(field)
         if kind == "dynamic":
-            return _Q.term_query(st.schema, "_kv", name + F.KV_SEP + _dynamic(value))
+            return _Q.term_query(self.schema, "_kv", name + F.KV_SEP + _dynamic(value))
         if kind in (F.KEYWORD, F.TEXT):
-            return _Q.term_query(st.schema, _exact_field(name, kind), _keyword(value))
+            return _Q.term_query(self.schema, _exact_field(name, kind), _keyword(value))
         typed = _int(value) if kind == F.INT else _date(value)
         if typed is None:
             return _Q.empty_query()
-        return _Q.term_query(st.schema, name, typed)
+        return _Q.term_query(self.schema, name, typed)
 
-    def _leaf(self, node: Node, st: _State) -> tantivy.Query:
-        schema = st.schema
-        if isinstance(node, Term):
-            return self._term(node.field, node.value, st)
-        if isinstance(node, Ids):
-            values = _dedupe(str(v) for v in node.values)
-            return _Q.term_set_query(schema, "id", values) if values else _Q.empty_query()
-        if isinstance(node, Terms):
-            name, kind = F.resolve(node.field)
-            if kind == "dynamic":
-                field, values = "_kv", [name + F.KV_SEP + _dynamic(v) for v in node.values]
-            elif kind in (F.KEYWORD, F.TEXT):
-                field, values = _exact_field(name, kind), [_keyword(v) for v in node.values]
-            else:
-                conv = _int if kind == F.INT else _date
-                typed = [t for t in (conv(v) for v in node.values) if t is not None]
-                field, values = name, typed  # type: ignore[assignment]
-            values = list(dict.fromkeys(values))
-            return _Q.term_set_query(schema, field, values) if values else _Q.empty_query()
-        if isinstance(node, Exists):
-            name, kind = F.resolve(node.field)
-            if kind == "dynamic":
-                return _Q.term_query(schema, "_paths", name)
-            return _Q.exists_query(_exact_field(name, kind))
-        if isinstance(node, (Prefix, Wildcard)) and node.field == F.FULLTEXT:
-            # a bare ``web*``: against the analysed words of the full text (lower-cased)
-            if isinstance(node, Prefix):
-                rx = _rx_escape(node.value.lower()) + ".*"
-            else:
-                rx = _wildcard_rx(node.pattern.lower())
-            return _Q.regex_query(schema, F.FULLTEXT, "(?s)" + rx)
-        if isinstance(node, (Prefix, Wildcard)):
-            name, kind = F.resolve(node.field)
-            if kind == "dynamic":
-                field, literal = "_kv", name + F.KV_SEP
-            elif kind in (F.KEYWORD, F.TEXT):
-                field, literal = _exact_field(name, kind), ""
-            else:
-                what = "prefix" if isinstance(node, Prefix) else "wildcard"
-                raise ValueError(
-                    f"{what} queries need a keyword or text field, not {kind} {name!r}"
-                )
-            if isinstance(node, Prefix):
-                rx = _rx_escape(literal + node.value) + ".*"
-            else:
-                rx = _rx_escape(literal) + _wildcard_rx(node.pattern)
-            return _Q.regex_query(schema, field, "(?s)" + rx)
-        if isinstance(node, Range):
-            return self._range(node, st)
-        raise ValueError(f"unsupported query node {type(node).__name__}")
+    def terms(self, node: Terms) -> tantivy.Query:
+        name, kind = F.resolve(node.field)
+        values: list[Any]
+        if kind == "dynamic":
+            field, values = "_kv", [name + F.KV_SEP + _dynamic(v) for v in node.values]
+        elif kind in (F.KEYWORD, F.TEXT):
+            field, values = _exact_field(name, kind), [_keyword(v) for v in node.values]
+        else:
+            conv = _int if kind == F.INT else _date
+            field, values = name, [t for t in (conv(v) for v in node.values) if t is not None]
+        values = list(dict.fromkeys(values))
+        return _Q.term_set_query(self.schema, field, values) if values else _Q.empty_query()
 
-    def _range(self, node: Range, st: _State) -> tantivy.Query:
+    def ids(self, node: Ids) -> tantivy.Query:
+        values = _dedupe(str(v) for v in node.values)
+        return _Q.term_set_query(self.schema, "id", values) if values else _Q.empty_query()
+
+    def exists(self, node: Exists) -> tantivy.Query:
+        name, kind = F.resolve(node.field)
+        if kind == "dynamic":
+            return _Q.term_query(self.schema, "_paths", name)
+        return _Q.exists_query(_exact_field(name, kind))
+
+    # -- patterns -----------------------------------------------------------------------------
+
+    def prefix(self, node: Prefix) -> tantivy.Query:
+        if node.field == F.FULLTEXT:  # a bare ``web*``: the analysed words of the full text
+            return self._regex(F.FULLTEXT, _rx_escape(node.value.lower()) + ".*")
+        field, literal = self._pattern_field(node.field, "prefix")
+        return self._regex(field, _rx_escape(literal + node.value) + ".*")
+
+    def wildcard(self, node: Wildcard) -> tantivy.Query:
+        if node.field == F.FULLTEXT:
+            return self._regex(F.FULLTEXT, _wildcard_rx(node.pattern.lower()))
+        field, literal = self._pattern_field(node.field, "wildcard")
+        return self._regex(field, _rx_escape(literal) + _wildcard_rx(node.pattern))
+
+    def _pattern_field(self, field: str, what: str) -> tuple[str, str]:
+        """The tantivy field a pattern on ``field`` runs against, and the literal its terms start
+        with (a dynamic path's ``path + KV_SEP``)."""
+        name, kind = F.resolve(field)
+        if kind == "dynamic":
+            return "_kv", name + F.KV_SEP
+        if kind in (F.KEYWORD, F.TEXT):
+            return _exact_field(name, kind), ""
+        raise ValueError(f"{what} queries need a keyword or text field, not {kind} {name!r}")
+
+    def _regex(self, field: str, rx: str) -> tantivy.Query:
+        return _Q.regex_query(self.schema, field, "(?s)" + rx)
+
+    # -- ranges -------------------------------------------------------------------------------
+
+    def range_query(self, node: Range) -> tantivy.Query:
         name, kind = F.resolve(node.field)
         if node.gte is None and node.gt is None and node.lte is None and node.lt is None:
             # no bound: every document with a value there
             if kind == "dynamic":
-                return _Q.regex_query(st.schema, "_kv", "(?s)" + _rx_escape(name + F.KV_SEP) + ".*")
+                return self._regex("_kv", _rx_escape(name + F.KV_SEP) + ".*")
             return _Q.exists_query(_exact_field(name, kind))
         if kind == F.INT:
-            lo, lo_inc, hi, hi_inc = _int_bounds(node)
-            if lo is not None and hi is not None and lo > hi:
-                return _Q.empty_query()
-            return _Q.range_query(
-                st.schema, name, tantivy.FieldType.Integer, lo, hi, lo_inc, hi_inc
-            )
+            return self._int_range(node, name)
         if kind == F.DATE:
-            dlo, dlo_inc, dhi, dhi_inc = _bounds(node, _date, f"date field {name!r}")
-            if dlo is not None and dhi is not None and dlo > dhi:  # type: ignore[operator]
-                return _Q.empty_query()
-            return _Q.range_query(
-                st.schema, name, tantivy.FieldType.Date, dlo, dhi, dlo_inc, dhi_inc
-            )
+            return self._date_range(node, name)
         conv = _dynamic if kind == "dynamic" else _keyword
         slo, slo_inc, shi, shi_inc = _text_bounds(*_bounds(node, conv, repr(name)))
         if (slo is not None and shi is not None) and (
@@ -1303,8 +1359,20 @@ class TantivyEngine(Engine):
         else:
             field, literal = _exact_field(name, kind), ""
         if field == "id":
-            return self._id_range(slo, slo_inc, shi, shi_inc, st)
-        return self._text_range(field, literal, slo, slo_inc, shi, shi_inc, st, name)
+            return self._id_range(slo, slo_inc, shi, shi_inc)
+        return self._text_range(field, literal, slo, slo_inc, shi, shi_inc, name)
+
+    def _int_range(self, node: Range, name: str) -> tantivy.Query:
+        lo, lo_inc, hi, hi_inc = _int_bounds(node)
+        if lo is not None and hi is not None and lo > hi:
+            return _Q.empty_query()
+        return _Q.range_query(self.schema, name, tantivy.FieldType.Integer, lo, hi, lo_inc, hi_inc)
+
+    def _date_range(self, node: Range, name: str) -> tantivy.Query:
+        lo, lo_inc, hi, hi_inc = _bounds(node, _date, f"date field {name!r}")
+        if lo is not None and hi is not None and lo > hi:
+            return _Q.empty_query()
+        return _Q.range_query(self.schema, name, tantivy.FieldType.Date, lo, hi, lo_inc, hi_inc)
 
     def _text_range(
         self,
@@ -1314,7 +1382,6 @@ class TantivyEngine(Engine):
         lo_inc: bool,
         hi: str | None,
         hi_inc: bool,
-        st: _State,
         name: str,
     ) -> tantivy.Query:
         """Terms ``literal + v`` with ``v`` in the range: one regular expression run by tantivy
@@ -1328,18 +1395,18 @@ class TantivyEngine(Engine):
                 raise QueryError(_too_long(name))
             regex = "(?s)" + _rx_escape(literal) + rx
             try:
-                subs.append((_SHOULD, _Q.regex_query(st.schema, field, regex)))
+                subs.append((_SHOULD, _Q.regex_query(self.schema, field, regex)))
             except ValueError as exc:  # the automaton of these bounds is too large
                 raise QueryError(_too_long(name)) from exc
         if exact:
             terms = [literal + v for v in exact]
-            subs.append((_SHOULD, _Q.term_set_query(st.schema, field, terms)))
+            subs.append((_SHOULD, _Q.term_set_query(self.schema, field, terms)))
         if not subs:
             return _Q.empty_query()
         return subs[0][1] if len(subs) == 1 else _Q.boolean_query(subs)
 
     def _id_range(
-        self, lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool, st: _State
+        self, lo: str | None, lo_inc: bool, hi: str | None, hi_inc: bool
     ) -> tantivy.Query:
         """A range of ids: the ``_idkey`` column (the ids' first 8 bytes) for every id whose key
         differs from the bounds' keys, a regular expression only among ids sharing a bound's key
@@ -1351,11 +1418,11 @@ class TantivyEngine(Engine):
             key = _idkey(bound)
             if upper:
                 beyond = _Q.range_query(
-                    st.schema, "_idkey", tantivy.FieldType.Unsigned, None, key, True, False
+                    self.schema, "_idkey", tantivy.FieldType.Unsigned, None, key, True, False
                 ) if key > 0 else _Q.empty_query()
             else:
                 beyond = _Q.range_query(
-                    st.schema, "_idkey", tantivy.FieldType.Unsigned, key, None, False, True
+                    self.schema, "_idkey", tantivy.FieldType.Unsigned, key, None, False, True
                 ) if key < 2**64 - 1 else _Q.empty_query()
             # ids with this key start with the bound's first 8 bytes up to the first NUL byte
             head = bound.encode()[:8].split(b"\0", 1)[0].decode(errors="ignore")
@@ -1372,14 +1439,14 @@ class TantivyEngine(Engine):
                     raise QueryError(_too_long("id"))
                 rx = "(?s)" + _rx_escape(head) + _group(alts) + ".*"
                 try:
-                    same.append((_SHOULD, _Q.regex_query(st.schema, "id", rx)))
+                    same.append((_SHOULD, _Q.regex_query(self.schema, "id", rx)))
                 except ValueError as exc:
                     raise QueryError(_too_long("id")) from exc
             if exact:
-                same.append((_SHOULD, _Q.term_set_query(st.schema, "id", exact)))
+                same.append((_SHOULD, _Q.term_set_query(self.schema, "id", exact)))
             within = _Q.boolean_query(
                 [
-                    (_MUST, _Q.term_query(st.schema, "_idkey", key)),
+                    (_MUST, _Q.term_query(self.schema, "_idkey", key)),
                     (_MUST, _Q.boolean_query(same) if same else _Q.empty_query()),
                 ]
             )
@@ -1387,6 +1454,29 @@ class TantivyEngine(Engine):
         if len(parts) == 1:
             return parts[0]
         return _Q.boolean_query([(_MUST, p) for p in parts])
+
+
+def _const(query: tantivy.Query) -> tantivy.Query:
+    """A query that scores 1 when it matches (tantivy drops the score of a bare AllQuery in a
+    boolean query: MatchAll is wrapped too)."""
+    return _Q.const_score_query(query, 1.0)
+
+
+TRANSLATE: dict[type, Callable[[_Translator, Any], tantivy.Query]] = {
+    MatchAll: lambda t, node: _const(_Q.all_query()),
+    MatchNone: lambda t, node: _Q.empty_query(),
+    Bool: _Translator.boolean,
+    Text: _Translator.text,
+    Phrase: _Translator.phrase,
+    Term: lambda t, node: _const(t.term(node.field, node.value)),
+    Terms: lambda t, node: _const(t.terms(node)),
+    Ids: lambda t, node: _const(t.ids(node)),
+    Exists: lambda t, node: _const(t.exists(node)),
+    Prefix: lambda t, node: _const(t.prefix(node)),
+    Wildcard: lambda t, node: _const(t.wildcard(node)),
+    Range: lambda t, node: _const(t.range_query(node)),
+}
+TantivyEngine.node_types = frozenset(TRANSLATE)
 
 
 # -- ranges of text as regular expressions -----------------------------------------------------------
@@ -1538,16 +1628,9 @@ def _exact_field(name: str, kind: str) -> str:
 
 def _analysed(field: str | None) -> str | None:
     """The analysed tantivy field a Text/Phrase on ``field`` searches, or None for exact ones."""
-    if field is None or field == F.FULLTEXT:
-        return F.FULLTEXT
-    name, kind = F.resolve(field)
-    return name if kind == F.TEXT else None
-
-
-def _msm(node: Bool) -> int:
-    if node.minimum_should_match is not None:
-        return max(0, node.minimum_should_match)
-    return 0 if (node.must or node.filter) else (1 if node.should else 0)
+    if not is_analysed(field):
+        return None
+    return F.FULLTEXT if field is None or field == F.FULLTEXT else F.resolve(field)[0]
 
 
 def _words(node: Text, analyse: Callable[[str], list[str]]) -> int:
@@ -1567,7 +1650,7 @@ def _varies(node: Node, analyse: Callable[[str], list[str]]) -> bool:
     if isinstance(node, Bool):
         if not (node.must or node.should or node.must_not or node.filter):
             return False
-        msm = _msm(node)
+        msm = minimum_should_match(node)
         if msm > len(node.should):
             return False
         if node.should and msm < len(node.should):
@@ -1673,7 +1756,6 @@ class _Key(NamedTuple):
     field: str
 
 
-SCORE = "_score"
 _BY_SCORE = _Key(SCORE, SCORE, True, SCORE)
 _BY_IDKEY = _Key("_idkey", "_idkey", False, "id")
 

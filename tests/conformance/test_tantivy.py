@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.engines.testing import EngineConformance
+from heatseeker.engines.conformance import EngineConformance
 
 _SHM = "/dev/shm"
 _created: list[str] = []
 
 
-def _index_dir(tmp_path: Path) -> Path:
-    """Where the index of a test lives: on tmpfs when there is one.
+def _on_tmpfs(tmp_path: Path) -> Path:
+    """``tmp_path`` with its ``index`` directory on tmpfs when there is one.
 
     Every tantivy commit fsyncs (30-150 ms on the CI disk) and the suite commits a few hundred
     times; semantics do not depend on the disk. Durability after a crash is a unit test on the
@@ -25,11 +24,11 @@ def _index_dir(tmp_path: Path) -> Path:
     """
     link = tmp_path / "index"
     if link.exists() or link.is_symlink() or not os.access(_SHM, os.W_OK):
-        return link
+        return tmp_path
     target = tempfile.mkdtemp(prefix="heatseeker-conformance-", dir=_SHM)
     _created.append(target)
     link.symlink_to(target)
-    return link
+    return tmp_path
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,7 +39,19 @@ def _remove_tmpfs_dirs():
 
 
 class TestTantivyConformance(EngineConformance):
+    backend = "tantivy"
     property_examples = 150
+    api_noninterference = (3_300, 3_500)  # generated requests, compared requests at least
+    small_caps = {"SCORE_TIE_WINDOW": 200}  # score ties examined at a page boundary
 
-    def make_engine(self, tmp_path):
-        return TantivyEngine(str(_index_dir(tmp_path)), writer_memory_mb=32)
+    def engine_options(self, tmp_path):
+        return {"DEFAULT": {"data_dir": str(_on_tmpfs(tmp_path))}, "engine": {"writer_memory_mb": 32}}
+
+    def discard(self, engine):
+        engine.close()
+        index = Path(engine.path)
+        if index.is_symlink():
+            target = os.readlink(index)
+            shutil.rmtree(target, ignore_errors=True)
+            if target in _created:
+                _created.remove(target)

@@ -171,8 +171,8 @@ def test_listener_mode_starts_and_stops_on_sigterm(container, tmp_path):
 
 
 def test_api_healthcheck_under_gunicorn(container, tmp_path):
+    from heatseeker.engines.conformance import CORPUS
     from heatseeker.engines.tantivy import TantivyEngine
-    from heatseeker.engines.testing import CORPUS
     from heatseeker.store import Change, Store
 
     doc = CORPUS[0]

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
+from heatseeker.engines.conformance import make_doc
 from heatseeker.engines.opensearch import OpenSearchEngine
-from heatseeker.engines.testing import make_doc
 from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
 

@@ -20,8 +20,8 @@ import webob
 
 from heatseeker import config
 from heatseeker.api.app import build_app
+from heatseeker.engines.conformance import CORPUS
 from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.engines.testing import CORPUS
 from heatseeker.searcher import Searcher
 
 PROJECTS = ("p-alpha", "p-beta", "p-gamma")

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 pytest.register_assert_rewrite("tests.unit.api_fixtures")
 
 from heatseeker.api.app import build_app  # noqa: E402
+from heatseeker.engines.conformance import field_values, make_doc, matches  # noqa: E402
 from heatseeker.engines.tantivy import TantivyEngine  # noqa: E402
-from heatseeker.engines.testing import field_values, make_doc, matches  # noqa: E402
 from heatseeker.query import dsl  # noqa: E402
 from heatseeker.query import fields as F  # noqa: E402
 from heatseeker.query import tree as t  # noqa: E402

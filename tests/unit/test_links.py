@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from heatseeker import links, uses
-from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.heat import events
 from heatseeker.indexer import Indexer
 from heatseeker.projection import Projector
@@ -202,12 +201,11 @@ def test_resolve_without_changes_and_with_a_lone_tombstone(store):
 
 
 @pytest.fixture
-def indexed(heat, store, tmp_path):
+def indexed(heat, store, tmp_path, engine_maker):  # on every engine
     Indexer(store, heat).reconcile()
-    engine = TantivyEngine(str(tmp_path / "index"))
+    engine = engine_maker(tmp_path / "engine")
     Projector(store, engine).run_once()
-    yield Searcher(engine), engine
-    engine.close()
+    return Searcher(engine), engine
 
 
 def _ids(found) -> set[str]:
@@ -243,12 +241,12 @@ def test_another_project_sees_nothing_through_the_link(indexed):
     assert uses.find_uses(searcher, "cirros-0.6.2", view=BETA).stacks == []
 
 
-def test_cross_project_child_stays_in_its_project(store, tmp_path):
+def test_cross_project_child_stays_in_its_project(store, tmp_path, engine_maker):
     h = FakeHeat()
     _creator(h, project="alpha")
     _kid(h, project="beta")
     Indexer(store, h).reconcile()
-    engine = TantivyEngine(str(tmp_path / "index"))
+    engine = engine_maker(tmp_path / "engine")
     Projector(store, engine).run_once()
     searcher = Searcher(engine)
     # alpha's tree does not reach beta's stack; beta's stack shows nothing of alpha
@@ -259,22 +257,20 @@ def test_cross_project_child_stays_in_its_project(store, tmp_path):
     assert links.tree(kid) == links.root_fields(kid)
     assert "'top'" not in repr(kid) and "'mid'" not in repr(kid)  # alpha's ids
     assert [u.stack["id"] for u in uses.find_uses(searcher, "cirros-0.6.2", view=ALPHA).stacks] == []
-    engine.close()
 
 
-def test_reindex_keeps_the_links(indexed, store, tmp_path):
+def test_reindex_keeps_the_links(indexed, store, tmp_path, engine_maker):
     _, engine = indexed
-    fresh = TantivyEngine(str(tmp_path / "index2"))
+    fresh = engine_maker(tmp_path / "engine2")
     Projector(store, fresh).rebuild()
     searcher = Searcher(fresh)
     assert _ids(searcher.search(t.MatchAll(), view=ALPHA, subtree="top")) == {
         "top", "mid", "kid", "kidn"}
-    fresh.close()
 
 
-def test_child_first_is_reprojected(heat, store, tmp_path):
+def test_child_first_is_reprojected(heat, store, tmp_path, engine_maker):
     ix = Indexer(store, heat)
-    engine = TantivyEngine(str(tmp_path / "index"))
+    engine = engine_maker(tmp_path / "engine")
     projector = Projector(store, engine)
     ix.apply_events(_events(heat, "kid", "kidn"))
     projector.run_once()
@@ -284,4 +280,3 @@ def test_child_first_is_reprojected(heat, store, tmp_path):
     projector.run_once()
     assert searcher.get("kid", view=ALPHA)["root_id"] == "top"
     assert searcher.get("kidn", view=ALPHA)["ancestors"] == ["top", "mid", "kid"]
-    engine.close()

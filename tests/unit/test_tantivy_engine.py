@@ -17,6 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
+from heatseeker.engines.conformance import (
+    CORPUS,
+    make_doc,
+    matches,
+    page_of,
+    reference_order,
+    reference_page,
+)
 from heatseeker.engines.tantivy import (
     BATCH,
     RANGE_BOUND_BYTES,
@@ -28,14 +36,6 @@ from heatseeker.engines.tantivy import (
     _surrogate_at,
     _text_bounds,
     _walk,
-)
-from heatseeker.engines.testing import (
-    CORPUS,
-    make_doc,
-    matches,
-    page_of,
-    reference_order,
-    reference_page,
 )
 from heatseeker.query import fields as F
 from heatseeker.query.errors import QueryError
@@ -91,7 +91,7 @@ def child(code: str) -> subprocess.Popen:
 WRITER = """
     import sys
     from heatseeker.engines.tantivy import TantivyEngine
-    from heatseeker.engines.testing import make_doc
+    from heatseeker.engines.conformance import make_doc
     engine = TantivyEngine(sys.argv[1] if len(sys.argv) > 1 else {path!r}, writer_memory_mb=32)
     engine.upsert([(make_doc("from-child"), 1)])
     engine.commit()

@@ -7,8 +7,8 @@ import pytest
 pytest.register_assert_rewrite("tests.unit.api_fixtures")
 
 from heatseeker import uses  # noqa: E402
+from heatseeker.engines.conformance import make_doc  # noqa: E402
 from heatseeker.engines.tantivy import TantivyEngine  # noqa: E402
-from heatseeker.engines.testing import make_doc  # noqa: E402
 from heatseeker.query.errors import QueryError  # noqa: E402
 from heatseeker.query.visibility import Visibility  # noqa: E402
 from heatseeker.searcher import Searcher  # noqa: E402

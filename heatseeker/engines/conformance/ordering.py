@@ -1,0 +1,184 @@
+"""Order, pages, counts and aggregations: sort keys (missing values last, lists by their smallest or
+largest value, ties by id), score order at any place among the keys, exact totals, and terms
+aggregations and distinct counts as the reference computes them.
+"""
+
+from __future__ import annotations
+
+from heatseeker.engines.conformance.base import BaseTestEngine, Desc, corpus_ids, ids
+from heatseeker.engines.conformance.corpus import CORPUS, CORPUS_BY_ID
+from heatseeker.engines.conformance.reference import (
+    reference_aggregate,
+    reference_search,
+)
+from heatseeker.query.tree import (
+    Bool,
+    Exists,
+    Ids,
+    MatchAll,
+    MatchNone,
+    Node,
+    SortKey,
+    Term,
+    TermsAgg,
+    Text,
+)
+
+
+class SortingTest(BaseTestEngine):
+    """Sort keys, score order and paging."""
+
+    def test_sort_keyword_text_date_int(self, corpus):
+        for field in ("status", "name", "created_at", "depth", "project_id", "id", "path"):
+            for descending in (False, True):
+                self.assert_sorted(corpus, MatchAll(), [SortKey(field, descending)])
+        by_name = self.assert_sorted(corpus, MatchAll(), [SortKey("name")])
+        assert by_name.index("alpha-web") + 1 == by_name.index("beta-web")  # tie: by id
+        by_created = self.assert_sorted(corpus, MatchAll(), [SortKey("created_at", True)])
+        assert by_created[:4] == ["gamma-bare", "gamma-app-tier-db", "gamma-app-tier", "gamma-app"]
+
+    def test_sort_missing_values_last(self, corpus):
+        with_updates = {d["id"] for d in CORPUS if d["updated_at"]}
+        for descending in (False, True):
+            order = self.assert_sorted(corpus, MatchAll(), [SortKey("updated_at", descending)])
+            assert set(order[: len(with_updates)]) == with_updates
+            rest = order[len(with_updates) :]
+            assert rest == sorted(rest)
+        order = self.assert_sorted(corpus, MatchAll(), [SortKey("tags", True)])
+        untagged = sorted(d["id"] for d in CORPUS if not d["tags"])
+        assert order[-len(untagged) :] == untagged
+
+    def test_sort_lists_by_min_and_max(self, corpus):
+        asc = self.assert_sorted(corpus, Exists("tags"), [SortKey("tags")])
+        desc = self.assert_sorted(corpus, Exists("tags"), [SortKey("tags", True)])
+        assert asc[0] == "gamma-app"  # "app"
+        assert desc[0] == "gamma-unicode"  # "été" sorts after every ASCII tag
+
+    def test_sort_several_keys(self, corpus):
+        self.assert_sorted(corpus, MatchAll(), [SortKey("depth", True), SortKey("name")])
+        self.assert_sorted(
+            corpus,
+            MatchAll(),
+            [SortKey("project_id"), SortKey("status", True), SortKey("created_at")],
+        )
+        self.assert_sorted(corpus, MatchAll(), [SortKey("updated_at"), SortKey("root_id", True)])
+        self.assert_sorted(corpus, Term("tags", "prod"), [SortKey("tags"), SortKey("depth", True)])  # fmt: skip
+
+    def test_paging_is_stable(self, corpus):
+        for sort in ([SortKey("status")], [SortKey("updated_at", True)], []):
+            pages = []
+            for offset in range(0, 45, 7):
+                result = corpus.search(MatchAll(), sort=sort, offset=offset, limit=7)
+                assert result.total == len(CORPUS)
+                pages.extend(ids(result))
+            assert len(pages) == len(CORPUS) == len(set(pages))
+            if sort:
+                assert pages == reference_search(CORPUS, MatchAll(), sort, 0, 100)[1]
+            else:
+                assert pages == sorted(pages)
+
+    def test_total_is_exact_whatever_the_limit(self, corpus):
+        node = Term("project_id", "p-beta")
+        expected = len(corpus_ids(node))
+        for limit, offset in ((1, 0), (3, 5), (100, 0), (5, 100), (0, 0)):
+            result = corpus.search(node, limit=limit, offset=offset)
+            assert result.total == expected
+            assert len(result.hits) == max(0, min(limit, expected - offset))
+
+    def test_default_order_score_then_id(self, corpus):
+        # constant scores: id order
+        node = Term("project_id", "p-gamma")
+        assert ids(corpus.search(node, limit=100)) == sorted(corpus_ids(node))
+        # scored: best first, equal scores by id
+        result = corpus.search(Text(None, "nginx shop web", operator="or"), limit=100)
+        assert result.total == len(result.hits) > 3
+        keys = [(-hit.score, hit.id) for hit in result.hits]
+        assert keys == sorted(keys)
+        assert result.max_score == result.hits[0].score
+        # paging through score order gives the same sequence
+        paged = []
+        for offset in range(0, result.total, 2):
+            page = corpus.search(
+                Text(None, "nginx shop web", operator="or"), offset=offset, limit=2
+            )
+            paged.extend(ids(page))
+        assert paged == ids(result)
+
+    def test_sort_by_score_key(self, corpus):
+        score = SortKey("_score", descending=True)
+        # a tree without full text: every match scores the same, _score orders nothing
+        node = Term("project_id", "p-beta")
+        for sort in ([score], [score, SortKey("name")], [SortKey("status"), score]):
+            self.assert_sorted(corpus, node, sort)
+        # with full text: _score first is the default order
+        text = Text(None, "nginx shop web", operator="or")
+        default = corpus.search(text, limit=100)
+        by_score = corpus.search(text, sort=[score], limit=100)
+        assert [(h.id, h.score) for h in by_score.hits] == [(h.id, h.score) for h in default.hits]
+        # ties on score ordered by the next key, then by id
+        result = corpus.search(text, sort=[score, SortKey("name", True)], limit=100)
+        keys = [(-h.score, Desc(h.source["name"]), h.id) for h in result.hits]
+        assert keys == sorted(keys) and len(keys) == default.total
+        # score as a later key: within each project, best first
+        result = corpus.search(text, sort=[SortKey("project_id"), score], limit=100)
+        keys = [(h.source["project_id"], -h.score, h.id) for h in result.hits]
+        assert keys == sorted(keys) and len(keys) == default.total
+        scores = {h.id: h.score for h in default.hits}
+        assert all(h.score == scores[h.id] for h in result.hits)
+        paged = []
+        for offset in range(0, default.total, 3):
+            page = corpus.search(text, sort=[SortKey("project_id"), score], offset=offset, limit=3)
+            paged.extend(ids(page))
+        assert paged == ids(result)
+
+    def test_fields_filter_source(self, corpus):
+        result = corpus.search(Ids(("alpha-shop",)), fields=["name", "status", "nope"])
+        hit = result.hits[0]
+        assert hit.source == {"name": "shop", "status": "CREATE_COMPLETE"}
+        assert (hit.id, hit.version) == ("alpha-shop", CORPUS_BY_ID["alpha-shop"]["version"])
+        full = corpus.search(Ids(("alpha-shop",))).hits[0]
+        assert full.source == CORPUS_BY_ID["alpha-shop"]
+
+
+class AggregationsTest(BaseTestEngine):
+    """Counts, terms aggregations and distinct counts."""
+
+    def test_count(self, corpus):
+        assert corpus.count(MatchAll()) == len(CORPUS)
+        assert corpus.count(Term("tags", "prod")) == len(corpus_ids(Term("tags", "prod")))
+        assert corpus.count(MatchNone()) == 0
+
+    def test_aggregate_terms(self, corpus):
+        aggs = {
+            "status": TermsAgg("status"),
+            "tags": TermsAgg("tags", size=3),
+            "types": TermsAgg("resource_types", size=4),
+            "projects": TermsAgg("project_id"),
+            "roots": TermsAgg("root_id", size=2),
+            "hot": TermsAgg("template_version", size=1),
+        }
+        got = corpus.aggregate(MatchAll(), aggs)
+        assert got == reference_aggregate(CORPUS, MatchAll(), aggs)
+        assert got["projects"] == [("p-beta", 14), ("p-gamma", 14), ("p-alpha", 12)]
+        assert got["roots"] == [("beta-k8s", 8), ("alpha-shop", 5)]
+
+    def test_count_distinct(self, corpus):
+        def reference(node: Node, field: str) -> int:
+            return len(reference_aggregate(CORPUS, node, {"a": TermsAgg(field, 10**6)})["a"])
+
+        beta = Term("project_id", "p-beta")
+        nested = Bool(must_not=(Term("depth", 0),))
+        for node in (MatchAll(), beta, nested, Term("tags", "prod")):
+            for field in ("root_id", "project_id", "tags", "status", "name"):
+                assert corpus.count_distinct(node, field) == reference(node, field), (node, field)
+        assert corpus.count_distinct(MatchAll(), "root_id") > 2
+        assert corpus.count_distinct(MatchNone(), "root_id") == 0
+
+    def test_aggregate_respects_query_and_ties(self, corpus):
+        node = Bool(filter=(Term("project_id", "p-beta"),), must_not=(Term("depth", 0),))
+        aggs = {"status": TermsAgg("status"), "tags": TermsAgg("tags", 5)}
+        assert corpus.aggregate(node, aggs) == reference_aggregate(CORPUS, node, aggs)
+        # ties by value: six stacks of p-gamma have one distinct name each
+        names = corpus.aggregate(Term("project_id", "p-gamma"), {"n": TermsAgg("name", size=3)})
+        assert names == {"n": [("app", 1), ("app-tier", 1), ("app-tier-db", 1)]}
+        assert corpus.aggregate(MatchNone(), {"s": TermsAgg("status")}) == {"s": []}
