@@ -52,9 +52,12 @@ Only an ``or`` Text of several words and optional should clauses make scores var
 any other tree gives every match the same score (``_const_score``), and its "score, then id" order
 is plain id order (``_idkey``, then ``id`` within equal keys).
 
-Query translation. Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the
-contract). Prefix and Wildcard are regex queries over the term dictionary (literal parts escaped as
-``\\x{..}``). Range on ints and dates uses the fast columns. Range on keyword, text (exact form)
+Query translation (``_Translator``; ``TRANSLATE`` holds one function per node type of
+``query/tree.py``). Text/Phrase on keyword, date, int fields and dynamic paths are exact Terms (the
+contract; ``query/analysis.py`` says which fields are analysed, and the words are tantivy's simple
+tokenizer with ``analysis.MAX_WORD_BYTES`` and lower-casing, ``analysis.words``' rule). Prefix
+and Wildcard are regex queries over the term dictionary (literal parts escaped as ``\\x{..}``).
+Range on ints and dates uses the fast columns. Range on keyword, text (exact form)
 and dynamic values is one regular expression that tantivy runs against the term dictionary
 (``_range_rx``: no Python enumeration, no cap, nothing that depends on what else the index holds):
 past the bounds' common prefix p, ``p a0 (>= rest of lo) | p [a0 < c < b0] | p b0 (<= rest of
@@ -202,11 +205,7 @@ def _build_schema() -> tantivy.Schema:
 
 
 # -- value conversions (the text/number/date forms values are indexed and compared under) -------
-
-
-
-
-
+# (the shared ones are engines/values.py)
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 
