@@ -55,8 +55,8 @@ Decisions:
   epoch millis or date math, in UTC unless they carry an offset.
 * ``script`` (and ``_script``, ``script_score``, ``script_fields``, ``scripted_metric``) anywhere in
   the query, at any depth, is refused before anything else is looked at.
-* Limits: ``max_depth`` levels of nesting in the resulting tree (leaves count 1; at most
-  ``MAX_DEPTH_CEILING``, 100, whatever is configured: deeper would reach Python's recursion
+* Limits (``limits.py``): ``max_depth`` levels of nesting in the resulting tree (leaves count 1; at
+  most ``MAX_DEPTH_CEILING``, 100, whatever is configured: deeper would reach Python's recursion
   limit), ``max_clauses`` leaf queries, ``max_terms`` values over all ``terms``/``ids`` queries of
   the tree, and ``max_query_string`` characters in a ``query_string``/``simple_query_string``.
 """
@@ -65,12 +65,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from heatseeker.query import fields, querystring, simple, values
 from heatseeker.query.errors import QueryError, describe
+from heatseeker.query.limits import MAX_DEPTH_CEILING, Limits, check_tree, reject_scripts
 from heatseeker.query.tree import (
     Bool,
     Exists,
@@ -86,26 +87,8 @@ from heatseeker.query.tree import (
     Terms,
     Text,
     Wildcard,
-    depth,
-    walk,
 )
 from heatseeker.query.values import FULLTEXT, Target
-
-# However deep a configuration allows, parsing and every walk of the tree recurse a few frames per
-# level: past this ceiling a query would reach Python's recursion limit (a 500), so it is the most
-# ``max_depth`` can be.
-MAX_DEPTH_CEILING = 100
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_depth: int = 20
-    max_clauses: int = 1024
-    max_terms: int = 1024
-    max_query_string: int = 10_000
-
-
-SCRIPT_KEYS = frozenset({"script", "_script", "script_score", "script_fields", "scripted_metric"})
 
 _IGNORED = frozenset({"boost", "_name"})
 _MSM_INT = re.compile(r"-?[0-9]{1,9}")
@@ -118,11 +101,13 @@ _RANGE_OPTIONS = frozenset(
     {*_RANGE_BOUNDS, "from", "to", "include_lower", "include_upper", "format", "time_zone"}
 )
 
+_DEFAULTS = Limits()
+
 # Query type → the method parsing its body (filled by @_clause; SUPPORTED follows from it).
 _CLAUSES: dict[str, Callable[..., Node]] = {}
 
 
-def parse(query: Any, *, now: datetime | None = None, limits: Limits = Limits()) -> Node:
+def parse(query: Any, *, now: datetime | None = None, limits: Limits = _DEFAULTS) -> Node:
     """Parse a decoded JSON query into a tree; raise QueryError for anything else."""
     if query is None:
         return MatchAll()
@@ -138,58 +123,6 @@ def parse(query: Any, *, now: datetime | None = None, limits: Limits = Limits())
     node = _Parser(now, limits).query(query, "query", 1)
     check_tree(node, limits)
     return node
-
-
-def reject_scripts(value: Any, path: str) -> None:
-    """Raise QueryError if any object key at any depth of ``value`` is a script."""
-    # Iterative, and the path of an item is a linked chain built into text only for the error:
-    # a deeply nested body costs linear time, never a RecursionError.
-    Chain = tuple[Any, str] | None
-    stack: list[tuple[Any, Chain]] = [(value, None)]
-    while stack:
-        item, chain = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if key in SCRIPT_KEYS:
-                    raise QueryError(f"scripts are not allowed: {key!r} at {_path(path, chain)}")
-                if isinstance(child, dict | list):
-                    stack.append((child, (chain, f".{key}")))
-        elif isinstance(item, list):
-            for i, child in enumerate(item):
-                if isinstance(child, dict | list):
-                    stack.append((child, (chain, f"[{i}]")))
-
-
-def _path(root: str, chain: Any) -> str:
-    parts: list[str] = []
-    while chain is not None:
-        chain, part = chain
-        parts.append(part)
-    return root + "".join(reversed(parts))
-
-
-def check_tree(node: Node, limits: Limits) -> None:
-    """Enforce the depth, clause and terms limits on a finished tree."""
-    levels = depth(node)
-    if levels > limits.max_depth:
-        raise QueryError(
-            f"query nested too deeply: {levels} levels, at most {limits.max_depth} allowed"
-        )
-    clauses = terms = 0
-    for n in walk(node):
-        if isinstance(n, Bool | MatchAll | MatchNone):
-            continue
-        clauses += 1
-        if isinstance(n, Terms | Ids):
-            terms += len(n.values)
-    if clauses > limits.max_clauses:
-        raise QueryError(
-            f"query has {clauses} clauses, more than the limit of {limits.max_clauses}"
-        )
-    if terms > limits.max_terms:
-        raise QueryError(
-            f"query has {terms} terms/ids values, more than the limit of {limits.max_terms}"
-        )
 
 
 def minimum_should_match(spec: Any, optional: int, path: str) -> int:

@@ -58,6 +58,7 @@ from heatseeker.query import dsl, fields, values
 from heatseeker.query.analysis import BY_SCORE, SCORE
 from heatseeker.query.dsl import Limits
 from heatseeker.query.errors import QueryError, describe, shown
+from heatseeker.query.limits import reject_scripts
 from heatseeker.query.tree import MatchAll, Node, SortKey, TermsAgg
 
 STACK_TYPE = "OS::Heat::Stack"
@@ -139,49 +140,12 @@ def parse_search(
     """Validate a decoded ``POST /v1/search`` body; raise QueryError (or RequestForbidden)."""
     if body is None:
         body = {}
-    if not isinstance(body, dict):
-        raise QueryError(f"the request body must be a JSON object, got {describe(body)}")
-    for key in _FORBIDDEN_KEYS:
-        if key in body:
-            raise RequestForbidden(f"attribute {key!r} is read-only")
-    dsl.reject_scripts(body, "body")
-    unknown = sorted(str(k) for k in body if k not in _KEYS)
-    if unknown:
-        raise QueryError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} in the request body: "
-            f"{', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(_KEYS))}"
-        )
+    _check_keys(body)
     aggs_value = _one_of(body, "aggregations", "aggs")
     aggs = _aggregations(aggs_value, limits) if aggs_value is not None else {}
-
-    offset_value = _one_of(body, "offset", "from")
-    limit_value = _one_of(body, "limit", "size")
-    offset = _count(offset_value, _named(body, "offset", "from")) if offset_value is not None else 0
-    if limit_value is None:
-        limit = min(limits.default_limit, limits.max_limit)
-    else:
-        limit = _count(limit_value, _named(body, "limit", "size"))
-        if limit > limits.max_limit:
-            raise QueryError(f"limit {limit} is too large: at most {limits.max_limit} allowed")
-    search_after = _search_after(body.get("search_after"))
-    if search_after is not None and offset:
-        raise QueryError("offset must be 0 when search_after is given")
-    if offset + limit > limits.max_offset_plus_limit:
-        raise QueryError(
-            f"offset + limit is {offset + limit}, more than {limits.max_offset_plus_limit}: "
-            f"to page deeper, pass the 'sort' values of the last hit as 'search_after' "
-            f"(with offset 0)"
-        )
-
-    rollup = body.get("rollup")
-    if rollup is not None and rollup not in ROLLUPS:
-        raise QueryError(f"invalid rollup {rollup!r}: expected null or {', '.join(ROLLUPS)}")
-    under = body.get("under")
-    if under is not None and (
-        not isinstance(under, str) or not under.strip() or len(under) > _MAX_ID_CHARS
-    ):
-        raise QueryError(f"invalid under {under!r}: expected a stack id")
-
+    offset, limit, search_after = _page(body, limits)
+    rollup = _rollup(body.get("rollup"))
+    under = _under(body.get("under"))
     _check_index(body.get("index"))
     sort = _sort(body.get("sort"))
     if search_after is not None:
@@ -204,6 +168,59 @@ def parse_search(
 
 
 # -- pieces ------------------------------------------------------------------------------------
+
+
+def _check_keys(body: Any) -> None:
+    """A JSON object whose keys are all known, none read-only (403) and no script anywhere."""
+    if not isinstance(body, dict):
+        raise QueryError(f"the request body must be a JSON object, got {describe(body)}")
+    for key in _FORBIDDEN_KEYS:
+        if key in body:
+            raise RequestForbidden(f"attribute {key!r} is read-only")
+    reject_scripts(body, "body")
+    unknown = sorted(str(k) for k in body if k not in _KEYS)
+    if unknown:
+        raise QueryError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} in the request body: "
+            f"{', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(_KEYS))}"
+        )
+
+
+def _page(body: dict, limits: RequestLimits) -> tuple[int, int, tuple | None]:
+    """``(offset, limit, search_after)``, within the limits."""
+    offset_value = _one_of(body, "offset", "from")
+    limit_value = _one_of(body, "limit", "size")
+    offset = _count(offset_value, _named(body, "offset", "from")) if offset_value is not None else 0
+    if limit_value is None:
+        limit = min(limits.default_limit, limits.max_limit)
+    else:
+        limit = _count(limit_value, _named(body, "limit", "size"))
+        if limit > limits.max_limit:
+            raise QueryError(f"limit {limit} is too large: at most {limits.max_limit} allowed")
+    search_after = _search_after(body.get("search_after"))
+    if search_after is not None and offset:
+        raise QueryError("offset must be 0 when search_after is given")
+    if offset + limit > limits.max_offset_plus_limit:
+        raise QueryError(
+            f"offset + limit is {offset + limit}, more than {limits.max_offset_plus_limit}: "
+            f"to page deeper, pass the 'sort' values of the last hit as 'search_after' "
+            f"(with offset 0)"
+        )
+    return offset, limit, search_after
+
+
+def _rollup(value: Any) -> str | None:
+    if value is not None and value not in ROLLUPS:
+        raise QueryError(f"invalid rollup {value!r}: expected null or {', '.join(ROLLUPS)}")
+    return value
+
+
+def _under(value: Any) -> str | None:
+    if value is not None and (
+        not isinstance(value, str) or not value.strip() or len(value) > _MAX_ID_CHARS
+    ):
+        raise QueryError(f"invalid under {value!r}: expected a stack id")
+    return value
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -390,54 +407,61 @@ def _aggregations(value: Any, limits: RequestLimits) -> dict[str, TermsAgg]:
         raise QueryError(f"aggregations must be an object, got {describe(value)}")
     if len(value) > limits.max_aggs:
         raise QueryError(f"too many aggregations: {len(value)}, at most {limits.max_aggs} allowed")
-    aggs: dict[str, TermsAgg] = {}
-    for name, spec in value.items():
-        where = f"aggregations.{name}"
-        if not name:
-            raise QueryError("an aggregation needs a name")
-        if isinstance(spec, dict) and "global" in spec:
-            raise RequestForbidden("global aggregations are not allowed")
-        if not isinstance(spec, dict) or len(spec) != 1:
-            if isinstance(spec, dict) and ({"aggs", "aggregations"} & spec.keys()):
-                raise QueryError(f"sub-aggregations are not supported, at {where}")
-            raise QueryError(
-                f"{where} must be an object with one aggregation type, as in "
-                f'{{"terms": {{"field": "status"}}}}'
-            )
-        ((kind, body),) = spec.items()
-        if kind != "terms":
-            raise QueryError(
-                f"unsupported aggregation type {kind!r} at {where}: only 'terms' is supported"
-            )
-        where = f"{where}.terms"
-        if not isinstance(body, dict):
-            raise QueryError(f"{where} must be an object, got {describe(body)}")
-        extra = [k for k in body if k not in ("field", "size")]
-        if extra:
-            raise QueryError(
-                f"unsupported terms aggregation option {extra[0]!r} at {where}; "
-                f"supported: field, size"
-            )
-        if "field" not in body:
-            raise QueryError(f"{where} needs a field")
-        field_name = body["field"]
-        if not isinstance(field_name, str):
-            raise QueryError(f"{where}.field must be a field name, got {describe(field_name)}")
-        canonical, kind_of = fields.resolve(field_name, f"{where}.field")
-        if kind_of not in (fields.KEYWORD, fields.TEXT):
-            raise QueryError(
-                f"cannot aggregate on {field_name!r} at {where}.field: only keyword and text "
-                f"fields of the catalog can be aggregated"
-            )
-        size = body.get("size", 10)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise QueryError(f"{where}.size must be an integer >= 1, got {size!r}")
-        if size > limits.max_agg_size:
-            raise QueryError(
-                f"{where}.size {size} is too large: at most {limits.max_agg_size} allowed"
-            )
-        aggs[name] = TermsAgg(canonical, size)
-    return aggs
+    return {name: _aggregation(name, spec, limits) for name, spec in value.items()}
+
+
+def _aggregation(name: str, spec: Any, limits: RequestLimits) -> TermsAgg:
+    """One named aggregation: ``{"terms": {"field": f, "size": n}}`` and nothing else."""
+    where = f"aggregations.{name}"
+    if not name:
+        raise QueryError("an aggregation needs a name")
+    if isinstance(spec, dict) and "global" in spec:
+        raise RequestForbidden("global aggregations are not allowed")
+    if not isinstance(spec, dict) or len(spec) != 1:
+        if isinstance(spec, dict) and ({"aggs", "aggregations"} & spec.keys()):
+            raise QueryError(f"sub-aggregations are not supported, at {where}")
+        raise QueryError(
+            f"{where} must be an object with one aggregation type, as in "
+            f'{{"terms": {{"field": "status"}}}}'
+        )
+    ((kind, body),) = spec.items()
+    if kind != "terms":
+        raise QueryError(
+            f"unsupported aggregation type {kind!r} at {where}: only 'terms' is supported"
+        )
+    where = f"{where}.terms"
+    if not isinstance(body, dict):
+        raise QueryError(f"{where} must be an object, got {describe(body)}")
+    extra = [k for k in body if k not in ("field", "size")]
+    if extra:
+        raise QueryError(
+            f"unsupported terms aggregation option {extra[0]!r} at {where}; "
+            f"supported: field, size"
+        )
+    return TermsAgg(_agg_field(body, where), _agg_size(body.get("size", 10), where, limits))
+
+
+def _agg_field(body: dict, where: str) -> str:
+    if "field" not in body:
+        raise QueryError(f"{where} needs a field")
+    name = body["field"]
+    if not isinstance(name, str):
+        raise QueryError(f"{where}.field must be a field name, got {describe(name)}")
+    canonical, kind = fields.resolve(name, f"{where}.field")
+    if kind not in (fields.KEYWORD, fields.TEXT):
+        raise QueryError(
+            f"cannot aggregate on {name!r} at {where}.field: only keyword and text "
+            f"fields of the catalog can be aggregated"
+        )
+    return canonical
+
+
+def _agg_size(size: Any, where: str, limits: RequestLimits) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise QueryError(f"{where}.size must be an integer >= 1, got {size!r}")
+    if size > limits.max_agg_size:
+        raise QueryError(f"{where}.size {size} is too large: at most {limits.max_agg_size} allowed")
+    return size
 
 
 def _search_after(value: Any) -> tuple | None:
