@@ -25,7 +25,7 @@ from heatseeker.engines import open_engine
 from heatseeker.engines.base import EngineError, SchemaMismatch, WriterBusy
 from heatseeker.query import tree as t
 from heatseeker.query.errors import QueryError
-from heatseeker.query.fields import UnknownField, is_sortable
+from heatseeker.query.fields import is_sortable
 from heatseeker.query.querystring import parse as parse_query
 from heatseeker.query.visibility import Visibility
 from heatseeker.store import Store
@@ -664,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "project", None):
             args.project = resolve_projects(conf, args.project)
         return args.func(conf, args)
-    except (UsageError, QueryError, UnknownField) as exc:
+    except (UsageError, QueryError) as exc:  # fields.UnknownField is a QueryError
         print(f"heatseeker: {exc}", file=sys.stderr)
         return 2
     except SchemaMismatch as exc:
