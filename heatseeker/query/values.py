@@ -50,7 +50,7 @@ FULLTEXT = "fulltext"  # the kind of "everywhere" (a target whose field is None)
 Target = tuple[str | None, str]  # (canonical field, or None for everywhere; its kind)
 
 _INT = re.compile(r"[+-]?[0-9]+")
-_INT_MAX_DIGITS = 19  # significant digits of a 64-bit integer: more is out of range, without int()
+_INT_MAX_CHARS = 20  # a sign and 19 digits hold any 64-bit integer: longer is out of range, unread
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -105,7 +105,7 @@ def integer(value: Any) -> int:
     if isinstance(value, str):
         if not _INT.fullmatch(value):
             raise NotAnInteger()
-        if len(value.lstrip("+-").lstrip("0")) > _INT_MAX_DIGITS:
+        if len(value) > _INT_MAX_CHARS:
             raise IntegerOutOfRange()
         value = int(value)
     if not isinstance(value, int):

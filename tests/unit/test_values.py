@@ -46,7 +46,7 @@ def term(field: str, value) -> Node:
         ("3", 3),
         ("-3", -3),
         ("+3", 3),
-        ("00000000000000000000001", 1),  # leading zeros are not digits of the value
+        ("0000000000000000001", 1),
         ("9223372036854775807", 2**63 - 1),
         ("-9223372036854775808", -(2**63)),
     ],
@@ -66,6 +66,7 @@ def test_an_integer_reads_the_same_in_both_grammars(text, expected):
         ("9223372036854775808", values.IntegerOutOfRange),
         ("99999999999999999999", values.IntegerOutOfRange),
         ("9" * 5000, values.IntegerOutOfRange),  # without int() on it
+        ("0" * 20 + "1", values.IntegerOutOfRange),  # over 20 characters, as before the split
     ],
 )
 def test_a_bad_integer_is_the_same_mistake_in_both_grammars(text, error):
