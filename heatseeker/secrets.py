@@ -493,7 +493,22 @@ class _Analyser:
     # the whole template ----------------------------------------------------------------------
 
     def run(self) -> Analysis:
-        # resources' tainted properties: a fixpoint (get_attr of one resource inside another)
+        self._taint_properties()
+        outputs = self._secret_outputs()
+        children: dict[str, dict[str, frozenset[str]]] = {}
+        literals: dict[str, frozenset[str]] = {}
+        for name, definition in self.resources.items():
+            child, literal = self._inherits(name, definition)
+            if child is not None and any(child.values()):
+                children[name] = child
+            if literal is not None:
+                literals[name] = literal
+        return Analysis(secret_params=self.secret, outputs=outputs,
+                        children=children, literals=literals, unknown=len(self.unknowns))
+
+    def _taint_properties(self) -> None:
+        """Each resource's tainted properties: a fixpoint (get_attr of one resource inside
+        another)."""
         for _ in range(len(self.resources) + 1):
             changed = False
             for name, definition in self.resources.items():
@@ -504,62 +519,74 @@ class _Analyser:
                     changed = True
             if not changed:
                 break
+
+    def _secret_outputs(self) -> frozenset[str]:
         outputs = set()
         for name, definition in _section(self.template, "outputs", "Outputs").items():
             if isinstance(definition, Mapping):
                 value = definition.get("value", definition.get("Value"))
                 if self.taint(value):
                     outputs.add(str(name))
-        children: dict[str, dict[str, frozenset[str]]] = {}
-        literals: dict[str, frozenset[str]] = {}
-        for name, definition in self.resources.items():
-            kind, found = self.ctx.resolve(rtype(definition), name)
-            props = properties(definition)
-            tainted = frozenset(self.tainted_props.get(name, ()))
-            if kind == "template":
-                params = frozenset(p for p in props if p in tainted)
-                hidden_child = hidden_in(found)
-                lit = frozenset(p for p, v in props.items()
-                                if (p in hidden_child or self._member(p)) and is_literal(v))
-                if lit:
-                    literals[name] = lit
-                children[name] = {"params": params}
-            elif kind == "builtin" and found in ("OS::Heat::Stack", "AWS::CloudFormation::Stack"):
-                passed = self._passed(name)
-                children[name] = {
-                    "params": frozenset(p for p, v in passed.items() if self.taint(v))
-                }
-            elif kind == "builtin" and found in _GROUPS:
-                member = props.get(_GROUPS[found])
-                mprops = properties(member) if isinstance(member, Mapping) else {}
-                children[name] = {
-                    "members": frozenset(p for p, v in mprops.items() if self.taint(v))
-                }
-            elif kind == "builtin" and found == CHAIN:
-                shared = props.get("resource_properties")
-                children[name] = {"members": frozenset(
-                    p for p, v in (shared.items() if isinstance(shared, Mapping) else ())
-                    if self.taint(v))}
-            elif kind == "builtin" and found in _DEPLOYMENT_GROUPS:
-                children[name] = {"members": tainted - {"servers"}}
-            elif kind == "builtin" and found == "AWS::AutoScaling::AutoScalingGroup":
-                lc = props.get("LaunchConfigurationName")
-                lc_name = lc.get("Ref") if isinstance(lc, Mapping) else None
-                if isinstance(lc_name, str):
-                    children[name] = {"members": frozenset(self.tainted_props.get(lc_name, ()))}
-                elif lc is not None:
-                    self._node = lc
-                    self._unknown()
-                    children[name] = {"members": frozenset({"*"})}
-            elif self.members and tainted:
-                # a member of a group's generated template: its secret (resolved) properties
-                literals[name] = frozenset(p for p in tainted if self._member(p))
-        for name in list(children):
-            if not any(children[name].values()):
-                del children[name]
-        return Analysis(secret_params=self.secret, outputs=frozenset(outputs),
-                        children=children, literals=literals, unknown=len(self.unknowns))
+        return frozenset(outputs)
 
+    def _inherits(self, name: str, definition: Any
+                ) -> tuple[dict[str, frozenset[str]] | None, frozenset[str] | None]:
+        """What the stack a resource nests inherits (``{"params"|"members": names}``), and the
+        properties it passes a secret to as a literal value (None: nothing to say)."""
+        kind, found = self.ctx.resolve(rtype(definition), name)
+        props = properties(definition)
+        tainted = frozenset(self.tainted_props.get(name, ()))
+        if kind == "template":
+            return self._provider(found, props, tainted)
+        if kind == "builtin":
+            nests, child = self._builtin_child(name, found, props, tainted)
+            if nests:
+                return child, None
+        if self.members and tainted:
+            # a member of a group's generated template: its secret (resolved) properties
+            return None, frozenset(p for p in tainted if self._member(p))
+        return None, None
+
+    def _provider(self, found: Any, props: Mapping, tainted: frozenset[str]
+                  ) -> tuple[dict[str, frozenset[str]], frozenset[str] | None]:
+        hidden_child = hidden_in(found)
+        literal = frozenset(p for p, v in props.items()
+                            if (p in hidden_child or self._member(p)) and is_literal(v))
+        return {"params": frozenset(p for p in props if p in tainted)}, (literal or None)
+
+    def _builtin_child(self, name: str, found: Any, props: Mapping, tainted: frozenset[str]
+                       ) -> tuple[bool, dict[str, frozenset[str]] | None]:
+        """``(True, what its stack inherits)`` for a built-in type that nests stacks."""
+        if found in ("OS::Heat::Stack", "AWS::CloudFormation::Stack"):
+            passed = self._passed(name)
+            return True, {"params": frozenset(p for p, v in passed.items() if self.taint(v))}
+        if found in _GROUPS:
+            member = props.get(_GROUPS[found])
+            return True, {"members": self._tainted_keys(properties(member)
+                                                        if isinstance(member, Mapping) else {})}
+        if found == CHAIN:
+            shared = props.get("resource_properties")
+            return True, {"members": self._tainted_keys(shared if isinstance(shared, Mapping)
+                                                        else {})}
+        if found in _DEPLOYMENT_GROUPS:
+            return True, {"members": tainted - {"servers"}}
+        if found == "AWS::AutoScaling::AutoScalingGroup":
+            return True, self._launch_configuration(props)
+        return False, None
+
+    def _tainted_keys(self, values: Mapping) -> frozenset[str]:
+        return frozenset(p for p, v in values.items() if self.taint(v))
+
+    def _launch_configuration(self, props: Mapping) -> dict[str, frozenset[str]] | None:
+        lc = props.get("LaunchConfigurationName")
+        lc_name = lc.get("Ref") if isinstance(lc, Mapping) else None
+        if isinstance(lc_name, str):
+            return {"members": frozenset(self.tainted_props.get(lc_name, ()))}
+        if lc is None:
+            return None
+        self._node = lc
+        self._unknown()
+        return {"members": frozenset({"*"})}
 
 def _output_taint(nested: Analysis, attr: str | None, rest: list[str]) -> bool:
     if attr in _ALL_ATTRIBUTES:
