@@ -96,10 +96,10 @@ from typing import Any
 from oslo_config import cfg
 
 from heatseeker.engines.base import Engine, EngineError, SchemaMismatch, WriteResult
-from heatseeker.engines.values import date as _date
-from heatseeker.engines.values import dynamic as _dynamic
-from heatseeker.engines.values import iso as _iso
-from heatseeker.engines.values import keyword as _keyword
+from heatseeker.engines.terms import date as _date
+from heatseeker.engines.terms import dynamic as _dynamic
+from heatseeker.engines.terms import iso as _iso
+from heatseeker.engines.terms import keyword as _keyword
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import SCORE, is_analysed, minimum_should_match, words
 from heatseeker.query.tree import (

@@ -115,10 +115,10 @@ from typing import Any, NamedTuple
 import tantivy
 
 from heatseeker.engines.base import Engine, EngineError, SchemaMismatch, WriterBusy, WriteResult
-from heatseeker.engines.values import date as _date
-from heatseeker.engines.values import dynamic as _dynamic
-from heatseeker.engines.values import iso as _iso
-from heatseeker.engines.values import keyword as _keyword
+from heatseeker.engines.terms import date as _date
+from heatseeker.engines.terms import dynamic as _dynamic
+from heatseeker.engines.terms import iso as _iso
+from heatseeker.engines.terms import keyword as _keyword
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import (
     MAX_WORD_BYTES,
@@ -205,7 +205,7 @@ def _build_schema() -> tantivy.Schema:
 
 
 # -- value conversions (the text/number/date forms values are indexed and compared under) -------
-# (the shared ones are engines/values.py)
+# (the shared ones are engines/terms.py)
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 

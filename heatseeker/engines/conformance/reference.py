@@ -2,7 +2,7 @@
 documents. Every engine's answers are compared with it (hits, scores, order, ``max_score``,
 buckets), on the corpus and on random corpora.
 
-It reads values apart from the engines' own conversions (``engines/values.py``) on purpose: an
+It reads values apart from the engines' own conversions (``engines/terms.py``) on purpose: an
 oracle that shared them would agree with their bugs. The rules that are not conversions (how text
 becomes words, which fields are analysed, ``minimum_should_match``) come from
 ``query/analysis.py``, where the engines get them too.
