@@ -1,5 +1,5 @@
 """``heatseeker`` command line: sync | listen | serve | search | show | uses | reindex | status |
-history | diff | changes.
+history | diff | changes | db (upgrade | version | copy).
 
 Exit codes: 0 success; 1 a runtime failure (Heat, the broker or the index could not be used);
 2 bad usage or a bad query; 3 the index needs ``heatseeker reindex``; 4 not found.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -28,7 +29,7 @@ from heatseeker.query.errors import QueryError
 from heatseeker.query.fields import is_sortable
 from heatseeker.query.querystring import parse as parse_query
 from heatseeker.query.visibility import Visibility
-from heatseeker.store import Store
+from heatseeker.record import RecordError, Store
 
 LOG = logging.getLogger("heatseeker")
 
@@ -106,8 +107,9 @@ def load_conf(args) -> cfg.ConfigOpts:
     return conf
 
 
-def open_store(conf) -> Store:
-    return Store.from_conf(conf)
+def open_store(conf, *, create: bool = False) -> Store:
+    """The record; only a writer (``create``) may make the embedded one."""
+    return Store.from_conf(conf, create=create)
 
 
 def heat_source(conf):
@@ -167,7 +169,7 @@ def cmd_sync(conf, args) -> int:
     from heatseeker.indexer import Indexer
     from heatseeker.projection import try_projector
 
-    store = open_store(conf)
+    store = open_store(conf, create=True)
     indexer = Indexer(store, heat_source(conf))
     progress = Progress()
     report = indexer.reconcile(full=args.full, progress=progress)
@@ -586,6 +588,60 @@ def _add_history_commands(sub) -> None:
     s.set_defaults(func=cmd_changes)
 
 
+# -- the record's database (heatseeker/record/migrate.py) -----------------------------------------
+
+
+def cmd_db(conf, args) -> int:
+    from heatseeker.record import database, migrate
+
+    def engine(url: str, *, make: bool):
+        path = database.sqlite_path(url)
+        if path is not None and not make and not os.path.isfile(path):
+            raise NotFound(f"no record at {path}")
+        if path is not None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        return database.open_engine(url, conf, wait=True)
+
+    url = args.connection or database.url_of(conf)
+    if args.db_command == "upgrade":
+        before, after = migrate.upgrade(engine(url, make=True))
+        print(f"record {database.redact(url)}: schema revision {before or 'none'} → {after}")
+        return 0
+    if args.db_command == "version":
+        have, want = migrate.version(engine(url, make=False))
+        print(f"record {database.redact(url)}: schema revision {have or 'none'} (this heatseeker "
+              f"needs {want}{'' if have == want else ': run heatseeker db upgrade'})")
+        return 0 if have == want else 1
+    source = args.source or database.url_of(conf)
+    counts = migrate.copy(engine(source, make=False), engine(args.target, make=True))
+    print(f"copied {database.redact(source)} → {database.redact(args.target)}: "
+          + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    print("now set [database] connection to the target, and start heatseeker again")
+    return 0
+
+
+def _add_db_commands(sub) -> None:
+    s = sub.add_parser("db", help="the record's database: upgrade its schema, show its version, "
+                       "copy it to another database")
+    dbs = s.add_subparsers(dest="db_command", required=True)
+    d = dbs.add_parser("upgrade", help="make or upgrade the record's schema (Alembic): after "
+                       "installing or upgrading heatseeker, before starting it")
+    d.add_argument("--connection", metavar="URL", help="this database instead of [database] "
+                   "connection")
+    d = dbs.add_parser("version", help="the record's schema revision, and the one this "
+                       "heatseeker needs (exit 1 if they differ)")
+    d.add_argument("--connection", metavar="URL", help="this database instead of [database] "
+                   "connection")
+    d = dbs.add_parser("copy", help="copy the record into another, empty database (stop "
+                       "listeners and syncs first), e.g. from SQLite onto MariaDB")
+    d.add_argument("--from", dest="source", metavar="URL",
+                   help="the record to copy (default: [database] connection)")
+    d.add_argument("--to", dest="target", metavar="URL", required=True,
+                   help="the database to copy into, e.g. mysql+pymysql://user:pass@host/heatseeker")
+    d.set_defaults(connection=None)
+    s.set_defaults(func=cmd_db)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -651,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_status)
 
     _add_history_commands(sub)
+    _add_db_commands(sub)
     return p
 
 
@@ -681,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, the traceback with --debug
         from heatseeker.heat.client import HeatError
 
-        if isinstance(exc, HeatError | EngineError):
+        if isinstance(exc, HeatError | EngineError | RecordError):
             print(f"heatseeker: {exc}", file=sys.stderr)
             return 1
         LOG.debug("unexpected error", exc_info=True)

@@ -13,6 +13,7 @@ import copy
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_db import options as db_options
 
 from heatseeker.engines import registry as engine_registry
 
@@ -22,8 +23,9 @@ default_opts = [
     cfg.StrOpt(
         "data_dir",
         default="/var/lib/heatseeker",
-        help="Where heatseeker keeps its state store (state.sqlite) and its embedded search index "
-        "(index/). Hidden parameter values never reach this directory.",
+        help="Where heatseeker keeps its embedded record (state.sqlite, unless [database] "
+        "connection names another database) and its embedded search index (index/). Hidden "
+        "parameter values never reach this directory.",
     ),
 ]
 
@@ -255,6 +257,9 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(api_opts, group="api")
     conf.register_opts(history_opts, group="history")
     conf.register_opts(ui_opts, group="ui")
+    # [database]: oslo.db's own options (the record: heatseeker/record/database.py); an empty
+    # connection is the embedded sqlite:///{data_dir}/state.sqlite
+    db_options.set_defaults(conf)
 
 
 def _heat_opts():

@@ -39,7 +39,7 @@ from heatseeker.heat import events
 from heatseeker.heat.client import HeatSource, HeatUnavailable
 from heatseeker.indexer import Indexer
 from heatseeker.projection import BackgroundProjector, Projector
-from heatseeker.store import Store
+from heatseeker.record import RecordUnavailable, Store
 
 LOG = logging.getLogger(__name__)
 
@@ -95,7 +95,23 @@ class Handler:
         # Batches may be handled concurrently ([listener] workers): the store applies each
         # batch in one transaction with version checks, so their order does not matter; only
         # the failure counters below are shared.
-        return self._handle(messages)
+        try:
+            return self._handle(messages)
+        except RecordUnavailable as exc:  # e.g. while dead-lettering: nothing was acknowledged
+            return self._requeue(exc, messages)
+
+    def _requeue(self, exc: Exception, messages: list[dict]):
+        """Heat or the record cannot be used: requeue the batch after a pause that doubles per
+        consecutive failure (never dead-letter it: the messages are not at fault)."""
+        with self._lock:
+            self._failures += 1
+            failures = self._failures
+        pause = min(self.backoff_max, 0.5 * 2 ** (failures - 1))
+        what = "Heat" if isinstance(exc, HeatUnavailable) else "the record"
+        LOG.warning("%s unavailable (%s); requeueing %d notification(s) in %.1fs",
+                    what, exc, len(messages), pause)
+        self.sleep(pause)
+        return oslo_messaging.NotificationResult.REQUEUE
 
     def _handle(self, messages: list[dict]):
         parsed: list[events.StackEvent] = []
@@ -112,15 +128,8 @@ class Handler:
                 used.append((msg, ev.message_id))
         try:
             report = self.indexer.apply_events(parsed)
-        except HeatUnavailable as exc:
-            with self._lock:
-                self._failures += 1
-                failures = self._failures
-            pause = min(self.backoff_max, 0.5 * 2 ** (failures - 1))
-            LOG.warning("Heat unavailable (%s); requeueing %d notification(s) in %.1fs",
-                        exc, len(messages), pause)
-            self.sleep(pause)
-            return oslo_messaging.NotificationResult.REQUEUE
+        except (HeatUnavailable, RecordUnavailable) as exc:
+            return self._requeue(exc, messages)
         except Exception:  # noqa: BLE001 - a bug or a store error must not lose the batch
             LOG.exception("batch of %d notification(s) failed; requeueing", len(messages))
             poisoned = False
@@ -182,7 +191,7 @@ def build_server(conf, handler: Handler):
 def run(conf) -> int:
     """``heatseeker listen``: until SIGTERM or SIGINT. Returns the exit code; raises what made the
     notification server fail to start."""
-    store = Store.from_conf(conf)
+    store = Store.from_conf(conf, create=True)  # a writer: may make the embedded record
     engine = open_engine(conf)
     projector = Projector(store, engine)
     projector.run_once()  # catch up with whatever the store has (a crash, a sync)

@@ -3,7 +3,7 @@ installation ready to run, before and after an upgrade? Each failure says what t
 
 Checks, in order:
 
-store          the record exists and is readable, with every table this code uses
+store          the record ([database] connection) answers, at the schema revision this code needs
 index          the index answers with this code's schema (else: ``heatseeker reindex``)
 heat           Heat answers, and allows heatseeker's credentials the global listing
                (Heat policy ``stacks:global_index``)
@@ -17,9 +17,6 @@ Exit codes are oslo.upgradecheck's: 0 success, 1 warning, 2 failure, 255 the che
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
 import sys
 import time
 
@@ -40,31 +37,27 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _store(self) -> Result:
         from heatseeker.indexer import DOCUMENTS_VERSION, stale_documents
-        from heatseeker.store import SCHEMA, STATE_FILE
+        from heatseeker.record import RecordUnavailable, Store
+        from heatseeker.record.database import redact, url_of
 
-        path = os.path.join(self.conf.data_dir, STATE_FILE)
-        if not os.path.isfile(path):
-            return Result(Code.FAILURE, f"no record at {path}: check [DEFAULT] data_dir, or run "
-                                        "heatseeker sync to make one")
-        want = {line.split()[5] for line in SCHEMA.splitlines()
-                if line.startswith("CREATE TABLE IF NOT EXISTS")}
+        where = redact(url_of(self.conf))
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-                have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                stacks = db.execute("SELECT COUNT(*) FROM stacks WHERE deleted = 0").fetchone()[0]
-                row = db.execute("SELECT value FROM meta WHERE key = ?",
-                                 (DOCUMENTS_VERSION,)).fetchone()
-        except sqlite3.Error as exc:
-            return Result(Code.FAILURE, f"the record {path} cannot be read ({exc}): restore it "
+            store = Store.from_conf(self.conf)  # a reader: never makes nor upgrades a record
+            try:
+                stacks = store.counts()["stacks"]
+                documents = store.get_meta(DOCUMENTS_VERSION)
+            finally:
+                store.close()
+        except RecordUnavailable as exc:
+            return Result(Code.FAILURE, f"{exc} (check [DEFAULT] data_dir and [database] "
+                                        "connection; heatseeker sync makes an embedded record)")
+        except Exception as exc:  # noqa: BLE001 - a damaged record is reported, not raised
+            return Result(Code.FAILURE, f"the record {where} cannot be read ({exc}): restore it "
                                         "from a backup, or move it away and run heatseeker sync")
-        stale = stale_documents(json.loads(row[0]) if row else None, stacks)
+        stale = stale_documents(documents, stacks)
         if stale:
             return Result(Code.FAILURE, stale)
-        missing = sorted(want - have)
-        if missing:
-            return Result(Code.WARNING, f"the record lacks {', '.join(missing)}: any heatseeker "
-                                        "command that writes (sync, listen) adds them")
-        return Result(Code.SUCCESS, f"{stacks} stacks in {path}")
+        return Result(Code.SUCCESS, f"{stacks} stacks in {where}")
 
     def _index(self) -> Result:
         from heatseeker.engines import open_engine
@@ -113,7 +106,6 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _notifications(self) -> Result:
         from heatseeker.listener import broker
-        from heatseeker.store import STATE_FILE
 
         try:
             conn = broker(self.conf)
@@ -142,7 +134,7 @@ class Checks(upgradecheck.UpgradeCommands):
         except Exception as exc:  # noqa: BLE001
             return Result(Code.FAILURE, f"the notification transport does not answer ({exc}): "
                                         "check transport_url and [oslo_messaging_rabbit]")
-        last = _last_event(os.path.join(self.conf.data_dir, STATE_FILE))
+        last = _last_event(self.conf)
         if not last:
             return Result(Code.WARNING, f"queue {queue!r} is bound, but no notification has "
                                         "arrived yet")
@@ -162,14 +154,18 @@ class Checks(upgradecheck.UpgradeCommands):
     )
 
 
-def _last_event(path: str) -> dict | None:
-    """The store's record of the last notification, read without writing (None if none)."""
+def _last_event(conf) -> dict | None:
+    """The record's last notification, read without writing (None if none or no record)."""
+    from heatseeker.record import Store
+
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'last_event'").fetchone()
-    except sqlite3.Error:
+        store = Store.from_conf(conf)
+        try:
+            return store.get_meta("last_event")
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 - the store check reports what is wrong with the record
         return None
-    return json.loads(row[0]) if row else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,7 @@ from heatseeker.query.request import (
 )
 from heatseeker.query.source import engine_fields
 from heatseeker.query.visibility import HiddenField
+from heatseeker.record import RecordUnavailable
 from heatseeker.searcher import Searcher, under
 
 LOG = logging.getLogger(__name__)
@@ -207,6 +208,9 @@ class App:
         except EngineError as exc:
             LOG.error("engine error: %s", exc)
             resp = error_response(503, f"the search index is not available: {exc}")
+        except RecordUnavailable as exc:  # never an empty answer for a missing record
+            LOG.error("record unavailable: %s", exc)
+            resp = error_response(503, f"the record is not available: {exc}")
         except Exception:  # noqa: BLE001 - a bug must still answer JSON, and be logged
             LOG.exception("unexpected error on %s %s", req.method, req.environ.get("PATH_INFO"))
             resp = error_response(500, "internal error (logged)")
@@ -359,8 +363,10 @@ class App:
     def history_service(self):
         if self._history_service is None:
             from heatseeker.history.service import History
-            from heatseeker.store import Store
+            from heatseeker.record import Store
 
+            # a reader: a missing or unreachable record is RecordUnavailable (503), and the next
+            # request tries again
             self._history_service = History(Store.from_conf(self.conf))
         return self._history_service
 

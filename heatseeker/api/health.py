@@ -3,21 +3,20 @@ answer only when it can read its record (the store, for history, diff and change
 
 Registered as the ``oslo.middleware.healthcheck`` entry point ``heatseeker``; ``[healthcheck]
 backends`` lists it by default (``heatseeker/api/wsgi.py``), and may add ``disable_by_file`` so an
-operator can drain a host by creating a file. Each check opens the store read-only (it never
-creates one: a host without its record is unhealthy, not empty) and asks the engine's ``health()``.
+operator can drain a host by creating a file. Each check opens the record as a reader (it never
+creates one: a host without its record, or whose database does not answer, is unhealthy, not
+empty) and asks the engine's ``health()``.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from typing import Any
 
 from oslo_middleware.healthcheck import pluginbase
 
 from heatseeker.engines import open_engine
 from heatseeker.engines.base import Engine
-from heatseeker.store import STATE_FILE
+from heatseeker.record import Store
 
 
 class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
@@ -32,14 +31,14 @@ class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
         return pluginbase.HealthcheckResult(True, "OK")
 
     def _store(self) -> str | None:
-        path = os.path.join(self.oslo_conf.data_dir, STATE_FILE)
-        if not os.path.isfile(path):
-            return f"store: no record at {path}"
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as db:
-                db.execute("SELECT COUNT(*) FROM stacks").fetchone()
-        except sqlite3.Error as exc:
-            return f"store: {path}: {exc}"
+            store = Store.from_conf(self.oslo_conf)  # a reader: never makes a record
+            try:
+                store.max_seq()
+            finally:
+                store.close()
+        except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+            return f"store: {exc}"
         return None
 
     def _index(self) -> str | None:

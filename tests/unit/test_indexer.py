@@ -1,6 +1,7 @@
 """Indexer (notifications and reconcile) and listener handler, against an in-memory Heat."""
 
 import json
+import sqlite3
 
 import oslo_messaging
 import pytest
@@ -332,8 +333,8 @@ def test_unknown_structures_are_counted(tainted, store):
 def test_a_store_from_before_summaries_reads_the_parent_once(tainted, store):
     ix = Indexer(store, tainted)
     ix.reconcile()
-    db = store._connect()
-    db.execute("UPDATE stacks SET taint = NULL")  # records written before secrets.py
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE stacks SET taint = NULL")  # records written before secrets.py
     tainted.set_status("child", "UPDATE_COMPLETE")
     tainted.set_status("gchild", "UPDATE_COMPLETE")
     tainted.reads.clear()

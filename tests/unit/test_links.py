@@ -159,7 +159,7 @@ def test_resolve_runs_inside_the_stores_transaction(heat, store):
     seen = []
 
     def prepare(changes):
-        seen.append(store._connect().in_transaction)
+        seen.append(store.in_transaction())
         return links.resolve(store, changes)
 
     Indexer(store, heat).reconcile()

@@ -1,0 +1,754 @@
+"""heatseeker's durable record: the latest document, version and tombstone of every stack, their
+history, dead letters, meta (checkpoints, the installation's secret) and web UI sessions.
+
+The record is a SQL database reached through SQLAlchemy and oslo.db (``record/database.py``):
+the embedded SQLite file ``data_dir/state.sqlite`` by default, MySQL/MariaDB (a Galera cluster)
+in production. The search index is a *projection* of it: every change gets a sequence number,
+the engine remembers the last sequence it reflects (its checkpoint), so a crash between a record
+commit and an index commit loses nothing; versions make a replay idempotent.
+
+Rules, enforced by the database in one transaction per batch (any number of writers, on any
+number of hosts; no table lock, no lock inside a process as the guard):
+
+* an upsert applies only if its version is greater than the version held: a conditional write
+  (``UPDATE … WHERE deleted = 0 AND version < :v``; a new stack is an INSERT, and the primary key
+  makes a concurrent INSERT of the same stack fail, after which the conditional UPDATE decides);
+  on SQLite the same condition is one ``INSERT … ON CONFLICT DO UPDATE … WHERE``;
+* a tombstone always applies unless the stack is one already (``WHERE deleted = 0``), keeps the
+  greater version, and no later upsert brings the stack back (its condition wants
+  ``deleted = 0``);
+* history: an applied upsert whose *content* (``diff.digest``) differs from the stack's latest
+  revision adds a revision in the same transaction, so a revision is durable exactly when the
+  change is. A state-only change is no revision. A revision taken while an action was in progress
+  is provisional: the next write of the same action amends it in place. The first appearance is
+  revision 1. Retention (``HistoryPolicy``) never drops a stack's last revision. ``(stack_id,
+  rev)`` is the primary key: two writers can never both add revision n.
+
+**The change sequence, and why a projector can trust it.** A projector (possibly on another host)
+reads "the changes after my checkpoint N" and moves its checkpoint to the greatest sequence it
+read. If sequence numbers were handed out when a transaction *starts* (an autoincrement, or
+``MAX(seq) + 1``), a transaction could take 10, commit after another one took 11, and a
+projector that read 11 meanwhile would never see 10 (InnoDB and Galera commit in any order; Galera
+even steps autoincrements by the cluster size). So the sequence is a counter row
+(``record_sequence``) that each writer increments as the *last* statement before its commit:
+its row lock (on one server) or Galera's certification (across nodes: the second writer is
+aborted as a deadlock and retried) orders the writers, and a writer takes its numbers only once
+every writer before it has committed. Sequence order is commit order; any snapshot a reader
+takes holds every change up to some sequence and none after it. The rows a batch wrote before
+(locked by it, invisible to others) then get their numbers. Cost: writers queue only for that
+last statement, and on Galera concurrent writers on different nodes retry (the usual OpenStack
+set-up writes to one node at a time). A safety window re-read by projectors was the other
+choice; it needs a bound on transaction time and clocks, this needs neither.
+
+Transactions run at READ COMMITTED on MySQL (a statement sees what others committed, so the
+stack's latest revision is read after its row is locked) and ``BEGIN IMMEDIATE`` on SQLite. A
+deadlock (InnoDB, or a Galera certification failure) retries the whole transaction through
+``oslo_db.api.wrap_db_retry``; ``prepare`` (links.py) is then run again. A lost or refused
+connection is ``RecordUnavailable``, never an empty answer.
+
+Documents arrive already masked (``documents.py``): no hidden parameter value is ever written here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from oslo_db import api as db_api
+from oslo_db import exception as db_exc
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from heatseeker import diff
+from heatseeker.record import database, migrate
+from heatseeker.record.database import STATE_FILE, RecordUnavailable
+from heatseeker.record.models import (
+    CHANGES,
+    dead_letters,
+    meta,
+    revisions,
+    sequences,
+    stacks,
+    ui_sessions,
+)
+
+__all__ = ["STATE_FILE", "Change", "HistoryPolicy", "Record", "RecordUnavailable", "Revision",
+           "Store"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write: a document (upsert) or ``doc=None`` (tombstone)."""
+
+    id: str
+    version: int
+    doc: dict | None = None
+    # who and what caused it (a notification's context; None for a read by `sync`)
+    request_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    # file name -> content digest (None: not known, e.g. a state-only change; the latest
+    # revision's digests then stand)
+    file_digests: Mapping[str, str | None] | None = None
+    # what the stack passes down to its nested stacks (``secrets.summary``: names, never values;
+    # kept with the record, never indexed; None: keep the record's)
+    taint: Mapping | None = None
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.doc is None
+
+
+@dataclass(frozen=True)
+class HistoryPolicy:
+    """``[history]``: whether revisions are kept, and for how long (0: no limit)."""
+
+    enabled: bool = True
+    max_revisions: int = 100
+    max_age_days: float = 365.0
+    compress: bool = True
+
+
+@dataclass(frozen=True)
+class Revision:
+    stack_id: str
+    rev: int
+    at_us: int  # the version of the document (when Heat's state was read or notified)
+    project_id: str | None
+    action: str | None
+    status: str | None
+    user_id: str | None
+    user_name: str | None
+    request_id: str | None
+    digest: str
+    doc: dict | None = None  # the masked document as it was (None when not asked for)
+    file_digests: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "revision": self.rev,
+            "at_us": self.at_us,
+            "project_id": self.project_id,
+            "action": self.action,
+            "status": self.status,
+            "user_id": self.user_id,
+            "user_name": self.user_name,
+            "request_id": self.request_id,
+        }
+
+
+# zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
+# for about half the CPU time
+ZLIB_LEVEL = 1
+
+
+def _pack(doc_json: str, compress: bool) -> bytes:
+    """A revision body: the document's JSON as the stacks row holds it (no second encoding)."""
+    raw = doc_json.encode()
+    return b"z" + zlib.compress(raw, ZLIB_LEVEL) if compress else b"j" + raw
+
+
+def _unpack(blob: bytes) -> dict:
+    blob = bytes(blob)
+    raw = zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:]
+    doc = json.loads(raw)
+    if isinstance(doc, dict) and set(doc) == {"doc", "file_digests"}:
+        return doc["doc"]  # the first format (a day old): {"doc", "file_digests"}
+    return doc
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    version: int
+    deleted: bool
+    seq: int
+    doc: dict | None
+    project_id: str | None = None
+    name: str | None = None
+    taint: dict | None = None  # Change.taint
+
+
+# a deadlock (InnoDB) or a certification failure (Galera) retries the whole transaction
+_retry = db_api.wrap_db_retry(max_retries=10, retry_interval=0.05, inc_retry_interval=True,
+                              max_retry_interval=1.0, retry_on_deadlock=True)
+
+_COLS = (stacks.c.id, stacks.c.version, stacks.c.deleted, stacks.c.seq, stacks.c.doc,
+         stacks.c.project_id, stacks.c.name, stacks.c.taint)
+_REV_COLS = (revisions.c.stack_id, revisions.c.rev, revisions.c.at_us, revisions.c.project_id,
+             revisions.c.action, revisions.c.status, revisions.c.user_id, revisions.c.user_name,
+             revisions.c.request_id, revisions.c.digest, revisions.c.files)
+
+
+class Store:
+    @classmethod
+    def from_conf(cls, conf, *, create: bool = False) -> Store:
+        """The record of an installation: ``[database] connection`` (default: ``[DEFAULT]
+        data_dir``/state.sqlite) with ``[history]``. ``create``: a writer (``sync``,
+        ``listen``) may make and upgrade the embedded SQLite record; a reader never does."""
+        h = conf.history
+        policy = HistoryPolicy(enabled=h.enabled, max_revisions=h.max_revisions,
+                               max_age_days=h.max_age_days, compress=h.compress)
+        return cls(database.url_of(conf), policy, create=create, conf=conf)
+
+    def __init__(self, path: str, history: HistoryPolicy | None = None, *, create: bool = True,
+                 conf=None):
+        """``path``: a SQLite file or a database URL."""
+        self.url = database.as_url(path)
+        self.path = database.sqlite_path(self.url)  # the SQLite file (None on a server)
+        self.history = history or HistoryPolicy()
+        self._local = threading.local()
+        # a test's hook: called inside apply's transaction once the sequence is taken
+        self._after_sequence: Callable[[], None] | None = None
+        if self.path is not None and not os.path.isfile(self.path):
+            if not create:
+                raise RecordUnavailable(
+                    f"no record at {self.path}: run heatseeker sync (or heatseeker db upgrade) "
+                    "first, or check [DEFAULT] data_dir and [database] connection")
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.engine = database.open_engine(self.url, conf, wait=create)
+        self.dialect = self.engine.dialect.name
+        try:
+            with database.unavailable_as_error(self.url):
+                have, want = migrate.version(self.engine)
+                if have != want and create and self.path is not None:
+                    migrate.upgrade(self.engine)  # the embedded record needs no set-up
+                else:
+                    migrate.check(self.engine, self.url)
+        except db_exc.DBError as exc:  # e.g. a file that is not a database
+            self.engine.dispose()
+            raise RecordUnavailable(f"the record at {database.redact(self.url)} cannot be used: "
+                                    f"{exc.inner_exception or exc}") from exc
+        except RecordUnavailable:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- connections -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """The write transaction this thread is in (``prepare`` reads through it), or a
+        connection of the pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with database.unavailable_as_error(self.url), self.engine.connect() as conn:
+            yield conn
+
+    def _write(self, work: Callable[[sa.Connection], object]):
+        """Run ``work(conn)`` in one write transaction, retried on a deadlock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:  # already in this thread's transaction
+            return work(conn)
+
+        @_retry
+        def attempt():
+            with database.unavailable_as_error(self.url), self.engine.connect() as conn:
+                conn.execution_options(**{database.WRITE: True})
+                with conn.begin():
+                    self._local.conn = conn
+                    try:
+                        return work(conn)
+                    finally:
+                        self._local.conn = None
+
+        return attempt()
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside one of the store's write transactions."""
+        return getattr(self._local, "conn", None) is not None
+
+    def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict,
+                update: Iterable[str] | None) -> None:
+        """Insert a row, or set ``update``'s columns of the row with its key (None: keep it)."""
+        keys = [c.name for c in table.primary_key.columns]
+        cols = list(update) if update is not None else []
+        if self.dialect == "sqlite":
+            stmt = sqlite_dialect.insert(table).values(values)
+            if cols:
+                stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                                  set_={c: stmt.excluded[c] for c in cols})
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+            conn.execute(stmt)
+            return
+        my = mysql_dialect.insert(table).values(values)
+        keep = {keys[0]: table.c[keys[0]]}  # a no-op update: keep the row as it is
+        conn.execute(my.on_duplicate_key_update({c: my.inserted[c] for c in cols} if cols else keep))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        changes: Iterable[Change],
+        prepare: Callable[[list[Change]], list[Change]] | None = None,
+    ) -> list[bool]:
+        """Apply changes in one durable transaction; returns, per change, whether it applied.
+
+        ``prepare`` (links.py) rewrites the changes inside the transaction, before they are
+        written; what it reads of the store goes through the same transaction. (On SQLite the
+        write lock is held from the start; elsewhere a concurrent writer may commit meanwhile,
+        which the conditional writes account for.)
+        """
+        changes = list(changes)
+        if not changes:
+            return []
+        return self._write(lambda conn: self._apply(conn, changes, prepare))
+
+    def _apply(self, conn: sa.Connection, changes: list[Change],
+               prepare: Callable[[list[Change]], list[Change]] | None) -> list[bool]:
+        now = time.time()
+        if prepare is not None:
+            changes = prepare(changes)
+        applied: list[bool] = []
+        for ch in changes:
+            if ch.is_tombstone:
+                applied.append(self._put_tombstone(conn, ch, now))
+                continue
+            assert ch.doc is not None
+            doc = dict(ch.doc, version=ch.version)
+            doc_json = json.dumps(doc, sort_keys=True, ensure_ascii=False)
+            ok = self._put_document(conn, ch, doc, doc_json, now)
+            if ok and self.history.enabled:
+                self._revise(conn, ch, doc, doc_json, now)
+            applied.append(ok)
+        written = [ch.id for ch, ok in zip(changes, applied, strict=True) if ok]
+        if written and self.history.enabled:
+            self._retain(conn, set(written))
+        if written:
+            self._number(conn, written)
+        return applied
+
+    def _put_document(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> bool:
+        values = {"project_id": doc.get("project_id"), "name": doc.get("name"),
+                  "version": ch.version, "deleted": 0, "doc": doc_json, "changed_at": now,
+                  "taint": json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None}
+        if self.dialect == "sqlite":
+            stmt = sqlite_dialect.insert(stacks).values(id=ch.id, seq=0, **values)
+            ex = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[stacks.c.id],
+                set_={"project_id": ex.project_id, "name": ex.name, "version": ex.version,
+                      "deleted": 0, "doc": ex.doc, "changed_at": ex.changed_at,
+                      "taint": sa.func.coalesce(ex.taint, stacks.c.taint)},
+                where=(stacks.c.deleted == 0) & (stacks.c.version < ex.version))
+            return conn.execute(stmt).rowcount == 1
+        update_values = dict(values)
+        if ch.taint is None:
+            del update_values["taint"]  # keep the record's
+        update = (stacks.update()
+                  .where(stacks.c.id == ch.id, stacks.c.deleted == 0, stacks.c.version < ch.version)
+                  .values(**update_values))
+        return self._conditional(conn, update, stacks.insert().values(id=ch.id, seq=0, **values))
+
+    def _put_tombstone(self, conn, ch: Change, now: float) -> bool:
+        greater = sa.case((stacks.c.version > ch.version, stacks.c.version), else_=ch.version)
+        values = {"version": ch.version, "deleted": 1, "doc": None, "changed_at": now}
+        if self.dialect == "sqlite":
+            stmt = sqlite_dialect.insert(stacks).values(id=ch.id, seq=0, **values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[stacks.c.id],
+                set_={"version": greater, "deleted": 1, "doc": None,
+                      "changed_at": stmt.excluded.changed_at, "taint": None},
+                where=stacks.c.deleted == 0)
+            return conn.execute(stmt).rowcount == 1
+        update = (stacks.update().where(stacks.c.id == ch.id, stacks.c.deleted == 0)
+                  .values(version=greater, deleted=1, doc=None, changed_at=now, taint=None))
+        return self._conditional(conn, update, stacks.insert().values(id=ch.id, seq=0, **values))
+
+    @staticmethod
+    def _conditional(conn, update, insert) -> bool:
+        """The conditional ``update`` of an existing row, else the ``insert`` of a new one; a
+        concurrent insert of the same key (the primary key refuses ours) → the update decides."""
+        if conn.execute(update).rowcount == 1:
+            return True
+        try:
+            with conn.begin_nested():
+                conn.execute(insert)
+            return True
+        except db_exc.DBDuplicateEntry:
+            return conn.execute(update).rowcount == 1
+
+    def _number(self, conn, written: list[str]) -> None:
+        """Give the batch's changes their sequence numbers, last, just before the commit (see the
+        module docstring: sequence order is commit order)."""
+        n = len(written)
+        conn.execute(sequences.update().where(sequences.c.name == CHANGES)
+                     .values(value=sequences.c.value + n))
+        last = conn.execute(sa.select(sequences.c.value)
+                            .where(sequences.c.name == CHANGES)).scalar_one()
+        first = last - n + 1
+        conn.execute(
+            stacks.update().where(stacks.c.id == sa.bindparam("b_id"))
+            .values(seq=sa.bindparam("b_seq")),
+            [{"b_id": sid, "b_seq": first + i} for i, sid in enumerate(written)],
+        )
+        if self._after_sequence is not None:
+            self._after_sequence()
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def _revise(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> None:
+        """Add (or amend) the stack's revision for an applied upsert, inside apply's transaction."""
+        last = conn.execute(
+            sa.select(revisions.c.rev, revisions.c.status, revisions.c.action, revisions.c.digest,
+                      revisions.c.files, revisions.c.user_id, revisions.c.user_name,
+                      revisions.c.request_id)
+            .where(revisions.c.stack_id == ch.id).order_by(revisions.c.rev.desc()).limit(1)
+        ).first()
+        files = ch.file_digests
+        if files is None:
+            files = json.loads(last[4]) if last is not None and last[4] else {}
+        files = {k: files.get(k) for k in doc.get("files") or ()}
+        digest = diff.digest(doc, files)
+        status, action = doc.get("status"), doc.get("action")
+        provisional = (
+            last is not None
+            and isinstance(last[1], str)
+            and last[1].endswith("_IN_PROGRESS")
+            and last[2] == action
+        )
+        if last is not None and not provisional and last[3] == digest:
+            return  # a state-only change: no revision
+        if provisional and last[3] == digest and last[1] == status:
+            return
+        body = _pack(doc_json, self.history.compress)
+        files_json = json.dumps(files, sort_keys=True) if files else None
+        if provisional:
+            assert last is not None
+            conn.execute(
+                revisions.update()
+                .where(revisions.c.stack_id == ch.id, revisions.c.rev == last[0])
+                .values(at_us=ch.version, recorded_at=now, project_id=doc.get("project_id"),
+                        action=action, status=status, user_id=ch.user_id or last[5],
+                        user_name=ch.user_name or last[6], request_id=ch.request_id or last[7],
+                        digest=digest, files=files_json, body=body))
+            return
+        conn.execute(revisions.insert().values(
+            stack_id=ch.id, rev=(last[0] if last else 0) + 1, at_us=ch.version, recorded_at=now,
+            project_id=doc.get("project_id"), action=action, status=status, user_id=ch.user_id,
+            user_name=ch.user_name, request_id=ch.request_id, digest=digest, files=files_json,
+            body=body))
+
+    def _retain(self, conn, stack_ids: Iterable[str]) -> int:
+        policy = self.history
+        dropped = 0
+        cutoff = (time.time() - policy.max_age_days * 86400) * 1_000_000
+        for sid in sorted(stack_ids):
+            last = conn.execute(sa.select(sa.func.max(revisions.c.rev))
+                                .where(revisions.c.stack_id == sid)).scalar()
+            if last is None:
+                continue
+            if policy.max_revisions > 0:
+                dropped += conn.execute(revisions.delete().where(
+                    revisions.c.stack_id == sid,
+                    revisions.c.rev <= last - policy.max_revisions)).rowcount
+            if policy.max_age_days > 0:
+                dropped += conn.execute(revisions.delete().where(
+                    revisions.c.stack_id == sid, revisions.c.rev < last,
+                    revisions.c.at_us < cutoff)).rowcount
+        return dropped
+
+    def prune_revisions(self) -> int:
+        """Apply the retention policy to every stack (``sync`` runs it); returns how many
+        revisions were dropped. A stack's last revision always stays."""
+        if not self.history.enabled:
+            return 0
+        policy = self.history
+        latest = "(SELECT MAX(r2.rev) FROM revisions r2 WHERE r2.stack_id = revisions.stack_id)"
+
+        def work(conn) -> int:
+            dropped = 0
+            if policy.max_revisions > 0:
+                dropped += conn.execute(sa.text(
+                    f"DELETE FROM revisions WHERE rev <= {latest} - :n"),
+                    {"n": policy.max_revisions}).rowcount
+            if policy.max_age_days > 0:
+                cutoff = (time.time() - policy.max_age_days * 86400) * 1_000_000
+                dropped += conn.execute(sa.text(
+                    f"DELETE FROM revisions WHERE at_us < :cutoff AND rev < {latest}"),
+                    {"cutoff": cutoff}).rowcount
+            return dropped
+
+        return self._write(work)
+
+    @staticmethod
+    def _revision(row, body: bytes | None = None) -> Revision:
+        return Revision(
+            stack_id=row[0], rev=row[1], at_us=row[2], project_id=row[3], action=row[4],
+            status=row[5], user_id=row[6], user_name=row[7], request_id=row[8], digest=row[9],
+            doc=_unpack(body) if body is not None else None,
+            file_digests=json.loads(row[10]) if row[10] else {},
+        )
+
+    def revisions(self, stack_id: str, *, with_docs: bool = False) -> list[Revision]:
+        """A stack's revisions, oldest first."""
+        cols = _REV_COLS + ((revisions.c.body,) if with_docs else ())
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
+                                .order_by(revisions.c.rev)).all()
+        return [self._revision(r, r[11] if with_docs else None) for r in rows]
+
+    def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
+        """One revision with its document (``rev=None``: the latest)."""
+        q = sa.select(*_REV_COLS, revisions.c.body).where(revisions.c.stack_id == stack_id)
+        q = q.order_by(revisions.c.rev.desc()).limit(1) if rev is None else q.where(
+            revisions.c.rev == rev)
+        with self._reading() as conn:
+            row = conn.execute(q).first()
+        return self._revision(row, row[11]) if row else None
+
+    def revisions_between(
+        self, since_us: int | None, until_us: int | None, projects: frozenset[str] | None = None,
+        limit: int = 100_000,
+    ) -> Iterator[tuple[Revision, Revision | None]]:
+        """Revisions taken in ``[since_us, until_us]`` (oldest first), each with its stack's
+        revision before it (None for a first revision), restricted to ``projects`` (None: all)."""
+        q = sa.select(*_REV_COLS, revisions.c.body)
+        if since_us is not None:
+            q = q.where(revisions.c.at_us >= since_us)
+        if until_us is not None:
+            q = q.where(revisions.c.at_us <= until_us)
+        if projects is not None:
+            if not projects:
+                return
+            q = q.where(revisions.c.project_id.in_(sorted(projects)))
+        q = q.order_by(revisions.c.at_us, revisions.c.stack_id, revisions.c.rev).limit(limit)
+        with self._reading() as conn:
+            rows = conn.execute(q).all()
+            pairs = []
+            for row in rows:
+                prev = conn.execute(
+                    sa.select(*_REV_COLS, revisions.c.body)
+                    .where(revisions.c.stack_id == row[0], revisions.c.rev < row[1])
+                    .order_by(revisions.c.rev.desc()).limit(1)).first()
+                pairs.append((row, prev))
+        for row, prev in pairs:
+            yield self._revision(row, row[11]), (self._revision(prev, prev[11]) if prev else None)
+
+    def history_size(self) -> dict:
+        """How many revisions, and their bytes (compressed bodies)."""
+        with self._reading() as conn:
+            n, size = conn.execute(sa.select(
+                sa.func.count(), sa.func.coalesce(sa.func.sum(sa.func.length(revisions.c.body)), 0)
+            )).one()
+        return {"revisions": int(n), "body_bytes": int(size)}
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(row) -> Record:
+        return Record(
+            id=row[0],
+            version=row[1],
+            deleted=bool(row[2]),
+            seq=row[3],
+            doc=json.loads(row[4]) if row[4] else None,
+            project_id=row[5],
+            name=row[6],
+            taint=json.loads(row[7]) if len(row) > 7 and row[7] else None,
+        )
+
+    def get(self, stack_id: str) -> Record | None:
+        with self._reading() as conn:
+            row = conn.execute(sa.select(*_COLS).where(stacks.c.id == stack_id)).first()
+        return self._record(row) if row else None
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
+        ids = list(ids)
+        out: dict[str, Record] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                for row in conn.execute(sa.select(*_COLS).where(stacks.c.id.in_(chunk))):
+                    rec = self._record(row)
+                    out[rec.id] = rec
+        return out
+
+    def live_named(self, names: Iterable[str]) -> list[Record]:
+        """Live stacks with one of these names (links.py: the creator of a new stack)."""
+        names = list(dict.fromkeys(names))[:500]
+        if not names:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(*_COLS).where(stacks.c.deleted == 0,
+                                                         stacks.c.name.in_(names))).all()
+        return [self._record(r) for r in rows]
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Record]:
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(*_COLS).where(stacks.c.seq > seq)
+                                .order_by(stacks.c.seq).limit(limit)).all()
+        return [self._record(r) for r in rows]
+
+    def iter_all(self, batch: int = 1000) -> Iterator[Record]:
+        """Every record (live and tombstones) in sequence order."""
+        seq = 0
+        while True:
+            recs = self.changes_since(seq, batch)
+            if not recs:
+                return
+            yield from recs
+            seq = recs[-1].seq
+
+    def max_seq(self) -> int:
+        with self._reading() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(stacks.c.seq), 0)))
+                       .scalar_one())
+
+    def _json(self, column, key: str, *, scalar: bool = True):
+        """A member of a JSON column: a scalar as an SQL value, else its JSON text."""
+        if self.dialect == "sqlite" or not scalar:
+            return sa.func.json_extract(column, f"$.{key}")
+        return sa.func.json_value(column, f"$.{key}")
+
+    def live_summaries(self) -> dict[str, dict]:
+        """id → the fields reconcile compares with Heat's listing, for every live stack."""
+        doc = stacks.c.doc
+        q = sa.select(stacks.c.id, stacks.c.version, self._json(doc, "status"),
+                      self._json(doc, "status_reason"), self._json(doc, "updated_at"),
+                      self._json(doc, "name"), self._json(doc, "tags", scalar=False),
+                      self._json(doc, "parent_id")).where(stacks.c.deleted == 0)
+        out = {}
+        with self._reading() as conn:
+            for row in conn.execute(q):
+                out[row[0]] = {
+                    "version": row[1],
+                    "status": row[2],
+                    "status_reason": row[3],
+                    "updated_at": row[4],
+                    "name": row[5],
+                    "tags": json.loads(row[6]) if row[6] else [],
+                    "parent_id": row[7],
+                }
+        return out
+
+    def secret_unknowns(self) -> dict:
+        """Live stacks whose secrets could not all be followed by structure (``secrets.py``: an
+        unknown function or nested template, masked), and how many such places in all."""
+        unknown = sa.cast(self._json(stacks.c.taint, "unknown"), sa.Integer)
+        with self._reading() as conn:
+            n, places = conn.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(unknown), 0))
+                .where(stacks.c.deleted == 0, unknown > 0)).one()
+        return {"stacks": int(n), "places": int(places)}
+
+    def tombstoned(self, ids: Iterable[str]) -> set[str]:
+        return {r.id for r in self.get_many(ids).values() if r.deleted}
+
+    def counts(self) -> dict:
+        live = sa.func.coalesce(sa.func.sum(sa.case((stacks.c.deleted == 0, 1), else_=0)), 0)
+        dead = sa.func.coalesce(sa.func.sum(sa.case((stacks.c.deleted == 1, 1), else_=0)), 0)
+        with self._reading() as conn:
+            n_live, n_dead, seq = conn.execute(sa.select(
+                live, dead, sa.func.coalesce(sa.func.max(stacks.c.seq), 0))).one()
+            projects = conn.execute(sa.select(sa.func.count(sa.distinct(stacks.c.project_id)))
+                                    .where(stacks.c.deleted == 0)).scalar_one()
+            letters = conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar_one()
+        return {
+            "stacks": int(n_live),
+            "tombstones": int(n_dead),
+            "projects": int(projects),
+            "dead_letters": int(letters),
+            "sequence": int(seq),
+        }
+
+    # -- meta and dead letters -------------------------------------------------------------------
+
+    def set_meta(self, **values) -> None:
+        def work(conn) -> None:
+            for key, value in values.items():
+                self._upsert(conn, meta, {"key": key, "value": json.dumps(value)}, ["value"])
+
+        self._write(work)
+
+    def secret_key(self) -> bytes:
+        """This installation's random secret (made once, kept in the store, never shown): the
+        key of the file digests history keeps (see ``indexer.file_digests``)."""
+        value = self.get_meta("secret_key")
+        if value is None:
+            made = {"key": "secret_key", "value": json.dumps(secrets.token_hex(32))}
+            self._write(lambda conn: self._upsert(conn, meta, made, None))  # the first one stays
+            value = self.get_meta("secret_key")
+        return bytes.fromhex(value)
+
+    def get_meta(self, key: str, default=None):
+        with self._reading() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).first()
+        return json.loads(value[0]) if value else default
+
+    def dead_letter(self, message_id: str | None, reason: str, body) -> None:
+        try:
+            text = json.dumps(body, default=repr, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(body)
+        row = {"received_at": time.time(), "message_id": message_id, "reason": reason,
+               "body": text[:100_000]}
+        self._write(lambda conn: conn.execute(dead_letters.insert().values(**row)))
+
+    def dead_letters(self, limit: int = 20) -> list[dict]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                sa.select(dead_letters.c.n, dead_letters.c.received_at, dead_letters.c.message_id,
+                          dead_letters.c.reason, dead_letters.c.body)
+                .order_by(dead_letters.c.n.desc()).limit(limit)).all()
+        return [
+            {"n": r[0], "received_at": r[1], "message_id": r[2], "reason": r[3], "body": r[4]}
+            for r in rows
+        ]
+
+    # -- web UI sessions (heatseeker/ui/sessions.py): every API worker and host reads them ------
+    # A row is keyed by a digest of the browser's session secret and holds what only that secret
+    # can open (``sealed``): the store never holds a usable token.
+
+    def session_put(self, key: str, sealed: bytes, now: float, expires: float | None,
+                    keep: int) -> None:
+        """Add a session; drop ended ones, and the least recently used beyond ``keep``."""
+        # the most recently used first; among equals the newest (SQLite: its rowid, which a
+        # replaced row renews; elsewhere the key)
+        newest = sa.literal_column("rowid") if self.dialect == "sqlite" else ui_sessions.c.key
+
+        def work(conn) -> None:
+            conn.execute(ui_sessions.delete().where(ui_sessions.c.expires.is_not(None),
+                                                    ui_sessions.c.expires <= now))
+            if self.dialect == "sqlite":  # a replaced row is a new row (a new rowid), as before
+                conn.execute(ui_sessions.delete().where(ui_sessions.c.key == key))
+            self._upsert(conn, ui_sessions, {"key": key, "sealed": sealed, "last_used": now,
+                                             "expires": expires},
+                         ["sealed", "last_used", "expires"])
+            beyond = conn.execute(
+                sa.select(ui_sessions.c.key)
+                .order_by(ui_sessions.c.last_used.desc(), newest.desc())
+                .offset(max(1, keep)).limit(1_000_000)).scalars().all()
+            if beyond:
+                conn.execute(ui_sessions.delete().where(ui_sessions.c.key.in_(beyond)))
+
+        self._write(work)
+
+    def session_get(self, key: str) -> tuple[bytes, float, float | None] | None:
+        """``(sealed, last_used, expires)`` of a session, or None."""
+        with self._reading() as conn:
+            row = conn.execute(sa.select(ui_sessions.c.sealed, ui_sessions.c.last_used,
+                                         ui_sessions.c.expires)
+                               .where(ui_sessions.c.key == key)).first()
+        return (bytes(row[0]), row[1], row[2]) if row else None
+
+    def session_touch(self, key: str, now: float) -> None:
+        self._write(lambda conn: conn.execute(
+            ui_sessions.update().where(ui_sessions.c.key == key).values(last_used=now)))
+
+    def session_drop(self, key: str) -> bool:
+        return self._write(lambda conn: conn.execute(
+            ui_sessions.delete().where(ui_sessions.c.key == key)).rowcount > 0)
