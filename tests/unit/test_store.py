@@ -1,92 +1,196 @@
-"""The durable record: version rules, tombstones, sequence, multi-process safety."""
+"""The record's contract (heatseeker/record): version rules, tombstones, sequence, history,
+meta, dead letters, UI sessions, multi-process safety. Every test of ``StoreContract`` runs on
+SQLite (always) and on MariaDB (a real server, when one answers: record_backends.py)."""
 
 import multiprocessing
 
 import pytest
 
-from heatseeker.store import Change, Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(str(tmp_path / "state.sqlite"))
+from heatseeker.store import Change, HistoryPolicy, Store
 
 
 def doc(sid, **kw):
     return {"id": sid, "name": kw.pop("name", sid), "project_id": "p1", "status": "CREATE_COMPLETE", **kw}
 
 
-def test_newer_version_wins_older_ignored(store):
-    assert store.apply([Change("a", 10, doc("a", status="CREATE_IN_PROGRESS"))]) == [True]
-    assert store.apply([Change("a", 20, doc("a"))]) == [True]
-    assert store.apply([Change("a", 15, doc("a", status="STALE"))]) == [False]
-    assert store.apply([Change("a", 20, doc("a", status="SAME"))]) == [False]
-    rec = store.get("a")
-    assert rec.version == 20 and rec.doc["status"] == "CREATE_COMPLETE" and rec.doc["version"] == 20
-
-
-def test_tombstone_is_final(store):
-    store.apply([Change("a", 10, doc("a"))])
-    assert store.apply([Change("a", 5)]) == [True]  # a delete wins even when "older"
-    rec = store.get("a")
-    assert rec.deleted and rec.doc is None and rec.version == 10  # keeps the greater version
-    assert store.apply([Change("a", 10**18, doc("a"))]) == [False]
-    assert store.apply([Change("a", 11)]) == [False]  # already a tombstone
-    assert store.get("a").deleted
-
-
-def test_tombstone_for_unknown_id(store):
-    assert store.apply([Change("ghost", 7)]) == [True]
-    assert store.get("ghost").deleted
-    assert store.apply([Change("ghost", 8, doc("ghost"))]) == [False]
-
-
-def test_sequence_orders_changes(store):
-    store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b"))])
-    store.apply([Change("a", 2, doc("a")), Change("c", 1)])
-    seqs = [(r.id, r.seq) for r in store.changes_since(0)]
-    assert seqs == [("b", 2), ("a", 3), ("c", 4)]
-    assert [r.id for r in store.changes_since(3)] == ["c"]
-    assert store.max_seq() == 4
-    assert [r.id for r in store.iter_all(batch=1)] == ["b", "a", "c"]
-
-
-def test_counts_meta_dead_letters(store):
-    store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b", project_id="p2")), Change("c", 1)])
-    store.set_meta(last_event={"x": 1})
-    store.dead_letter("m1", "broken", {"payload": None})
-    c = store.counts()
-    assert (c["stacks"], c["tombstones"], c["projects"], c["dead_letters"]) == (2, 1, 2, 1)
-    assert store.get_meta("last_event") == {"x": 1}
-    assert store.get_meta("nope", 5) == 5
-    assert store.dead_letters()[0]["message_id"] == "m1"
-
-
-def test_live_summaries(store):
-    store.apply([Change("a", 1, doc("a", tags=["x"], updated_at="2026-01-01T00:00:00Z")), Change("b", 1)])
-    s = store.live_summaries()
-    assert set(s) == {"a"} and s["a"]["tags"] == ["x"] and s["a"]["updated_at"] == "2026-01-01T00:00:00Z"
-
-
-def _writer(path, prefix, n):
-    st = Store(path)
+def _writer(url, prefix, n):
+    st = Store(url)
     for i in range(n):
         assert st.apply([Change(f"{prefix}{i}", i + 1, doc(f"{prefix}{i}"))]) == [True]
 
 
-def test_two_processes_write_at_once(tmp_path):
-    path = str(tmp_path / "state.sqlite")
-    Store(path).close()
-    # separate processes as in real life (listener and sync): spawned, not forked — SQLite must
-    # never be used across fork() (a forked child shares the parent's lock bookkeeping)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, p, 100)) for p in "xy"]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    st = Store(path)
-    assert st.counts()["stacks"] == 200
-    seqs = [r.seq for r in st.iter_all()]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 200
+class StoreContract:
+    """What every backend of the record keeps true. A subclass gives ``url``."""
+
+    @pytest.fixture
+    def store(self, url):
+        st = Store(url)
+        yield st
+        st.close()
+
+    def test_newer_version_wins_older_ignored(self, store):
+        assert store.apply([Change("a", 10, doc("a", status="CREATE_IN_PROGRESS"))]) == [True]
+        assert store.apply([Change("a", 20, doc("a"))]) == [True]
+        assert store.apply([Change("a", 15, doc("a", status="STALE"))]) == [False]
+        assert store.apply([Change("a", 20, doc("a", status="SAME"))]) == [False]
+        rec = store.get("a")
+        assert rec.version == 20 and rec.doc["status"] == "CREATE_COMPLETE" and rec.doc["version"] == 20
+
+    def test_tombstone_is_final(self, store):
+        store.apply([Change("a", 10, doc("a"))])
+        assert store.apply([Change("a", 5)]) == [True]  # a delete wins even when "older"
+        rec = store.get("a")
+        assert rec.deleted and rec.doc is None and rec.version == 10  # keeps the greater version
+        assert rec.name == "a" and rec.project_id == "p1"  # the tombstone keeps who it was
+        assert store.apply([Change("a", 10**18, doc("a"))]) == [False]
+        assert store.apply([Change("a", 11)]) == [False]  # already a tombstone
+        assert store.get("a").deleted and store.get("a").version == 10
+
+    def test_tombstone_for_unknown_id(self, store):
+        assert store.apply([Change("ghost", 7)]) == [True]
+        assert store.get("ghost").deleted
+        assert store.apply([Change("ghost", 8, doc("ghost"))]) == [False]
+
+    def test_a_batch_is_applied_in_order(self, store):
+        assert store.apply([Change("a", 1, doc("a")), Change("a", 3, doc("a", status="X")),
+                            Change("a", 2, doc("a", status="OLD")), Change("a", 4),
+                            Change("a", 5, doc("a"))]) == [True, True, False, True, False]
+        rec = store.get("a")
+        assert rec.deleted and rec.version == 4
+
+    def test_versions_are_microseconds(self, store):
+        v = 1_796_299_116_584_891  # beyond 32 bits
+        store.apply([Change("a", v, doc("a"))])
+        assert store.get("a").version == v and store.apply([Change("a", v + 1, doc("a"))]) == [True]
+
+    def test_sequence_orders_changes(self, store):
+        store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b"))])
+        store.apply([Change("a", 2, doc("a")), Change("c", 1)])
+        seqs = [(r.id, r.seq) for r in store.changes_since(0)]
+        assert seqs == [("b", 2), ("a", 3), ("c", 4)]
+        assert [r.id for r in store.changes_since(3)] == ["c"]
+        assert store.max_seq() == 4
+        assert [r.id for r in store.iter_all(batch=1)] == ["b", "a", "c"]
+        assert store.apply([Change("a", 1, doc("a"))]) == [False]  # nothing applied: no number
+        store.apply([Change("d", 1, doc("d"))])
+        assert store.get("d").seq == 5
+
+    def test_the_sequence_goes_on_after_a_reopen(self, store, url):
+        store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b"))])
+        again = Store(url)
+        again.apply([Change("c", 1, doc("c"))])
+        assert again.get("c").seq == 3 and again.max_seq() == 3
+
+    def test_counts_meta_dead_letters(self, store):
+        store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b", project_id="p2")), Change("c", 1)])
+        store.set_meta(last_event={"x": 1})
+        store.set_meta(last_event={"x": 2}, other=[1, "é"])
+        store.dead_letter("m1", "broken", {"payload": None})
+        store.dead_letter("m2", "worse", {"payload": "x" * 200_000})
+        c = store.counts()
+        assert (c["stacks"], c["tombstones"], c["projects"], c["dead_letters"]) == (2, 1, 2, 2)
+        assert c["sequence"] == 3
+        assert store.get_meta("last_event") == {"x": 2} and store.get_meta("other") == [1, "é"]
+        assert store.get_meta("nope", 5) == 5
+        letters = store.dead_letters()
+        assert [d["message_id"] for d in letters] == ["m2", "m1"]
+        assert len(letters[0]["body"]) == 100_000
+
+    def test_secret_key_is_made_once(self, store, url):
+        key = store.secret_key()
+        assert len(key) == 32 and Store(url).secret_key() == key
+
+    def test_live_summaries(self, store):
+        store.apply([Change("a", 1, doc("a", tags=["x"], updated_at="2026-01-01T00:00:00Z",
+                                        parent_id=None, status_reason="ré")),
+                     Change("b", 1)])
+        s = store.live_summaries()
+        assert s == {"a": {"version": 1, "status": "CREATE_COMPLETE", "status_reason": "ré",
+                           "updated_at": "2026-01-01T00:00:00Z", "name": "a", "tags": ["x"],
+                           "parent_id": None}}
+
+    def test_names_and_ids_compare_exactly(self, store):
+        store.apply([Change("a", 1, doc("a", name="Web")), Change("A", 1, doc("A", name="web"))])
+        assert {r.id for r in store.live_named(["web"])} == {"A"}
+        assert store.get("a").name == "Web" and store.get("A").name == "web"
+        assert set(store.get_many(["a", "A", "nope"])) == {"a", "A"}
+
+    def test_many_ids_and_big_documents(self, store):
+        big = {"x" * 10: "é" * 400_000}  # templates can be large
+        store.apply([Change(f"s{i}", 1, doc(f"s{i}", **(big if i == 0 else {}))) for i in range(1200)])
+        assert len(store.get_many(f"s{i}" for i in range(1300))) == 1200
+        assert store.get("s0").doc["x" * 10] == "é" * 400_000
+        assert store.tombstoned(["s1", "s2"]) == set()
+
+    def test_taint_is_kept_unless_given(self, store):
+        store.apply([Change("a", 1, doc("a"), taint={"unknown": 2})])
+        store.apply([Change("a", 2, doc("a"))])
+        assert store.get("a").taint == {"unknown": 2}
+        assert store.secret_unknowns() == {"stacks": 1, "places": 2}
+        store.apply([Change("a", 3, doc("a"), taint={})])
+        assert store.get("a").taint == {} and store.secret_unknowns() == {"stacks": 0, "places": 0}
+
+    def test_history_revisions_and_retention(self, url):
+        st = Store(url, HistoryPolicy(max_revisions=2, max_age_days=0))
+        for v in range(1, 5):
+            st.apply([Change("a", v, doc("a", template={"v": v}))], )
+        assert [r.rev for r in st.revisions("a")] == [3, 4]
+        assert st.revision("a").doc["template"] == {"v": 4}
+        assert st.revision("a", 3).doc["template"] == {"v": 3} and st.revision("a", 1) is None
+        pairs = list(st.revisions_between(None, None, frozenset({"p1"})))
+        assert [(r.rev, p.rev if p else None) for r, p in pairs] == [(3, None), (4, 3)]
+        assert list(st.revisions_between(None, None, frozenset())) == []
+        size = st.history_size()
+        assert size["revisions"] == 2 and size["body_bytes"] > 0
+        loose = Store(url, HistoryPolicy(max_revisions=0, max_age_days=0))
+        for v in range(5, 9):
+            loose.apply([Change("a", v, doc("a", template={"v": v}))])
+        assert Store(url, HistoryPolicy(max_revisions=3, max_age_days=0)).prune_revisions() == 3
+        assert [r.rev for r in st.revisions("a")] == [6, 7, 8]
+
+    def test_a_provisional_revision_is_amended(self, store):
+        store.apply([Change("a", 1, doc("a", status="CREATE_IN_PROGRESS", action="CREATE", template={"v": 1}))])
+        store.apply([Change("a", 2, doc("a", status="CREATE_COMPLETE", action="CREATE", template={"v": 2}),
+                            user_name="alice")])
+        revs = store.revisions("a")
+        assert [(r.rev, r.status, r.user_name) for r in revs] == [(1, "CREATE_COMPLETE", "alice")]
+
+    def test_ui_sessions(self, store):
+        store.session_put("k1", b"one", 1.0, None, 2)
+        store.session_put("k2", b"two", 2.0, 10.0, 2)
+        store.session_put("k3", b"three", 3.0, None, 2)  # k1, the least recently used, goes
+        assert store.session_get("k1") is None
+        assert store.session_get("k2") == (b"two", 2.0, 10.0)
+        store.session_touch("k2", 4.0)
+        store.session_put("k3", b"three'", 5.0, None, 2)  # the same key again: replaced
+        assert store.session_get("k3") == (b"three'", 5.0, None)
+        store.session_put("k4", b"four", 11.0, None, 5)  # k2 has ended (expires 10)
+        assert store.session_get("k2") is None
+        assert store.session_drop("k3") and not store.session_drop("k3")
+
+    def test_two_processes_write_at_once(self, store, url):
+        # separate processes as in real life (listener and sync): spawned, not forked — SQLite must
+        # never be used across fork() (a forked child shares the parent's lock bookkeeping)
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_writer, args=(url, p, 100)) for p in "xy"]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        st = Store(url)
+        assert st.counts()["stacks"] == 200
+        seqs = [r.seq for r in st.iter_all()]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 200 and seqs[-1] == 200
+
+
+class TestSQLite(StoreContract):
+    @pytest.fixture
+    def url(self, tmp_path):
+        return str(tmp_path / "state.sqlite")  # a path is the SQLite record there
+
+
+class TestMariaDB(StoreContract):
+    @pytest.fixture
+    def url(self, mariadb_record):
+        return mariadb_record
