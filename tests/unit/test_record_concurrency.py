@@ -1,0 +1,212 @@
+"""Concurrent writers on one record keep every guarantee, enforced by the database (conditional
+writes, unique keys, the sequence taken last), not by a lock in one process: each writer here
+has its own ``Store`` (its own engine and connections), as a process on another host would.
+Run on SQLite and on MariaDB (record_backends.py)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from heatseeker.store import Change, Store
+
+IDS = [f"s{i}" for i in range(8)]
+
+
+def doc(sid: str, writer: int) -> dict:
+    return {"id": sid, "name": sid, "project_id": "p", "status": "CREATE_COMPLETE", "writer": writer}
+
+
+def _jitter(changes):
+    """``prepare``: a pause inside the transaction, so that writers overlap."""
+    time.sleep(random.random() * 0.005)
+    return changes
+
+
+def _run(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+        assert not t.is_alive()
+
+
+class ConcurrencyContract:
+    WRITERS = 4
+
+    def test_the_greatest_version_wins(self, url):
+        Store(url).close()
+        versions = random.sample(range(1, 10**9), self.WRITERS * 40 * 3)
+        results: list[tuple[Change, bool]] = []
+        errors: list[BaseException] = []
+
+        def writer(w: int) -> None:
+            st = Store(url)
+            mine = versions[w::self.WRITERS]
+            try:
+                for i in range(0, len(mine), 3):
+                    batch = [Change(random.choice(IDS), v, doc("", w)) for v in mine[i:i + 3]]
+                    batch = [Change(ch.id, ch.version, doc(ch.id, w)) for ch in batch]
+                    results.extend(zip(batch, st.apply(batch, _jitter), strict=True))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                st.close()
+
+        _run([threading.Thread(target=writer, args=(w,)) for w in range(self.WRITERS)])
+        assert not errors, errors
+        st = Store(url)
+        for sid in IDS:
+            tried = [(ch.version, ch.doc["writer"]) for ch, _ in results if ch.id == sid]
+            if not tried:
+                continue
+            best = max(tried)
+            rec = st.get(sid)
+            assert (rec.version, rec.doc["writer"], rec.doc["version"]) == (best[0], best[1], best[0])
+            # the change that carried the greatest version was applied, and said so
+            assert [ok for ch, ok in results if ch.id == sid and ch.version == best[0]] == [True]
+
+    def test_tombstones_stay_final(self, url):
+        Store(url).close()
+        done_at: dict[str, float] = {}  # when each id's tombstone had committed
+        late: list[tuple[str, int, bool]] = []  # upserts begun after the tombstone committed
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def writer(w: int) -> None:
+            st = Store(url)
+            try:
+                for i in range(60):
+                    sid = IDS[(i + w) % len(IDS)]
+                    if i % 10 == w and sid not in done_at:  # some tombstones, in the middle
+                        assert st.apply([Change(sid, random.randrange(1, 10**6))], _jitter)
+                        with lock:
+                            done_at.setdefault(sid, time.monotonic())
+                        continue
+                    started = time.monotonic()
+                    ok = st.apply([Change(sid, random.randrange(1, 10**9), doc(sid, w))], _jitter)[0]
+                    with lock:
+                        if sid in done_at and done_at[sid] < started:
+                            late.append((sid, w, ok))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                st.close()
+
+        _run([threading.Thread(target=writer, args=(w,)) for w in range(self.WRITERS)])
+        assert not errors, errors
+        assert done_at and late  # the test did race upserts against committed tombstones
+        assert not [x for x in late if x[2]], "an upsert brought a deleted stack back"
+        st = Store(url)
+        for sid in done_at:
+            rec = st.get(sid)
+            assert rec.deleted and rec.doc is None
+
+    def test_no_change_is_lost_between_the_record_and_a_projector(self, url):
+        """A projector reading "after my checkpoint" while writers commit in any order sees, in
+        the end, exactly the record: no change committed late with a smaller number is skipped."""
+        Store(url).close()
+        stop = threading.Event()
+        index: dict[str, tuple[int, bool]] = {}
+        checkpoint = [0]
+        errors: list[BaseException] = []
+
+        def project(st: Store) -> int:
+            n = 0
+            while True:
+                recs = st.changes_since(checkpoint[0], 7)
+                if not recs:
+                    return n
+                for r in recs:
+                    assert r.seq > checkpoint[0]
+                    index[r.id] = (r.version, r.deleted)
+                checkpoint[0] = recs[-1].seq
+                n += len(recs)
+
+        def projector() -> None:
+            st = Store(url)
+            try:
+                while not stop.is_set():
+                    project(st)
+                    time.sleep(0.001)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                st.close()
+
+        def writer(w: int) -> None:
+            st = Store(url)
+            # a pause between taking the numbers and committing: where a late commit would hide
+            st._after_sequence = lambda: time.sleep(random.random() * 0.003)
+            try:
+                for i in range(50):
+                    # new stacks mostly (a missed change would not be repaired by a later one of
+                    # the same stack), and now and then a tombstone or a shared stack's update
+                    batch = [Change(f"w{w}-{i}-{k}", 1, doc(f"w{w}-{i}-{k}", w)) for k in range(2)]
+                    if i and random.random() < 0.2:
+                        batch.append(Change(f"w{w}-{i - 1}-0", 2))
+                    shared = random.choice(IDS)
+                    batch.append(Change(shared, random.randrange(1, 10**9), doc(shared, w)))
+                    st.apply(batch, _jitter)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                st.close()
+
+        p = threading.Thread(target=projector)
+        p.start()
+        _run([threading.Thread(target=writer, args=(w,)) for w in range(self.WRITERS)])
+        stop.set()
+        p.join(60)
+        assert not errors, errors
+        st = Store(url)
+        project(st)  # what is left after the writers stopped
+        truth = {r.id: (r.version, r.deleted) for r in st.iter_all()}
+        assert index == truth
+        assert checkpoint[0] == st.max_seq()
+        seqs = [r.seq for r in st.iter_all()]
+        assert len(seqs) == len(set(seqs))
+
+    def test_a_writer_cannot_commit_a_smaller_number_after_a_greater_one(self, url):
+        """A takes its number and waits before committing; B, writing another stack, cannot
+        commit meanwhile (it waits for the sequence), so B's number is greater and a reader
+        never sees B without A."""
+        first, second, reader = Store(url), Store(url), Store(url)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold():
+            holding.set()
+            assert release.wait(30)
+
+        first._after_sequence = hold
+        done: dict[str, list[bool]] = {}
+        a = threading.Thread(target=lambda: done.setdefault("a", first.apply([Change("a", 1, doc("a", 1))])))
+        b = threading.Thread(target=lambda: done.setdefault("b", second.apply([Change("b", 1, doc("b", 2))])))
+        a.start()
+        assert holding.wait(30)
+        b.start()
+        time.sleep(0.5)
+        assert "b" not in done and b.is_alive()  # B waits for A's commit
+        assert reader.changes_since(0) == []  # neither is visible
+        release.set()
+        a.join(30)
+        b.join(30)
+        assert done == {"a": [True], "b": [True]}
+        assert [(r.id, r.seq) for r in reader.changes_since(0)] == [("a", 1), ("b", 2)]
+        for st in (first, second, reader):
+            st.close()
+
+
+class TestSQLite(ConcurrencyContract):
+    @pytest.fixture
+    def url(self, tmp_path):
+        return str(tmp_path / "state.sqlite")
+
+
+class TestMariaDB(ConcurrencyContract):
+    @pytest.fixture
+    def url(self, mariadb_record):
+        return mariadb_record
