@@ -98,7 +98,8 @@ def load_conf(args) -> cfg.ConfigOpts:
         raise UsageError(str(exc)) from exc
     oslo_logging.set_defaults(
         default_log_levels=oslo_logging.get_default_log_levels()
-        + ["oslo_messaging=WARNING", "keystoneauth=WARNING", "stevedore=WARNING", "kombu=WARNING"]
+        + ["oslo_messaging=WARNING", "keystoneauth=WARNING", "stevedore=WARNING", "kombu=WARNING",
+           "alembic=WARNING"]
     )
     oslo_logging.setup(conf, "heatseeker")
     if not args.debug and args.command in ("search", "show", "status", "history", "diff",

@@ -151,7 +151,17 @@ def unavailable_as_error(url: str) -> Iterator[None]:
     except db_exc.DBConnectionError as exc:
         raise RecordUnavailable(f"the record at {redact(url)} cannot be reached: "
                                 f"{exc.inner_exception or exc}") from exc
+    except db_exc.DBNonExistentDatabase as exc:
+        raise RecordUnavailable(f"the record at {redact(url)} refuses us: "
+                                f"{exc.inner_exception or exc}") from exc
     except sa.exc.OperationalError as exc:
         if is_sqlite(url) and "unable to open database file" in str(exc):
             raise RecordUnavailable(f"the record at {redact(url)} cannot be opened: {exc.orig}") from exc
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        if code in _REFUSED:
+            raise RecordUnavailable(f"the record at {redact(url)} refuses us: {exc.orig}") from exc
         raise
+
+
+# MySQL errors on connecting that no retry mends: access denied (1044, 1045), unknown database
+_REFUSED = frozenset({1044, 1045, 1049})

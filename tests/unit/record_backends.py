@@ -9,6 +9,7 @@ each test starts from an empty record in it. No server: the MariaDB tests are sk
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -89,3 +90,74 @@ def mariadb_record(mariadb) -> str:
         c.execute(models.sequences.insert().values(name=models.CHANGES, value=0))
     engine.dispose()
     return mariadb.url
+
+
+class Cuttable:
+    """A TCP relay to the MariaDB server that a test can cut (every connection closed, the port
+    refused) and restore: a network cut between heatseeker and its record."""
+
+    def __init__(self, server: str):
+        import socket
+        import threading
+
+        u = sa.engine.make_url(server)
+        self.target = (u.host if u.host not in (None, "localhost") else "127.0.0.1", u.port or 3306)
+        self.user = u.username or "root"
+        self.password = u.password
+        self._socket, self._threading = socket, threading
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._conns: list = []
+        self._listener = None
+        self.restore()
+
+    def url(self, database: str) -> str:
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"mysql+pymysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4&connect_timeout=3"
+
+    def restore(self) -> None:
+        s = self._socket.socket()
+        s.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(16)
+        self._listener = s
+        self._threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = self._socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # shutdown wakes the blocked accept()
+                self._listener.shutdown(self._socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for c in self._conns:
+            try:
+                c.shutdown(self._socket.SHUT_RDWR)
+                c.close()
+            except OSError:
+                pass
+        self._conns.clear()
