@@ -106,9 +106,10 @@ def _sqlite_engine(url: str) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        # a writer takes the write lock up front: what it reads (links.py) cannot change under it
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE)
-                             else "BEGIN")
+        # a writer takes the write lock up front: what it reads (links.py) cannot change under
+        # it; a reader's statements each see the last commit, as the store's always did
+        if conn.get_execution_options().get(WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
