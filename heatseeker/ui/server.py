@@ -48,6 +48,7 @@ import webob
 import webob.exc
 
 from heatseeker.api.auth import HostCheck, admin_project_flag
+from heatseeker.record import RecordUnavailable
 from heatseeker.ui.sessions import Identity, Session, SessionStore
 
 LOG = logging.getLogger(__name__)
@@ -192,6 +193,9 @@ class UI:
         req = webob.Request(environ)
         try:
             resp = self.dispatch(req)
+        except RecordUnavailable as exc:  # sessions live in the record: no record, no sign-in
+            LOG.error("web UI on %s %s: %s", req.method, req.path, exc)
+            resp = self._error_page(503, "The record is not available; try again later.")
         except Exception:  # noqa: BLE001 - logged, answered
             LOG.exception("web UI error on %s %s", req.method, req.path)
             resp = self._error_page(500, "Internal error (logged).")

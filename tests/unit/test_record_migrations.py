@@ -6,6 +6,7 @@ missing, unreachable or old record is ``RecordUnavailable``, never an empty answ
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 
@@ -351,6 +352,22 @@ def test_the_api_answers_503_without_its_record(api_engine):
         assert status == 503 and "no record" in json.dumps(body)
     status, body = api.call("GET", "/v1/search/changes?field=parameters.image")
     assert status == 503
+
+
+def test_the_web_ui_answers_503_without_its_record(api_engine):
+    import webob
+
+    from heatseeker import ui
+    from heatseeker.api.app import build_app
+    from heatseeker.searcher import Searcher
+    from tests.unit.api_fixtures import make_conf
+
+    conf = make_conf()
+    app = ui.with_ui(conf, build_app(conf, Searcher(api_engine)))
+    req = webob.Request.blank("/ui/?q=x", headers={"Cookie": f"{ui.server.COOKIE}=abc"})
+    resp = req.get_response(app)  # a session to look up, and no record to look it up in
+    assert resp.status_int == 503 and "record is not available" in resp.text
+    assert not os.path.exists(os.path.join(conf.data_dir, "state.sqlite"))
 
 
 def test_the_listener_requeues_while_the_record_is_unavailable():

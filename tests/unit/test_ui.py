@@ -88,6 +88,7 @@ def set_cookie(resp: webob.Response, name: str) -> str:
 @pytest.fixture(scope="module")
 def app(api_engine):
     conf = make_conf()
+    Store.from_conf(conf, create=True).close()  # an installation's record (sessions live there)
     return ui.with_ui(conf, build_app(conf, Searcher(api_engine)))  # as the servers compose them
 
 
