@@ -167,9 +167,11 @@ def scope_of(args) -> frozenset[str] | None:
 
 
 def cmd_sync(conf, args) -> int:
+    from heatseeker.engines import check_hosts
     from heatseeker.indexer import Indexer
     from heatseeker.projection import try_projector
 
+    check_hosts(conf)  # tantivy serves one host: refused with a record on a server
     store = open_store(conf, create=True)
     indexer = Indexer(store, heat_source(conf))
     progress = Progress()
@@ -345,11 +347,13 @@ def cmd_uses(conf, args) -> int:
 
 
 def cmd_reindex(conf, args) -> int:
+    from heatseeker.engines import check_hosts
     from heatseeker.projection import Projector
 
     target = getattr(args, "to", None)
     if target:
         conf.set_override("backend", target, group="engine")
+    check_hosts(conf)  # tantivy serves one host: refused with a record on a server
     store = open_store(conf)
     engine = open_engine(conf)
     progress = Progress()

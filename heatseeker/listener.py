@@ -34,7 +34,7 @@ import oslo_messaging
 from oslo_messaging.notify import dispatcher as notify_dispatcher
 from oslo_messaging.notify import listener as notify_listener
 
-from heatseeker.engines import open_engine
+from heatseeker.engines import check_hosts, open_engine
 from heatseeker.heat import events
 from heatseeker.heat.client import HeatSource, HeatUnavailable
 from heatseeker.indexer import Indexer
@@ -191,6 +191,7 @@ def build_server(conf, handler: Handler):
 def run(conf) -> int:
     """``heatseeker listen``: until SIGTERM or SIGINT. Returns the exit code; raises what made the
     notification server fail to start."""
+    check_hosts(conf)  # tantivy serves one host: refused with a record on a server
     store = Store.from_conf(conf, create=True)  # a writer: may make the embedded record
     engine = open_engine(conf)
     projector = Projector(store, engine)

@@ -55,6 +55,10 @@ class WriterBusy(EngineError):
     """Another process holds the index writer (the embedded engine allows one writer)."""
 
 
+class OneHostOnly(EngineError):
+    """The configured engine serves one host, but the record is on a server (shared by hosts)."""
+
+
 @dataclass
 class WriteResult:
     applied: int = 0  # writes that changed the index
@@ -63,6 +67,9 @@ class WriteResult:
 
 class Engine(abc.ABC):
     name: ClassVar[str] = "?"  # its [engine] backend value
+    # several hosts may write and read the one index (listeners, syncs and APIs anywhere, with the
+    # record on a database server); False: the index lives on one host (``OneHostOnly``)
+    shared: ClassVar[bool] = False
     description: ClassVar[str] = ""  # one line: what choosing it means (the option's help)
     options: ClassVar[Sequence[Any]] = ()  # its own oslo.config options, in the group [<name>]
     # the query node types it translates (the keys of its dispatch table): the conformance suite

@@ -579,6 +579,7 @@ def _decode_version(external: int) -> tuple[int, bool]:
 class OpenSearchEngine(Engine):
     name = "opensearch"
     description = "an OpenSearch cluster (see [opensearch]); several writers may run"
+    shared = True
     options = OPTIONS
     node_types = frozenset(TRANSLATE)
 
