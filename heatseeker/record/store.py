@@ -55,6 +55,7 @@ import contextlib
 import json
 import os
 import secrets
+import sqlite3
 import threading
 import time
 import zlib
@@ -246,6 +247,12 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
     return out
 
 
+def _driver_sql(statements: Mapping[str, sa.TextClause]) -> dict[str, str]:
+    """The same statements as the DBAPI runs them on SQLite: sqlite3 takes ``:name`` parameters
+    itself (``get_many``'s expanding list stays with SQLAlchemy)."""
+    return {k: str(v) for k, v in statements.items() if k != "get_many"}
+
+
 class Store:
     @classmethod
     def from_conf(cls, conf, *, create: bool = False) -> Store:
@@ -275,11 +282,17 @@ class Store:
         self.engine = database.open_engine(self.url, conf, wait=create)
         self.dialect = self.engine.dialect.name
         self._sql = _statements(self.dialect)
+        # SQLite: the hot statements straight on the DBAPI cursor, the same SQL text; SQLAlchemy's
+        # execution pipeline cost 3-5x the statement itself (profiled). MySQL keeps SQLAlchemy:
+        # oslo.db's error translation (deadlocks, duplicate keys, lost connections) is needed there.
+        self._raw = _driver_sql(self._sql) if self.dialect == "sqlite" else None
         beyond = (["rev <= :last - :keep"] if self.history.max_revisions > 0 else []) + (
             ["at_us < :cutoff"] if self.history.max_age_days > 0 else [])
         self._retain_sql = sa.text(
             "DELETE FROM revisions WHERE stack_id = :sid AND rev < :last AND "
             f"({' OR '.join(beyond)})") if beyond else None
+        if self._raw is not None and self._retain_sql is not None:
+            self._raw["retain"] = str(self._retain_sql)
         try:
             with database.unavailable_as_error(self.url):
                 have, want = migrate.version(self.engine)
@@ -333,6 +346,51 @@ class Store:
     def in_transaction(self) -> bool:
         """Whether this thread is inside one of the store's write transactions."""
         return getattr(self._local, "conn", None) is not None
+
+    def _fetch(self, name: str, params=None, *, one: bool = False):
+        """A hot read's rows (``one``: its first row or None), through the write transaction this
+        thread is in, else a connection of the pool (on SQLite its DBAPI connection alone:
+        SQLAlchemy's Connection around it cost as much as the query)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None or self._raw is None:
+            with self._reading() as conn:
+                cur = self._x(conn, name, params)
+                return cur.fetchone() if one else cur.fetchall()
+        sql = self._raw[name]
+        with database.unavailable_as_error(self.url):
+            try:
+                raw = self.engine.raw_connection()  # back to the pool on close()
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+            try:
+                cur = raw.cursor()
+                cur.execute(sql, params if params is not None else {})
+                return cur.fetchone() if one else cur.fetchall()
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+            finally:
+                raw.close()
+
+    def _x(self, conn: sa.Connection, name: str, params=None, *, many: bool = False):
+        """Execute the hot statement ``name`` (``_statements``) in ``conn``'s transaction: a
+        result with ``rowcount``, ``fetchone()`` and ``fetchall()`` (plain tuples on SQLite).
+        On SQLite on the DBAPI cursor of the same connection (its transaction, its BEGIN); an
+        error is raised as SQLAlchemy's would be (``sa.exc.OperationalError``, …), which
+        ``database.unavailable_as_error`` reads."""
+        if self._raw is None:
+            stmt = self._retain_sql if name == "retain" else self._sql[name]
+            assert stmt is not None
+            return conn.execute(stmt, params if params is not None else {})
+        sql = self._raw[name]
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cur.executemany(sql, params)
+            else:
+                cur.execute(sql, params if params is not None else {})
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+        return cur
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict,
                 update: Iterable[str] | None) -> None:
@@ -401,13 +459,13 @@ class Store:
                   "version": ch.version, "doc": doc_json, "now": now,
                   "taint": json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None}
         if self.dialect == "sqlite":
-            return conn.execute(self._sql["put_document"], values).rowcount == 1
+            return self._x(conn, "put_document", values).rowcount == 1
         return self._conditional(conn, "document", values)
 
     def _put_tombstone(self, conn, ch: Change, now: float) -> bool:
         values = {"id": ch.id, "version": ch.version, "now": now}
         if self.dialect == "sqlite":
-            return conn.execute(self._sql["put_tombstone"], values).rowcount == 1
+            return self._x(conn, "put_tombstone", values).rowcount == 1
         return self._conditional(conn, "tombstone", values)
 
     def _conditional(self, conn, what: str, values: dict) -> bool:
@@ -428,10 +486,10 @@ class Store:
         """Give the batch's changes their sequence numbers, last, just before the commit (see the
         module docstring: sequence order is commit order)."""
         n = len(written)
-        conn.execute(self._sql["take_numbers"], {"n": n})
-        first = conn.execute(self._sql["last_number"]).scalar_one() - n + 1
-        conn.execute(self._sql["number"], [{"id": sid, "seq": first + i}
-                                           for i, sid in enumerate(written)])
+        self._x(conn, "take_numbers", {"n": n})
+        first = self._x(conn, "last_number").fetchone()[0] - n + 1
+        self._x(conn, "number", [{"id": sid, "seq": first + i} for i, sid in enumerate(written)],
+                many=True)
         if self._after_sequence is not None:
             self._after_sequence()
 
@@ -440,7 +498,7 @@ class Store:
     def _revise(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> int:
         """Add (or amend) the stack's revision for an applied upsert, inside apply's transaction;
         returns the stack's latest revision number."""
-        last = conn.execute(self._sql["last_revision"], {"sid": ch.id}).first()
+        last = self._x(conn, "last_revision", {"sid": ch.id}).fetchone()
         files = ch.file_digests
         if files is None:
             files = json.loads(last[4]) if last is not None and last[4] else {}
@@ -463,12 +521,12 @@ class Store:
                   "body": _pack(doc_json, self.history.compress)}
         if provisional:
             assert last is not None
-            conn.execute(self._sql["amend_revision"], dict(
+            self._x(conn, "amend_revision", dict(
                 values, rev=last[0], user_id=ch.user_id or last[5],
                 user_name=ch.user_name or last[6], request_id=ch.request_id or last[7]))
             return last[0]
         rev = (last[0] if last else 0) + 1
-        conn.execute(self._sql["add_revision"], dict(
+        self._x(conn, "add_revision", dict(
             values, rev=rev, user_id=ch.user_id, user_name=ch.user_name, request_id=ch.request_id))
         return rev
 
@@ -478,8 +536,8 @@ class Store:
         if self._retain_sql is None:
             return 0
         cutoff = (time.time() - policy.max_age_days * 86400) * 1_000_000
-        return conn.execute(self._retain_sql, {"sid": sid, "last": last, "cutoff": cutoff,
-                                               "keep": policy.max_revisions}).rowcount
+        return self._x(conn, "retain", {"sid": sid, "last": last, "cutoff": cutoff,
+                                        "keep": policy.max_revisions}).rowcount
 
     def prune_revisions(self) -> int:
         """Apply the retention policy to every stack (``sync`` runs it); returns how many
@@ -582,8 +640,7 @@ class Store:
         )
 
     def get(self, stack_id: str) -> Record | None:
-        with self._reading() as conn:
-            row = conn.execute(self._sql["get"], {"id": stack_id}).first()
+        row = self._fetch("get", {"id": stack_id}, one=True)
         return self._record(row) if row else None
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
@@ -607,8 +664,7 @@ class Store:
         return [self._record(r) for r in rows]
 
     def changes_since(self, seq: int, limit: int = 1000) -> list[Record]:
-        with self._reading() as conn:
-            rows = conn.execute(self._sql["changes_since"], {"seq": seq, "n": limit}).all()
+        rows = self._fetch("changes_since", {"seq": seq, "n": limit})
         return [self._record(r) for r in rows]
 
     def iter_all(self, batch: int = 1000) -> Iterator[Record]:
@@ -622,8 +678,7 @@ class Store:
             seq = recs[-1].seq
 
     def max_seq(self) -> int:
-        with self._reading() as conn:
-            return int(conn.execute(self._sql["max_seq"]).scalar_one())
+        return int(self._fetch("max_seq", one=True)[0])
 
     def _json(self, column, key: str, *, scalar: bool = True):
         """A member of a JSON column: a scalar as an SQL value, else its JSON text."""

@@ -189,6 +189,32 @@ class TestSQLite(StoreContract):
     def url(self, tmp_path):
         return str(tmp_path / "state.sqlite")  # a path is the SQLite record there
 
+    def test_errors_on_the_dbapi_path_read_as_sqlalchemys(self, tmp_path):
+        """SQLite's hot statements run on the DBAPI cursor: a file gone from under a new
+        connection is still RecordUnavailable, a broken table still SQLAlchemy's error."""
+        import sqlite3
+
+        import sqlalchemy as sa
+
+        from heatseeker.record.database import RecordUnavailable
+
+        data = tmp_path / "data"
+        data.mkdir()
+        st = Store(str(data / "state.sqlite"))
+        st.apply([Change("a", 1, doc("a"))])
+        assert st.get("a").version == 1 and st.max_seq() == 1
+        sqlite3.connect(data / "state.sqlite").execute("ALTER TABLE stacks RENAME TO gone")
+        with pytest.raises(sa.exc.OperationalError, match="no such table"):
+            st.get("a")
+        with pytest.raises(sa.exc.OperationalError, match="no such table"):
+            st.apply([Change("b", 1, doc("b"))])
+        st.engine.dispose()
+        data.rename(tmp_path / "moved")
+        with pytest.raises(RecordUnavailable, match="unable to open database file"):
+            st.get("a")
+        with pytest.raises(RecordUnavailable, match="unable to open database file"):
+            st.apply([Change("b", 1, doc("b"))])
+
 
 class TestMariaDB(StoreContract):
     @pytest.fixture
