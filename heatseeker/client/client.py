@@ -118,8 +118,8 @@ class Client:
             if not url:
                 raise errors.EndpointNotFound(
                     f"no heatseeker endpoint in the service catalog ({where}); ask your cloud "
-                    "for the 'search' service, or give its URL (--os-search-endpoint-override, "
-                    "endpoint_override=)")
+                    "for the 'search' service, or give its URL (OS_SEARCH_ENDPOINT_OVERRIDE, "
+                    "search_endpoint_override in clouds.yaml; endpoint_override= in Python)")
             url = url.rstrip("/")
             self._root = url[:-3] if url.endswith("/v1") else url
         return self._root
@@ -284,8 +284,8 @@ class Client:
         if _UUID.match(wanted):
             return {"id": wanted}
         scope = "in any project" if all_projects else "in your project"
-        raise errors.StackNotFound(f"no stack named {wanted!r} or with that id {scope} "
-                                   "that you may see")
+        raise errors.StackNotFound(f"no stack named {wanted!r} (or with that id) that you may "
+                                   f"see {scope}")
 
     # -- the other endpoints ------------------------------------------------------------------------
 
