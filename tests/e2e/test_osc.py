@@ -556,6 +556,10 @@ def test_errors_are_messages_and_exit_codes_never_tracebacks(lab):
     refused(out["bad_revision"], "HTTP 404")
     refused(out["bad_since"], "HTTP 400")
     assert out["usage"].returncode == 2 and "Traceback" not in out["usage"].stderr
+    # the endpoint from the environment instead of the catalog, and nobody there
+    down = kl.openstack("stack", "search", user="alice", password="alicepw", project="alpha",
+                        env={"OS_SEARCH_ENDPOINT_OVERRIDE": "http://127.0.0.1:9/down"})
+    refused(down, "heatseeker at http://127.0.0.1:9/down does not answer")
 
 
 def test_an_expired_or_revoked_token_is_refused_clearly(lab):
@@ -677,3 +681,41 @@ def test_readme_examples(lab):
     assert {lab.alpha_twin, lab.beta_twin} <= set(named)
     refused(out["readme_ambiguous"], "named")
     assert "status" in _table_ids(out["readme_facets"].stdout)
+
+
+def test_python_client_through_the_catalog(lab):
+    """heatseeker.client itself, on keystoneauth1 sessions with real passwords: the catalog's
+    endpoint per interface, the API's answers, a stack by name, the API's error messages."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    from heatseeker.client import Client, errors
+
+    def client(user: str, interface: str = "public") -> Client:
+        name, password, project = kl.USERS[user]
+        auth = v3.Password(auth_url=kl.KEYSTONE_URL, username=name, password=password,
+                           project_name=project, user_domain_id="default",
+                           project_domain_id="default")
+        return Client(session.Session(auth=auth), region_name="RegionOne", interface=interface)
+
+    alice, bob = client("alice", "internal"), client("bob")
+    assert alice.endpoint == kl.search_url("internal").rstrip("/")
+    query = f"parameters.image:{IMAGE} AND {lab.ours()}"
+    want = [h["_id"] for h in lab.api.hits(lab.tokens["alice"], {
+        "query": {"query_string": {"query": query}}, "sort": "name", "limit": 1000})]
+    assert [h["_id"] for h in alice.iter_search(query)] == want
+    assert alice.find_stack(lab.twin)["id"] == lab.alpha_twin
+    assert bob.find_stack(lab.twin)["id"] == lab.beta_twin
+    assert [r["revision"] for r in alice.history(lab.alpha_twin)["revisions"]] == [1, 2]
+    with pytest.raises(errors.NotFound) as exc:
+        bob.history(lab.alpha_twin)
+    assert exc.value.message == f"no stack {lab.alpha_twin} that you may see"
+    with pytest.raises(errors.BadRequest, match="unbalanced parenthesis"):
+        alice.search("status:(x")
+    with pytest.raises(errors.Forbidden):
+        bob.facets(all_projects=True)
+    wrong = v3.Password(auth_url=kl.KEYSTONE_URL, username="alice", password="wrong",
+                        project_name="alpha", user_domain_id="default",
+                        project_domain_id="default")
+    with pytest.raises(errors.Unauthorized, match="Keystone refused the credentials"):
+        Client(session.Session(auth=wrong)).plugins()
