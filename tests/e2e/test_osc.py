@@ -30,13 +30,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from heatclient import exc as heat_exc
 
 from tools.keystone import keystonelab as kl
 from tools.sandbox import heatlab
 
 from .api_support import Api, ApiHeatseeker, free_port, heat_stacks, heat_subtree
-from .conftest import ROOT, contents, create, delete_stacks, unique, wait_for, wait_heat
+from .conftest import (
+    ROOT,
+    contents,
+    create,
+    delete_stacks,
+    remove_leftovers,
+    unique,
+    wait_for,
+    wait_heat,
+)
 
 IMAGE, NEW_IMAGE = "cirros-0.6.2", "cirros-0.6.3"
 PREFIX = "e2eosc"  # names of the stacks this module makes (leftovers of a killed run are removed)
@@ -148,16 +156,6 @@ def same_as_api(api: Callable[[], Any], cli: Callable[[], Any], tries: int = 3) 
 # -- the lab --------------------------------------------------------------------------------------
 
 
-def _remove_leftovers(hcs) -> None:
-    doomed = [(hc, s.id) for hc in hcs for s in hc.stacks.list()
-              if s.stack_name.startswith(PREFIX + "-")]
-    for hc, sid in doomed:
-        with contextlib.suppress(heat_exc.HTTPNotFound):
-            hc.stacks.delete(sid)
-    for hc, sid in doomed:
-        wait_heat(hc, sid, "DELETE_COMPLETE")
-
-
 def _revisions(api: Api, token: str, sid: str) -> list[tuple[int, str]]:
     r = api.call("GET", f"/v1/search/stacks/{sid}/history", token, expect=None)
     if r.status != 200:
@@ -181,7 +179,7 @@ def lab(heat, tmp_path_factory):
     hc_alpha, hc_beta = heat(ids["ALPHA_ID"]), heat(ids["BETA_ID"])
     hs = ApiHeatseeker(str(tmp_path_factory.mktemp("osc")), kl.search_url())
     free_port(hs.host, hs.port)
-    _remove_leftovers([hc_alpha, hc_beta])
+    remove_leftovers([hc_alpha, hc_beta], PREFIX)
     hidden = f"HIDDEN-{PREFIX}-{uuid.uuid4().hex[:8]}"
     tag = unique(PREFIX)
     twin = unique(f"{PREFIX}-twin")
