@@ -82,6 +82,12 @@ def query_body(query: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(query)
 
 
+def _refused(exc: ks_exc.HttpError) -> errors.Unauthorized:
+    """Keystone refused the session's credentials (while the session got a token)."""
+    return errors.Unauthorized(f"Keystone refused the credentials: {exc.message}",
+                               status=exc.http_status, request_id=exc.request_id)
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
@@ -115,11 +121,13 @@ class Client:
                 url = None
             except ks_exc.ConnectionError as exc:
                 raise errors.Unreachable(f"cannot reach Keystone for the catalog: {exc}") from None
+            except ks_exc.HttpError as exc:
+                raise _refused(exc) from None
             if not url:
                 raise errors.EndpointNotFound(
                     f"no heatseeker endpoint in the service catalog ({where}); ask your cloud "
-                    "for the 'search' service, or give its URL (--os-search-endpoint-override, "
-                    "endpoint_override=)")
+                    "for the 'search' service, or give its URL (OS_SEARCH_ENDPOINT_OVERRIDE, "
+                    "search_endpoint_override in clouds.yaml; endpoint_override= in Python)")
             url = url.rstrip("/")
             self._root = url[:-3] if url.endswith("/v1") else url
         return self._root
@@ -139,6 +147,8 @@ class Client:
         except ks_exc.ConnectionError as exc:
             raise errors.Unreachable(f"heatseeker at {self.endpoint} does not answer: {exc}") \
                 from None
+        except ks_exc.HttpError as exc:  # raise_exc is off: only Keystone's (a new token) raises
+            raise _refused(exc) from None
         request_id = resp.headers.get("x-openstack-request-id")
         if resp.status_code >= 400:
             raise errors.from_response(resp.status_code, resp.text, resp.reason or "",
@@ -284,8 +294,8 @@ class Client:
         if _UUID.match(wanted):
             return {"id": wanted}
         scope = "in any project" if all_projects else "in your project"
-        raise errors.StackNotFound(f"no stack named {wanted!r} or with that id {scope} "
-                                   "that you may see")
+        raise errors.StackNotFound(f"no stack named {wanted!r} (or with that id) that you may "
+                                   f"see {scope}")
 
     # -- the other endpoints ------------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ from heatseeker.engines.terms import date as _date
 from heatseeker.engines.terms import dynamic as _dynamic
 from heatseeker.engines.terms import iso as _iso
 from heatseeker.engines.terms import keyword as _keyword
+from heatseeker.engines.terms import strings
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import SCORE, is_analysed, minimum_should_match, words
 from heatseeker.query.tree import (
@@ -184,20 +185,6 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield str(key)
-            yield from _strings(child)
-    elif isinstance(value, (list, tuple)):
-        for child in value:
-            yield from _strings(child)
-    elif isinstance(value, bool):
-        yield "true" if value else "false"
-    elif value is not None:
-        yield str(value)
-
-
 def _values(raw: Any) -> list[Any]:
     return [v for v in (raw if isinstance(raw, (list, tuple)) else [raw]) if v is not None]
 
@@ -235,7 +222,7 @@ def index_body(doc: dict) -> dict:
             _INDEX_KIND[kind](name, values, body)
     body["kv"], body["paths"] = _dynamic_terms(doc)
     kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
-    body["all"] = [a for a in (_analysed(s) for s in _strings(kept)) if a]
+    body["all"] = [a for a in (_analysed(s) for s in strings(kept)) if a]
     return body
 
 

@@ -119,6 +119,7 @@ from heatseeker.engines.terms import date as _date
 from heatseeker.engines.terms import dynamic as _dynamic
 from heatseeker.engines.terms import iso as _iso
 from heatseeker.engines.terms import keyword as _keyword
+from heatseeker.engines.terms import strings
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import (
     MAX_WORD_BYTES,
@@ -325,22 +326,6 @@ class _Flat:
         self.kv.append(path + F.KV_SEP + text[: F.MAX_VALUE_CHARS])
 
 
-def _all_strings(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out.append(str(key))
-            _all_strings(child, out)
-    elif isinstance(value, (list, tuple)):
-        for child in value:
-            _all_strings(child, out)
-    elif value is None:
-        return
-    elif isinstance(value, bool):
-        out.append("true" if value else "false")
-    else:
-        out.append(str(value))
-
-
 def _typed_fields(doc: dict, data: dict[str, Any]) -> None:
     """Index the catalogued fields of ``doc`` (``fields.FIELDS``) into ``data``, each by kind."""
     for name, kind in F.FIELDS.items():
@@ -398,7 +383,7 @@ def _free_fields(doc: dict, data: dict[str, Any]) -> None:
             if value is not None:
                 _walk(value, key, flat)
         else:
-            _all_strings(value, flat.strings)
+            flat.strings.extend(strings(value))
     if flat.kv:
         data["_kv"] = _dedupe(flat.kv)
         data["_paths"] = sorted(flat.paths)

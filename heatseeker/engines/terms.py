@@ -4,6 +4,7 @@ evaluator keeps its own, independent reading on purpose)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,3 +52,19 @@ def date(value: Any) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string the full text takes from a value: the keys and the scalars of nested maps
+    and lists, booleans as ``true``/``false``, nothing for None."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield str(key)
+            yield from strings(child)
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            yield from strings(child)
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif value is not None:
+        yield str(value)

@@ -101,6 +101,13 @@ def delete_stacks(stacks) -> None:
         wait_heat(hc, sid, "DELETE_COMPLETE")
 
 
+def remove_leftovers(hcs, prefix: str) -> None:
+    """Delete the stacks an earlier, killed run of a module left (only its own: names start with
+    ``prefix-``), and wait until they are gone."""
+    delete_stacks([(hc, s.id) for hc in hcs for s in hc.stacks.list()
+                   if s.stack_name.startswith(prefix + "-")])
+
+
 def create(hc, name: str, template: str, env: str | None = None, **kw) -> str:
     tpl, files, environment = contents(template, env)
     return hc.stacks.create(stack_name=name, template=tpl, files=files, environment=environment,

@@ -9,14 +9,12 @@ Needs: ``bash tools/sandbox/start.sh`` and ``bash tools/keystone/ensure.sh``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from heatclient import exc as heat_exc
 
 from tools.keystone import keystonelab as kl
 from tools.sandbox import heatlab
@@ -30,7 +28,7 @@ from .api_support import (
     heat_subtree,
     openstack_all,
 )
-from .conftest import create, delete_stacks, unique, wait_for, wait_heat
+from .conftest import create, delete_stacks, remove_leftovers, unique, wait_for, wait_heat
 
 IMAGE = "cirros-0.6.2"  # shared by both projects' stacks (and by the sandbox's seeded ones)
 PREFIX = "e2eapi"  # names of the stacks this module makes (leftovers of a killed run are removed)
@@ -84,17 +82,6 @@ class Lab:
         return {"query": q, "all_projects": True, "limit": 200, **extra}
 
 
-def _remove_leftovers(hcs) -> None:
-    """Stacks of an earlier, killed run of this module (only ours: names start with PREFIX-)."""
-    doomed = [(hc, s.id) for hc in hcs for s in hc.stacks.list()
-              if s.stack_name.startswith(PREFIX + "-")]
-    for hc, sid in doomed:
-        with contextlib.suppress(heat_exc.HTTPNotFound):
-            hc.stacks.delete(sid)
-    for hc, sid in doomed:
-        wait_heat(hc, sid, "DELETE_COMPLETE")
-
-
 def _tree(project: str, hc, root: str) -> Tree:
     stacks = heat_stacks(hc)
     children = heat_subtree(stacks, root)
@@ -114,7 +101,7 @@ def lab(heat, tmp_path_factory):
     # fails here, before its stacks are taken for leftovers
     hs = ApiHeatseeker(str(tmp_path_factory.mktemp("api")), kl.search_url())
     free_port(hs.host, hs.port)
-    _remove_leftovers([hc_alpha, hc_beta])
+    remove_leftovers([hc_alpha, hc_beta], PREFIX)
 
     # Heat stacks whose project is the Keystone project id (see tools/keystone/README.md)
     hidden = f"HIDDEN-{PREFIX}-{uuid.uuid4().hex[:8]}"

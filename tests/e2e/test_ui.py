@@ -31,7 +31,7 @@ from tools.keystone import keystonelab as kl
 from tools.sandbox import heatlab
 
 from .api_support import Api, ApiHeatseeker, heat_stacks, heat_subtree
-from .conftest import ROOT, create, delete_stacks, unique, wait_for, wait_heat
+from .conftest import ROOT, create, delete_stacks, remove_leftovers, unique, wait_for, wait_heat
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -75,12 +75,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _remove_leftovers(hcs) -> None:
-    doomed = [(hc, s.id) for hc in hcs for s in hc.stacks.list()
-              if s.stack_name.startswith(PREFIX + "-")]
-    delete_stacks(doomed)
-
-
 def _statuses(hc, root: str) -> dict[str, str]:
     stacks = heat_stacks(hc)
     return {sid: stacks[sid].stack_status for sid in heat_subtree(stacks, root)}
@@ -96,7 +90,7 @@ def lab(heat, tmp_path_factory):
     os.makedirs(SHOTS, exist_ok=True)
     ids = kl.ids()
     hc_alpha, hc_beta = heat(ids["ALPHA_ID"]), heat(ids["BETA_ID"])
-    _remove_leftovers([hc_alpha, hc_beta])
+    remove_leftovers([hc_alpha, hc_beta], PREFIX)
     # token_cache_time = -1: a deleted user's token stops working at once (the expiry test)
     hs = ApiHeatseeker(str(tmp_path_factory.mktemp("ui")), f"http://127.0.0.1:{_free_port()}",
                        token_cache_time=-1)

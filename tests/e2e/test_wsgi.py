@@ -28,7 +28,7 @@ import pytest
 from tools.keystone import keystonelab as kl
 
 from .api_support import ApiHeatseeker, _die_with_parent, heat_stacks, heat_subtree
-from .conftest import create, delete_stacks, unique, wait_for
+from .conftest import create, delete_stacks, unique, wait_for, wait_heat
 
 PREFIX = "e2ewsgi"
 IMAGE = "cirros-0.6.2"
@@ -141,6 +141,9 @@ def lab(heat, tmp_path_factory):
         beta = create(hc_beta, unique(f"{PREFIX}-b"), "app.yaml", "env.yaml",
                       parameters={"image": IMAGE})
         created.append((hc_beta, beta))
+        # the sync must see whole trees: Heat lists a nested stack only once its parent made it
+        wait_heat(hc_alpha, alpha, "CREATE_COMPLETE", timeout=180)
+        wait_heat(hc_beta, beta, "CREATE_COMPLETE", timeout=180)
         hs.sync()
         servers = [Server(hs.conf, str(base / f"gunicorn-{n}.log")) for n in "ab"]
         for s in servers:

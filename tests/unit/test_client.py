@@ -161,6 +161,21 @@ def test_nobody_listening_is_unreachable():
 # -- errors ---------------------------------------------------------------------------------------
 
 
+def test_credentials_keystone_refuses(server):
+    from keystoneauth1.identity import v3
+
+    server.route = lambda *a: (401, {"error": {"code": 401, "title": "Unauthorized",
+                                               "message": "The request you have made requires "
+                                               "authentication."}}, {})
+    sess = session.Session(auth=v3.Password(
+        auth_url=server.url + "/v3", username="alice", password="wrong", project_name="alpha",
+        user_domain_id="default", project_domain_id="default"))
+    with pytest.raises(errors.Unauthorized) as exc:
+        Client(sess).plugins()
+    assert exc.value.status == 401 and "Keystone refused the credentials" in str(exc.value)
+    assert [s["path"] for s in server.seen] == ["/v3/auth/tokens"]
+
+
 @pytest.mark.parametrize("status,cls", [
     (400, errors.BadRequest), (401, errors.Unauthorized), (403, errors.Forbidden),
     (404, errors.NotFound), (413, errors.RequestTooLarge), (503, errors.ServiceUnavailable),

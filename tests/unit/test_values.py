@@ -11,29 +11,17 @@ from datetime import UTC, datetime
 import pytest
 
 from heatseeker.query import dsl, fields, querystring, request, simple, values
+from heatseeker.query import tree as t
 from heatseeker.query.errors import QueryError
-from heatseeker.query.tree import (
-    Bool,
-    Exists,
-    MatchAll,
-    MatchNone,
-    Node,
-    Phrase,
-    Prefix,
-    Range,
-    Term,
-    Terms,
-    Text,
-)
 
 NOW = datetime(2026, 11, 25, 10, 30, 15, tzinfo=UTC)
 
 
-def qs(text: str) -> Node:
+def qs(text: str) -> t.Node:
     return querystring.parse(text, now=NOW)
 
 
-def term(field: str, value) -> Node:
+def term(field: str, value) -> t.Node:
     return dsl.parse({"term": {field: value}}, now=NOW)
 
 
@@ -53,8 +41,8 @@ def term(field: str, value) -> Node:
 )
 def test_an_integer_reads_the_same_in_both_grammars(text, expected):
     assert values.integer(text) == expected
-    assert qs(f"depth:{text}") == Term("depth", expected)
-    assert term("depth", text) == Term("depth", expected)
+    assert qs(f"depth:{text}") == t.Term("depth", expected)
+    assert term("depth", text) == t.Term("depth", expected)
 
 
 @pytest.mark.parametrize(
@@ -88,20 +76,20 @@ def test_json_numbers_and_spaces_are_the_dsl_s_own():
     assert values.integer(3.0) == 3
     with pytest.raises(values.NotAnInteger):
         values.integer(True)
-    assert term("depth", " 3 ") == Term("depth", 3)  # Searchlight ran it through int()
+    assert term("depth", " 3 ") == t.Term("depth", 3)  # Searchlight ran it through int()
     with pytest.raises(QueryError, match="invalid integer"):
         qs('depth:" 3"')
 
 
 def test_a_date_names_its_period_in_both_grammars():
-    day = Range(
+    day = t.Range(
         "updated_at",
         gte=datetime(2026, 11, 25, tzinfo=UTC),
         lte=datetime(2026, 11, 25, 23, 59, 59, 999000, tzinfo=UTC),
     )
     assert qs("updated_at:2026-11-25") == day
     assert term("updated_at", "2026-11-25") == day
-    instant = Term("updated_at", datetime(2026, 11, 25, 10, tzinfo=UTC))
+    instant = t.Term("updated_at", datetime(2026, 11, 25, 10, tzinfo=UTC))
     assert qs('updated_at:"2026-11-25T10:00:00Z"') == instant
     assert term("updated_at", "2026-11-25T10:00:00Z") == instant
 
@@ -132,24 +120,24 @@ def test_text_and_boolean():
 
 def test_analysed_is_words_on_text_fields_and_exact_elsewhere():
     target = values.target("name")
-    assert values.analysed(target, "a b", "or", NOW, phrase=False) == Text("name", "a b", "or")
-    assert values.analysed(target, "a b", "and", NOW, phrase=True) == Phrase("name", "a b")
-    assert values.analysed(target, "  ", "or", NOW, phrase=False) == MatchNone()
+    assert values.analysed(target, "a b", "or", NOW, phrase=False) == t.Text("name", "a b", "or")
+    assert values.analysed(target, "a b", "and", NOW, phrase=True) == t.Phrase("name", "a b")
+    assert values.analysed(target, "  ", "or", NOW, phrase=False) == t.MatchNone()
     assert values.target("name.raw") == ("name", fields.KEYWORD)
-    assert values.analysed(values.target("name.raw"), "a b", "or", NOW, False) == Term("name", "a b")
+    assert values.analysed(values.target("name.raw"), "a b", "or", NOW, False) == t.Term("name", "a b")
 
 
 def test_any_of():
-    a, b = Term("status", "A"), Term("status", "B")
+    a, b = t.Term("status", "A"), t.Term("status", "B")
     assert values.any_of([a]) == a
-    assert values.any_of([a, b, a]) == Terms("status", ("A", "B"))
-    assert values.any_of([a, Term("tags", "A")]) == Bool(should=(a, Term("tags", "A")))
-    assert values.any_of([a, MatchNone()]) == a
-    assert values.any_of([MatchNone()]) == MatchNone()
-    assert values.any_of([a, MatchAll()]) == MatchAll()
-    nested = Bool(should=(Exists("tags"), Exists("name")))
-    assert values.any_of([nested, Exists("id")]) == Bool(
-        should=(Exists("tags"), Exists("name"), Exists("id"))
+    assert values.any_of([a, b, a]) == t.Terms("status", ("A", "B"))
+    assert values.any_of([a, t.Term("tags", "A")]) == t.Bool(should=(a, t.Term("tags", "A")))
+    assert values.any_of([a, t.MatchNone()]) == a
+    assert values.any_of([t.MatchNone()]) == t.MatchNone()
+    assert values.any_of([a, t.MatchAll()]) == t.MatchAll()
+    nested = t.Bool(should=(t.Exists("tags"), t.Exists("name")))
+    assert values.any_of([nested, t.Exists("id")]) == t.Bool(
+        should=(t.Exists("tags"), t.Exists("name"), t.Exists("id"))
     )
 
 
@@ -158,7 +146,7 @@ def test_any_of():
 
 class _Leaves:
     def analysed(self, target, text, operator, path, phrase):
-        return Phrase(target[0], text) if phrase else Text(target[0], text, operator)
+        return t.Phrase(target[0], text) if phrase else t.Text(target[0], text, operator)
 
     def pattern_target(self, target, qtype, path):
         return target[0] or fields.FULLTEXT
@@ -171,12 +159,12 @@ def test_simple_grammar_needs_only_a_way_to_make_leaves():
             max_clauses=100,
         )
 
-    assert parse("a | b + c") == Bool(
-        must=(Bool(should=(Text(None, "a", "or"), Text(None, "b", "or"))), Text(None, "c", "or")),
+    assert parse("a | b + c") == t.Bool(
+        must=(t.Bool(should=(t.Text(None, "a", "or"), t.Text(None, "b", "or"))), t.Text(None, "c", "or")),
         must_not=(),
     )
-    assert parse('"x y" web*') == Bool(should=(Phrase(None, "x y"), Prefix("_all", "web")))
-    assert parse(") |") == MatchNone()
+    assert parse('"x y" web*') == t.Bool(should=(t.Phrase(None, "x y"), t.Prefix("_all", "web")))
+    assert parse(") |") == t.MatchNone()
 
 
 # -- the unknown-field message -------------------------------------------------------------------
@@ -234,4 +222,4 @@ def test_the_query_string_says_how_to_search_for_a_colon():
         qs("a AND foo:bar")
     assert e.value.position == 6
     assert e.value.message.endswith("(to search for a colon, escape it as \\: or quote the text)")
-    assert qs("OS::Heat::Stack") == Text(None, "OS::Heat::Stack")  # not a field: no error
+    assert qs("OS::Heat::Stack") == t.Text(None, "OS::Heat::Stack")  # not a field: no error

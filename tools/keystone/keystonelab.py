@@ -14,9 +14,10 @@ and populated (setup.sh, start.sh, populate.sh)::
     r.returncode, r.stdout, r.stderr
 
 ``openstack()`` runs the `openstack` CLI of $HEATSEEKER_SANDBOX/searchlightclient-venv
-(python-searchlightclient 2.1.1): it finds heatseeker through Keystone's catalog,
-service type ``search`` (populate.sh's $SEARCH_URL, default http://127.0.0.1:9393);
-the CLI has no option to override that endpoint.
+(python-searchlightclient 2.1.1, python-heatclient and heatseeker's own plugin): it finds
+heatseeker through Keystone's catalog, service type ``search`` (populate.sh's $SEARCH_URL,
+default http://127.0.0.1:9393). ``openstack_token()`` runs it with a token instead
+(``expired_token()`` makes one whose time is up).
 """
 
 from __future__ import annotations
@@ -110,6 +111,41 @@ def _issue(user: str, password: str, project: str, catalog: bool = False):
 def token(user: str, password: str, project: str) -> str:
     """A new token of `user` scoped to `project` (names, domain Default)."""
     return _issue(user, password, project)[0]
+
+
+_EXPIRED_TOKEN = """
+import base64, datetime, os, sys
+import keystone.conf
+from keystone.token import token_formatters as tf
+conf = keystone.conf.CONF
+keystone.conf.configure(conf)
+conf(["--config-file", sys.argv[1]], project="keystone")
+keystone.conf.auth.setup_authentication()
+expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=int(sys.argv[4]))
+audit = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+print(tf.TokenFormatter().create_token(
+    sys.argv[2], expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), [audit], tf.ProjectScopedPayload,
+    methods=["password"], project_id=sys.argv[3]))
+"""
+
+
+def expired_token(user: str, password: str, project: str, seconds_ago: int = 60) -> str:
+    """A token of `user` scoped to `project` that expired `seconds_ago`: what a client holds once
+    its token's time is up, without waiting for ``[token] expiration`` (an hour). Keystone's own
+    token formatter makes it (run in keystone-venv, with this Keystone's configuration and Fernet
+    keys), so everything but the expiry is what Keystone would issue; Keystone refuses to validate
+    it (404), and keystonemiddleware answers 401."""
+    _, body = _issue(user, password, project)
+    proc = subprocess.run(
+        [str(SANDBOX / "keystone-venv" / "bin" / "python"), "-", str(KEYSTONE_DIR / "etc" /
+         "keystone.conf"), body["user"]["id"], body["project"]["id"], str(seconds_ago)],
+        input=_EXPIRED_TOKEN, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
+    lines = proc.stdout.split()
+    if proc.returncode != 0 or not lines:
+        raise KeystoneLabError(f"could not make an expired token: {proc.stderr[-2000:]}")
+    return lines[-1]
 
 
 def token_info(subject: str, auth: str | None = None) -> dict:
@@ -223,6 +259,30 @@ def openstack_env(env: dict[str, str] | None = None) -> dict[str, str]:
     base["PYTHONWARNINGS"] = "ignore"
     base.update(env or {})
     return base
+
+
+def openstack_token(
+    *args: str,
+    token: str,
+    endpoint: str | None = None,
+    project_id: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
+    """Run the searchlightclient venv's `openstack` CLI with a token instead of a password: with
+    `endpoint`, the token goes to that service as it is (``--os-auth-type admin_token``, no
+    Keystone on the way: the service judges it); without, Keystone exchanges it for a token of
+    `project_id` first (``--os-auth-type token``)."""
+    if not OPENSTACK.exists():
+        raise KeystoneLabError(f"{OPENSTACK} missing: bash tools/keystone/setup.sh")
+    if endpoint:
+        auth = ["--os-auth-type", "admin_token", "--os-endpoint", endpoint, "--os-token", token]
+    else:
+        auth = ["--os-auth-type", "token", "--os-auth-url", KEYSTONE_URL,
+                "--os-identity-api-version", "3", "--os-token", token,
+                "--os-project-id", project_id or "", "--os-region-name", "RegionOne",
+                "--os-interface", "public"]
+    return subprocess.run([str(OPENSTACK), *auth, *args], capture_output=True, text=True,
+                          timeout=timeout, env=openstack_env(), stdin=subprocess.DEVNULL)
 
 
 def openstack(

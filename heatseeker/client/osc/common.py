@@ -22,24 +22,21 @@ from osc_lib.command import command
 from heatseeker.client.client import Client
 
 
-class PathColumn(FormattableColumn[list]):
-    """A stack's path (names from its root down): ``a / b / c``; JSON: the list."""
-
-    def human_readable(self) -> str:
-        return " / ".join(str(p) for p in (self._value or []))
-
-    def machine_readable(self) -> list:
-        return list(self._value or [])
-
-
 class LinesColumn(FormattableColumn[list]):
-    """A list shown one item per line; JSON: the list."""
+    """A list shown one item per line; JSON: the list (empty, never null, when there is none)."""
 
     def human_readable(self) -> str:
         return "\n".join(str(v) for v in (self._value or []))
 
     def machine_readable(self) -> list:
         return list(self._value or [])
+
+
+class PathColumn(LinesColumn):
+    """A stack's path (names from its root down): ``a / b / c``; JSON: the list."""
+
+    def human_readable(self) -> str:
+        return " / ".join(str(p) for p in (self._value or []))
 
 
 class ValueColumn(FormattableColumn[Any]):
@@ -52,7 +49,7 @@ class ValueColumn(FormattableColumn[Any]):
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
-class MatchesColumn(FormattableColumn[list]):
+class MatchesColumn(LinesColumn):
     """A roll-up's matching stacks: their paths, one per line; JSON: ``{"id", "path", "depth"}``."""
 
     def human_readable(self) -> str:
@@ -63,7 +60,7 @@ class MatchesColumn(FormattableColumn[list]):
                 for m in self._value or []]
 
 
-class WhereColumn(FormattableColumn[list]):
+class WhereColumn(LinesColumn):
     """Where a value is used: one place per line (``(within: …)`` when inside a longer string);
     JSON: ``{"path", "match", "value"}``."""
 
@@ -72,7 +69,7 @@ class WhereColumn(FormattableColumn[list]):
                                       else "") for w in self._value or [])
 
 
-class OptionsColumn(FormattableColumn[list]):
+class OptionsColumn(LinesColumn):
     """A facet's values with their counts, one per line: ``CREATE_COMPLETE (3)``; JSON:
     ``{"key", "doc_count"}``."""
 

@@ -8,7 +8,7 @@ Why ``API_NAME = "heatseeker"`` and not ``search``: python-searchlightclient's p
 (``--os-search-api-version``, ``client_manager.search``); a second plugin of that name would add the
 same global option twice (argparse refuses: every ``openstack`` command would fail) and replace the
 other's client. The catalog's service type stays ``search`` (both talk to the same endpoint, and
-``--os-search-endpoint-override`` / ``search_endpoint_override`` in clouds.yaml moves both).
+``OS_SEARCH_ENDPOINT_OVERRIDE`` or ``search_endpoint_override`` in clouds.yaml moves both).
 
 Why the commands sit under ``stack``: they are about Heat stacks, beside heatclient's ``openstack
 stack list|show|…``. None of their names is one of python-heatclient's (``openstack.orchestration.v1``:

@@ -11,18 +11,7 @@ from heatseeker.engines.conformance.reference import (
     reference_aggregate,
     reference_search,
 )
-from heatseeker.query.tree import (
-    Bool,
-    Exists,
-    Ids,
-    MatchAll,
-    MatchNone,
-    Node,
-    SortKey,
-    Term,
-    TermsAgg,
-    Text,
-)
+from heatseeker.query import tree as t
 
 
 class SortingTest(BaseTestEngine):
@@ -31,54 +20,54 @@ class SortingTest(BaseTestEngine):
     def test_sort_keyword_text_date_int(self, corpus):
         for field in ("status", "name", "created_at", "depth", "project_id", "id", "path"):
             for descending in (False, True):
-                self.assert_sorted(corpus, MatchAll(), [SortKey(field, descending)])
-        by_name = self.assert_sorted(corpus, MatchAll(), [SortKey("name")])
+                self.assert_sorted(corpus, t.MatchAll(), [t.SortKey(field, descending)])
+        by_name = self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("name")])
         assert by_name.index("alpha-web") + 1 == by_name.index("beta-web")  # tie: by id
-        by_created = self.assert_sorted(corpus, MatchAll(), [SortKey("created_at", True)])
+        by_created = self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("created_at", True)])
         assert by_created[:4] == ["gamma-bare", "gamma-app-tier-db", "gamma-app-tier", "gamma-app"]
 
     def test_sort_missing_values_last(self, corpus):
         with_updates = {d["id"] for d in CORPUS if d["updated_at"]}
         for descending in (False, True):
-            order = self.assert_sorted(corpus, MatchAll(), [SortKey("updated_at", descending)])
+            order = self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("updated_at", descending)])
             assert set(order[: len(with_updates)]) == with_updates
             rest = order[len(with_updates) :]
             assert rest == sorted(rest)
-        order = self.assert_sorted(corpus, MatchAll(), [SortKey("tags", True)])
+        order = self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("tags", True)])
         untagged = sorted(d["id"] for d in CORPUS if not d["tags"])
         assert order[-len(untagged) :] == untagged
 
     def test_sort_lists_by_min_and_max(self, corpus):
-        asc = self.assert_sorted(corpus, Exists("tags"), [SortKey("tags")])
-        desc = self.assert_sorted(corpus, Exists("tags"), [SortKey("tags", True)])
+        asc = self.assert_sorted(corpus, t.Exists("tags"), [t.SortKey("tags")])
+        desc = self.assert_sorted(corpus, t.Exists("tags"), [t.SortKey("tags", True)])
         assert asc[0] == "gamma-app"  # "app"
         assert desc[0] == "gamma-unicode"  # "été" sorts after every ASCII tag
 
     def test_sort_several_keys(self, corpus):
-        self.assert_sorted(corpus, MatchAll(), [SortKey("depth", True), SortKey("name")])
+        self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("depth", True), t.SortKey("name")])
         self.assert_sorted(
             corpus,
-            MatchAll(),
-            [SortKey("project_id"), SortKey("status", True), SortKey("created_at")],
+            t.MatchAll(),
+            [t.SortKey("project_id"), t.SortKey("status", True), t.SortKey("created_at")],
         )
-        self.assert_sorted(corpus, MatchAll(), [SortKey("updated_at"), SortKey("root_id", True)])
-        self.assert_sorted(corpus, Term("tags", "prod"), [SortKey("tags"), SortKey("depth", True)])  # fmt: skip
+        self.assert_sorted(corpus, t.MatchAll(), [t.SortKey("updated_at"), t.SortKey("root_id", True)])
+        self.assert_sorted(corpus, t.Term("tags", "prod"), [t.SortKey("tags"), t.SortKey("depth", True)])  # fmt: skip
 
     def test_paging_is_stable(self, corpus):
-        for sort in ([SortKey("status")], [SortKey("updated_at", True)], []):
+        for sort in ([t.SortKey("status")], [t.SortKey("updated_at", True)], []):
             pages = []
             for offset in range(0, 45, 7):
-                result = corpus.search(MatchAll(), sort=sort, offset=offset, limit=7)
+                result = corpus.search(t.MatchAll(), sort=sort, offset=offset, limit=7)
                 assert result.total == len(CORPUS)
                 pages.extend(ids(result))
             assert len(pages) == len(CORPUS) == len(set(pages))
             if sort:
-                assert pages == reference_search(CORPUS, MatchAll(), sort, 0, 100)[1]
+                assert pages == reference_search(CORPUS, t.MatchAll(), sort, 0, 100)[1]
             else:
                 assert pages == sorted(pages)
 
     def test_total_is_exact_whatever_the_limit(self, corpus):
-        node = Term("project_id", "p-beta")
+        node = t.Term("project_id", "p-beta")
         expected = len(corpus_ids(node))
         for limit, offset in ((1, 0), (3, 5), (100, 0), (5, 100), (0, 0)):
             result = corpus.search(node, limit=limit, offset=offset)
@@ -87,10 +76,10 @@ class SortingTest(BaseTestEngine):
 
     def test_default_order_score_then_id(self, corpus):
         # constant scores: id order
-        node = Term("project_id", "p-gamma")
+        node = t.Term("project_id", "p-gamma")
         assert ids(corpus.search(node, limit=100)) == sorted(corpus_ids(node))
         # scored: best first, equal scores by id
-        result = corpus.search(Text(None, "nginx shop web", operator="or"), limit=100)
+        result = corpus.search(t.Text(None, "nginx shop web", operator="or"), limit=100)
         assert result.total == len(result.hits) > 3
         keys = [(-hit.score, hit.id) for hit in result.hits]
         assert keys == sorted(keys)
@@ -99,44 +88,44 @@ class SortingTest(BaseTestEngine):
         paged = []
         for offset in range(0, result.total, 2):
             page = corpus.search(
-                Text(None, "nginx shop web", operator="or"), offset=offset, limit=2
+                t.Text(None, "nginx shop web", operator="or"), offset=offset, limit=2
             )
             paged.extend(ids(page))
         assert paged == ids(result)
 
     def test_sort_by_score_key(self, corpus):
-        score = SortKey("_score", descending=True)
+        score = t.SortKey("_score", descending=True)
         # a tree without full text: every match scores the same, _score orders nothing
-        node = Term("project_id", "p-beta")
-        for sort in ([score], [score, SortKey("name")], [SortKey("status"), score]):
+        node = t.Term("project_id", "p-beta")
+        for sort in ([score], [score, t.SortKey("name")], [t.SortKey("status"), score]):
             self.assert_sorted(corpus, node, sort)
         # with full text: _score first is the default order
-        text = Text(None, "nginx shop web", operator="or")
+        text = t.Text(None, "nginx shop web", operator="or")
         default = corpus.search(text, limit=100)
         by_score = corpus.search(text, sort=[score], limit=100)
         assert [(h.id, h.score) for h in by_score.hits] == [(h.id, h.score) for h in default.hits]
         # ties on score ordered by the next key, then by id
-        result = corpus.search(text, sort=[score, SortKey("name", True)], limit=100)
+        result = corpus.search(text, sort=[score, t.SortKey("name", True)], limit=100)
         keys = [(-h.score, Desc(h.source["name"]), h.id) for h in result.hits]
         assert keys == sorted(keys) and len(keys) == default.total
         # score as a later key: within each project, best first
-        result = corpus.search(text, sort=[SortKey("project_id"), score], limit=100)
+        result = corpus.search(text, sort=[t.SortKey("project_id"), score], limit=100)
         keys = [(h.source["project_id"], -h.score, h.id) for h in result.hits]
         assert keys == sorted(keys) and len(keys) == default.total
         scores = {h.id: h.score for h in default.hits}
         assert all(h.score == scores[h.id] for h in result.hits)
         paged = []
         for offset in range(0, default.total, 3):
-            page = corpus.search(text, sort=[SortKey("project_id"), score], offset=offset, limit=3)
+            page = corpus.search(text, sort=[t.SortKey("project_id"), score], offset=offset, limit=3)
             paged.extend(ids(page))
         assert paged == ids(result)
 
     def test_fields_filter_source(self, corpus):
-        result = corpus.search(Ids(("alpha-shop",)), fields=["name", "status", "nope"])
+        result = corpus.search(t.Ids(("alpha-shop",)), fields=["name", "status", "nope"])
         hit = result.hits[0]
         assert hit.source == {"name": "shop", "status": "CREATE_COMPLETE"}
         assert (hit.id, hit.version) == ("alpha-shop", CORPUS_BY_ID["alpha-shop"]["version"])
-        full = corpus.search(Ids(("alpha-shop",))).hits[0]
+        full = corpus.search(t.Ids(("alpha-shop",))).hits[0]
         assert full.source == CORPUS_BY_ID["alpha-shop"]
 
 
@@ -144,41 +133,41 @@ class AggregationsTest(BaseTestEngine):
     """Counts, terms aggregations and distinct counts."""
 
     def test_count(self, corpus):
-        assert corpus.count(MatchAll()) == len(CORPUS)
-        assert corpus.count(Term("tags", "prod")) == len(corpus_ids(Term("tags", "prod")))
-        assert corpus.count(MatchNone()) == 0
+        assert corpus.count(t.MatchAll()) == len(CORPUS)
+        assert corpus.count(t.Term("tags", "prod")) == len(corpus_ids(t.Term("tags", "prod")))
+        assert corpus.count(t.MatchNone()) == 0
 
     def test_aggregate_terms(self, corpus):
         aggs = {
-            "status": TermsAgg("status"),
-            "tags": TermsAgg("tags", size=3),
-            "types": TermsAgg("resource_types", size=4),
-            "projects": TermsAgg("project_id"),
-            "roots": TermsAgg("root_id", size=2),
-            "hot": TermsAgg("template_version", size=1),
+            "status": t.TermsAgg("status"),
+            "tags": t.TermsAgg("tags", size=3),
+            "types": t.TermsAgg("resource_types", size=4),
+            "projects": t.TermsAgg("project_id"),
+            "roots": t.TermsAgg("root_id", size=2),
+            "hot": t.TermsAgg("template_version", size=1),
         }
-        got = corpus.aggregate(MatchAll(), aggs)
-        assert got == reference_aggregate(CORPUS, MatchAll(), aggs)
+        got = corpus.aggregate(t.MatchAll(), aggs)
+        assert got == reference_aggregate(CORPUS, t.MatchAll(), aggs)
         assert got["projects"] == [("p-beta", 14), ("p-gamma", 14), ("p-alpha", 12)]
         assert got["roots"] == [("beta-k8s", 8), ("alpha-shop", 5)]
 
     def test_count_distinct(self, corpus):
-        def reference(node: Node, field: str) -> int:
-            return len(reference_aggregate(CORPUS, node, {"a": TermsAgg(field, 10**6)})["a"])
+        def reference(node: t.Node, field: str) -> int:
+            return len(reference_aggregate(CORPUS, node, {"a": t.TermsAgg(field, 10**6)})["a"])
 
-        beta = Term("project_id", "p-beta")
-        nested = Bool(must_not=(Term("depth", 0),))
-        for node in (MatchAll(), beta, nested, Term("tags", "prod")):
+        beta = t.Term("project_id", "p-beta")
+        nested = t.Bool(must_not=(t.Term("depth", 0),))
+        for node in (t.MatchAll(), beta, nested, t.Term("tags", "prod")):
             for field in ("root_id", "project_id", "tags", "status", "name"):
                 assert corpus.count_distinct(node, field) == reference(node, field), (node, field)
-        assert corpus.count_distinct(MatchAll(), "root_id") > 2
-        assert corpus.count_distinct(MatchNone(), "root_id") == 0
+        assert corpus.count_distinct(t.MatchAll(), "root_id") > 2
+        assert corpus.count_distinct(t.MatchNone(), "root_id") == 0
 
     def test_aggregate_respects_query_and_ties(self, corpus):
-        node = Bool(filter=(Term("project_id", "p-beta"),), must_not=(Term("depth", 0),))
-        aggs = {"status": TermsAgg("status"), "tags": TermsAgg("tags", 5)}
+        node = t.Bool(filter=(t.Term("project_id", "p-beta"),), must_not=(t.Term("depth", 0),))
+        aggs = {"status": t.TermsAgg("status"), "tags": t.TermsAgg("tags", 5)}
         assert corpus.aggregate(node, aggs) == reference_aggregate(CORPUS, node, aggs)
         # ties by value: six stacks of p-gamma have one distinct name each
-        names = corpus.aggregate(Term("project_id", "p-gamma"), {"n": TermsAgg("name", size=3)})
+        names = corpus.aggregate(t.Term("project_id", "p-gamma"), {"n": t.TermsAgg("name", size=3)})
         assert names == {"n": [("app", 1), ("app-tier", 1), ("app-tier-db", 1)]}
-        assert corpus.aggregate(MatchNone(), {"s": TermsAgg("status")}) == {"s": []}
+        assert corpus.aggregate(t.MatchNone(), {"s": t.TermsAgg("status")}) == {"s": []}

@@ -43,25 +43,8 @@ from functools import cmp_to_key
 from typing import Any
 
 from heatseeker.query import fields as F
+from heatseeker.query import tree as t
 from heatseeker.query.analysis import BY_SCORE, SCORE, is_analysed, minimum_should_match, words
-from heatseeker.query.tree import (
-    Bool,
-    Exists,
-    Ids,
-    MatchAll,
-    MatchNone,
-    Node,
-    Phrase,
-    Prefix,
-    Range,
-    SearchResult,
-    SortKey,
-    Term,
-    Terms,
-    TermsAgg,
-    Text,
-    Wildcard,
-)
 
 # -- values, in the form they compare in ------------------------------------------------------------
 
@@ -189,7 +172,7 @@ def _wildcard_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out), re.DOTALL)
 
 
-def _in_range(value: Any, node: Range, conv: Callable[[Any], Any]) -> bool:
+def _in_range(value: Any, node: t.Range, conv: Callable[[Any], Any]) -> bool:
     for bound, test in (
         (node.gte, lambda v, b: v >= b),
         (node.gt, lambda v, b: v > b),
@@ -207,7 +190,7 @@ def _in_range(value: Any, node: Range, conv: Callable[[Any], Any]) -> bool:
 # -- matching: one function per node type -----------------------------------------------------------
 
 
-def matches(node: Node, doc: dict) -> bool:
+def matches(node: t.Node, doc: dict) -> bool:
     """Whether ``doc`` matches ``node``: the meaning of the query tree."""
     try:
         match = MATCHERS[type(node)]
@@ -216,7 +199,7 @@ def matches(node: Node, doc: dict) -> bool:
     return match(node, doc)
 
 
-def _bool(node: Bool, doc: dict) -> bool:
+def _bool(node: t.Bool, doc: dict) -> bool:
     if not (node.must or node.should or node.must_not or node.filter):
         return True
     if not all(matches(c, doc) for c in node.must + node.filter):
@@ -226,13 +209,13 @@ def _bool(node: Bool, doc: dict) -> bool:
     return sum(matches(c, doc) for c in node.should) >= minimum_should_match(node)
 
 
-def _ids(node: Ids, doc: dict) -> bool:
+def _ids(node: t.Ids, doc: dict) -> bool:
     return doc["id"] in {str(v) for v in node.values}
 
 
-def _text(node: Text, doc: dict) -> bool:
+def _text(node: t.Text, doc: dict) -> bool:
     if not is_analysed(node.field):
-        return matches(Term(node.field or "", node.text), doc)
+        return matches(t.Term(node.field or "", node.text), doc)
     query = words(node.text)
     if not query:
         return False
@@ -241,9 +224,9 @@ def _text(node: Text, doc: dict) -> bool:
     return any(hits) if node.operator == "or" else all(hits)
 
 
-def _phrase(node: Phrase, doc: dict) -> bool:
+def _phrase(node: t.Phrase, doc: dict) -> bool:
     if not is_analysed(node.field):
-        return matches(Term(node.field or "", node.text), doc)
+        return matches(t.Term(node.field or "", node.text), doc)
     query = words(node.text)
     if not query:
         return False
@@ -252,7 +235,7 @@ def _phrase(node: Phrase, doc: dict) -> bool:
     return any(v[i : i + n] == query for v in analysed for i in range(len(v) - n + 1))
 
 
-def _exists(node: Exists, doc: dict) -> bool:
+def _exists(node: t.Exists, doc: dict) -> bool:
     name, kind = F.resolve(node.field)
     if kind == "dynamic":
         leaves = _dynamic_leaves(doc, name.split(".", 1)[0])
@@ -260,26 +243,26 @@ def _exists(node: Exists, doc: dict) -> bool:
     return bool(field_values(doc, name))
 
 
-def _term(node: Term, doc: dict) -> bool:
+def _term(node: t.Term, doc: dict) -> bool:
     name, kind = F.resolve(node.field)
     wanted = _query_value(kind, node.value)
     return wanted is not None and wanted in field_values(doc, name)
 
 
-def _terms(node: Terms, doc: dict) -> bool:
+def _terms(node: t.Terms, doc: dict) -> bool:
     name, kind = F.resolve(node.field)
     wanted = {_query_value(kind, v) for v in node.values} - {None}
     return any(v in wanted for v in field_values(doc, name))
 
 
-def _prefix(node: Prefix, doc: dict) -> bool:
+def _prefix(node: t.Prefix, doc: dict) -> bool:
     if node.field == F.FULLTEXT:  # a bare ``web*``: the analysed words of the full text
         return any(w.startswith(node.value.lower()) for w in _present_words(doc, None))
     name, _ = F.resolve(node.field)
     return any(v.startswith(node.value) for v in field_values(doc, name))
 
 
-def _wildcard(node: Wildcard, doc: dict) -> bool:
+def _wildcard(node: t.Wildcard, doc: dict) -> bool:
     if node.field == F.FULLTEXT:
         rx = _wildcard_regex(node.pattern.lower())
         return any(rx.fullmatch(w) for w in _present_words(doc, None))
@@ -288,7 +271,7 @@ def _wildcard(node: Wildcard, doc: dict) -> bool:
     return any(rx.fullmatch(v) for v in field_values(doc, name))
 
 
-def _range(node: Range, doc: dict) -> bool:
+def _range(node: t.Range, doc: dict) -> bool:
     name, kind = F.resolve(node.field)
     conv: Callable[[Any], Any]
     if kind == F.INT:
@@ -301,25 +284,25 @@ def _range(node: Range, doc: dict) -> bool:
 
 
 MATCHERS: dict[type, Callable[[Any, dict], bool]] = {
-    MatchAll: lambda node, doc: True,
-    MatchNone: lambda node, doc: False,
-    Bool: _bool,
-    Ids: _ids,
-    Text: _text,
-    Phrase: _phrase,
-    Exists: _exists,
-    Term: _term,
-    Terms: _terms,
-    Prefix: _prefix,
-    Wildcard: _wildcard,
-    Range: _range,
+    t.MatchAll: lambda node, doc: True,
+    t.MatchNone: lambda node, doc: False,
+    t.Bool: _bool,
+    t.Ids: _ids,
+    t.Text: _text,
+    t.Phrase: _phrase,
+    t.Exists: _exists,
+    t.Term: _term,
+    t.Terms: _terms,
+    t.Prefix: _prefix,
+    t.Wildcard: _wildcard,
+    t.Range: _range,
 }
 
 
 # -- scores: one function per node type -------------------------------------------------------------
 
 
-def score(node: Node, doc: dict) -> float:
+def score(node: t.Node, doc: dict) -> float:
     """The score of a matching ``doc``: the coordination score, computed from the document and the
     query alone (no collection statistics, so no other stack can change it). Every leaf scores 1
     but a Text on an analysed field, which scores 1 per distinct query word the document holds (all
@@ -328,7 +311,7 @@ def score(node: Node, doc: dict) -> float:
     return SCORERS[type(node)](node, doc)
 
 
-def _bool_score(node: Bool, doc: dict) -> float:
+def _bool_score(node: t.Bool, doc: dict) -> float:
     if not (node.must or node.should or node.must_not or node.filter):
         return 1.0
     total = sum(score(c, doc) for c in node.must)
@@ -336,44 +319,44 @@ def _bool_score(node: Bool, doc: dict) -> float:
     return float(total)
 
 
-def _text_score(node: Text, doc: dict) -> float:
+def _text_score(node: t.Text, doc: dict) -> float:
     if not is_analysed(node.field):
         return 1.0
     present = _present_words(doc, node.field)
     return float(sum(1 for w in dict.fromkeys(words(node.text)) if w in present))
 
 
-def _one(node: Node, doc: dict) -> float:
+def _one(node: t.Node, doc: dict) -> float:
     return 1.0
 
 
 SCORERS: dict[type, Callable[[Any, dict], float]] = {
-    MatchAll: _one,
-    MatchNone: lambda node, doc: 0.0,
-    Bool: _bool_score,
-    Ids: _one,
-    Text: _text_score,
-    Phrase: _one,
-    Exists: _one,
-    Term: _one,
-    Terms: _one,
-    Prefix: _one,
-    Wildcard: _one,
-    Range: _one,
+    t.MatchAll: _one,
+    t.MatchNone: lambda node, doc: 0.0,
+    t.Bool: _bool_score,
+    t.Ids: _one,
+    t.Text: _text_score,
+    t.Phrase: _one,
+    t.Exists: _one,
+    t.Term: _one,
+    t.Terms: _one,
+    t.Prefix: _one,
+    t.Wildcard: _one,
+    t.Range: _one,
 }
 
 
 # -- order, pages, aggregations ---------------------------------------------------------------------
 
 
-def sort_value(doc: dict, key: SortKey) -> Any:
+def sort_value(doc: dict, key: t.SortKey) -> Any:
     values = field_values(doc, key.field)
     if not values:
         return None
     return max(values) if key.descending else min(values)
 
 
-def _compare_key(a: dict, b: dict, key: SortKey, scores: dict[str, float] | None) -> int:
+def _compare_key(a: dict, b: dict, key: t.SortKey, scores: dict[str, float] | None) -> int:
     if key.field == SCORE:
         if scores is None or scores[a["id"]] == scores[b["id"]]:
             return 0
@@ -390,7 +373,7 @@ def _compare_key(a: dict, b: dict, key: SortKey, scores: dict[str, float] | None
 
 
 def reference_order(
-    docs: Iterable[dict], sort: Sequence[SortKey], scores: dict[str, float] | None = None
+    docs: Iterable[dict], sort: Sequence[t.SortKey], scores: dict[str, float] | None = None
 ) -> list[dict]:
     """``docs`` in the order of ``sort`` (missing values last, ties by id); ``_score`` keys order
     by ``scores`` (id → score, best first), or order nothing when no scores are given."""
@@ -407,8 +390,8 @@ def reference_order(
 
 def reference_search(
     docs: Iterable[dict],
-    node: Node,
-    sort: Sequence[SortKey] = (),
+    node: t.Node,
+    sort: Sequence[t.SortKey] = (),
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[int, list[str]]:
@@ -419,8 +402,8 @@ def reference_search(
 
 def reference_page(
     docs: Iterable[dict],
-    node: Node,
-    sort: Sequence[SortKey] = (),
+    node: t.Node,
+    sort: Sequence[t.SortKey] = (),
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[int, list[tuple[str, float]], float | None]:
@@ -437,13 +420,13 @@ def reference_page(
     return len(found), page, best
 
 
-def page_of(result: SearchResult) -> tuple[int, list[tuple[str, float]], float | None]:
+def page_of(result: t.SearchResult) -> tuple[int, list[tuple[str, float]], float | None]:
     """An engine's answer in the form of ``reference_page``."""
     return result.total, [(h.id, h.score) for h in result.hits], result.max_score
 
 
 def reference_aggregate(
-    docs: Iterable[dict], node: Node, aggs: dict[str, TermsAgg]
+    docs: Iterable[dict], node: t.Node, aggs: dict[str, t.TermsAgg]
 ) -> dict[str, list[tuple[str, int]]]:
     found = [d for d in docs if matches(node, d)]
     out = {}
