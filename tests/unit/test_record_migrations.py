@@ -17,10 +17,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from heatseeker import cli
-from heatseeker.record import RecordUnavailable, Store, database, migrate, models
-from heatseeker.store import Change, HistoryPolicy
+from heatseeker.record import (
+    Change,
+    HistoryPolicy,
+    RecordUnavailable,
+    Store,
+    database,
+    migrate,
+    models,
+)
 
-# The schema of heatseeker/store.py before Alembic (main at 0cbddaf), copied as it was.
+# The schema of heatseeker/store.py (the record before heatseeker/record/) before Alembic (main at 0cbddaf), copied as it was.
 TODAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stacks (
     id TEXT PRIMARY KEY,
@@ -222,6 +229,8 @@ def test_the_migrations_make_the_models_on_sqlite(tmp_path):
     migrate.upgrade(engine)
     assert _no_differences(engine) == []
     assert migrate.revisions() == ["0001", "0002"]
+    # opening a record compares with migrate.HEAD (no Alembic import): it must be Alembic's head
+    assert migrate.HEAD == migrate.alembic_head() == migrate.revisions()[-1]
 
 
 def test_the_migrations_make_the_models_on_mariadb(mariadb):
