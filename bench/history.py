@@ -43,7 +43,7 @@ CONFIGS = ("off", "zlib", "raw")
 
 
 def _policy(name: str):
-    from heatseeker.store import HistoryPolicy
+    from heatseeker.record import HistoryPolicy
 
     if name == "off":
         return HistoryPolicy(enabled=False)
@@ -84,7 +84,7 @@ def _file_bytes(path: str) -> int:
 
 
 def _one(name: str, docs: list[dict], rounds: int, workdir: str) -> dict:
-    from heatseeker.store import Change, Store
+    from heatseeker.record import Change, Store
 
     d = os.path.join(workdir, name)
     shutil.rmtree(d, ignore_errors=True)

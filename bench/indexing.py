@@ -36,7 +36,7 @@ def _store_path(d: str) -> str:
 
 
 def phase_fill(args: dict) -> dict:
-    from heatseeker.store import Change, Store
+    from heatseeker.record import Change, Store
 
     d = args["dir"]
     store = Store(_store_path(d))
@@ -67,7 +67,7 @@ def phase_fill(args: dict) -> dict:
 def phase_rebuild(args: dict) -> dict:
     from heatseeker.engines.tantivy import TantivyEngine
     from heatseeker.projection import Projector
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     d = args["dir"]
     store = Store(_store_path(d))
@@ -152,7 +152,7 @@ def phase_profile(args: dict) -> dict:
     """cProfile of a rebuild of the first ``n`` stacks of the store: the top functions."""
     from heatseeker.engines.tantivy import TantivyEngine
     from heatseeker.projection import Projector
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     d = args["dir"]
     src = Store(_store_path(d))
@@ -164,7 +164,7 @@ def phase_profile(args: dict) -> dict:
         recs.append(rec)
         if len(recs) >= args["n"]:
             break
-    from heatseeker.store import Change
+    from heatseeker.record import Change
 
     store.apply([Change(r.id, r.version, r.doc) for r in recs])
     engine = TantivyEngine(os.path.join(tmp, "index"), writer_memory_mb=WRITER_MB)
@@ -186,7 +186,7 @@ def profile_summary(prof: cProfile.Profile, wall: float, top: int = 12) -> dict:
     for (filename, line, func), (_cc, _nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         if "heatseeker/engines/tantivy" in filename:
             group = "heatseeker engine (Python: documents, queries, hits)"
-        elif "heatseeker/store" in filename or "sqlite3" in func:
+        elif "heatseeker/record" in filename or "sqlite3" in func:
             group = "store: reading records (SQLite)"
         elif "json" in filename or func in ("loads", "dumps"):
             group = "JSON encode/decode"

@@ -56,7 +56,7 @@ def _node_pid() -> str | None:
 
 def phase_rebuild(args: dict) -> dict:
     from heatseeker.projection import Projector
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     store = Store(os.path.join(args["dir"], "state.sqlite"))
     engine = _engine(args["url"])

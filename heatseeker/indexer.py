@@ -32,7 +32,7 @@ from heatseeker import documents, links
 from heatseeker.heat.client import DELETE_COMPLETE, HeatError, HeatSource, HeatUnavailable
 from heatseeker.heat.events import StackEvent
 from heatseeker.lineage import Lineage
-from heatseeker.store import Change, Record, Store
+from heatseeker.record import Change, Record, Store
 
 LOG = logging.getLogger(__name__)
 

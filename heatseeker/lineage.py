@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from heatseeker import documents, links, secrets
 from heatseeker.heat.client import HeatSource
-from heatseeker.store import Record, Store
+from heatseeker.record import Record, Store
 
 
 def _nested_name_resource(name: str, parent_name: str) -> str | None:

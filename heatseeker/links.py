@@ -38,7 +38,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from heatseeker.store import Change, Record, Store
+from heatseeker.record import Change, Record, Store
 
 LINK = "OS::Heat::Stack"
 TREE_FIELDS = ("parent_id", "root_id", "ancestors", "path", "depth", "parent_resource",

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from heatseeker.engines.base import Engine, WriterBusy
-from heatseeker.store import Record, Store
+from heatseeker.record import Record, Store
 
 LOG = logging.getLogger(__name__)
 

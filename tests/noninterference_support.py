@@ -77,8 +77,8 @@ from heatseeker.history.service import History
 from heatseeker.indexer import Indexer
 from heatseeker.projection import Projector
 from heatseeker.query.visibility import Visibility
+from heatseeker.record import Store
 from heatseeker.searcher import Searcher
-from heatseeker.store import Store
 
 # -- the data -------------------------------------------------------------------------------------
 

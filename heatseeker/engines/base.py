@@ -105,7 +105,7 @@ class Engine(abc.ABC):
         """Make every write so far durable and visible to searches (in this and other processes).
 
         ``checkpoint``: the store sequence these writes bring the index up to, made durable
-        atomically with them (see ``heatseeker/store.py``: the index is a projection of the store).
+        atomically with them (see ``heatseeker/record/store.py``: the index is a projection of the store).
         """
 
     @abc.abstractmethod

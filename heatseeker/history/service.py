@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from heatseeker import diff as D
 from heatseeker.query import datemath
 from heatseeker.query.visibility import Visibility
-from heatseeker.store import Revision, Store
+from heatseeker.record import Revision, Store
 
 _SHORT_AGO = re.compile(r"^[0-9]+[yMwdhHms]$")
 

@@ -553,7 +553,7 @@ def mount(conf, api: Callable, login: Callable[..., Identity] | None = None) -> 
         else:
             LOG.warning("the web UI cannot sign anybody in: set [ui] auth_url or "
                         "[keystone_authtoken] www_authenticate_uri (or [ui] enabled = false)")
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     sessions = SessionStore(lambda: Store.from_conf(conf), conf.ui.session_idle_timeout,
                             conf.ui.max_sessions)

@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from heatseeker.store import Store
+from heatseeker.record import Store
 
 TOUCH_EVERY = 60.0  # seconds
 

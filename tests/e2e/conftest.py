@@ -22,8 +22,8 @@ from keystoneauth1 import noauth, session
 from heatseeker.engines.tantivy import TantivyEngine
 from heatseeker.query import tree as t
 from heatseeker.query.visibility import Visibility
+from heatseeker.record import Store
 from heatseeker.searcher import Searcher
-from heatseeker.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")

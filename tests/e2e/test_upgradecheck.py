@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from heatseeker.store import Store
+from heatseeker.record import Store
 
 from .conftest import create, delete_stacks, unique, wait_for
 

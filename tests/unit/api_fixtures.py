@@ -168,7 +168,7 @@ def history_of(doc: dict) -> list[dict]:
 def api_history(tmp_path_factory):
     """A store holding two revisions of every CORPUS stack (heatseeker/history)."""
     from heatseeker.history.service import History
-    from heatseeker.store import Change, HistoryPolicy, Store
+    from heatseeker.record import Change, HistoryPolicy, Store
 
     store = Store(str(tmp_path_factory.mktemp("api-history") / "state.sqlite"),
                   HistoryPolicy(max_age_days=0))

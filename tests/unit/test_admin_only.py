@@ -14,8 +14,8 @@ pytest.register_assert_rewrite("tests.unit.api_fixtures")
 
 from heatseeker.api.app import build_app  # noqa: E402
 from heatseeker.history.service import History  # noqa: E402
+from heatseeker.record import Change, HistoryPolicy, Store  # noqa: E402
 from heatseeker.searcher import Searcher  # noqa: E402
-from heatseeker.store import Change, HistoryPolicy, Store  # noqa: E402
 from tests.unit.api_fixtures import DOCS, Client, error_of, history_of, make_conf  # noqa: E402
 
 pytest_plugins = ["tests.unit.api_fixtures"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from heatseeker.heat import events
 from heatseeker.indexer import Indexer
 from heatseeker.listener import POISON_LIMIT, Handler
-from heatseeker.store import Store
+from heatseeker.record import Store
 
 from .fakes import FakeHeat, notification
 

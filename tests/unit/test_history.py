@@ -12,7 +12,7 @@ from heatseeker.heat import events
 from heatseeker.history.service import History, RevisionNotFound, parse_when
 from heatseeker.indexer import Indexer
 from heatseeker.query.visibility import Visibility
-from heatseeker.store import Change, HistoryPolicy, Store
+from heatseeker.record import Change, HistoryPolicy, Store
 
 from .fakes import FakeHeat, notification, plain_resource
 

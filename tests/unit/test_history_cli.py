@@ -9,7 +9,7 @@ import time
 import pytest
 
 from heatseeker import cli
-from heatseeker.store import Change, Store
+from heatseeker.record import Change, Store
 
 from .test_history import doc
 

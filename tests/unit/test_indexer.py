@@ -10,7 +10,7 @@ from heatseeker.heat import events
 from heatseeker.heat.client import HeatUnavailable
 from heatseeker.indexer import Indexer
 from heatseeker.listener import POISON_LIMIT, Handler
-from heatseeker.store import Store
+from heatseeker.record import Store
 
 from .fakes import FakeHeat, nested_resource, notification, plain_resource, tick
 
@@ -206,7 +206,7 @@ def test_file_digests_are_keyed_by_the_installation(tmp_path):
     import hashlib
 
     from heatseeker.indexer import file_digests
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     files = {"t.yaml": "parameters:\n  pw: {type: string, hidden: true, default: s3cret}\n"}
     a, b = Store(str(tmp_path / "a.sqlite")), Store(str(tmp_path / "b.sqlite"))

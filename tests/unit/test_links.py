@@ -12,8 +12,8 @@ from heatseeker.indexer import Indexer
 from heatseeker.projection import Projector
 from heatseeker.query import tree as t
 from heatseeker.query.visibility import Visibility
+from heatseeker.record import Change, Store
 from heatseeker.searcher import Searcher
-from heatseeker.store import Change, Store
 
 from .fakes import FakeHeat, nested_resource, notification, plain_resource
 

@@ -10,7 +10,7 @@ from heatseeker import cli
 from heatseeker.engines import OneHostOnly, check_hosts, open_engine
 from heatseeker.engines.opensearch import OpenSearchEngine
 from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.store import Store
+from heatseeker.record import Store
 
 SERVER = "mysql+pymysql://heatseeker:secret@127.0.0.1:1/heatseeker"  # never reached: refused first
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from heatseeker.store import Change, Store
+from heatseeker.record import Change, Store
 
 IDS = [f"s{i}" for i in range(8)]
 

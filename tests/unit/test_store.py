@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from heatseeker.store import Change, HistoryPolicy, Store
+from heatseeker.record import Change, HistoryPolicy, Store
 
 
 def doc(sid, **kw):

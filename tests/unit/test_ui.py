@@ -18,8 +18,8 @@ import webob
 pytest.register_assert_rewrite("tests.unit.api_fixtures")
 
 from heatseeker.api.app import build_app  # noqa: E402
+from heatseeker.record import Store  # noqa: E402
 from heatseeker.searcher import Searcher  # noqa: E402
-from heatseeker.store import Store  # noqa: E402
 from heatseeker.ui import server as ui  # noqa: E402
 from tests.unit.api_fixtures import ids_of, make_conf  # noqa: E402
 

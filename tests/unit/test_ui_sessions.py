@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heatseeker.store import Store
+from heatseeker.record import Store
 from heatseeker.ui.sessions import Identity, SessionStore
 
 TOKEN = "gAAAAABsessionTOKEN-0123456789abcdef"

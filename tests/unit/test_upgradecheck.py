@@ -73,7 +73,7 @@ def test_documents_built_by_older_rules_fail_until_a_full_sync(tmp_path):
     be read again from Heat: the check says so until `heatseeker sync --full` has run."""
     from heatseeker import documents
     from heatseeker.indexer import DOCUMENTS_VERSION, Indexer, stale_documents
-    from heatseeker.store import Store
+    from heatseeker.record import Store
 
     from .fakes import FakeHeat
 

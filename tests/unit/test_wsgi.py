@@ -13,7 +13,7 @@ from oslo_config import cfg
 
 from heatseeker.api import wsgi
 from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.store import Change, Store
+from heatseeker.record import Change, Store
 from tests.unit.api_fixtures import DOCS, MEMBER
 
 pytest_plugins = ["tests.unit.api_fixtures"]
