@@ -12,6 +12,7 @@ first all to API 1, then alternating between API 1 and API 2; then the other way
 (the machine's other load drifts). Reported: requests/s, p50 and p99 per mode, and the ratios.
 
     PYTHONPATH=. python -m bench.multihost          # N=2000 SECONDS=20 CLIENTS=8
+    python -m bench.run --only multihost            # the same, as a phase of the report
 
 On one machine the two API processes share its cores (and OpenSearch's, and MariaDB's): the ratio
 says how much a second process adds here, not what a second host would.
@@ -124,20 +125,20 @@ def _drive(ports: list[int], mix: list[tuple], project: str, clients: int, secon
             "p99_ms": s["p99_ms"], "errors": len(errors)}
 
 
-def main() -> None:
+def run(quick: bool) -> dict:
+    """bench.run's phase ``multihost`` (quick: 200 stacks, 3 s per run)."""
     import sqlalchemy as sa
 
-    from heatseeker.record import migrate
-    from heatseeker.store import Change, Store
+    from heatseeker.record import Change, Store, migrate
     from tests.unit.record_backends import MariaDB, server_url
 
-    n = int(os.environ.get("N", 2000))
-    seconds = float(os.environ.get("SECONDS", 20))
+    n = int(os.environ.get("N", 200 if quick else 2000))
+    seconds = float(os.environ.get("SECONDS", 3 if quick else 20))
     clients = int(os.environ.get("CLIENTS", 8))
     os_url = os.environ.get("HEATSEEKER_OPENSEARCH_URL", "http://127.0.0.1:9210")
     server = server_url()
     if server is None:
-        raise SystemExit("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
+        raise RuntimeError("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
     db = MariaDB(server)
     base = tempfile.mkdtemp(prefix="hs-bench-multihost-")
     prefix = f"hs-bench-mh-{uuid.uuid4().hex[:8]}"
@@ -195,7 +196,7 @@ def main() -> None:
                   "p50_ratio_two_over_one": common.ratio(best["two"]["p50_ms"], best["one"]["p50_ms"]),
                   "p99_ratio_two_over_one": common.ratio(best["two"]["p99_ms"], best["one"]["p99_ms"]),
                   "load_average": common.load_average()}
-        print(json.dumps(report, indent=1))
+        return report
     finally:
         for proc in servers:
             proc.terminate()
@@ -209,6 +210,10 @@ def main() -> None:
             client.close()
         except Exception as exc:  # noqa: BLE001 - best effort
             common.log(f"multihost: could not delete the {prefix}-* indices: {exc}")
+
+
+def main() -> None:
+    print(json.dumps(run(False), indent=1))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ before the bursts (not measured); each burst updates them to a new image.
 
     PYTHONPATH=. python -m bench.multihost_freshness      # N=25; the Heat sandbox, RabbitMQ,
                                                           # MariaDB and OpenSearch running
+    python -m bench.run --only multihost_freshness        # the same, as a phase of the report
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def _consumers(queue: str) -> int:
         return 0
 
 
-def main() -> None:
+def run(quick: bool) -> dict:
+    """bench.run's phase ``multihost_freshness`` (quick: 3 + 3, one listener then two)."""
     import sqlalchemy as sa
 
     from bench.freshness import Tap
@@ -59,11 +61,12 @@ def main() -> None:
     from tests.e2e.conftest import contents, hc_for
     from tests.unit.record_backends import MariaDB, server_url
 
-    n = int(os.environ.get("N", 25))
+    n = int(os.environ.get("N", 3 if quick else 25))
+    modes = (("one", 1), ("two", 2)) if quick else (("one", 1), ("two", 2), ("one_again", 1))
     os_url = os.environ.get("HEATSEEKER_OPENSEARCH_URL", "http://127.0.0.1:9210")
     server = server_url()
     if server is None:
-        raise SystemExit("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
+        raise RuntimeError("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
     db = MariaDB(server)
     run = uuid.uuid4().hex[:6]
     prefix, pool = f"hs-bench-fr-{run}", f"heatseeker-bench-fr-{run}"
@@ -115,7 +118,7 @@ def main() -> None:
         tap.ready.wait(30)
         searcher = Searcher(engine)
         view = Visibility.everything()
-        for mode, count in (("one", 1), ("two", 2), ("one_again", 1)):
+        for mode, count in modes:
             for conf in confs[:count]:
                 out = open(os.path.join(os.path.dirname(conf), "listener.out"), "a")  # noqa: SIM115
                 listeners.append(subprocess.Popen(
@@ -178,7 +181,8 @@ def main() -> None:
         one, two = report["modes"]["one"]["lag"], report["modes"]["two"]["lag"]
         report["p50_ratio_two_over_one"] = common.ratio(two["p50_ms"], one["p50_ms"])
         report["p99_ratio_two_over_one"] = common.ratio(two["p99_ms"], one["p99_ms"])
-        print(json.dumps(report, indent=1))
+        report["load_average"] = common.load_average()
+        return report
     finally:
         tap.stop()
         for proc in listeners:
@@ -203,6 +207,10 @@ def main() -> None:
             client = OpenSearch([os_url])
             client.indices.delete(index=f"{prefix}-*", params={"ignore_unavailable": "true"})
             client.close()
+
+
+def main() -> None:
+    print(json.dumps(run(False), indent=1))
 
 
 if __name__ == "__main__":

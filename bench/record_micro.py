@@ -3,6 +3,9 @@ batches of 50, 2000 gets, then 2000 updates that each add a revision.
 
     PYTHONPATH=<tree> python bench/record_micro.py             # the embedded SQLite record
     PYTHONPATH=<tree> python bench/record_micro.py --mariadb   # and MariaDB, rounds alternated
+    python -m bench.run --only record                          # the same, SQLite and MariaDB
+
+``bench.run``'s phase ``record`` is ``run(quick)``: both records, best of 3 (quick: n=200, 1 round).
 
 MariaDB: ``HEATSEEKER_TEST_MARIADB`` or the Heat sandbox's server (as tests/unit/record_backends.py
 finds it); a throw-away database, dropped afterwards. ``N=…`` for another count,
@@ -18,7 +21,7 @@ import os
 import tempfile
 import time
 
-from heatseeker.store import Change, Store
+from heatseeker.record import Change, Store
 
 
 def doc(i: int, v: int) -> dict:
@@ -54,25 +57,19 @@ def _sqlite() -> Store:
     return Store(os.path.join(tempfile.mkdtemp(), "state.sqlite"))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mariadb", action="store_true", help="also MariaDB, rounds alternated")
-    p.add_argument("--rounds", type=int, default=3)
-    args = p.parse_args()
-    n = int(os.environ.get("N", 2000))
-    prof = os.environ.get("PROFILE")
-    if prof:
-        import cProfile
-        import pstats
+def run(quick: bool) -> dict:
+    """bench.run's phase: SQLite and MariaDB, rounds alternated; ms per change and the ratios."""
+    n, rounds = (200, 1) if quick else (2000, 3)
+    best = compare(n, rounds, mariadb=True)
+    s, m = best["sqlite"], best["mariadb"]
+    return {"n": n, "rounds": rounds, "batch": 50, "resources_per_stack": 20,
+            "ms_per_change": {k: {x: round(y, 4) for x, y in v.items()} for k, v in best.items()},
+            "mariadb_over_sqlite": {k: round(m[k] / s[k], 2) for k in s}}
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-        measure(_sqlite(), n)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats(prof).print_stats(30)
-        return
+
+def compare(n: int, rounds: int, *, mariadb: bool) -> dict[str, dict[str, float]]:
     db = None
-    if args.mariadb:
+    if mariadb:
         import sqlalchemy as sa
 
         from heatseeker.record import migrate
@@ -80,11 +77,11 @@ def main() -> None:
 
         server = server_url()
         if server is None:
-            raise SystemExit("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
+            raise RuntimeError("no MariaDB: set HEATSEEKER_TEST_MARIADB or start the Heat sandbox")
         db = MariaDB(server)
     best: dict[str, dict[str, float]] = {}
     try:
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             stores = [("sqlite", _sqlite)]
             if db is not None:
                 def fresh(db=db) -> Store:
@@ -105,6 +102,27 @@ def main() -> None:
     finally:
         if db is not None:
             db.drop_all()
+    return best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mariadb", action="store_true", help="also MariaDB, rounds alternated")
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    n = int(os.environ.get("N", 2000))
+    prof = os.environ.get("PROFILE")
+    if prof:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        measure(_sqlite(), n)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(prof).print_stats(30)
+        return
+    best = compare(n, args.rounds, mariadb=args.mariadb)
     print(f"{'record':8} {'apply(new)':>11} {'get':>8} {'apply(update+rev)':>18}   ms per change, "
           f"best of {args.rounds}, n={n}")
     for name, r in best.items():

@@ -82,6 +82,7 @@ def markdown(r: dict) -> str:
     L += _history(b.get("history"))
     L += _freshness(b.get("freshness"))
     L += _listener(b.get("listener"))
+    L += _several_hosts(b.get("record"), b.get("multihost"), b.get("multihost_freshness"))
     return "\n".join(L).rstrip() + "\n"
 
 
@@ -477,3 +478,66 @@ if __name__ == "__main__":  # python -m bench.report results/latest.json: print 
         data = json.load(fh)
     data["assessment"] = assess(data)
     print(markdown(data), end="")
+
+
+def _several_hosts(rec: dict | None, mh: dict | None, mf: dict | None) -> list[str]:
+    if rec is None and mh is None and mf is None:
+        return []
+    L = ["## 8. Several hosts: the record on MariaDB, two APIs, two listeners (#13)", ""]
+    if rec is not None:
+        L.append("### The record: `Store.apply`/`get` on MariaDB against SQLite (bench/record_micro.py)")
+        L.append("")
+        st = _status(rec)
+        if st:
+            L += [st, ""]
+        else:
+            L.append(f"{rec['n']:,} new stacks of {rec['resources_per_stack']} resources applied in "
+                     f"batches of {rec['batch']}, {rec['n']:,} gets, {rec['n']:,} updates that each "
+                     f"add a revision (history on); best of {rec['rounds']}, rounds alternated; the "
+                     "sandbox's MariaDB over its unix socket, a throw-away database.")
+            L.append("")
+            ms, ratio = rec["ms_per_change"], rec["mariadb_over_sqlite"]
+            rows = [[label, _f(ms["sqlite"][k]), _f(ms["mariadb"][k]), _x(ratio[k])]
+                    for k, label in (("apply_new", "apply (new stack)"), ("get", "get"),
+                                     ("apply_update", "apply (update + revision)"))]
+            L += _table(["ms per change", "SQLite (baseline)", "MariaDB", "× SQLite"], rows)
+    if mh is not None:
+        L.append("### The same query mix through one API process and two (bench/multihost.py)")
+        L.append("")
+        st = _status(mh)
+        if st:
+            L += [st, ""]
+        else:
+            L.append(f"{mh['stacks']:,} synthetic stacks, record on MariaDB, index on OpenSearch; "
+                     f"{mh['clients']} client threads for {_f(mh['seconds'])} s per run, best of 2 "
+                     "alternated; two `heatseeker serve` processes behind a round-robin client. "
+                     "Both processes, OpenSearch and MariaDB share this machine's cores: the ratio "
+                     "is what a second process adds here, not what a second host would.")
+            L.append("")
+            b = mh["best"]
+            rows = [[label, _f(b[k]["rps"]), _f(b[k]["p50_ms"]), _f(b[k]["p99_ms"]),
+                     _f(b[k]["errors"])] for k, label in (("one", "one API (baseline)"),
+                                                          ("two", "two APIs"))]
+            L += _table(["", "req/s", "p50 ms", "p99 ms", "errors"], rows)
+            L.append(f"Two over one: throughput {_x(mh['rps_ratio_two_over_one'])}, p50 "
+                     f"{_x(mh['p50_ratio_two_over_one'])}, p99 {_x(mh['p99_ratio_two_over_one'])}.")
+            L.append("")
+    if mf is not None:
+        L.append("### Freshness with one listener process and two on one pool "
+                 "(bench/multihost_freshness.py)")
+        L.append("")
+        st = _status(mf)
+        if st:
+            L += [st, ""]
+        else:
+            L.append(f"A burst of {mf['n']} creates + {mf['n']} updates on the real sandbox, record "
+                     "on MariaDB, index on OpenSearch; from Heat's `end` notification to the first "
+                     "search that shows the new state.")
+            L.append("")
+            rows = [[k, m["listeners"], m["samples"], m["not_seen"], _f(m["lag"]["p50_ms"]),
+                     _f(m["lag"]["p99_ms"])] for k, m in mf["modes"].items()]
+            L += _table(["run", "listeners", "samples", "not seen", "p50 ms", "p99 ms"], rows)
+            L.append(f"Two over one: p50 {_x(mf['p50_ratio_two_over_one'])}, p99 "
+                     f"{_x(mf['p99_ratio_two_over_one'])}.")
+            L.append("")
+    return L

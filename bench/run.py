@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from bench import common
 
 BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch",
-              "history")
+              "history", "record", "multihost", "multihost_freshness")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
 # OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
@@ -102,6 +102,12 @@ def check(report: dict) -> list[str]:
             for part in (size, size.get("latency") or {}):
                 if part.get("answers_disagree"):
                     out.append(f"{name} {n}: answers differ: {part['answers_disagree'][:3]}")
+    for mode, run in ((report["benchmarks"].get("multihost") or {}).get("best") or {}).items():
+        if run.get("errors"):
+            out.append(f"multihost: {mode}: {run['errors']} requests did not answer 200")
+    for mode, run in ((report["benchmarks"].get("multihost_freshness") or {}).get("modes") or {}).items():
+        if run.get("not_seen"):
+            out.append(f"multihost_freshness: {mode}: {run['not_seen']} stacks never searchable")
     for name, q in ((report["benchmarks"].get("query_vs_api") or {}).get("questions") or {}).items():
         if not q.get("answers_agree"):
             out.append(f"query_vs_api: {name}: heatseeker and the Heat API differ")
@@ -138,6 +144,18 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import history
 
         return history.run(quick)
+    if name == "record":  # the record: MariaDB against SQLite, history on (#13)
+        from bench import record_micro
+
+        return record_micro.run(quick)
+    if name == "multihost":  # one API process against two behind a round-robin client (#13)
+        from bench import multihost
+
+        return multihost.run(quick)
+    if name == "multihost_freshness":  # one listener process against two on one pool (#13)
+        from bench import multihost_freshness
+
+        return multihost_freshness.run(quick)
     raise ValueError(name)
 
 
