@@ -34,6 +34,9 @@ bind_port = ${HEATSEEKER_DEMO_PORT:-9494}
 CONF
 hs() { echo; echo "\$ heatseeker $*"; .venv/bin/heatseeker --config-file "$DEMO/heatseeker.conf" "$@"; }
 
+# the record first, as an installation does (deploy.md §1): made here, at the schema's head
+hs db upgrade
+hs db version
 # exit 3: an index left by an older heatseeker (a previous demo): rebuild it from the store
 hs sync || { rc=$?; [ "$rc" = 3 ] || exit "$rc"; hs reindex && hs sync; }
 .venv/bin/heatseeker --config-file "$DEMO/heatseeker.conf" listen &

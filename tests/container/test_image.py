@@ -158,6 +158,21 @@ def test_sync_mode(container, tmp_path):
     assert owner.stdout.split()[0] == str(UID)
 
 
+def test_db_upgrade_mode_makes_the_record(container, tmp_path):
+    record = "/var/lib/heatseeker/upgraded/state.sqlite"  # not the other tests' record
+    etc, _ = config_dir(tmp_path / "etc", "fake:/",
+                        extra=f"[database]\nconnection = sqlite:///{record}\n")
+    mounts = [(etc, "/etc/heatseeker", "ro")]
+    made = run(container, ENTRYPOINT, "db-upgrade", mounts=mounts)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "schema revision none → " in made.stdout, made.stdout  # made from nothing
+    version = run(container, "heatseeker", "--config-file", "/etc/heatseeker/heatseeker.conf",
+                  "db", "version", mounts=mounts)
+    assert version.returncode == 0, version.stdout + version.stderr  # at this code's head
+    owner = run(container, "stat", "-c", "%u", record)
+    assert owner.stdout.split() == [str(UID)], owner.stdout + owner.stderr
+
+
 def test_listener_mode_starts_and_stops_on_sigterm(container, tmp_path):
     etc, _ = config_dir(tmp_path / "etc", "fake:/")  # oslo.messaging's in-process transport
     proc = run(container, "python3", "/srv/probe/probe.py", "listener",
@@ -173,7 +188,7 @@ def test_listener_mode_starts_and_stops_on_sigterm(container, tmp_path):
 def test_api_healthcheck_under_gunicorn(container, tmp_path):
     from heatseeker.engines.conformance import CORPUS
     from heatseeker.engines.tantivy import TantivyEngine
-    from heatseeker.store import Change, Store
+    from heatseeker.record import Change, Store
 
     doc = CORPUS[0]
     data = tmp_path / "data"

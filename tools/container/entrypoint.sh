@@ -8,6 +8,7 @@
 #   listener   heatseeker listen: Heat's notifications -> the record -> the index (its one writer)
 #   sync       heatseeker sync: one reconcile with the Heat API (run it from a CronJob or a timer)
 #   status     heatseeker-status upgrade check (exit 0 success, 1 warning, 2 failure)
+#   db-upgrade heatseeker db upgrade: makes or upgrades the record (a bootstrap / pre-upgrade job)
 #   anything else is run as given (`heatseeker search ...`, `heatseeker reindex`, `bash`)
 #
 # The configuration is HEATSEEKER_CONFIG_FILE (default /etc/heatseeker/heatseeker.conf, mounted;
@@ -36,6 +37,8 @@ case "$mode" in
     exec heatseeker "${conf_args[@]}" sync "$@" ;;
   status)
     exec heatseeker-status "${conf_args[@]}" upgrade check "$@" ;;
+  db-upgrade)
+    exec heatseeker "${conf_args[@]}" db upgrade "$@" ;;
   *)
     exec "$mode" "$@" ;;
 esac
