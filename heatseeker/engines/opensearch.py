@@ -131,6 +131,9 @@ TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
 LOOKUP_BATCH = 1000
+# how long opening an index waits for its primary shards (one made an instant ago by another
+# process): OpenSearch's own default for _cluster/health?wait_for_status
+ACTIVE_TIMEOUT = "30s"
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "translog.durability": "async"}
 DISTINCT_PAGE = 10_000  # buckets per page of a composite aggregation (count_distinct)
@@ -698,7 +701,11 @@ class OpenSearchEngine(Engine):
                     raise EngineError(f"opensearch: {exc}") from exc
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"opensearch: {exc}") from exc
+            self._wait_active()
         else:
+            # another process may have made it an instant ago: its shards may still be
+            # recovering (a search or a get would answer 503 no_shard_available)
+            self._wait_active()
             self._check_schema()
             if not self.read_only:
                 # fields added since the index was made (mappings only grow): declared so that
@@ -710,6 +717,22 @@ class OpenSearchEngine(Engine):
                 except Exception as exc:  # noqa: BLE001
                     raise EngineError(f"opensearch: {exc}") from exc
         self._ready = True
+
+    def _wait_active(self) -> None:
+        """Until the primary shards behind the search alias are active (none initialising), at
+        most ``ACTIVE_TIMEOUT``: then an EngineError that says so."""
+        health = self._call(self.client.cluster.health, index=self.search_alias,
+                            params={"wait_for_status": "yellow",
+                                    # a new index's primary counts as yellow while it initialises
+                                    # (measured: yellow, 0 active, 1 initialising), and a search
+                                    # or get on it answers 503 until it is active
+                                    "wait_for_no_initializing_shards": "true",
+                                    "request_timeout": 40})
+        if health.get("timed_out") or health.get("status") not in ("yellow", "green") \
+                or not health.get("active_primary_shards"):
+            raise EngineError(f"opensearch: the index behind {self.search_alias!r} is "
+                              f"{health.get('status')} after {ACTIVE_TIMEOUT}: its primary shards "
+                              "are not active (see _cluster/allocation/explain)")
 
     def _check_schema(self) -> None:
         """SchemaMismatch unless every index behind the search alias has a schema version this
