@@ -231,19 +231,31 @@ def test_two_hosts_share_the_record_and_the_index(heat, record, tmp_path, opense
         for _, sid in updated:
             wait_for(lambda sid=sid: (a.indexed(sid) or {}).get("parameters", {}).get("image")
                      == IMAGE2, 120, f"the update of {sid}")
-        for hc, sid in made:
-            doc = a.indexed(sid)
-            if (hc, sid) in deleted:
-                assert doc is None and heat_status(hc, sid) in (None, "DELETE_COMPLETE")
-                continue
-            show = hc.stacks.get(sid).to_dict()
-            assert doc is not None
-            assert (doc["status"], doc["name"], doc["project_id"]) == (
-                show["stack_status"], show["stack_name"], "alpha" if hc is alpha else "beta")
-            assert doc["parameters"]["image"] == show["parameters"]["image"]
+        def index_equals_heat() -> None:
+            for hc, sid in made:
+                doc = a.indexed(sid)
+                if (hc, sid) in deleted:
+                    assert doc is None and heat_status(hc, sid) in (None, "DELETE_COMPLETE")
+                    continue
+                show = hc.stacks.get(sid).to_dict()
+                assert doc is not None
+                assert (doc["status"], doc["name"], doc["project_id"]) == (
+                    show["stack_status"], show["stack_name"], "alpha" if hc is alpha else "beta")
+                assert doc["parameters"]["image"] == show["parameters"]["image"]
+
+        index_equals_heat()
         _alive(a, b)
         for h in (a, b):  # a still index: the answers below cannot move between two calls
             h.kill_listener(signal.SIGTERM)
+
+        # -- a sync on each host at the same moment (a timer on each): both succeed, and the
+        # record's conditional writes leave one answer, still Heat's --------------------------
+        syncs = [subprocess.Popen(h.cmd("sync"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for h in (a, b)]
+        for h, proc in zip((a, b), syncs, strict=True):
+            out, _ = proc.communicate(timeout=300)
+            assert proc.returncode == 0, f"{h.dir}: sync exited {proc.returncode}:\n{out}"
+        index_equals_heat()
 
         # -- both APIs answer alike; isolation on both ----------------------------------------
         ids = [sid for _, sid in made]
