@@ -254,7 +254,7 @@ def _all(st: Store) -> dict:
 
 
 def test_db_copy_moves_a_sqlite_installation_onto_mariadb(capsys, install, mariadb):
-    """The documented move (docs/record-handover.md): stop the writers, db copy, set [database]
+    """The documented move (docs/deploy.md §6): stop the writers, db copy, set [database]
     connection, start again. The target gets every row as it was, sequences included."""
     path, conf = install
     make_today_record(str(path))
