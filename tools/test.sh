@@ -16,7 +16,11 @@ echo "== ruff"; .venv/bin/ruff check heatseeker tests tools bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 mkdir -p artifacts
-.venv/bin/python -m pytest -q -ra --junitxml=artifacts/junit.xml tests "$@"
+# the unit tests are CPU-bound and independent (each process its own temporary files and its own
+# throw-away MariaDB database): two processes (pytest-xdist) on the 2 cores; the engine
+# conformance and end-to-end tests share the one sandbox, so they run in one process after them
+.venv/bin/python -m pytest -q -ra -n 2 --junitxml=artifacts/junit-unit.xml tests/unit "$@"
+.venv/bin/python -m pytest -q -ra --junitxml=artifacts/junit.xml tests/conformance tests/e2e "$@"
 # the benchmarks' smoke run (bench/README.md): every benchmark runs at its quick size and every
 # comparison in it answers the same on both sides; its report is kept under artifacts/bench
 echo "== bench smoke"; .venv/bin/python -m bench.run --quick --strict --out artifacts/bench
