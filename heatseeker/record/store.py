@@ -41,7 +41,13 @@ set-up writes to one node at a time). A safety window re-read by projectors was 
 choice; it needs a bound on transaction time and clocks, this needs neither.
 
 Transactions run at READ COMMITTED on MySQL (a statement sees what others committed, so the
-stack's latest revision is read after its row is locked) and ``BEGIN IMMEDIATE`` on SQLite. A
+stack's latest revision is read after its row is locked) and ``BEGIN IMMEDIATE`` on SQLite.
+A batch whose ``prepare`` reads the record (the indexer's: links.py) is *exclusive*: on MySQL it
+takes the sequence row's lock as its first statement, so no writer commits between what
+``prepare`` read and its commit, as on SQLite. Otherwise a creator and its child written at the
+same instant on two hosts would each miss the other (uncommitted) and stay unlinked. Cost: such
+writers queue for their whole transaction (milliseconds; the Heat reads before it still run in
+parallel); batches without ``prepare`` (sessions, dead letters, ``db copy``) still overlap. A
 deadlock (InnoDB, or a Galera certification failure) retries the whole transaction through
 ``oslo_db.api.wrap_db_retry``; ``prepare`` (links.py) is then run again. A lost or refused
 connection is ``RecordUnavailable``, never an empty answer.
@@ -205,6 +211,8 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
                           " user_name = :user_name, request_id = :request_id, digest = :digest,"
                           " files = :files, body = :body WHERE stack_id = :sid AND rev = :rev",
         "take_numbers": "UPDATE record_sequence SET value = value + :n WHERE name = 'changes'",
+        # the same row's lock, taken first by a batch whose prepare reads the record (links)
+        "lock_sequence": "UPDATE record_sequence SET value = value WHERE name = 'changes'",
         "last_number": "SELECT value FROM record_sequence WHERE name = 'changes'",
         "number": "UPDATE stacks SET seq = :seq WHERE id = :id",
         "get": f"SELECT {_STACK_COLS} FROM stacks WHERE id = :id",
@@ -273,6 +281,7 @@ class Store:
         self._local = threading.local()
         # a test's hook: called inside apply's transaction once the sequence is taken
         self._after_sequence: Callable[[], None] | None = None
+        self._after_prepare: Callable[[], None] | None = None  # a test's pause
         if self.path is not None and not os.path.isfile(self.path):
             if not create:
                 raise RecordUnavailable(
@@ -416,24 +425,37 @@ class Store:
         self,
         changes: Iterable[Change],
         prepare: Callable[[list[Change]], list[Change]] | None = None,
+        *,
+        exclusive: bool | None = None,
     ) -> list[bool]:
         """Apply changes in one durable transaction; returns, per change, whether it applied.
 
         ``prepare`` (links.py) rewrites the changes inside the transaction, before they are
-        written; what it reads of the store goes through the same transaction. (On SQLite the
-        write lock is held from the start; elsewhere a concurrent writer may commit meanwhile,
-        which the conditional writes account for.)
+        written; what it reads of the store goes through the same transaction. ``exclusive``
+        (by default: when there is a ``prepare``): no other writer commits between what
+        ``prepare`` reads and this commit. On SQLite the write lock is held from the start
+        anyway; on MySQL the batch then takes the sequence row's lock as its first statement.
+        Without it, writers overlap and only the conditional writes order them: a creator and
+        its child written at the same instant by two hosts would each miss the other, uncommitted,
+        and stay unlinked (test_record_concurrency).
         """
         changes = list(changes)
         if not changes:
             return []
-        return self._write(lambda conn: self._apply(conn, changes, prepare))
+        if exclusive is None:
+            exclusive = prepare is not None
+        return self._write(lambda conn: self._apply(conn, changes, prepare, exclusive))
 
     def _apply(self, conn: sa.Connection, changes: list[Change],
-               prepare: Callable[[list[Change]], list[Change]] | None) -> list[bool]:
+               prepare: Callable[[list[Change]], list[Change]] | None,
+               exclusive: bool = False) -> list[bool]:
         now = time.time()
+        if exclusive and self.dialect != "sqlite":
+            self._x(conn, "lock_sequence", {})
         if prepare is not None:
             changes = prepare(changes)
+        if self._after_prepare is not None:
+            self._after_prepare()
         applied: list[bool] = []
         latest: dict[str, int] = {}  # stack → its latest revision, for retention
         for ch in changes:

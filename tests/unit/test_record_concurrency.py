@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from heatseeker import links
 from heatseeker.record import Change, Store
 
 IDS = [f"s{i}" for i in range(8)]
@@ -21,7 +22,8 @@ def doc(sid: str, writer: int) -> dict:
 
 
 def _jitter(changes):
-    """``prepare``: a pause inside the transaction, so that writers overlap."""
+    """``prepare``: a pause inside the transaction, so that writers overlap (with
+    ``exclusive=False``: the conditional writes alone order them)."""
     time.sleep(random.random() * 0.005)
     return changes
 
@@ -50,7 +52,7 @@ class ConcurrencyContract:
                 for i in range(0, len(mine), 3):
                     batch = [Change(random.choice(IDS), v, doc("", w)) for v in mine[i:i + 3]]
                     batch = [Change(ch.id, ch.version, doc(ch.id, w)) for ch in batch]
-                    results.extend(zip(batch, st.apply(batch, _jitter), strict=True))
+                    results.extend(zip(batch, st.apply(batch, _jitter, exclusive=False), strict=True))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
             finally:
@@ -82,12 +84,13 @@ class ConcurrencyContract:
                 for i in range(60):
                     sid = IDS[(i + w) % len(IDS)]
                     if i % 10 == w and sid not in done_at:  # some tombstones, in the middle
-                        assert st.apply([Change(sid, random.randrange(1, 10**6))], _jitter)
+                        assert st.apply([Change(sid, random.randrange(1, 10**6))], _jitter, exclusive=False)
                         with lock:
                             done_at.setdefault(sid, time.monotonic())
                         continue
                     started = time.monotonic()
-                    ok = st.apply([Change(sid, random.randrange(1, 10**9), doc(sid, w))], _jitter)[0]
+                    ok = st.apply([Change(sid, random.randrange(1, 10**9), doc(sid, w))], _jitter,
+                                  exclusive=False)[0]
                     with lock:
                         if sid in done_at and done_at[sid] < started:
                             late.append((sid, w, ok))
@@ -150,7 +153,7 @@ class ConcurrencyContract:
                         batch.append(Change(f"w{w}-{i - 1}-0", 2))
                     shared = random.choice(IDS)
                     batch.append(Change(shared, random.randrange(1, 10**9), doc(shared, w)))
-                    st.apply(batch, _jitter)
+                    st.apply(batch, _jitter, exclusive=False)
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
             finally:
@@ -197,6 +200,47 @@ class ConcurrencyContract:
         assert done == {"a": [True], "b": [True]}
         assert [(r.id, r.seq) for r in reader.changes_since(0)] == [("a", 1), ("b", 2)]
         for st in (first, second, reader):
+            st.close()
+
+
+    def test_a_creator_and_its_child_written_at_once_are_linked(self, url):
+        """Two hosts: A writes a creator (an OS::Heat::Stack resource whose stack is ``kid``)
+        and pauses after resolving links, before its commit; meanwhile B writes ``kid``. B's
+        links must see A's creator: B waits for A (``exclusive``, the default with a prepare),
+        then finds it. (Without it, each read the record without the other, uncommitted, and
+        ``kid`` stayed a root: this test failed on MariaDB.)"""
+        creator = {"id": "mid", "name": "mid", "project_id": "p", "status": "CREATE_COMPLETE",
+                   "parent_id": None, "root_id": "mid", "ancestors": [], "path": ["mid"],
+                   "depth": 0, "resources": [{"name": "app", "type": "OS::Heat::Stack",
+                                              "physical_resource_id": "kid"}]}
+        kid = {"id": "kid", "name": "mid-app-bbbbbbbbbbbb", "project_id": "p",
+               "status": "CREATE_COMPLETE", "parent_id": None, "root_id": "kid", "ancestors": [],
+               "path": ["mid-app-bbbbbbbbbbbb"], "depth": 0, "resources": []}
+        first, second = Store(url), Store(url)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold():
+            holding.set()
+            assert release.wait(30)
+
+        first._after_prepare = hold
+        done: dict[str, list[bool]] = {}
+        a = threading.Thread(target=lambda: done.setdefault(
+            "a", first.apply([Change("mid", 1, creator)], lambda ch: links.resolve(first, ch))))
+        b = threading.Thread(target=lambda: done.setdefault(
+            "b", second.apply([Change("kid", 1, kid)], lambda ch: links.resolve(second, ch))))
+        a.start()
+        assert holding.wait(30)
+        b.start()
+        time.sleep(0.5)
+        release.set()
+        a.join(30)
+        b.join(30)
+        assert done == {"a": [True], "b": [True]}
+        got = second.get("kid").doc
+        assert (got["created_by"], got["parent_id"], got["link"]) == ("mid", "mid", "OS::Heat::Stack")
+        assert got["root_id"] == "mid" and got["ancestors"] == ["mid"]
+        for st in (first, second):
             st.close()
 
 
