@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 from oslo_log import log as oslo_logging
@@ -29,7 +30,10 @@ from heatseeker.query.errors import QueryError
 from heatseeker.query.fields import is_sortable
 from heatseeker.query.querystring import parse as parse_query
 from heatseeker.query.visibility import Visibility
-from heatseeker.record import RecordError, Store
+from heatseeker.record import RecordError
+
+if TYPE_CHECKING:
+    from heatseeker.record import Store
 
 LOG = logging.getLogger("heatseeker")
 
@@ -110,6 +114,8 @@ def load_conf(args) -> cfg.ConfigOpts:
 
 def open_store(conf, *, create: bool = False) -> Store:
     """The record; only a writer (``create``) may make the embedded one."""
+    from heatseeker.record import Store  # SQLAlchemy only for a command that opens the record
+
     return Store.from_conf(conf, create=create)
 
 

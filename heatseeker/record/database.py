@@ -23,12 +23,15 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from oslo_db import options as db_options
-from oslo_db.sqlalchemy import exc_filters
-from sqlalchemy import event, pool
+
+# SQLAlchemy (~0.2 s to import) only where an engine is made or a URL parsed: a command that never
+# opens the record (search, or the tantivy/one-host check) starts without it
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 STATE_FILE = "state.sqlite"  # the embedded record of an installation, in its [DEFAULT] data_dir
 
@@ -63,6 +66,8 @@ def as_url(path_or_url: str) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
+    import sqlalchemy as sa
+
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read is shown as it was given
@@ -74,6 +79,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> str | None:
+    import sqlalchemy as sa
+
     u = sa.engine.make_url(url)
     return u.database if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") else None
 
@@ -84,6 +91,10 @@ WRITE = "heatseeker_write"  # connection execution option: a write transaction
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
+    import sqlalchemy as sa
+    from oslo_db.sqlalchemy import exc_filters
+    from sqlalchemy import event, pool
+
     engine = sa.create_engine(url, poolclass=pool.QueuePool, pool_size=8, max_overflow=-1,
                               connect_args={"timeout": 30, "check_same_thread": False})
     exc_filters.register_engine(engine)
@@ -149,6 +160,8 @@ def open_engine(url: str, conf=None, *, wait: bool = False) -> sa.Engine:
 @contextlib.contextmanager
 def unavailable_as_error(url: str) -> Iterator[None]:
     """A lost connection (after oslo.db's translation) is ``RecordUnavailable``."""
+    import sqlalchemy as sa
+
     try:
         yield
     except db_exc.DBConnectionError as exc:

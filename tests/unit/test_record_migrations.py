@@ -399,3 +399,25 @@ def test_the_listener_requeues_while_the_record_is_unavailable():
 
 
 pytest_plugins = ["tests.unit.api_fixtures"]
+
+
+def test_a_command_that_never_opens_the_record_imports_no_sqlalchemy(tmp_path):
+    """SQLAlchemy costs ~0.2 s at every start: ``heatseeker search`` (the index only) and the
+    one-host check import it only when the record is opened; alembic only to migrate."""
+    import subprocess
+    import sys
+
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"[DEFAULT]\ndata_dir = {tmp_path}\n")
+    code = ("import sys\nfrom heatseeker import cli, config\nfrom heatseeker.engines import check_hosts\n"
+            "from heatseeker.record import RecordUnavailable, database\n"
+            f"conf = config.new_conf()\nconf(['--config-file', {str(conf)!r}], project='heatseeker')\n"
+            "check_hosts(conf)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    done = subprocess.run([sys.executable, "-c", "import sys\nfrom heatseeker.record import Store\n"
+                           "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"],
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "False"], done.stderr  # the store: SQLAlchemy, no alembic
