@@ -85,8 +85,6 @@ def upgrade(engine: sa.Engine, target: str = "head", *,
             shortcut: bool = True) -> tuple[str | None, str | None]:
     """Bring the record's schema to ``target``; returns (before, after). A new, empty SQLite file
     brought to the head is made in one step (``_create``) unless ``shortcut`` is False."""
-    from alembic import command
-
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn = conn.execution_options(**{WRITE: True})
@@ -95,11 +93,15 @@ def upgrade(engine: sa.Engine, target: str = "head", *,
                 if shortcut and before is None and target == "head" and \
                         not sa.inspect(conn).get_table_names():
                     return None, _create(conn)
+                from alembic import command  # ~0.15 s: only to run migrations
+
                 command.upgrade(_config(conn), target)
                 after = current(conn)
             return before, after
         before = current(conn)
         conn.commit()
+        from alembic import command
+
         command.upgrade(_config(conn), target)
         conn.commit()
         return before, current(conn)

@@ -446,7 +446,12 @@ def test_a_command_that_never_opens_the_record_imports_no_sqlalchemy(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+    made = tmp_path / "new" / "state.sqlite"
+    made.parent.mkdir()
     done = subprocess.run([sys.executable, "-c", "import sys\nfrom heatseeker.record import Store\n"
+                           f"Store({str(made)!r}).close()\n"
                            "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"],
                           capture_output=True, text=True)
-    assert done.stdout.split() == ["True", "False"], done.stderr  # the store: SQLAlchemy, no alembic
+    # the store, even making a new embedded record: SQLAlchemy, no Alembic (migrate._create)
+    assert done.stdout.split() == ["True", "False"], done.stderr
+    assert made.is_file()
