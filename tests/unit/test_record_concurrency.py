@@ -28,6 +28,18 @@ def _jitter(changes):
     return changes
 
 
+def _pause():
+    """A test hook that stops a writer inside its transaction: (the hook, set once it is
+    stopped, set to let it go on)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        holding.set()
+        assert release.wait(30)
+
+    return hold, holding, release
+
+
 def _run(threads: list[threading.Thread]) -> None:
     for t in threads:
         t.start()
@@ -178,12 +190,7 @@ class ConcurrencyContract:
         commit meanwhile (it waits for the sequence), so B's number is greater and a reader
         never sees B without A."""
         first, second, reader = Store(url), Store(url), Store(url)
-        holding, release = threading.Event(), threading.Event()
-
-        def hold():
-            holding.set()
-            assert release.wait(30)
-
+        hold, holding, release = _pause()
         first._after_sequence = hold
         done: dict[str, list[bool]] = {}
         a = threading.Thread(target=lambda: done.setdefault("a", first.apply([Change("a", 1, doc("a", 1))])))
@@ -217,12 +224,7 @@ class ConcurrencyContract:
                "status": "CREATE_COMPLETE", "parent_id": None, "root_id": "kid", "ancestors": [],
                "path": ["mid-app-bbbbbbbbbbbb"], "depth": 0, "resources": []}
         first, second = Store(url), Store(url)
-        holding, release = threading.Event(), threading.Event()
-
-        def hold():
-            holding.set()
-            assert release.wait(30)
-
+        hold, holding, release = _pause()
         first._after_prepare = hold
         done: dict[str, list[bool]] = {}
         a = threading.Thread(target=lambda: done.setdefault(
