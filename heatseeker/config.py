@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 
 from heatseeker.engines import registry as engine_registry
+from heatseeker.record import database
 
 HEAT_GROUP = "heat"
 
@@ -260,6 +261,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     # [database]: oslo.db's own options (the record: heatseeker/record/database.py); an empty
     # connection is the embedded sqlite:///{data_dir}/state.sqlite
     db_options.set_defaults(conf)
+    conf.register_opts(database.record_opts, group="database")
 
 
 def _heat_opts():
@@ -289,6 +291,7 @@ def list_opts():
         ("api", api_opts),
         ("history", history_opts),
         ("ui", ui_opts),
+        ("database", database.record_opts),  # beside oslo.db's (its namespace: oslo.db)
     ]
 
 

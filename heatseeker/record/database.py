@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from oslo_config import cfg
 from oslo_db import exception as db_exc
 from oslo_db import options as db_options
 
@@ -45,9 +46,30 @@ class RecordUnavailable(RecordError):
     as if it were empty: the API answers 503, the health check fails, the listener requeues."""
 
 
+# heatseeker's own [database] options, beside oslo.db's: how long a write may wait for another
+# host's transaction, and how long the server keeps a write transaction whose client went silent
+record_opts = [
+    cfg.IntOpt("lock_wait_timeout", default=10, min=1,
+               help="MySQL/MariaDB: seconds a write waits for a row another transaction holds "
+               "(the session's innodb_lock_wait_timeout; the server's default is 50). A write "
+               "that waits longer is not retried: the record is reported unavailable, and the "
+               "listener requeues its batch with backoff and stays responsive to a stop."),
+    cfg.IntOpt("idle_write_transaction_timeout", default=30, min=0,
+               help="MariaDB: seconds the server keeps one of heatseeker's write transactions "
+               "whose client sends nothing (the session's idle_write_transaction_timeout). A "
+               "host that dies or is cut off in the middle of a transaction sends no FIN, and "
+               "without this the server would keep its row locks, and every other host's "
+               "writes would wait on them, until TCP keepalive or wait_timeout (hours) ended the "
+               "session. heatseeker's transactions never pause for more than a few "
+               "milliseconds between statements. 0 leaves the server's setting; ignored by "
+               "servers without the variable (MySQL)."),
+]
+
+
 def register_opts(conf) -> None:
-    """oslo.db's ``[database]`` options (idempotent)."""
+    """oslo.db's ``[database]`` options and heatseeker's own (idempotent)."""
     db_options.set_defaults(conf)
+    conf.register_opts(record_opts, group="database")
 
 
 def default_url(data_dir: str) -> str:
@@ -140,8 +162,40 @@ def _server_engine(url: str, conf=None, *, max_retries: int = 0) -> sa.Engine:
 
     engine = engines.create_engine(url, **kw)
     if engine.dialect.name in ("mysql", "mariadb"):
+        _session_timeouts(engine, lock_wait=db.lock_wait_timeout if db is not None else 10,
+                          idle_write=db.idle_write_transaction_timeout if db is not None else 30)
         engine = engine.execution_options(isolation_level="READ COMMITTED")
     return engine
+
+
+def _session_timeouts(engine: sa.Engine, *, lock_wait: int, idle_write: int) -> None:
+    """Every new connection's session timeouts (``record_opts``). MySQL has no
+    ``idle_write_transaction_timeout``; MariaDB (10.3+) has: asked for only where it exists."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_con, _record):
+        cur = dbapi_con.cursor()
+        try:
+            cur.execute(f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait)}")
+            if idle_write:
+                cur.execute("SELECT @@version")
+                if "mariadb" in str(cur.fetchone()[0]).lower():
+                    cur.execute(f"SET SESSION idle_write_transaction_timeout = {int(idle_write)}")
+        finally:
+            cur.close()
+
+    # oslo.db tried a first connection, now in the pool, before this listener existed
+    engine.dispose()
+
+
+def lock_wait_timed_out(exc: BaseException) -> bool:
+    """A write that waited ``lock_wait_timeout`` for another transaction's row (MySQL's 1205, which
+    oslo.db reports as a deadlock): not a conflict that a retry resolves at once."""
+    inner = getattr(exc, "inner_exception", None)
+    orig = getattr(inner, "orig", inner)
+    args: tuple = tuple(getattr(orig, "args", ()))
+    return isinstance(exc, db_exc.DBDeadlock) and args[:1] == (1205,)
 
 
 def open_engine(url: str, conf=None, *, wait: bool = False) -> sa.Engine:
@@ -164,6 +218,12 @@ def unavailable_as_error(url: str) -> Iterator[None]:
 
     try:
         yield
+    except db_exc.DBDeadlock as exc:
+        if not lock_wait_timed_out(exc):
+            raise
+        raise RecordUnavailable(f"the record at {redact(url)} is busy: a write waited for another "
+                                f"transaction's lock for [database] lock_wait_timeout: "
+                                f"{exc.inner_exception or exc}") from exc
     except db_exc.DBConnectionError as exc:
         raise RecordUnavailable(f"the record at {redact(url)} cannot be reached: "
                                 f"{exc.inner_exception or exc}") from exc

@@ -182,7 +182,9 @@ class Record:
     taint: dict | None = None  # Change.taint
 
 
-# a deadlock (InnoDB) or a certification failure (Galera) retries the whole transaction
+# a deadlock (InnoDB) or a certification failure (Galera) retries the whole transaction; a lock
+# wait that timed out ([database] lock_wait_timeout) is not retried: database.unavailable_as_error
+# makes it RecordUnavailable inside the attempt (the listener requeues, with backoff)
 _retry = db_api.wrap_db_retry(max_retries=10, retry_interval=0.05, inc_retry_interval=True,
                               max_retry_interval=1.0, retry_on_deadlock=True)
 

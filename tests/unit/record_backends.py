@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,19 +101,16 @@ class Cuttable:
     refused) and restore: a network cut between heatseeker and its record."""
 
     def __init__(self, server: str):
-        import socket
-        import threading
-
         u = sa.engine.make_url(server)
         self.target = (u.host if u.host not in (None, "localhost") else "127.0.0.1", u.port or 3306)
         self.user = u.username or "root"
         self.password = u.password
-        self._socket, self._threading = socket, threading
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
         probe.close()
         self._conns: list = []
+        self._lock = threading.Lock()  # a connection is accepted, or cut, never both at once
         self._listener = None
         self.restore()
 
@@ -120,12 +119,13 @@ class Cuttable:
         return f"mysql+pymysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4&connect_timeout=3"
 
     def restore(self) -> None:
-        s = self._socket.socket()
-        s.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", self.port))
         s.listen(16)
-        self._listener = s
-        self._threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        with self._lock:
+            self._listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def _accept(self, listener) -> None:
         while True:
@@ -133,33 +133,44 @@ class Cuttable:
                 client, _ = listener.accept()
             except OSError:
                 return
-            upstream = self._socket.create_connection(self.target)
-            self._conns += [client, upstream]
+            with self._lock:
+                if listener is not self._listener:  # cut while this one was being accepted
+                    self._close(client)
+                    return
+                upstream = socket.create_connection(self.target)
+                self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a, b) -> None:
+    @classmethod
+    def _pipe(cls, a, b) -> None:
         try:
             while data := a.recv(65536):
                 b.sendall(data)
         except OSError:
             pass
         finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.close()
+            # one side ended (a client killed -9, the server's close): end both, as a network
+            # would. A shutdown, not only a close: close() leaves a socket that the other
+            # direction's thread is blocked reading open, and its peer (the server's session,
+            # with its transaction's locks) would never learn that the client is gone.
+            cls._close(a)
+            cls._close(b)
+
+    @staticmethod
+    def _close(s) -> None:
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            s.close()
 
     def cut(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):  # shutdown wakes the blocked accept()
-                self._listener.shutdown(self._socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        for c in self._conns:
-            try:
-                c.shutdown(self._socket.SHUT_RDWR)
-                c.close()
-            except OSError:
-                pass
-        self._conns.clear()
+        with self._lock:
+            if self._listener is not None:
+                with contextlib.suppress(OSError):  # shutdown wakes the blocked accept()
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for c in self._conns:
+                self._close(c)
+            self._conns.clear()

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from heatseeker import links
-from heatseeker.record import Change, Store
+from heatseeker.config import new_conf
+from heatseeker.record import Change, RecordUnavailable, Store
 
 IDS = [f"s{i}" for i in range(8)]
 
@@ -256,3 +257,75 @@ class TestMariaDB(ConcurrencyContract):
     @pytest.fixture
     def url(self, mariadb_record):
         return mariadb_record
+
+    @staticmethod
+    def _conf(**database):
+        conf = new_conf()
+        conf([], default_config_files=[])
+        for k, v in database.items():
+            conf.set_override(k, v, group="database")
+        return conf
+
+    def test_a_host_gone_silent_inside_its_transaction_does_not_stop_the_others(self, url):
+        """A host dies or is cut off in the middle of a transaction: no FIN reaches the server,
+        its session stays, and so do its row locks (the sequence row: every writer needs it).
+        The server ends such a session after ``idle_write_transaction_timeout``, and the others
+        write again; the silent host's transaction is rolled back whole. (Without the timeout,
+        the second writer waits ``lock_wait_timeout`` and gives up: this test fails.)"""
+        silent = Store(url, conf=self._conf(idle_write_transaction_timeout=1))
+        other = Store(url, conf=self._conf(lock_wait_timeout=8))
+        hold, holding, release = _pause()
+        silent._after_sequence = hold  # holds the sequence row's lock, says nothing
+        outcome: dict[str, object] = {}
+
+        def first() -> None:
+            try:
+                outcome["silent"] = silent.apply([Change("a", 1, doc("a", 1))])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcome["silent"] = exc
+
+        t = threading.Thread(target=first)
+        t.start()
+        assert holding.wait(30)
+        try:
+            assert other.apply([Change("b", 1, doc("b", 2))]) == [True]
+        finally:
+            release.set()
+            t.join(30)
+        assert isinstance(outcome["silent"], RecordUnavailable), outcome  # its session was ended
+        assert other.get("a") is None and other.get("b").version == 1
+        assert [r.id for r in other.changes_since(0)] == ["b"]
+        assert silent.apply([Change("a", 1, doc("a", 1))]) == [True]  # its next batch goes through
+        for st in (silent, other):
+            st.close()
+
+    def test_a_lock_held_too_long_is_an_unavailable_record_at_once_not_a_retry(self, url):
+        """A write that waits ``lock_wait_timeout`` for another transaction (MySQL's 1205, which
+        oslo.db reports as a deadlock) is not retried ten times: the record is unavailable (the
+        listener requeues with backoff and obeys a stop), with a message that says why."""
+        holder = Store(url, conf=self._conf(idle_write_transaction_timeout=0))
+        waiter = Store(url, conf=self._conf(lock_wait_timeout=1))
+        hold, holding, release = _pause()
+        holder._after_sequence = hold
+        t = threading.Thread(target=lambda: holder.apply([Change("a", 1, doc("a", 1))]))
+        t.start()
+        assert holding.wait(30)
+        attempts = []
+        real = waiter._x
+
+        def counted(conn, name, *a, **kw):
+            if name == "take_numbers":
+                attempts.append(name)
+            return real(conn, name, *a, **kw)
+
+        waiter._x = counted  # type: ignore[method-assign]
+        try:
+            with pytest.raises(RecordUnavailable, match="lock_wait_timeout"):
+                waiter.apply([Change("b", 1, doc("b", 2))])
+        finally:
+            release.set()
+            t.join(30)
+        assert len(attempts) == 1
+        assert waiter.apply([Change("b", 1, doc("b", 2))]) == [True]  # the lock gone: it writes
+        for st in (holder, waiter):
+            st.close()
