@@ -80,17 +80,20 @@ listener_opts = [
     ),
     cfg.FloatOpt(
         "batch_timeout",
-        default=0.5,
+        default=0.05,
         min=0.01,
-        help="Seconds to wait for a batch to fill before handling what has arrived.",
+        help="Seconds to wait for a batch to fill before handling what has arrived. Short, so "
+        "that a notification never waits for others: a burst still arrives in batches, and "
+        "reads of one stack asked for by several batches at once are shared (one Heat read).",
     ),
     cfg.IntOpt(
         "workers",
-        default=4,
+        default=16,
         min=1,
         max=64,
-        help="Batches handled at once. Each reads Heat with [heat] concurrency; versions make "
-        "concurrent batches safe, and a burst no longer waits for one batch after another.",
+        help="Batches handled at once. Their Heat reads share [heat] concurrency, the reads "
+        "that finish an action first, so a waiting batch costs only a thread: more workers "
+        "let urgent notifications overtake a burst. Versions make concurrent batches safe.",
     ),
     cfg.FloatOpt(
         "requeue_backoff_max",
@@ -117,9 +120,10 @@ engine_opts = [
     ),
     cfg.FloatOpt(
         "commit_interval",
-        default=0.5,
+        default=0.05,
         min=0.0,
-        help="Embedded engine: group commits at most this often (seconds).",
+        help="Embedded engine: group commits at most this often (seconds). A commit follows "
+        "each durable batch at once unless one was made less than this long ago.",
     ),
     cfg.IntOpt(
         "writer_memory_mb",

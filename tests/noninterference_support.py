@@ -408,7 +408,7 @@ class ScriptedHeat:
                              environment=s["environment"], files=s["files"],
                              resources=s["resources"], read_at=self.now)
 
-    def read_many(self, ids):
+    def read_many(self, ids, priority=None):
         for sid in ids:
             yield sid, self.read(sid)
 

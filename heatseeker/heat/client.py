@@ -19,6 +19,10 @@ is purged) is ``None``, never an error.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import heapq
+import itertools
 import logging
 import re
 import threading
@@ -289,6 +293,44 @@ def interface_as_valid_interfaces(conf: Any) -> None:
         LOG.debug("[heat] interface = %s read as valid_interfaces = %s", interface, interface)
 
 
+# how urgent a stack read is (``HeatSource.read_many``): the lower, the sooner
+URGENT = 0  # a stack whose action finished, or that failed: what users wait for
+NORMAL = 1
+EAGER = 2  # an unknown stack whose action only began: it can wait for its end
+BACKGROUND = 3  # a reconcile's (heatseeker sync, the listener's periodic one)
+
+
+class Gate:
+    """At most ``slots`` stack reads at once across every batch this process handles, the most
+    urgent first (then first come, first served): a burst of ``start`` events of new stacks
+    does not delay the reads that finish an action, and the batches handled at once
+    (``[listener] workers``) share ``[heat] concurrency`` instead of multiplying it."""
+
+    def __init__(self, slots: int):
+        self.slots = max(1, int(slots))
+        self._busy = 0
+        self._waiting: list[tuple[int, int]] = []  # a heap of (priority, arrival)
+        self._arrivals = itertools.count()
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self, priority: int = NORMAL) -> Iterator[None]:
+        with self._cond:
+            me = (priority, next(self._arrivals))
+            heapq.heappush(self._waiting, me)
+            while self._busy >= self.slots or self._waiting[0] != me:
+                self._cond.wait()
+            heapq.heappop(self._waiting)
+            self._busy += 1
+            self._cond.notify_all()  # the next in line may have a free slot too
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+
 class HeatSource:
     """Reads stacks from the Heat API (heatclient v1), with retries and error translation."""
 
@@ -315,6 +357,16 @@ class HeatSource:
         self._authenticated = authenticate is None
         self._auth_lock = threading.Lock()
         self.auth = auth
+        self.gate = Gate(self.concurrency)
+        # reads asked for and still waiting for the gate, by stack: a second batch that needs the
+        # same stack shares the read (begun after both asked, it shows what both must see)
+        self._queued: dict[str, futures.Future] = {}
+        self._queued_lock = threading.Lock()
+        self.reads = 0  # reads made (for the benchmarks: what coalescing saved)
+        self.shared = 0  # reads asked for and answered by another batch's read
+        # a read's four calls after its show, at once (Heat answers them independently)
+        self._parts = futures.ThreadPoolExecutor(max_workers=self.concurrency * 4,
+                                                 thread_name_prefix="heat-part")
 
     @classmethod
     def from_conf(cls, conf: Any) -> HeatSource:
@@ -538,19 +590,22 @@ class HeatSource:
                 return None
             real_id = str(show.get("id") or stack_id)
             path = _stack_path(show, real_id)
-            try:
-                template = self._call(
-                    lambda: stacks.template(path), f"template of {stack_id}", gone_ok=True
-                )
-                environment = self._call(
-                    lambda: stacks.environment(path), f"environment of {stack_id}", gone_ok=True
-                )
-                files = self._call(lambda: stacks.files(path), f"files of {stack_id}", gone_ok=True)
-                resources = self._call(
+            parts = {
+                "template": lambda: self._call(
+                    lambda: stacks.template(path), f"template of {stack_id}", gone_ok=True),
+                "environment": lambda: self._call(
+                    lambda: stacks.environment(path), f"environment of {stack_id}", gone_ok=True),
+                "files": lambda: self._call(
+                    lambda: stacks.files(path), f"files of {stack_id}", gone_ok=True),
+                "resources": lambda: self._call(
                     lambda: [_as_dict(r) for r in self.client.resources.list(path, nested_depth=0)],
-                    f"resources of {stack_id}",
-                    gone_ok=True,
-                )
+                    f"resources of {stack_id}", gone_ok=True),
+            }
+            # pipelined: one round trip after the show instead of four in a row
+            running = {name: self._parts.submit(fn) for name, fn in parts.items()}
+            futures.wait(running.values())
+            try:
+                got = {name: fut.result() for name, fut in running.items()}
             except _Gone as gone:
                 # deleted (and purged) while we read it? or a Heat without this endpoint
                 if self.show(real_id) is None:
@@ -559,6 +614,8 @@ class HeatSource:
                     f"Heat answered 404 for the {gone} although the stack exists "
                     "(heatseeker needs Heat Newton or later)"
                 ) from gone
+            template, environment = got["template"], got["environment"]
+            files, resources = got["files"], got["resources"]
         except _Gone:
             return None
         return StackSnapshot(
@@ -575,9 +632,11 @@ class HeatSource:
         )
 
     def read_many(
-        self, ids: Iterable[str]
+        self, ids: Iterable[str], priority: Callable[[str], int] | None = None,
     ) -> Iterator[tuple[str, StackSnapshot | None | HeatError]]:
-        """``read`` each id, ``concurrency`` at a time; yield ``(id, result)`` as reads complete.
+        """``read`` each id, ``concurrency`` at a time in this process (``gate``, shared with
+        every other caller, the most urgent ``priority`` first: ``URGENT`` … ``EAGER``; default
+        ``NORMAL``); yield ``(id, result)`` as reads complete.
 
         A stack's failure is yielded as its HeatError; this never raises for one stack.
         """
@@ -589,7 +648,8 @@ class HeatSource:
 
         def submit_next() -> bool:
             for stack_id in it:
-                pending[pool.submit(self._read_safely, stack_id)] = stack_id
+                urgency = priority(stack_id) if priority is not None else NORMAL
+                pending[pool.submit(self._read_safely, stack_id, urgency)] = stack_id
                 return True
             return False
 
@@ -607,9 +667,36 @@ class HeatSource:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read_safely(self, stack_id: str) -> StackSnapshot | None | HeatError:
+    def _read_safely(self, stack_id: str, priority: int = NORMAL) -> StackSnapshot | None | HeatError:
+        with self._queued_lock:
+            queued = self._queued.get(stack_id)
+            if queued is None:
+                mine: futures.Future = futures.Future()
+                self._queued[stack_id] = mine
+            else:
+                self.shared += 1
+        if queued is not None:  # another batch's read of it has not begun: wait for it
+            # its own copy: the builders of two batches must not share one object
+            return copy.deepcopy(queued.result())
         try:
-            return self.read(stack_id)
+            result = self._read_gated(stack_id, priority)
+        except BaseException as exc:  # noqa: BLE001 - for whoever shares it, then raised
+            mine.set_exception(exc)
+            raise
+        finally:
+            with self._queued_lock:
+                if self._queued.get(stack_id) is mine:
+                    del self._queued[stack_id]
+        mine.set_result(result)
+        return result
+
+    def _read_gated(self, stack_id: str, priority: int) -> StackSnapshot | None | HeatError:
+        try:
+            with self.gate.slot(priority):
+                with self._queued_lock:  # begun: a later ask reads again
+                    self._queued.pop(stack_id, None)
+                    self.reads += 1
+                return self.read(stack_id)
         except HeatError as exc:
             return exc
         except Exception as exc:  # never let one stack break a batch

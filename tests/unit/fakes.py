@@ -82,8 +82,10 @@ class FakeHeat:
                              environment=s["environment"], files=s["files"],
                              resources=s["resources"], read_at=tick())
 
-    def read_many(self, ids: Iterable[str]):
-        for sid in ids:
+    def read_many(self, ids: Iterable[str], priority=None):
+        ids = list(ids)
+        self.priorities = {sid: priority(sid) for sid in ids} if priority else {}
+        for sid in sorted(ids, key=lambda i: self.priorities.get(i, 0)):  # the most urgent first
             try:
                 yield sid, self.read(sid)
             except HeatError as exc:

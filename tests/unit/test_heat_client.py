@@ -449,8 +449,52 @@ def test_read_many_bounds_concurrency_and_yields_everything(heat):
     results = dict(source(heat, concurrency=3).read_many(ids))
     assert set(results) == set(ids)
     assert all(isinstance(r, StackSnapshot) for r in results.values())
-    assert heat.max_in_flight <= 3
-    assert heat.max_in_flight >= 2  # really in parallel
+    # 3 stacks at once, each its show and then its four other calls at once
+    assert heat.max_in_flight <= 3 * 4
+    assert heat.max_in_flight > 3  # really in parallel, the parts of a read too
+
+
+def test_a_reads_calls_after_its_show_go_at_once(heat):
+    heat.delay = 0.02
+    snapshot = source(heat, concurrency=1).read(LAB1)
+    assert isinstance(snapshot, StackSnapshot)
+    assert heat.calls[0][0] == "get"  # the show first: the others need its name
+    assert heat.max_in_flight == 4  # template, environment, files and resources together
+
+
+def test_the_gate_lets_the_most_urgent_read_go_first():
+    from heatseeker.heat.client import EAGER, NORMAL, URGENT, Gate
+
+    gate = Gate(1)
+    order: list[str] = []
+    started = threading.Event()
+    holder_in, holder_out = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.slot(NORMAL):
+            holder_in.set()
+            holder_out.wait(10)
+
+    def wait_for(name: str, priority: int):
+        started.set()
+        with gate.slot(priority):
+            order.append(name)
+
+    threads = [threading.Thread(target=hold)]
+    threads[0].start()
+    assert holder_in.wait(10)
+    for name, prio in (("eager", EAGER), ("normal", NORMAL), ("urgent", URGENT), ("urgent2", URGENT)):
+        t = threading.Thread(target=wait_for, args=(name, prio))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 10
+        while len(gate._waiting) < len(threads) - 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    holder_out.set()
+    for t in threads:
+        t.join(10)
+    assert order == ["urgent", "urgent2", "normal", "eager"]
+    assert gate._busy == 0
 
 
 def test_read_many_yields_as_reads_complete(heat):
@@ -758,13 +802,13 @@ def test_from_conf_noauth_endpoint(server, tmp_path):
         and snap.show["id"] == LAB1
         and snap.template["heat_template_version"] == "2021-04-16"
     )
-    assert [p for p, _, _ in server.requests] == [
-        f"/v1/admin/stacks/{LAB1}",
-        f"/v1/admin/stacks/lab1/{LAB1}",
-        f"/v1/admin/stacks/lab1/{LAB1}/template",
+    paths = [p for p, _, _ in server.requests]
+    assert paths[:2] == [f"/v1/admin/stacks/{LAB1}", f"/v1/admin/stacks/lab1/{LAB1}"]
+    assert sorted(paths[2:]) == [  # after the show, at once: in any order
         f"/v1/admin/stacks/lab1/{LAB1}/environment",
         f"/v1/admin/stacks/lab1/{LAB1}/files",
         f"/v1/admin/stacks/lab1/{LAB1}/resources",
+        f"/v1/admin/stacks/lab1/{LAB1}/template",
     ]
     assert len(snap.resources) == 6
     assert src.read("no-such-stack") is None
@@ -1029,3 +1073,27 @@ def test_cli_unknown_project_exits_4(tmp_path, monkeypatch, capsys):
     assert cli.main(["--config-file", str(path), "search", "--project", "alpha", "x"]) == 4
     err = capsys.readouterr().err
     assert "no project 'alpha' in Keystone" in err and "Traceback" not in err
+
+
+def test_batches_that_need_one_stack_share_a_read_that_has_not_begun(heat):
+    """Two batches ask for LAB1 while the gate is full: one read answers both (it begins after
+    both asked). A batch that asks once a read has begun reads again: the read it would share
+    may predate its notification."""
+    src = source(heat, concurrency=1)
+    got: list[object] = []
+    with src.gate.slot():  # every slot busy
+        threads = [threading.Thread(target=lambda: got.extend(r for _, r in src.read_many([LAB1])))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while src.shared < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for t in threads:
+        t.join(10)
+    assert len(got) == 2 and all(isinstance(r, StackSnapshot) for r in got)
+    assert got[0] is not got[1] and got[0] == got[1]  # each its own copy
+    assert (src.reads, src.shared) == (1, 1)
+    assert [c[0] for c in heat.calls].count("get") == 1
+    list(src.read_many([LAB1]))  # nothing queued any more: a read of its own
+    assert (src.reads, src.shared) == (2, 1)
