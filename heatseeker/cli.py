@@ -516,7 +516,17 @@ def cmd_history(conf, args) -> int:
         print(f"{r['revision']:>4}  {r['at'][:19].replace('T', ' ')}  {r['status'] or '?':20}  "
               f"{(r['user_name'] or r['user_id'] or '-')[:12]:12}  {r['request_id'] or '-':44}  "
               f"{changed if r['revision'] != body['revisions'][0]['revision'] else '(first kept)'}")
+        if r.get("gap"):
+            print(f"{'':>4}  {_gap_line(r['gap'])}")
     return 0
+
+
+def _gap_line(gap: dict) -> str:
+    """A history gap (history/service.py ``gaps``) in one line."""
+    what = ", ".join(f"{u['status'] or u['action']} at {u['at'][:19].replace('T', ' ')}"
+                     f"{' (' + u['request_id'] + ')' if u.get('request_id') else ''}"
+                     for u in gap["unobserved"])
+    return f"GAP: never observed before this revision: {what}"
 
 
 def cmd_diff(conf, args) -> int:
@@ -538,6 +548,8 @@ def cmd_diff(conf, args) -> int:
     a, b = body["from"], body["to"]
     print(f"{body['name']}  {body['stack_id']}: revision {a['revision']} ({a['status']}, {a['at'][:19]}Z)"
           f" → {b['revision']} ({b['status']}, {b['at'][:19]}Z)")
+    for gap in body.get("gaps", []):
+        print(f"  {_gap_line(gap)} (revision {gap['revision']})")
     if not body["changes"]:
         print("  no changes")
     _print_changes(body["changes"])

@@ -29,10 +29,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from heatseeker import documents, links
-from heatseeker.heat.client import DELETE_COMPLETE, HeatError, HeatSource, HeatUnavailable
-from heatseeker.heat.events import StackEvent
+from heatseeker.heat.client import (
+    BACKGROUND,
+    DELETE_COMPLETE,
+    EAGER,
+    URGENT,
+    HeatError,
+    HeatSource,
+    HeatUnavailable,
+)
+from heatseeker.heat.events import CONTENT_BEFORE_START_US, KIND_STACK, StackEvent
 from heatseeker.lineage import Lineage
-from heatseeker.record import Change, Record, Store
+from heatseeker.record import Change, Noted, Record, Store
 
 LOG = logging.getLogger(__name__)
 
@@ -216,8 +224,12 @@ class Indexer:
             return report
         known = self.store.get_many(by_stack)
         changes, to_read = self._without_reads(by_stack, known, report)
-        failures = self._read_and_build(to_read, known, changes, report)
-        report.written = sum(self.store.apply(changes, self._links)[: len(changes)])
+        observed: dict[str, int] = {}  # message id of a finishing event → when a read showed it
+        failures = self._read_and_build(to_read, known, changes, report, observed)
+        noted = [Noted(ev.stack_id, ev.timestamp, ev.action, ev.phase, ev.state, ev.request_id,
+                       observed.get(ev.message_id))
+                 for evs in by_stack.values() for ev in evs if ev.kind == KIND_STACK]
+        report.written = sum(self.store.apply(changes, self._links, noted=noted)[: len(changes)])
         self._note_last_event(events)
         if failures:
             report.failed = failures
@@ -239,7 +251,7 @@ class Indexer:
                 changes.append(Change(sid, max(e.timestamp for e in evs)))
                 report.tombstoned += 1
             elif (all(e.is_start for e in evs) and rec is not None and rec.doc is not None
-                  and last.state):
+                  and last.state and not self._soon_after_a_change(rec, last)):
                 change = _state_only(rec, rec.doc, last, last.state)
                 if change is None:
                     report.ignored += len(evs)
@@ -247,11 +259,26 @@ class Indexer:
                     changes.append(change)
             else:
                 finished = [e for e in evs if e.is_final]
-                to_read[sid] = finished[-1] if finished else last
+                ev = finished[-1] if finished else last
+                if any(e.is_start and e.timestamp > ev.timestamp for e in evs):
+                    # a later action began: the read shows it, never the finished one's state
+                    # (history marks that state as not observed: history/service.py)
+                    ev = last
+                to_read[sid] = ev
         return changes, to_read
 
+    def _soon_after_a_change(self, rec: Record, ev: StackEvent) -> bool:
+        """An action began soon after the stack's last change (back to back): read it, though a
+        start of a known stack needs no read for its state. Heat wrote its content before the
+        notification, so the read shows what it brings, and history can tell whether the read
+        made for the action before it showed that one's state or already this one's
+        (history/service.py ``unobserved``). A busy burst of first changes costs nothing."""
+        return (self.store.history.enabled and ev.timestamp > rec.version
+                and ev.timestamp - rec.version < CONTENT_BEFORE_START_US)
+
     def _read_and_build(self, to_read: dict[str, StackEvent], known: dict[str, Record],
-                        changes: list[Change], report: BatchReport) -> list[str]:
+                        changes: list[Change], report: BatchReport,
+                        observed: dict[str, int] | None = None) -> list[str]:
         """Read ``to_read`` from Heat and add their changes: a tombstone for a stack Heat no longer
         has, then the documents, parents first (a child is masked with what its parent passes
         down). Returns the stacks that could not be read."""
@@ -261,7 +288,12 @@ class Indexer:
             raise HeatUnavailable("no Heat source configured")
         failures: list[str] = []
         snapshots = {}
-        for sid, result in self.source.read_many(list(to_read)):
+        def urgency(sid: str) -> int:
+            # what finishes an action first; an unknown stack that only began, last
+            ev = to_read[sid]
+            return URGENT if ev.is_final or sid in known else EAGER
+
+        for sid, result in self.source.read_many(list(to_read), urgency):
             report.reads += 1
             if isinstance(result, HeatError):
                 LOG.warning("stack %s: Heat read failed: %s", sid, result)
@@ -273,7 +305,10 @@ class Indexer:
                 snapshots[sid] = result
         fresh: dict[str, dict] = {}
         for sid in _parents_first(snapshots):
-            changes.append(self._read_change(sid, snapshots[sid], to_read[sid], known, fresh))
+            ev = to_read[sid]
+            changes.append(self._read_change(sid, snapshots[sid], ev, known, fresh))
+            if observed is not None:  # the read shows (or overlays) that event's state
+                observed[ev.message_id] = snapshots[sid].read_at
         return failures
 
     def _read_change(self, sid: str, snapshot, ev: StackEvent, known: dict[str, Record],
@@ -365,7 +400,7 @@ class Indexer:
         fresh: dict[str, dict] = {}  # summaries built in this run (a store from before has none)
         for depth in sorted(todo):
             batch: list[Change] = []
-            for sid, result in self.source.read_many(todo[depth]):
+            for sid, result in self.source.read_many(todo[depth], lambda _: BACKGROUND):
                 done += 1
                 if isinstance(result, HeatError):
                     report.errors.append(f"{sid}: {result}")

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from heatseeker import diff as D
+from heatseeker.heat.events import CONTENT_BEFORE_START_US
 from heatseeker.query import datemath
 from heatseeker.query.visibility import Visibility
-from heatseeker.record import Revision, Store
+from heatseeker.record import Noted, Revision, Store
 
 _SHORT_AGO = re.compile(r"^[0-9]+[yMwdhHms]$")
 
@@ -53,6 +54,59 @@ def parse_when(text: str | None, now: datetime, *, round_up: bool = False) -> in
         text = "now-" + text
     moment = datemath.parse_date(text, now, round_up=round_up)
     return int(moment.timestamp() * 1_000_000)
+
+
+def unobserved(notes: list[Noted]) -> list[Noted]:
+    """The finished actions (``end``/``error``) whose state no read observed, oldest first.
+
+    A finished action E was observed when the read its notification caused recorded its state
+    (``Noted.observed_us``/``observed_digest``, set in that change's transaction) and that read
+    cannot have shown the next action's content instead:
+
+    * the next action began before the read did: the read showed it (or later) — not observed;
+    * it began more than ``CONTENT_BEFORE_START_US`` after the read (or never): observed;
+    * in between, Heat may have written the next content before the read (it writes content,
+      then notifies the start). The read showed E's content if it differs from the next
+      action's: as a read of that start showed it (the indexer reads such a start; before the
+      next action ends, it can only show that action's content), else as the next end's read
+      showed it when that one is itself trusted. Otherwise (no read to tell, or the same
+      content: an update that changed nothing) E is marked, never merged silently."""
+    ordered = sorted(notes, key=lambda n: (n.at_us, n.phase != "start"))
+    finals = [i for i, n in enumerate(ordered) if n.phase in ("end", "error")]
+    trusted: dict[int, bool] = {}
+    for k in range(len(finals) - 1, -1, -1):  # the newest first: each may rest on the next
+        i = finals[k]
+        e = ordered[i]
+        nxt = ordered[finals[k + 1]] if k + 1 < len(finals) else None
+        start = next((n for n in ordered[i + 1:] if n.phase == "start"), None)
+        if e.observed_us is None or (start is not None and start.at_us < e.observed_us):
+            trusted[i] = False
+        elif start is None or start.at_us >= e.observed_us + CONTENT_BEFORE_START_US:
+            trusted[i] = True
+        elif (start.observed_us is not None
+              and (nxt is None or start.observed_us < nxt.at_us)):
+            trusted[i] = start.observed_digest != e.observed_digest
+        else:
+            trusted[i] = (nxt is not None and trusted[finals[k + 1]]
+                          and nxt.observed_digest != e.observed_digest)
+    return [ordered[i] for i in finals if not trusted[i]]
+
+
+def gaps(revs: list[Revision], notes: list[Noted]) -> dict[int, dict]:
+    """The states a stack's history never observed (``unobserved``), as a mark on the first
+    revision after each: revision number → ``{"from", "to", "unobserved": [what the
+    notifications named]}``. One not followed by a revision yet waits for the next."""
+    marks: dict[int, dict] = {}
+    for n in unobserved(notes):
+        after = next((i for i, r in enumerate(revs) if r.at_us >= n.at_us), None)
+        if after is None:
+            continue
+        rev = revs[after]
+        mark = marks.setdefault(rev.rev, {
+            "from": iso_us(revs[after - 1].at_us) if after else None,
+            "to": iso_us(rev.at_us), "unobserved": []})
+        mark["unobserved"].append(dict(n.summary(), at=iso_us(n.at_us)))
+    return marks
 
 
 @dataclass(frozen=True)
@@ -97,6 +151,7 @@ class History:
         if stack is None:
             return None
         revs = self.store.revisions(stack_id, with_docs=True)
+        marks = gaps(revs, self.store.noted(stack_id))
         document = None
         if revision is not None:
             at = [i for i, r in enumerate(revs) if r.rev == revision]
@@ -108,6 +163,8 @@ class History:
         rows = []
         for prev, rev in zip([None, *revs[:-1]], revs, strict=True):
             row = self._row(rev, view)
+            # states between the one before and this one that were never observed (or None)
+            row["gap"] = marks.get(rev.rev)
             # what this revision changed, by path (the first revision: nothing before it)
             row["changed"] = [] if prev is None else [
                 c.path for c in D.diff(view.source(prev.doc or {}), view.source(rev.doc or {}),
@@ -134,7 +191,8 @@ class History:
         stack = self._visible(stack_id, view)
         if stack is None:
             return None
-        numbers = [r.rev for r in self.store.revisions(stack_id)]
+        listed = self.store.revisions(stack_id)
+        numbers = [r.rev for r in listed]
         if rev_to is None:
             rev_to = numbers[-1]
         if rev_from is None:
@@ -149,6 +207,8 @@ class History:
         assert a is not None and b is not None
         changes = D.diff(view.source(a.doc or {}), view.source(b.doc or {}),
                          a.file_digests, b.file_digests)
+        marks = gaps(listed, self.store.noted(stack_id))
+        low, high = sorted((a.rev, b.rev))
         return {
             "stack_id": stack_id,
             "name": stack.name,
@@ -156,6 +216,8 @@ class History:
             "from": self._row(a, view),
             "to": self._row(b, view),
             "changes": [c.as_dict() for c in changes],
+            # states between the two revisions that history never observed (empty: none)
+            "gaps": [dict(marks[n], revision=n) for n in sorted(marks) if low < n <= high],
         }
 
     # -- search over changes ---------------------------------------------------------------------

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from heatseeker.record.database import STATE_FILE, RecordError, RecordUnavailable
 
 if TYPE_CHECKING:
-    from heatseeker.record.store import Change, HistoryPolicy, Record, Revision, Store
+    from heatseeker.record.store import Change, HistoryPolicy, Noted, Record, Revision, Store
 
-_STORE = frozenset({"Change", "HistoryPolicy", "Record", "Revision", "Store"})
+_STORE = frozenset({"Change", "HistoryPolicy", "Noted", "Record", "Revision", "Store"})
 
 
 def __getattr__(name: str):
@@ -22,5 +22,5 @@ def __getattr__(name: str):
         return getattr(store, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["STATE_FILE", "Change", "HistoryPolicy", "Record", "RecordError", "RecordUnavailable",
-           "Revision", "Store"]
+__all__ = ["STATE_FILE", "Change", "HistoryPolicy", "Noted", "Record", "RecordError",
+           "RecordUnavailable", "Revision", "Store"]

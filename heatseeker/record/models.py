@@ -119,5 +119,22 @@ sequences = sa.Table(
 
 CHANGES = "changes"  # the name of the change sequence's row
 
+# revision 0003: what Heat's notifications said about each stack (its actions' starts and ends),
+# beside its revisions, so that history can say which states it never observed (history/)
+stack_events = sa.Table(
+    "stack_events", metadata,
+    sa.Column("stack_id", key_type(), nullable=False),
+    sa.Column("at_us", big_integer(), nullable=False),  # the notification's timestamp
+    sa.Column("action", key_type(), nullable=False),
+    sa.Column("phase", key_type(), nullable=False),  # start | end | error
+    sa.Column("status", key_type()),  # the state it named, e.g. UPDATE_COMPLETE
+    sa.Column("request_id", key_type()),
+    # a finished action whose state a read showed: when that read began (else NULL)
+    sa.Column("observed_us", big_integer()),
+    sa.Column("observed_digest", key_type()),  # the content that read showed (diff.digest)
+    sa.PrimaryKeyConstraint("stack_id", "at_us", "action", "phase"),
+    **TABLE_ARGS,
+)
+
 # every table an installation's record holds, in the order a copy writes them
-TABLES = (stacks, meta, dead_letters, revisions, ui_sessions, sequences)
+TABLES = (stacks, meta, dead_letters, revisions, ui_sessions, sequences, stack_events)

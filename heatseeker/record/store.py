@@ -58,6 +58,7 @@ Documents arrive already masked (``documents.py``): no hidden parameter value is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -81,6 +82,7 @@ from heatseeker.record.models import (
     dead_letters,
     meta,
     revisions,
+    stack_events,
     stacks,
     ui_sessions,
 )
@@ -148,6 +150,27 @@ class Revision:
             "user_name": self.user_name,
             "request_id": self.request_id,
         }
+
+
+@dataclass(frozen=True)
+class Noted:
+    """What one of Heat's notifications said about a stack: an action's start or end and the
+    state it named (never its reason: it may hold a secret place's value). History reads these
+    beside the revisions to mark the states it never observed (history/service.py)."""
+    stack_id: str
+    at_us: int  # the notification's timestamp
+    action: str
+    phase: str  # start | end | error
+    status: str | None
+    request_id: str | None = None
+    # a finished action whose state a read showed (the read's start, the change's version); None
+    # when no read did: a later event of the batch came first, or the read's change lost
+    observed_us: int | None = None
+    observed_digest: str | None = None  # the content that read showed (set by ``apply``)
+
+    def summary(self) -> dict:
+        return {"action": self.action, "phase": self.phase, "status": self.status,
+                "at_us": self.at_us, "request_id": self.request_id}
 
 
 # zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
@@ -429,8 +452,12 @@ class Store:
         prepare: Callable[[list[Change]], list[Change]] | None = None,
         *,
         exclusive: bool | None = None,
+        noted: Iterable[Noted] = (),
     ) -> list[bool]:
         """Apply changes in one durable transaction; returns, per change, whether it applied.
+
+        ``noted``: what the notifications of the batch said (``Noted``), kept in the same
+        transaction (a replay adds nothing: one row per stack, time, action and phase).
 
         ``prepare`` (links.py) rewrites the changes inside the transaction, before they are
         written; what it reads of the store goes through the same transaction. ``exclusive``
@@ -442,11 +469,26 @@ class Store:
         and stay unlinked (test_record_concurrency).
         """
         changes = list(changes)
-        if not changes:
+        notes = list(noted) if self.history.enabled else []
+        if not changes and not notes:
             return []
         if exclusive is None:
             exclusive = prepare is not None
-        return self._write(lambda conn: self._apply(conn, changes, prepare, exclusive))
+
+        def work(conn: sa.Connection) -> list[bool]:
+            self._local.digests = {}  # stack → the content digest this transaction recorded
+            applied = self._apply(conn, changes, prepare, exclusive) if changes else []
+            if notes:
+                # a read whose change lost (a newer one was there) recorded nothing it observed
+                digests = self._local.digests
+                self._note(conn, [
+                    dataclasses.replace(n, observed_digest=digests[n.stack_id])
+                    if n.observed_us is not None and n.stack_id in digests
+                    else dataclasses.replace(n, observed_us=None, observed_digest=None)
+                    for n in notes])
+            return applied
+
+        return self._write(work)
 
     def _apply(self, conn: sa.Connection, changes: list[Change],
                prepare: Callable[[list[Change]], list[Change]] | None,
@@ -477,6 +519,27 @@ class Store:
         if written:
             self._number(conn, written)
         return applied
+
+    def _note(self, conn: sa.Connection, notes: list[Noted]) -> None:
+        """``apply``'s ``noted``, in one statement. One already kept stays as it is, except that a
+        redelivered batch's read may supply the observation a failed one could not."""
+        rows = [{"stack_id": n.stack_id, "at_us": n.at_us, "action": n.action, "phase": n.phase,
+                 "status": n.status, "request_id": n.request_id, "observed_us": n.observed_us,
+                 "observed_digest": n.observed_digest} for n in notes]
+        kept, kept_digest = stack_events.c.observed_us, stack_events.c.observed_digest
+        if self.dialect == "sqlite":
+            lite = sqlite_dialect.insert(stack_events).values(rows)
+            conn.execute(lite.on_conflict_do_update(
+                index_elements=["stack_id", "at_us", "action", "phase"],
+                set_={"observed_us": sa.func.coalesce(kept, lite.excluded.observed_us),
+                      "observed_digest": sa.func.coalesce(kept_digest, lite.excluded.observed_digest)}))
+            return
+        my = mysql_dialect.insert(stack_events).values(rows)
+        # MySQL assigns left to right: the digest first, while observed_us is still the old one
+        conn.execute(my.on_duplicate_key_update([
+            ("observed_digest", sa.case((kept.is_(None), my.inserted.observed_digest),
+                                        else_=kept_digest)),
+            ("observed_us", sa.func.coalesce(kept, my.inserted.observed_us))]))
 
     def _put_document(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> bool:
         values = {"id": ch.id, "project_id": doc.get("project_id"), "name": doc.get("name"),
@@ -528,6 +591,9 @@ class Store:
             files = json.loads(last[4]) if last is not None and last[4] else {}
         files = {k: files.get(k) for k in doc.get("files") or ()}
         digest = diff.digest(doc, files)
+        digests = getattr(self._local, "digests", None)
+        if digests is not None:
+            digests[ch.id] = digest
         status, action = doc.get("status"), doc.get("action")
         provisional = (
             last is not None
@@ -582,6 +648,10 @@ class Store:
                 dropped += conn.execute(sa.text(
                     f"DELETE FROM revisions WHERE at_us < :cutoff AND rev < {latest}"),
                     {"cutoff": cutoff}).rowcount
+            # what notifications said before a stack's oldest kept revision no longer marks a gap
+            conn.execute(sa.text(
+                "DELETE FROM stack_events WHERE at_us < (SELECT MIN(r.at_us) FROM revisions r"
+                " WHERE r.stack_id = stack_events.stack_id)"))
             return dropped
 
         return self._write(work)
@@ -602,6 +672,16 @@ class Store:
             rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
                                 .order_by(revisions.c.rev)).all()
         return [self._revision(r, r[11] if with_docs else None) for r in rows]
+
+    def noted(self, stack_id: str) -> list[Noted]:
+        """What the notifications said about a stack, oldest first (``apply``'s ``noted``)."""
+        c = stack_events.c
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(c.stack_id, c.at_us, c.action, c.phase, c.status,
+                                          c.request_id, c.observed_us, c.observed_digest)
+                                .where(c.stack_id == stack_id)
+                                .order_by(c.at_us, c.phase)).all()
+        return [Noted(*row) for row in rows]
 
     def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
         """One revision with its document (``rev=None``: the latest)."""

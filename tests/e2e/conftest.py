@@ -63,7 +63,8 @@ def contents(template: str, env: str | None = None):
     return tpl, files, environment
 
 
-def wait_for(check: Callable[[], object], timeout: float = 90, what: str = "condition"):
+def wait_for(check: Callable[[], object], timeout: float = 90, what: str = "condition",
+             interval: float = 0.3):
     """Poll until check() returns something truthy (no timing is asserted, only convergence)."""
     deadline = time.monotonic() + timeout
     last = None
@@ -71,7 +72,7 @@ def wait_for(check: Callable[[], object], timeout: float = 90, what: str = "cond
         last = check()
         if last:
             return last
-        time.sleep(0.3)
+        time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 

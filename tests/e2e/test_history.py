@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 
 from .conftest import contents, unique, wait_for, wait_heat
 
@@ -142,3 +144,77 @@ def test_three_updates_four_revisions_with_semantic_diffs(heat, make_heatseeker)
     assert after["deleted"] and after["revisions"][-1]["revision"] == 4
     assert paths(cli_json(hs, "diff", sid)) == d34
     assert "Traceback" not in hs.listener_output()
+
+
+def _update_and_see_it_complete(hc, sid: str, image: str, tpl, files, env) -> None:
+    """What a user's script does: update, then poll Heat until UPDATE_COMPLETE (every 50 ms)."""
+    hc.stacks.update(sid, template=tpl, files=files, environment=env,
+                     parameters={"wait": 0, "image": image})
+    wait_for(lambda: hc.stacks.get(sid, resolve_outputs=False).stack_status == "UPDATE_COMPLETE"
+             and hc.stacks.get(sid, resolve_outputs=False).parameters.get("image") == image,
+             60, f"the update to {image}", interval=0.05)
+
+
+def test_back_to_back_updates_are_revisions_or_marked_gaps(heat, make_heatseeker):
+    """#14: a script updates as soon as it sees UPDATE_COMPLETE (the next update ~0.2 s after
+    the last ended), then twice more 2 s apart. Every update is its own revision, or a gap on
+    the revision after it names the state that was never observed: never fewer revisions
+    without a mark. The updates 2 s apart are their own revisions."""
+    hc = heat(PROJECT)
+    hs = make_heatseeker()
+    hs.start_listener()
+    tpl, files, env = contents("slow.yaml")
+    sid = hc.stacks.create(stack_name=unique("b2b"), template=tpl, files=files, environment=env,
+                           parameters={"wait": 0, "image": "b2b-0"})["stack"]["id"]
+    try:
+        wait_heat(hc, sid, "CREATE_COMPLETE")
+        settled_revisions(hs, sid, 1, "CREATE_COMPLETE")
+        back_to_back = [f"b2b-{i}" for i in range(1, 6)]
+        for image in back_to_back:
+            _update_and_see_it_complete(hc, sid, image, tpl, files, env)
+        apart = ["b2b-6", "b2b-7"]
+        for image in apart:
+            time.sleep(2)
+            _update_and_see_it_complete(hc, sid, image, tpl, files, env)
+        updates = back_to_back + apart
+
+        def settled():
+            store = hs.store()
+            ends = [n for n in store.noted(sid) if n.phase == "end"]
+            last = store.revision(sid)
+            return (len(ends) == 1 + len(updates) and last.status == "UPDATE_COMPLETE"
+                    and last.doc["parameters"]["image"] == apart[-1])
+
+        wait_for(settled, 120, "every notification handled, the last update recorded")
+        revisions = hs.store().revisions(sid, with_docs=True)
+        history = cli_json(hs, "history", sid)["revisions"]
+        shown = [r.doc["parameters"]["image"] for r in revisions]
+        gaps = [u for r in history if r["gap"] for u in r["gap"]["unobserved"]]
+        trail = [(n.at_us, n.action, n.phase, n.observed_us) for n in hs.store().noted(sid)] + [
+            (r.at_us, r.rev, r.status, r.doc["parameters"]["image"]) for r in revisions]
+        print(f"{len(updates)} updates, {len(revisions) - 1} revisions after the create, "
+              f"{len(gaps)} states marked not observed: {shown}")
+        if os.environ.get("HS_TRAIL"):
+            for t in sorted(trail, key=lambda x: x[0]):
+                print(t)
+        assert shown == sorted(shown, key=lambda img: int(img.split("-")[1]))  # in order
+        assert all(u["status"] == "UPDATE_COMPLETE" and u["action"] == "UPDATE" for u in gaps)
+        # every update is a revision that shows it, or a mark that names its end: never fewer
+        # revisions without a mark (a mark may also name an update whose read came so close to
+        # the next update that it cannot tell which content it saw)
+        ends = [n for n in hs.store().noted(sid) if n.phase == "end" and n.action == "UPDATE"]
+        marked = {u["at_us"] for u in gaps}
+        missing = [(image, end.at_us) for image, end in zip(updates, ends, strict=True)
+                   if image not in shown and end.at_us not in marked]
+        assert not missing, (shown, gaps, sorted(trail, key=lambda t: t[0]))
+        # 2 s apart: each its own revision, unmarked
+        for image in apart:
+            row = next(r for r, rev in zip(history, revisions, strict=True)
+                       if rev.doc["parameters"]["image"] == image)
+            assert row["gap"] is None, row
+        # the diff across the whole series says what it never saw
+        diff = cli_json(hs, "diff", sid, "1")
+        assert sum(len(g["unobserved"]) for g in diff["gaps"]) == len(gaps)
+    finally:
+        with contextlib.suppress(Exception):
+            hc.stacks.delete(sid)

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from heatseeker.record import Noted
 from tools.keystone import keystonelab as kl
 from tools.sandbox import heatlab
 
@@ -495,6 +496,19 @@ def test_revisions_and_a_diff(alice: Session, lab: Lab):
     expect(row.locator(".kind")).to_have_text("changed")
     assert _query_of(page.url)["from"] == ["1"] and _query_of(page.url)["to"] == ["2"]
     alice.shot("18-revisions-diff")
+    # a state no read observed (an update that ended as the next one began: its end noted, and
+    # no read of it; the listener's test_history makes real ones) is marked on the revision
+    # after it, and in the diff across it
+    store = lab.hs.store()
+    second = store.revision(lab.alpha_app, 2)
+    store.apply([], noted=[Noted(lab.alpha_app, second.at_us - 1, "UPDATE", "end",
+                                 "UPDATE_COMPLETE", "req-unobserved")])
+    page.reload()
+    mark = page.locator("#revisions tbody tr").first.locator(".gap")
+    expect(mark).to_have_text("gap: 1 state not observed")
+    expect(mark).to_have_attribute("title", re.compile(r"UPDATE_COMPLETE at .*\(req-unobserved\)"))
+    expect(page.locator("#revisions .diff .gap-note")).to_contain_text("Not observed: UPDATE_COMPLETE")
+    alice.shot("19-revisions-gap")
     # the diff is in the URL: a reload shows it again
     page.reload()
     expect(page.locator("#revisions .diff tbody tr").filter(

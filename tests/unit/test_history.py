@@ -186,6 +186,150 @@ def test_indexer_records_request_id_user_and_file_changes(tmp_path):
     assert st.revision("root").rev == 2
 
 
+# -- fidelity: states never observed are marked, never merged silently (#14) -----------------
+
+
+@pytest.fixture
+def fidelity(tmp_path):
+    heat = FakeHeat()
+    heat.add("s", "web", project="alpha", params={"image": "v0"})
+    st = Store(str(tmp_path / "s.sqlite"))
+    ix = Indexer(st, heat)
+    ix.reconcile()  # revision 1
+
+    def heat_shows(image: str, status: str) -> None:
+        heat.stacks["s"]["show"]["parameters"]["image"] = image
+        heat.set_status("s", status)
+
+    def update(phase: str, ts: int | None = None) -> dict:
+        return notification("s", "web", "update", phase, ts=ts)
+
+    return st, ix, heat_shows, update
+
+
+def _marks(st):
+    return [(r["revision"], [u["status"] for u in r["gap"]["unobserved"]]) if r["gap"] else
+            (r["revision"], None) for r in History(st).history("s", ALL)["revisions"]]
+
+
+def test_updates_read_in_time_are_revisions_without_a_gap(fidelity):
+    st, ix, heat_shows, update = fidelity
+    for image in ("v1", "v2"):
+        heat_shows(image, "UPDATE_IN_PROGRESS")  # Heat writes the content, then notifies
+        ix.apply_events(evs(update("start")))
+        heat_shows(image, "UPDATE_COMPLETE")
+        ix.apply_events(evs(update("end")))
+    assert _marks(st) == [(1, None), (2, None), (3, None)]
+    # the starts came right after a change: each was read (what history needs to tell)
+    assert [n.observed_us is not None for n in st.noted("s")] == [True] * 4
+    assert [r.doc["parameters"]["image"] for r in st.revisions("s", with_docs=True)] == ["v0", "v1", "v2"]
+
+
+def test_back_to_back_updates_in_one_batch_leave_a_marked_gap(fidelity):
+    """The first update's end and the second's start reach the listener together: the read shows
+    the second update, so the first one's state was never observed. One revision fewer, and a
+    mark that names the state it lacks."""
+    st, ix, heat_shows, update = fidelity
+    first_end = update("end")
+    heat_shows("v2", "UPDATE_IN_PROGRESS")
+    ix.apply_events(evs(update("start"), first_end, update("start")))
+    latest = st.get("s").doc
+    assert latest["status"] == "UPDATE_IN_PROGRESS"  # not the first update's end laid on the second
+    heat_shows("v2", "UPDATE_COMPLETE")
+    ix.apply_events(evs(update("end")))
+    assert _marks(st) == [(1, None), (2, ["UPDATE_COMPLETE"])]
+    history = History(st).history("s", ALL)
+    gap = history["revisions"][1]["gap"]
+    assert gap["from"] == history["revisions"][0]["at"] and gap["to"] == history["revisions"][1]["at"]
+    assert gap["unobserved"][0]["request_id"] == "req-1" and gap["unobserved"][0]["action"] == "UPDATE"
+    assert History(st).diff("s", ALL)["gaps"] == [dict(gap, revision=2)]
+
+
+def test_a_read_that_came_after_the_next_update_began_is_marked_later(fidelity):
+    """The first update's end is handled alone, but Heat had already begun the second: the read
+    shows it (its status lagging, laid over with the end's). When the second's start is handled
+    later, its time (before the read) shows that the first state was never observed."""
+    st, ix, heat_shows, update = fidelity
+    heat_shows("v1", "UPDATE_IN_PROGRESS")
+    ix.apply_events(evs(update("start")))
+    first_end = update("end")
+    second_start = update("start")  # stamped before the read below
+    heat_shows("v2", "UPDATE_IN_PROGRESS")
+    ix.apply_events(evs(first_end))
+    assert _marks(st) == [(1, None), (2, None)]  # nothing known yet
+    ix.apply_events(evs(second_start))  # late: older than the record, but it says when
+    heat_shows("v2", "UPDATE_COMPLETE")
+    ix.apply_events(evs(update("end")))
+    assert _marks(st) == [(1, None), (2, ["UPDATE_COMPLETE"])]
+
+
+def test_a_read_that_showed_the_next_content_before_its_start_notification_is_marked(fidelity):
+    """Heat writes an update's content before it sends the update's start: a read made for the
+    previous update's end, before that start, may show the next parameters under the old
+    status. The next update's own read shows the same content: the first state was never seen."""
+    st, ix, heat_shows, update = fidelity
+    heat_shows("v1", "UPDATE_IN_PROGRESS")
+    ix.apply_events(evs(update("start")))
+    heat_shows("v2", "UPDATE_COMPLETE")  # the second update's content, the first one's status
+    ix.apply_events(evs(update("end")))
+    heat_shows("v2", "UPDATE_IN_PROGRESS")
+    ix.apply_events(evs(update("start")))  # stamped after that read
+    heat_shows("v2", "UPDATE_COMPLETE")
+    ix.apply_events(evs(update("end")))
+    assert _marks(st) == [(1, None), (2, ["UPDATE_COMPLETE"])]
+
+
+def test_an_update_that_changed_nothing_is_marked_rather_than_merged(fidelity):
+    """Two updates, the second with the same parameters, read in time: their reads cannot be
+    told from one read that came too late, so the first is marked (never merged silently)."""
+    st, ix, heat_shows, update = fidelity
+    for _ in range(2):
+        heat_shows("v1", "UPDATE_IN_PROGRESS")
+        ix.apply_events(evs(update("start")))
+        heat_shows("v1", "UPDATE_COMPLETE")
+        ix.apply_events(evs(update("end")))
+    assert _marks(st) == [(1, None), (2, ["UPDATE_COMPLETE"])]
+
+
+def test_a_read_whose_change_lost_observed_nothing(fidelity):
+    """A batch's read is older than what another batch already recorded: its change is refused,
+    so the state it read was never recorded."""
+    st, ix, heat_shows, update = fidelity
+    end = events.parse(update("end"))
+    heat_shows("v1", "UPDATE_COMPLETE")
+    newer = Change("s", 10**17, dict(st.get("s").doc, parameters={"image": "v9"},
+                                     status="UPDATE_COMPLETE"))
+    real = st.apply
+
+    def apply_after_a_newer(changes, prepare=None, **kw):
+        real([newer])
+        return real(changes, prepare, **kw)
+
+    st.apply = apply_after_a_newer  # type: ignore[method-assign]
+    ix.apply_events([end])
+    st.apply = real  # type: ignore[method-assign]
+    assert st.noted("s")[-1].observed_us is None
+
+
+def test_events_are_kept_once_and_a_redelivery_can_supply_the_observation(fidelity):
+    st, ix, heat_shows, update = fidelity
+    message = update("end")
+    heat_shows("v1", "UPDATE_COMPLETE")
+    heat = ix.source
+    heat.down = True
+    with pytest.raises(Exception):  # noqa: B017 - HeatUnavailable: the batch is requeued
+        ix.apply_events(evs(message))
+    assert [n.observed_us for n in st.noted("s")] == [None]
+    heat.down = False
+    ix.apply_events(evs(message))  # the redelivery
+    assert len(st.noted("s")) == 1 and st.noted("s")[0].observed_us is not None
+    assert _marks(st) == [(1, None), (2, None)]
+
+
+def evs(*messages):
+    return [events.parse(m) for m in messages]
+
+
 # -- what callers see ---------------------------------------------------------------------------
 
 

@@ -7,10 +7,11 @@ import oslo_messaging
 import pytest
 
 from heatseeker.heat import events
-from heatseeker.heat.client import HeatUnavailable
+from heatseeker.heat.client import EAGER, URGENT, HeatUnavailable
+from heatseeker.heat.events import CONTENT_BEFORE_START_US
 from heatseeker.indexer import Indexer
 from heatseeker.listener import POISON_LIMIT, Handler
-from heatseeker.record import Store
+from heatseeker.record import HistoryPolicy, Store
 
 from .fakes import FakeHeat, nested_resource, notification, plain_resource, tick
 
@@ -86,7 +87,9 @@ def test_start_events_of_known_stacks_cost_no_read(heat, store):
     ix = Indexer(store, heat)
     ix.reconcile()
     heat.reads.clear()
-    ix.apply_events(evs(notification("other", "db", "suspend", "start")))
+    # (a start more than CONTENT_BEFORE_START_US after the stack's last change: not back to back)
+    later = store.get("other").version + CONTENT_BEFORE_START_US + 1
+    ix.apply_events(evs(notification("other", "db", "suspend", "start", ts=later)))
     assert heat.reads == [] and store.get("other").doc["status"] == "SUSPEND_IN_PROGRESS"
     # an older start event than what the store holds changes nothing
     old = notification("other", "db", "check", "start", ts=1)
@@ -98,6 +101,28 @@ def test_start_events_of_known_stacks_cost_no_read(heat, store):
     assert heat.reads == ["new"] and store.get("new").doc["project_id"] == "gamma"
 
 
+def test_a_start_right_after_a_change_is_read_for_history(heat, store):
+    """Back to back: the start is read (Heat wrote its content before notifying), so that
+    history can tell what the read for the action before it showed; without history, not."""
+    ix = Indexer(store, heat)
+    ix.reconcile()
+    heat.reads.clear()
+    ix.apply_events(evs(notification("other", "db", "update", "start")))
+    assert heat.reads == ["other"] and store.noted("other")[-1].observed_us is not None
+    # Heat had not written the state yet (the read shows the state before): the start's state
+    assert store.get("other").doc["status"] == "UPDATE_IN_PROGRESS"
+    # a read that shows the action already ended keeps what it shows
+    heat.set_status("other", "CHECK_COMPLETE")
+    ix.apply_events(evs(notification("other", "db", "check", "start")))
+    assert store.get("other").doc["status"] == "CHECK_COMPLETE"
+    quiet = Store(str(store.path) + "-nohist", HistoryPolicy(enabled=False))
+    ix2 = Indexer(quiet, heat)
+    ix2.reconcile()
+    heat.reads.clear()
+    ix2.apply_events(evs(notification("other", "db", "update", "start")))
+    assert heat.reads == []
+
+
 def test_several_events_for_one_stack_cost_one_read(heat, store):
     ix = Indexer(store, heat)
     batch = [notification("root", "web", "update", p) for p in ("start", "end")]
@@ -105,6 +130,18 @@ def test_several_events_for_one_stack_cost_one_read(heat, store):
     batch += [notification("b4c0ffee", "web*", "update", "end")]  # a backup stack: ignored
     report = ix.apply_events(evs(*batch))
     assert heat.reads == ["root"] and report.reads == 1 and report.ignored == 1
+
+
+def test_what_finishes_an_action_is_read_before_an_unknown_stack_that_only_began(heat, store):
+    ix = Indexer(store, heat)
+    ix.reconcile()
+    heat.reads.clear()
+    heat.add("new", "fresh", project="gamma", status="CREATE_IN_PROGRESS")
+    heat.set_status("other", "UPDATE_COMPLETE")
+    ix.apply_events(evs(notification("new", "fresh", "create", "start"),
+                        notification("other", "db", "update", "end")))
+    assert heat.priorities == {"new": EAGER, "other": URGENT}
+    assert heat.reads == ["other", "new"]
 
 
 def test_delete_is_final_and_replays_change_nothing(heat, store):

@@ -592,13 +592,26 @@
     return valueEl(v);
   }
 
+  // states history never observed between two revisions (history/service.py gaps): said, never hidden
+  function gapText(gap) {
+    return "Not observed: " + gap.unobserved.map((u) => (u.status || u.action) + " at " +
+      u.at.slice(0, 19).replace("T", " ") + (u.request_id ? " (" + u.request_id + ")" : "")).join(", ");
+  }
+
+  function gapMark(gap) {
+    return h("span", { class: "gap", title: gapText(gap), "data-gap": String(gap.unobserved.length),
+      text: "gap: " + gap.unobserved.length + " state" + (gap.unobserved.length === 1 ? "" : "s") + " not observed" });
+  }
+
   function diffTable(answer) {
     const changes = answer.changes || [];
     const head = h("p", {}, "Revision " + answer.from.revision + " (", timeEl(answer.from.at), ") → revision " +
       answer.to.revision + " (", timeEl(answer.to.at), "): " + changes.length + " change" + (changes.length === 1 ? "" : "s"));
+    const gaps = (answer.gaps || []).map((g) => h("p", { class: "warning gap-note", text: gapText(g) +
+      " — between these revisions; revision " + g.revision + " shows what came after." }));
     const rows = changes.map((c) => [h("code", { text: c.path }),
       h("span", { class: "kind kind-" + c.kind, text: c.kind }), shown(c.old), shown(c.new)]);
-    return h("div", { class: "diff" }, head,
+    return h("div", { class: "diff" }, head, ...gaps,
       table("Changes between the revisions", ["Path", "Change", "Before", "After"], rows, "Nothing changed."));
   }
 
@@ -629,8 +642,9 @@
         const changed = r.changed || [];
         return [h("span", { text: String(r.revision) }), timeEl(r.at), statusBadge(r.status),
           r.user_name || r.user_id || h("span", { class: "muted", text: "—" }),
-          changed.length ? h("span", {}, h("code", { text: changed.slice(0, 5).join(", ") }),
-            changed.length > 5 ? " +" + (changed.length - 5) + " more" : "") : h("span", { class: "muted", text: i === revs.length - 1 ? "first kept" : "—" }),
+          h("span", {}, r.gap ? gapMark(r.gap) : "", r.gap ? " " : "",
+            changed.length ? h("span", {}, h("code", { text: changed.slice(0, 5).join(", ") }),
+              changed.length > 5 ? " +" + (changed.length - 5) + " more" : "") : h("span", { class: "muted", text: i === revs.length - 1 ? "first kept" : "—" })),
           prev ? h("button", { type: "button", class: "small-btn", "data-diff": prev.revision + ".." + r.revision,
             onclick: () => showDiff(prev.revision, r.revision) }, "Diff with " + prev.revision) : ""];
       });
