@@ -140,17 +140,12 @@ def limits(r: dict) -> dict[str, str]:
         if not parts:
             continue
         top = max(parts, key=lambda k: parts[k])
-        heat = burst["heat_timestamp_to_bus"]["p50_ms"]
+        floor = (burst.get("floor") or {}).get("p50_ms")
         out[f"freshness-{i}"] = (
-            f"Heat itself sends the end notification {_f(heat)} ms (p50) after stamping it. Then, "
+            f"The Heat reads of one change took {_f(floor)} ms (p50) during this burst (the floor). "
             "p50 per step: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms" for k, v in parts.items())
             + f"; the largest is {top.replace('_', ' ')}. Batches: {_at_once(w)} (mean "
-            f"{w.get('mean_batch_s')} s each, its Heat reads included; a create's start event costs "
-            "a read too, the stack being unknown); a notification waits for a free worker.")  # fmt: skip
-        longest = w.get("longest_batches") or []
-        if longest:
-            out[f"freshness-{i}"] += (" Longest batches: " + "; ".join(
-                f"{x['s']} s ({', '.join(x['events'])})" for x in longest) + ".")  # fmt: skip
+            f"{w.get('mean_batch_s')} s each, Heat reads included).")  # fmt: skip
     return out
 
 
@@ -398,50 +393,79 @@ def _ratio(a, b):
 def _freshness(fr: dict | None) -> list[str]:
     if fr is None:
         return []
-    L = ["## 4. Freshness (real sandbox, RabbitMQ, `heatseeker listen`)", ""]
+    L = ["## 4. Freshness (real sandbox, RabbitMQ, `heatseeker listen`; #14)", ""]
     st = _status(fr)
     if st:
         return L + [st, ""]
-    L.append("Bursts of creates and updates sent at once; for each stack, the time from its `end` "
-             "notification's timestamp until a search first returned the new state (polled every "
-             f"{fr['poll_interval_ms']:.0f} ms); also from the moment the notification reached the "
-             "bus (Heat stamps a notification, then sends it: a busy heat-engine sends late). "
-             f"Listener: {fr['listener_settings']}. The steps below come from the listener's own "
-             "timestamps (`bench/listener_proc.py`); a step can show a few ms below zero when an "
-             "index commit picked a batch up just before the recorder noted the batch's end.")  # fmt: skip
+    L.append("Single changes one at a time on a quiet system, then bursts of creates, updates and "
+             "deletes sent at once while Heat is busy with them; for each stack, the time from its "
+             "`end` notification's timestamp until a search first returned the new state (polled "
+             f"every {fr['poll_interval_ms']:.0f} ms). **The floor** is what the Heat reads of one "
+             "change cost at the same moment: a probe reads a stack outside the burst as the "
+             "listener does, every 0.2 s; the ratio divides each figure by the floor's p50 of the "
+             f"same burst. Listener: {fr['listener_settings']}. The steps come from the listener's "
+             "own timestamps (`bench/listener_proc.py`).")  # fmt: skip
     L.append("")
+    if fr.get("floor_quiet"):
+        q = fr["floor_quiet"]
+        L += [f"Floor on the quiet system: p50 {_f(q['p50_ms'])} ms, p99 {_f(q['p99_ms'])} ms "
+              f"({q['n']} reads).", ""]
     rows = []
-    for b in fr["bursts"]:
-        lag, bus, heat = b["lag"], b["lag_from_arrival_on_the_bus"], b["heat_timestamp_to_bus"]
-        rows.append([f"{b['creates']} creates + {b['updates']} updates", str(lag["n"]),
-                     f"{_f(lag['p50_ms'])} / {_f(lag['p99_ms'])} ms",
-                     f"{_f(bus['p50_ms'])} / {_f(bus['p99_ms'])} ms",
-                     f"{_f(heat['p50_ms'])} / {_f(heat['p99_ms'])} ms",
-                     "met" if b["meets_p99"] else "MISSED", f"{b['heat_busy_seconds']} s"])  # fmt: skip
-    L += _table(["burst", "samples", "from Heat's timestamp p50 / p99", "from arrival on the bus "
-                 "p50 / p99", "Heat: timestamp → bus p50 / p99", "target p99 < 2 s",
-                 "Heat busy with the burst"], rows)  # fmt: skip
-    for b in fr["bursts"]:
+    runs = []
+    if fr.get("singles"):
+        runs.append(("single changes, one at a time", fr["singles"]))
+    runs += [(f"{b['creates']} creates + {b['updates']} updates + {b.get('deletes', 0)} deletes", b)
+             for b in fr["bursts"]]
+    if fr.get("history_off"):
+        b = fr["history_off"]
+        runs.append((f"{b['creates']} + {b['updates']}, history off", b))
+    for name, b in runs:
+        lag, floor, ratio = b["lag"], b.get("floor") or {}, b.get("ratio") or {}
+        met = {True: "met", False: "MISSED", None: "–"}[b.get("meets")]
+        rows.append([name, str(lag["n"]), f"{_f(lag['p50_ms'])} / {_f(lag['p99_ms'])} ms",
+                     f"{_f(floor.get('p50_ms'))} / {_f(floor.get('p99_ms'))} ms",
+                     f"{_f(ratio.get('p50_ms'))}× / {_f(ratio.get('p99_ms'))}×",
+                     f"{b.get('target') or '–'}: {met}",
+                     f"{b['heat_busy_seconds']} s" if "heat_busy_seconds" in b else "–"])
+    L += _table(["run", "samples", "p50 / p99", "floor p50 / p99 (same time)",
+                 "÷ floor p50", "target", "Heat busy with the burst"], rows)
+    kinds = ("create", "update", "delete")
+    rows = [[name] + [f"{_f(b['per_kind'][k]['p50_ms'])} / {_f(b['per_kind'][k]['p99_ms'])} ms "
+                      f"({b['per_kind'][k]['n']})" if k in b.get("per_kind", {}) else "–"
+                      for k in kinds]
+            for name, b in runs if b.get("per_kind")]
+    if rows:
+        L += ["Per kind of event (p50 / p99, samples): a burst's creates do not hold its deletes "
+              "and updates back (the reads that finish an action go first).", ""]
+        L += _table(["run", "create", "update", "delete"], rows)
+    rows = [[name, str(b["coalescing"]["notifications"]), str(b["coalescing"]["heat_reads"]),
+             _f(b["coalescing"]["reads_per_notification"])]
+            for name, b in runs if b.get("coalescing")]
+    if rows:
+        L += ["Coalescing: the notifications the listener handled during each burst against the "
+              "Heat reads it made (a stack's events in one batch, or asked for by two batches "
+              "before its read began, cost one read).", ""]
+        L += _table(["run", "notifications", "Heat reads", "reads per notification"], rows)
+    fid = fr.get("fidelity") or {}
+    if fid:
+        L += [f"History fidelity: {fid['updates']} updates of one stack ({fid['back_to_back']} back to "
+              f"back, each sent as soon as Heat showed the last one complete, then "
+              f"{fid['two_seconds_apart']} 2 s apart): {fid['revisions']} revisions recorded, "
+              f"{fid['updates_shown_by_a_revision']} updates shown by a revision "
+              f"({fid['back_to_back_shown']} of the back-to-back ones, {fid['apart_shown']} of the "
+              f"2 s apart), {fid['gaps_marked']} states marked as never observed; every update "
+              f"accounted for: {'yes' if fid['accounted_for'] else 'NO'}.", ""]
+    for name, b in runs:
         w = b.get("where_the_time_goes") or {}
         if not w:
             continue
         parts = [(k, v) for k, v in w.items() if isinstance(v, dict)]
-        if "store_to_index_commit" in w and (w["store_to_index_commit"].get("p50_ms") or 0) < -50:
-            L.append("(This run split the steps at the recorder's batch end, which with concurrent "
-                     "batches comes after the store commit: the store → index step shows below "
-                     "zero and the next one absorbs it; later runs split at the batch start.)")
-            L.append("")
-        L.append(f"Burst {b['creates']} + {b['updates']}, where the time goes (p50 / max per stack): "
+        L.append(f"{name}, where the time goes (p50 / max per stack): "
                  + "; ".join(f"{k.replace('_', ' ')} {_f(v['p50_ms'])} / {_f(v['max_ms'])} ms"
                              for k, v in parts)
                  + f". {w.get('batches')} batches ({_at_once(w)}; mean {w.get('mean_batch_s')} s, "
                  f"{w.get('mean_stacks_per_batch')} stacks each), {w.get('projections')} index commits.")  # fmt: skip
         L.append("")
-        if w.get("longest_batches"):
-            L.append("Longest batches: " + "; ".join(
-                f"{x['s']} s ({x['stacks']} stacks: {', '.join(x['events'])})"
-                for x in w["longest_batches"]) + ".")  # fmt: skip
-            L.append("")
         if b.get("not_seen"):
             L += [f"Never seen in the index: {b['not_seen']}", ""]
     return L

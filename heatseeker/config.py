@@ -88,7 +88,7 @@ listener_opts = [
     ),
     cfg.IntOpt(
         "workers",
-        default=16,
+        default=32,
         min=1,
         max=64,
         help="Batches handled at once. Their Heat reads share [heat] concurrency, the reads "

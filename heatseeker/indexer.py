@@ -142,6 +142,12 @@ def _per_stack(events: Sequence[StackEvent], report: BatchReport) -> dict[str, l
     return by_stack
 
 
+def _urgency(ev: StackEvent, sid: str, known: dict[str, Record]) -> int:
+    """How soon a stack's read is needed: what finishes an action (or any event of a known
+    stack) first; an unknown stack that only began last (its end brings the rest)."""
+    return URGENT if ev.is_final or sid in known else EAGER
+
+
 def _state_only(rec: Record, doc: dict, ev: StackEvent, state: str) -> Change | None:
     """A known stack's action started: its state changes, its content not yet (no read). None
     when the record is as new already."""
@@ -215,21 +221,40 @@ class Indexer:
 
     # -- notifications ----------------------------------------------------------------------------
 
-    def apply_events(self, events: Sequence[StackEvent]) -> BatchReport:
+    def apply_events(self, events: Sequence[StackEvent],
+                     on_durable: Callable[[], None] | None = None) -> BatchReport:
         """Apply one batch durably. Raises HeatUnavailable (after writing what it could) when some
-        stacks could not be read, so that the caller requeues the batch."""
+        stacks could not be read, so that the caller requeues the batch.
+
+        In two steps when the batch holds both: what needs no read and the reads that finish an
+        action first, committed (``on_durable``: the projector may show them at once), then the
+        unknown stacks that only began (``EAGER``: last in the gate's line, they must not hold
+        back the others' commit). The caller acknowledges the batch after both."""
         report = BatchReport(events=len(events))
         by_stack = _per_stack(events, report)
         if not by_stack:
             return report
         known = self.store.get_many(by_stack)
         changes, to_read = self._without_reads(by_stack, known, report)
-        observed: dict[str, int] = {}  # message id of a finishing event → when a read showed it
-        failures = self._read_and_build(to_read, known, changes, report, observed)
-        noted = [Noted(ev.stack_id, ev.timestamp, ev.action, ev.phase, ev.state, ev.request_id,
-                       observed.get(ev.message_id))
-                 for evs in by_stack.values() for ev in evs if ev.kind == KIND_STACK]
-        report.written = sum(self.store.apply(changes, self._links, noted=noted)[: len(changes)])
+        eager = {sid: ev for sid, ev in to_read.items() if _urgency(ev, sid, known) == EAGER}
+        first = {sid: ev for sid, ev in to_read.items() if sid not in eager}
+        observed: dict[str, int] = {}  # message id of an event → when the read it caused began
+        failures = self._read_and_build(first, known, changes, report, observed)
+
+        def noted(stacks) -> list[Noted]:
+            return [Noted(ev.stack_id, ev.timestamp, ev.action, ev.phase, ev.state,
+                          ev.request_id, observed.get(ev.message_id))
+                    for sid in stacks for ev in by_stack[sid] if ev.kind == KIND_STACK]
+
+        report.written = sum(self.store.apply(
+            changes, self._links, noted=noted([s for s in by_stack if s not in eager]))[: len(changes)])
+        if eager:
+            if on_durable is not None and report.written:
+                on_durable()
+            later: list[Change] = []
+            failures += self._read_and_build(eager, known, later, report, observed)
+            report.written += sum(self.store.apply(later, self._links,
+                                                   noted=noted(list(eager)))[: len(later)])
         self._note_last_event(events)
         if failures:
             report.failed = failures
@@ -288,12 +313,8 @@ class Indexer:
             raise HeatUnavailable("no Heat source configured")
         failures: list[str] = []
         snapshots = {}
-        def urgency(sid: str) -> int:
-            # what finishes an action first; an unknown stack that only began, last
-            ev = to_read[sid]
-            return URGENT if ev.is_final or sid in known else EAGER
-
-        for sid, result in self.source.read_many(list(to_read), urgency):
+        for sid, result in self.source.read_many(list(to_read),
+                                                 lambda sid: _urgency(to_read[sid], sid, known)):
             report.reads += 1
             if isinstance(result, HeatError):
                 LOG.warning("stack %s: Heat read failed: %s", sid, result)

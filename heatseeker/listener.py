@@ -127,7 +127,7 @@ class Handler:
                 parsed.append(ev)
                 used.append((msg, ev.message_id))
         try:
-            report = self.indexer.apply_events(parsed)
+            report = self.indexer.apply_events(parsed, on_durable=self.on_commit)
         except (HeatUnavailable, RecordUnavailable) as exc:
             return self._requeue(exc, messages)
         except Exception:  # noqa: BLE001 - a bug or a store error must not lose the batch

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import heapq
 import itertools
 import logging
 import re
@@ -300,6 +299,18 @@ EAGER = 2  # an unknown stack whose action only began: it can wait for its end
 BACKGROUND = 3  # a reconcile's (heatseeker sync, the listener's periodic one)
 
 
+class Ticket:
+    """A place in the ``Gate``'s line; ``Gate.hurry`` moves it up."""
+
+    __slots__ = ("priority", "arrival")
+
+    def __init__(self, priority: int, arrival: int):
+        self.priority, self.arrival = priority, arrival
+
+    def key(self) -> tuple[int, int]:
+        return (self.priority, self.arrival)
+
+
 class Gate:
     """At most ``slots`` stack reads at once across every batch this process handles, the most
     urgent first (then first come, first served): a burst of ``start`` events of new stacks
@@ -309,18 +320,28 @@ class Gate:
     def __init__(self, slots: int):
         self.slots = max(1, int(slots))
         self._busy = 0
-        self._waiting: list[tuple[int, int]] = []  # a heap of (priority, arrival)
+        self._waiting: list[Ticket] = []  # the line, the first ``min(key)``
         self._arrivals = itertools.count()
         self._cond = threading.Condition()
 
-    @contextlib.contextmanager
-    def slot(self, priority: int = NORMAL) -> Iterator[None]:
+    def ticket(self, priority: int = NORMAL) -> Ticket:
+        return Ticket(priority, next(self._arrivals))
+
+    def hurry(self, ticket: Ticket, priority: int) -> None:
+        """A ticket still waiting becomes at least this urgent (another batch needs its read)."""
         with self._cond:
-            me = (priority, next(self._arrivals))
-            heapq.heappush(self._waiting, me)
-            while self._busy >= self.slots or self._waiting[0] != me:
+            if priority < ticket.priority:
+                ticket.priority = priority
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def slot(self, priority: int = NORMAL, ticket: Ticket | None = None) -> Iterator[None]:
+        me = ticket or self.ticket(priority)
+        with self._cond:
+            self._waiting.append(me)
+            while self._busy >= self.slots or min(self._waiting, key=Ticket.key) is not me:
                 self._cond.wait()
-            heapq.heappop(self._waiting)
+            self._waiting.remove(me)
             self._busy += 1
             self._cond.notify_all()  # the next in line may have a free slot too
         try:
@@ -360,7 +381,7 @@ class HeatSource:
         self.gate = Gate(self.concurrency)
         # reads asked for and still waiting for the gate, by stack: a second batch that needs the
         # same stack shares the read (begun after both asked, it shows what both must see)
-        self._queued: dict[str, futures.Future] = {}
+        self._queued: dict[str, tuple[futures.Future, Ticket]] = {}
         self._queued_lock = threading.Lock()
         self.reads = 0  # reads made (for the benchmarks: what coalescing saved)
         self.shared = 0  # reads asked for and answered by another batch's read
@@ -640,9 +661,10 @@ class HeatSource:
 
         A stack's failure is yielded as its HeatError; this never raises for one stack.
         """
+        size = min(self.concurrency, len(ids)) if isinstance(ids, (list, tuple)) else self.concurrency
         it = iter(ids)
         pool = futures.ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="heat-read"
+            max_workers=max(1, size), thread_name_prefix="heat-read"
         )
         pending: dict[futures.Future, str] = {}
 
@@ -672,27 +694,29 @@ class HeatSource:
             queued = self._queued.get(stack_id)
             if queued is None:
                 mine: futures.Future = futures.Future()
-                self._queued[stack_id] = mine
+                ticket = self.gate.ticket(priority)
+                self._queued[stack_id] = (mine, ticket)
             else:
                 self.shared += 1
         if queued is not None:  # another batch's read of it has not begun: wait for it
+            self.gate.hurry(queued[1], priority)  # as urgent as the most urgent asker
             # its own copy: the builders of two batches must not share one object
-            return copy.deepcopy(queued.result())
+            return copy.deepcopy(queued[0].result())
         try:
-            result = self._read_gated(stack_id, priority)
+            result = self._read_gated(stack_id, ticket)
         except BaseException as exc:  # noqa: BLE001 - for whoever shares it, then raised
             mine.set_exception(exc)
             raise
         finally:
             with self._queued_lock:
-                if self._queued.get(stack_id) is mine:
+                if self._queued.get(stack_id, (None,))[0] is mine:
                     del self._queued[stack_id]
         mine.set_result(result)
         return result
 
-    def _read_gated(self, stack_id: str, priority: int) -> StackSnapshot | None | HeatError:
+    def _read_gated(self, stack_id: str, ticket: Ticket) -> StackSnapshot | None | HeatError:
         try:
-            with self.gate.slot(priority):
+            with self.gate.slot(ticket=ticket):
                 with self._queued_lock:  # begun: a later ask reads again
                     self._queued.pop(stack_id, None)
                     self.reads += 1

@@ -1097,3 +1097,39 @@ def test_batches_that_need_one_stack_share_a_read_that_has_not_begun(heat):
     assert [c[0] for c in heat.calls].count("get") == 1
     list(src.read_many([LAB1]))  # nothing queued any more: a read of its own
     assert (src.reads, src.shared) == (2, 1)
+
+
+def test_a_queued_read_another_batch_needs_sooner_moves_up_the_line():
+    """An unknown stack's start asked for a read (EAGER); before it began, its end arrived in
+    another batch (URGENT): the one read is now as urgent as the end, ahead of NORMAL reads."""
+    from heatseeker.heat.client import EAGER, NORMAL, URGENT, Gate
+
+    gate = Gate(1)
+    order: list[str] = []
+    holder_in, holder_out = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.slot(NORMAL):
+            holder_in.set()
+            holder_out.wait(10)
+
+    def take(name, ticket):
+        with gate.slot(ticket=ticket):
+            order.append(name)
+
+    threads = [threading.Thread(target=hold)]
+    threads[0].start()
+    assert holder_in.wait(10)
+    eager, normal = gate.ticket(EAGER), gate.ticket(NORMAL)
+    for name, ticket in (("eager-then-urgent", eager), ("normal", normal)):
+        threads.append(threading.Thread(target=take, args=(name, ticket)))
+        threads[-1].start()
+    deadline = time.monotonic() + 10
+    while len(gate._waiting) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    gate.hurry(eager, URGENT)
+    gate.hurry(normal, EAGER)  # never less urgent than it was
+    holder_out.set()
+    for t in threads:
+        t.join(10)
+    assert order == ["eager-then-urgent", "normal"] and normal.priority == NORMAL

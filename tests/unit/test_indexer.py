@@ -7,7 +7,7 @@ import oslo_messaging
 import pytest
 
 from heatseeker.heat import events
-from heatseeker.heat.client import EAGER, URGENT, HeatUnavailable
+from heatseeker.heat.client import EAGER, HeatUnavailable
 from heatseeker.heat.events import CONTENT_BEFORE_START_US
 from heatseeker.indexer import Indexer
 from heatseeker.listener import POISON_LIMIT, Handler
@@ -138,10 +138,15 @@ def test_what_finishes_an_action_is_read_before_an_unknown_stack_that_only_began
     heat.reads.clear()
     heat.add("new", "fresh", project="gamma", status="CREATE_IN_PROGRESS")
     heat.set_status("other", "UPDATE_COMPLETE")
+    durable: list[tuple] = []
     ix.apply_events(evs(notification("new", "fresh", "create", "start"),
-                        notification("other", "db", "update", "end")))
-    assert heat.priorities == {"new": EAGER, "other": URGENT}
-    assert heat.reads == ["other", "new"]
+                        notification("other", "db", "update", "end")),
+                    on_durable=lambda: durable.append(
+                        (store.get("other").doc["status"], store.get("new"), list(heat.reads))))
+    assert heat.reads == ["other", "new"] and heat.priorities == {"new": EAGER}
+    # the end was committed (and the projector told) before the unknown stack was even read
+    assert durable == [("UPDATE_COMPLETE", None, ["other"])]
+    assert store.get("new").doc["status"] == "CREATE_IN_PROGRESS"
 
 
 def test_delete_is_final_and_replays_change_nothing(heat, store):
