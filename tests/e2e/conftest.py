@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from heatclient import client as heat_client
@@ -61,6 +62,28 @@ def contents(template: str, env: str | None = None):
         )
         files.update(env_files)
     return tpl, files, environment
+
+
+def heat_quiet(timeout: float = 300) -> None:
+    """Wait until no stack of the sandbox's Heat is in progress: a test that compares heatseeker
+    with all of Heat needs Heat still, and other tests' creates and deletes may still be running
+    (tools/test.sh runs such tests alone, after the others). A stack in progress for more than 10
+    minutes is stuck (an engine restarted under it), not running: it does not count."""
+    admin = hc_for("admin")
+    stuck = time.time() - 600
+
+    def busy() -> list[str]:
+        out = []
+        for s in admin.stacks.list(global_tenant=True, show_nested=True):
+            if not s.stack_status.endswith("_IN_PROGRESS"):
+                continue
+            since = s.updated_time or s.creation_time
+            started = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() if since else 0
+            if started > stuck:
+                out.append(f"{s.stack_name} {s.stack_status}")
+        return out
+
+    wait_for(lambda: not busy(), timeout, "no stack in progress in Heat")
 
 
 def wait_for(check: Callable[[], object], timeout: float = 90, what: str = "condition",

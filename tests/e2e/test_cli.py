@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import create, unique, wait_for, wait_heat
+from .conftest import create, heat_quiet, unique, wait_for, wait_heat
 from .test_sync import seeded  # noqa: F401 - the module fixture that seeds the sandbox
 
 
@@ -13,6 +13,7 @@ def _ids(result: dict) -> list[str]:
 
 
 def test_show_reindex_status(seeded, heat, make_heatseeker):  # noqa: F811
+    heat_quiet()  # other tests' creates and deletes over: Heat holds still
     hs = make_heatseeker()
     hs.sync()
     before = hs.search("depth:>=0", "--all-projects", "--limit", "1000", "--sort", "name")

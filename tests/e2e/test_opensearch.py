@@ -16,7 +16,7 @@ from heatseeker.engines.opensearch import OpenSearchEngine
 from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
 
-from .conftest import Heatseeker
+from .conftest import Heatseeker, heat_quiet
 from .links_support import tree_parents
 from .test_sync import _listing, seeded  # noqa: F401 - seeded is a fixture
 
@@ -77,6 +77,7 @@ def make_os_heatseeker(tmp_path, opensearch_url):
 
 
 def test_sync_matches_heat_on_opensearch(seeded, heat, make_os_heatseeker):  # noqa: F811
+    heat_quiet()  # other tests' creates and deletes over: Heat holds still
     admin = heat("admin")
     hs = make_os_heatseeker()
     hs.sync()
@@ -226,6 +227,7 @@ def test_two_node_cluster_survives_a_node(pair):
 
 
 def test_reindex_to_opensearch_moves_an_embedded_installation(seeded, make_os_heatseeker):  # noqa: F811
+    heat_quiet()  # other tests' creates and deletes over: Heat holds still
     from heatseeker.engines.tantivy import TantivyEngine
     from heatseeker.query.visibility import Visibility
 

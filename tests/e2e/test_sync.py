@@ -10,7 +10,7 @@ import pytest
 
 from heatseeker.query import tree as t
 
-from .conftest import ROOT, create, unique, wait_heat
+from .conftest import ROOT, create, heat_quiet, unique, wait_heat
 from .links_support import tree_chain, tree_parents
 
 
@@ -31,6 +31,7 @@ def _listing(admin) -> dict:
 
 
 def test_sync_matches_heat(seeded, heat, make_heatseeker):
+    heat_quiet()  # other tests' creates and deletes over: Heat holds still
     admin = heat("admin")
     hs = make_heatseeker()
     hs.sync()
@@ -82,10 +83,11 @@ def test_sync_matches_heat(seeded, heat, make_heatseeker):
 
 
 def test_search_isolation_and_rollup(seeded, heat, make_heatseeker):
+    heat_quiet()  # other tests' creates and deletes over: Heat holds still
     hs = make_heatseeker()
     hs.sync()
     alpha = hs.search("parameters.image:cirros-0.6.2", "--project", "alpha")
-    everyone = hs.search("parameters.image:cirros-0.6.2", "--all-projects")
+    everyone = hs.search("parameters.image:cirros-0.6.2", "--all-projects", "--limit", "1000")
     assert alpha["hits"]["total"] >= 1
     assert {h["_source"]["project_id"] for h in alpha["hits"]["hits"]} == {"alpha"}
     assert {"alpha", "beta"} <= {h["_source"]["project_id"] for h in everyone["hits"]["hits"]}
