@@ -2,11 +2,12 @@
 meta, dead letters, UI sessions, multi-process safety. Every test of ``StoreContract`` runs on
 SQLite (always) and on MariaDB (a real server, when one answers: record_backends.py)."""
 
+import dataclasses
 import multiprocessing
 
 import pytest
 
-from heatseeker.record import Change, HistoryPolicy, Store
+from heatseeker.record import Change, HistoryPolicy, Noted, Store
 
 
 def doc(sid, **kw):
@@ -154,6 +155,25 @@ class StoreContract:
                             user_name="alice")])
         revs = store.revisions("a")
         assert [(r.rev, r.status, r.user_name) for r in revs] == [(1, "CREATE_COMPLETE", "alice")]
+
+    def test_what_notifications_said_is_kept_once_with_what_a_read_observed(self, store):
+        """``noted`` rows (history's gaps): one per stack, time, action and phase; the
+        observation is the applied change's digest; a redelivered batch's read fills an
+        observation the first delivery could not make, and never replaces one."""
+        end = Noted("a", 5, "UPDATE", "end", "UPDATE_COMPLETE", "req-1")
+        store.apply([], noted=[end])  # the first delivery: its read failed
+        assert store.noted("a") == [end]
+        store.apply([Change("a", 6, doc("a", template={"v": 1}))],
+                    noted=[dataclasses.replace(end, observed_us=6)])  # the redelivery read it
+        (kept,) = store.noted("a")
+        assert kept.observed_us == 6 and kept.observed_digest
+        store.apply([Change("a", 7, doc("a", template={"v": 2}))],
+                    noted=[dataclasses.replace(end, observed_us=7)])  # a replay: no change
+        assert store.noted("a") == [kept]
+        # a read whose change lost (an older version) observed nothing
+        lost = Noted("a", 8, "CHECK", "end", "CHECK_COMPLETE", observed_us=3)
+        assert store.apply([Change("a", 3, doc("a"))], noted=[lost]) == [False]
+        assert store.noted("a")[-1] == dataclasses.replace(lost, observed_us=None)
 
     def test_ui_sessions(self, store):
         store.session_put("k1", b"one", 1.0, None, 2)
