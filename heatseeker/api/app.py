@@ -36,7 +36,7 @@ from heatseeker.api import facets as facets_mod
 from heatseeker.api import responses
 from heatseeker.api.auth import Authorizer, Caller, Forbidden, Unauthorized
 from heatseeker.api.routes import TABLE, NoRoute
-from heatseeker.engines.base import EngineError
+from heatseeker.engines.base import EngineError, is_panic
 from heatseeker.query import dsl
 from heatseeker.query import highlight as highlight_mod
 from heatseeker.query.errors import QueryError, shown
@@ -214,6 +214,13 @@ class App:
         except Exception:  # noqa: BLE001 - a bug must still answer JSON, and be logged
             LOG.exception("unexpected error on %s %s", req.method, req.environ.get("PATH_INFO"))
             resp = error_response(500, "internal error (logged)")
+        except BaseException as exc:
+            if not is_panic(exc):
+                raise  # SystemExit, KeyboardInterrupt: the server's own business
+            LOG.exception("the search index library panicked on %s %s", req.method,
+                          req.environ.get("PATH_INFO"))
+            resp = error_response(503, "the search index is not available: the index library "
+                                  "failed (logged)")
         return resp
 
     def dispatch(self, req: webob.Request) -> webob.Response:

@@ -10,13 +10,16 @@ empty) and asks the engine's ``health()``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from oslo_middleware.healthcheck import pluginbase
 
 from heatseeker.engines import open_engine
-from heatseeker.engines.base import Engine
+from heatseeker.engines.base import Engine, is_panic
 from heatseeker.record import Store
+
+LOG = logging.getLogger(__name__)
 
 
 class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
@@ -25,7 +28,8 @@ class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
         self._engine: Engine | None = None
 
     def healthcheck(self, server_port: int) -> pluginbase.HealthcheckResult:
-        problems = [p for p in (self._store(), self._index()) if p]
+        problems = [p for p in (_reported("store", self._store), _reported("index", self._index))
+                    if p]
         if problems:
             return pluginbase.HealthcheckResult(False, "; ".join(problems))
         return pluginbase.HealthcheckResult(True, "OK")
@@ -46,9 +50,27 @@ class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
             if self._engine is None:
                 self._engine = open_engine(self.oslo_conf, read_only=True)
             health = self._engine.health()
-        except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
-            self._engine = None
+        except BaseException as exc:
+            if not (isinstance(exc, Exception) or is_panic(exc)):
+                raise
+            self._engine = None  # opened again by the next check
             return f"index: {exc}"
         if not health.get("ok"):
             return f"index: {health.get('error') or 'not usable'}"
         return None
+
+
+def _reported(what: str, check) -> str | None:
+    """``check()``, with anything it lets through reported as a problem and logged: a health
+    check answers 503 for an unusable part, never 500 (a panic in the index library is a
+    ``BaseException``; a bug in a check is logged with its traceback)."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        LOG.exception("the %s health check failed", what)
+        return f"{what}: {exc}"
+    except BaseException as exc:
+        if not is_panic(exc):
+            raise
+        LOG.exception("the %s health check panicked", what)
+        return f"{what}: the index library failed: {exc}"

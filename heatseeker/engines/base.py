@@ -47,6 +47,13 @@ class EngineError(Exception):
     """The engine failed (I/O, corrupt index, unreachable cluster)."""
 
 
+def is_panic(exc: BaseException) -> bool:
+    """A panic inside a native engine library: tantivy-py raises pyo3's ``PanicException``, which
+    derives from ``BaseException`` so that ``except Exception`` lets it through. Whoever answers
+    a request or a health check treats it as an :class:`EngineError`, never as a crash."""
+    return type(exc).__name__ == "PanicException"
+
+
 class SchemaMismatch(EngineError):
     """The index on disk was written by another schema version: run ``heatseeker reindex``."""
 

@@ -152,3 +152,36 @@ def test_sizelimit_and_cors(install):
     pre = _call(app, "/v1/search", "OPTIONS", headers={
         "Origin": "https://dashboard.example.org", "Access-Control-Request-Method": "POST"})
     assert pre.headers.get("Access-Control-Allow-Origin") == "https://dashboard.example.org"
+
+
+class PanicException(BaseException):
+    """Shaped like pyo3's: what tantivy-py raises when the Rust side panics."""
+
+
+def test_a_panic_in_the_index_library_is_a_503_never_a_crash(install, monkeypatch):
+    app = _app(install)
+    assert _call(app, "/healthcheck").status_int == 200
+
+    def panics(self, *args, **kwargs):
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(TantivyEngine, "health", panics)
+    resp = _call(app, "/healthcheck")
+    assert resp.status_int == 503 and b"index" in resp.body
+    monkeypatch.setattr(TantivyEngine, "search", panics)
+    resp = _call(app, "/v1/search", "POST", json.dumps({"query": {"match_all": {}}}).encode())
+    assert resp.status_int == 503, resp.body
+    assert json.loads(resp.body)["error"]["message"].startswith("the search index is not")
+    monkeypatch.undo()
+    assert _call(app, "/healthcheck").status_int == 200
+
+
+def test_the_server_own_exits_still_pass_through(install, monkeypatch):
+    app = _app(install)
+
+    def exits(self, *args, **kwargs):
+        raise SystemExit(1)  # gunicorn stopping a worker
+
+    monkeypatch.setattr(TantivyEngine, "health", exits)
+    with pytest.raises(SystemExit):
+        _call(app, "/healthcheck")
