@@ -114,6 +114,11 @@ def check(report: dict) -> list[str]:
     for mode, run in ((report["benchmarks"].get("multihost_freshness") or {}).get("modes") or {}).items():
         if run.get("not_seen"):
             out.append(f"multihost_freshness: {mode}: {run['not_seen']} stacks never searchable")
+    drain = report["benchmarks"].get("listener") or {}
+    if drain.get("stacks") and drain.get("stacks_matching_api") != drain.get("stacks"):
+        out.append(f"listener: the index never matched the API for "
+                   f"{drain['stacks'] - (drain.get('stacks_matching_api') or 0)} of "
+                   f"{drain['stacks']} stacks")
     for name, q in ((report["benchmarks"].get("query_vs_api") or {}).get("questions") or {}).items():
         if not q.get("answers_agree"):
             out.append(f"query_vs_api: {name}: heatseeker and the Heat API differ")

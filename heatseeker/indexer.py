@@ -19,6 +19,7 @@ the time a read started for documents read from the API. They have full precisio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -157,6 +158,35 @@ def _state_only(rec: Record, doc: dict, ev: StackEvent, state: str) -> Change | 
     return Change(rec.id, ev.timestamp, doc, **_context(ev))
 
 
+class _Caused:
+    """The changes a batch built from its reads: the event each one answers, and for one with
+    that event's state overlaid, the read as Heat showed it (``Indexer._prepare``)."""
+
+    def __init__(self) -> None:
+        self._by_change: dict[int, tuple[Change, int, Change | None]] = {}
+
+    def add(self, change: Change, event_us: int, plain: Change | None) -> None:
+        self._by_change[id(change)] = (change, event_us, plain)
+
+    def event_of(self, change: Change) -> int | None:
+        entry = self._by_change.get(id(change))
+        return entry[1] if entry is not None and entry[0] is change else None
+
+    def weighed(self, change: Change, newest: int | None, version: int | None) -> Change:
+        """``change`` given the newest event other batches kept for its stack and the record's
+        version of it."""
+        event_us = self.event_of(change)
+        if event_us is None:
+            return change
+        plain = self._by_change[id(change)][2]
+        if newest is not None and newest > event_us:
+            return plain if plain is not None else change  # a newer event was handled: no overlay
+        if version is not None and version == change.version:
+            # one shared read, and the record holds what it showed for an older event
+            return dataclasses.replace(change, version=change.version + 1)
+        return change
+
+
 class _Listing:
     """Heat's listing of every project's stacks, and each stack's depth in it: reconcile reads a
     stack after its parent and after the stack that may have created it (OS::Heat::Stack), since
@@ -219,6 +249,28 @@ class Indexer:
         """Links Heat does not keep (OS::Heat::Stack), resolved inside the store's transaction."""
         return links.resolve(self.store, changes)
 
+    def _prepare(self, caused: _Caused) -> Callable[[list[Change]], list[Change]]:
+        """``_links``, after the batch's reads are weighed against what other batches wrote
+        meanwhile (inside the store's exclusive transaction: no writer commits in between).
+
+        Batches overlap (``[listener] workers``), and the gate may hand one read to several
+        (``heat/client.py``): a batch may commit after another that handled a newer event of the
+        same stack. Then the older event's state must not be laid over the read: the read is
+        kept as Heat showed it (``_Caused.plain``). And a read that shows a newer event than the
+        record's document came from, made at the same instant as that document's read (one shared
+        read), goes 1 µs after it, so that a tie never keeps the older event's state."""
+
+        def prepare(changes: list[Change]) -> list[Change]:
+            mine = [ch for ch in changes if caused.event_of(ch) is not None]
+            if mine:
+                ids = [ch.id for ch in mine]
+                newest, versions = self.store.newest_events(ids), self.store.versions(ids)
+                changes = [caused.weighed(ch, newest.get(ch.id), versions.get(ch.id))
+                           for ch in changes]
+            return links.resolve(self.store, changes)
+
+        return prepare
+
     # -- notifications ----------------------------------------------------------------------------
 
     def apply_events(self, events: Sequence[StackEvent],
@@ -239,7 +291,8 @@ class Indexer:
         eager = {sid: ev for sid, ev in to_read.items() if _urgency(ev, sid, known) == EAGER}
         first = {sid: ev for sid, ev in to_read.items() if sid not in eager}
         observed: dict[str, int] = {}  # message id of an event → when the read it caused began
-        failures = self._read_and_build(first, known, changes, report, observed)
+        caused = _Caused()
+        failures = self._read_and_build(first, known, changes, report, observed, caused)
 
         def noted(stacks) -> list[Noted]:
             return [Noted(ev.stack_id, ev.timestamp, ev.action, ev.phase, ev.state,
@@ -247,13 +300,14 @@ class Indexer:
                     for sid in stacks for ev in by_stack[sid] if ev.kind == KIND_STACK]
 
         report.written = sum(self.store.apply(
-            changes, self._links, noted=noted([s for s in by_stack if s not in eager]))[: len(changes)])
+            changes, self._prepare(caused),
+            noted=noted([s for s in by_stack if s not in eager]))[: len(changes)])
         if eager:
             if on_durable is not None and report.written:
                 on_durable()
             later: list[Change] = []
-            failures += self._read_and_build(eager, known, later, report, observed)
-            report.written += sum(self.store.apply(later, self._links,
+            failures += self._read_and_build(eager, known, later, report, observed, caused)
+            report.written += sum(self.store.apply(later, self._prepare(caused),
                                                    noted=noted(list(eager)))[: len(later)])
         self._note_last_event(events)
         if failures:
@@ -303,7 +357,8 @@ class Indexer:
 
     def _read_and_build(self, to_read: dict[str, StackEvent], known: dict[str, Record],
                         changes: list[Change], report: BatchReport,
-                        observed: dict[str, int] | None = None) -> list[str]:
+                        observed: dict[str, int] | None = None,
+                        caused: _Caused | None = None) -> list[str]:
         """Read ``to_read`` from Heat and add their changes: a tombstone for a stack Heat no longer
         has, then the documents, parents first (a child is masked with what its parent passes
         down). Returns the stacks that could not be read."""
@@ -327,24 +382,30 @@ class Indexer:
         fresh: dict[str, dict] = {}
         for sid in _parents_first(snapshots):
             ev = to_read[sid]
-            changes.append(self._read_change(sid, snapshots[sid], ev, known, fresh))
+            change, plain = self._read_change(sid, snapshots[sid], ev, known, fresh)
+            changes.append(change)
+            if caused is not None:
+                caused.add(change, ev.timestamp, plain)
             if observed is not None:  # the read shows (or overlays) that event's state
                 observed[ev.message_id] = snapshots[sid].read_at
         return failures
 
     def _read_change(self, sid: str, snapshot, ev: StackEvent, known: dict[str, Record],
-                     fresh: dict[str, dict]) -> Change:
+                     fresh: dict[str, dict]) -> tuple[Change, Change | None]:
         """A stack read from Heat, as a store change caused by ``ev``: with the event's state
-        overlaid when the event is newer than the read (``StackEvent.newer_state``)."""
+        overlaid when the event is newer than the read (``StackEvent.newer_state``); then also
+        the read as Heat showed it (kept instead if another batch handled a newer event)."""
         built = self.lineage.document(snapshot, known, fresh=fresh, check_parent=True)
         fresh[sid] = built.summary
-        doc = built.doc
-        state = ev.newer_state(doc["status"])
-        if state is not None:
-            doc = documents.with_state(doc, state, built.scrub(ev.status_reason), snapshot.read_at)
-        return Change(sid, snapshot.read_at, doc, **_context(ev),
-                      file_digests=file_digests(getattr(snapshot, "files", None), self.key),
-                      taint=built.summary)
+        plain = Change(sid, snapshot.read_at, built.doc, **_context(ev),
+                       file_digests=file_digests(getattr(snapshot, "files", None), self.key),
+                       taint=built.summary)
+        state = ev.newer_state(built.doc["status"])
+        if state is None:
+            return plain, None
+        doc = documents.with_state(built.doc, state, built.scrub(ev.status_reason),
+                                   snapshot.read_at)
+        return dataclasses.replace(plain, doc=doc), plain
 
     def _note_last_event(self, events: Sequence[StackEvent]) -> None:
         """The batch's newest event, for ``heatseeker status`` and the upgrade check."""

@@ -176,6 +176,8 @@ class Noted:
 # zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
 # for about half the CPU time
 ZLIB_LEVEL = 1
+# with history off, what notifications said is kept this long (newest_events: batches in flight)
+NOTED_WITHOUT_HISTORY_US = 3600 * 1_000_000
 
 
 def _pack(doc_json: str, compress: bool) -> bytes:
@@ -457,7 +459,9 @@ class Store:
         """Apply changes in one durable transaction; returns, per change, whether it applied.
 
         ``noted``: what the notifications of the batch said (``Noted``), kept in the same
-        transaction (a replay adds nothing: one row per stack, time, action and phase).
+        transaction (a replay adds nothing: one row per stack, time, action and phase). Kept with
+        history off too, for an hour (``NOTED_WITHOUT_HISTORY_US``): ``newest_events`` tells a
+        batch whether another one already handled a newer event of its stacks.
 
         ``prepare`` (links.py) rewrites the changes inside the transaction, before they are
         written; what it reads of the store goes through the same transaction. ``exclusive``
@@ -469,7 +473,7 @@ class Store:
         and stay unlinked (test_record_concurrency).
         """
         changes = list(changes)
-        notes = list(noted) if self.history.enabled else []
+        notes = list(noted)
         if not changes and not notes:
             return []
         if exclusive is None:
@@ -527,6 +531,11 @@ class Store:
                  "status": n.status, "request_id": n.request_id, "observed_us": n.observed_us,
                  "observed_digest": n.observed_digest} for n in notes]
         kept, kept_digest = stack_events.c.observed_us, stack_events.c.observed_digest
+        if not self.history.enabled:  # no gaps to mark: only the newest events matter
+            c = stack_events.c
+            conn.execute(sa.delete(stack_events).where(
+                c.stack_id.in_(sorted({n.stack_id for n in notes})),
+                c.at_us < min(n.at_us for n in notes) - NOTED_WITHOUT_HISTORY_US))
         if self.dialect == "sqlite":
             lite = sqlite_dialect.insert(stack_events).values(rows)
             conn.execute(lite.on_conflict_do_update(
@@ -672,6 +681,29 @@ class Store:
             rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
                                 .order_by(revisions.c.rev)).all()
         return [self._revision(r, r[11] if with_docs else None) for r in rows]
+
+    def versions(self, stack_ids: Iterable[str]) -> dict[str, int]:
+        """The version each of these stacks has in the record (live or tombstone)."""
+        ids = sorted(set(stack_ids))
+        out: dict[str, int] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), 500):
+                out.update(conn.execute(sa.select(stacks.c.id, stacks.c.version)
+                                        .where(stacks.c.id.in_(ids[i : i + 500]))).tuples().all())
+        return out
+
+    def newest_events(self, stack_ids: Iterable[str]) -> dict[str, int]:
+        """The newest notification kept (``apply``'s ``noted``) of each of these stacks: its
+        timestamp. Inside ``prepare`` it is read through the batch's own transaction."""
+        ids = sorted(set(stack_ids))
+        c = stack_events.c
+        out: dict[str, int] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), 500):
+                out.update(conn.execute(sa.select(c.stack_id, sa.func.max(c.at_us))
+                                        .where(c.stack_id.in_(ids[i : i + 500]))
+                                        .group_by(c.stack_id)).tuples().all())
+        return out
 
     def noted(self, stack_id: str) -> list[Noted]:
         """What the notifications said about a stack, oldest first (``apply``'s ``noted``)."""

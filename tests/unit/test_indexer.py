@@ -123,6 +123,74 @@ def test_a_start_right_after_a_change_is_read_for_history(heat, store):
     assert heat.reads == []
 
 
+@pytest.fixture(params=["history", "no-history"])
+def either_store(request, tmp_path):
+    """A record with history on, and one with it off: what notifications said is kept in both
+    (``Store.newest_events``)."""
+    return Store(str(tmp_path / "state.sqlite"),
+                 HistoryPolicy(enabled=request.param == "history"))
+
+
+def test_a_start_read_after_another_batch_handled_a_newer_event_keeps_the_read(heat, either_store):
+    """Batches overlap: the read of a new stack's create start (the last read in the gate's
+    line) waits while another batch handles the end of the update that came right after the
+    create, and commits first. The start's read then shows UPDATE_COMPLETE: the create's
+    in-progress state must not be laid over it (the index would say CREATE_IN_PROGRESS for good
+    while Heat says UPDATE_COMPLETE)."""
+    import threading
+
+    store = either_store
+    ix = Indexer(store, heat)
+    heat.add("new", "fresh", project="gamma", status="CREATE_IN_PROGRESS")
+    release, reading = threading.Event(), threading.Event()
+    plain_read = heat.read
+
+    def slow_read(sid):
+        if threading.current_thread().name == "start-batch":
+            reading.set()
+            assert release.wait(10)
+        return plain_read(sid)
+
+    heat.read = slow_read
+    start = notification("new", "fresh", "create", "start")
+    worker = threading.Thread(target=ix.apply_events, args=(evs(start),), name="start-batch")
+    worker.start()
+    assert reading.wait(10)
+    heat.set_status("new", "UPDATE_COMPLETE")  # created, then updated at once
+    ix.apply_events(evs(notification("new", "fresh", "update", "end")))
+    assert store.get("new").doc["status"] == "UPDATE_COMPLETE"
+    release.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert store.get("new").doc["status"] == "UPDATE_COMPLETE"
+
+
+def test_one_read_shared_by_two_batches_keeps_the_newer_events_state(heat, either_store):
+    """The gate hands one read to two batches (heat/client.py): the older event's batch (a
+    create's start) commits first, its state laid over the read; the newer one's (the end of
+    the update after it) holds the same read, at the same version: it must still win."""
+    store = either_store
+    ix = Indexer(store, heat)
+    heat.add("new", "fresh", project="gamma", status="UPDATE_COMPLETE")
+    plain_read, shared = heat.read, {}
+
+    def once(sid):
+        if sid not in shared:
+            shared[sid] = plain_read(sid)
+        return shared[sid]
+
+    heat.read = once
+    ix.apply_events(evs(notification("new", "fresh", "create", "start")))
+    first = store.get("new")
+    assert first.doc["status"] == "CREATE_IN_PROGRESS"  # nothing newer known yet
+    ix.apply_events(evs(notification("new", "fresh", "update", "end")))
+    again = store.get("new")
+    assert again.doc["status"] == "UPDATE_COMPLETE" and again.version == first.version + 1
+    # the older event's batch redelivered with that same read changes nothing
+    ix.apply_events(evs(notification("new", "fresh", "create", "start", ts=1)))
+    assert store.get("new").doc["status"] == "UPDATE_COMPLETE"
+
+
 def test_several_events_for_one_stack_cost_one_read(heat, store):
     ix = Indexer(store, heat)
     batch = [notification("root", "web", "update", p) for p in ("start", "end")]

@@ -175,6 +175,29 @@ class StoreContract:
         assert store.apply([Change("a", 3, doc("a"))], noted=[lost]) == [False]
         assert store.noted("a")[-1] == dataclasses.replace(lost, observed_us=None)
 
+    def test_the_newest_event_of_each_stack_is_known_with_or_without_history(self, url):
+        """``newest_events`` and ``versions`` (the indexer weighs a batch's reads with them);
+        with history off what notifications said is kept an hour, then dropped by the next
+        batch about the same stack."""
+        from heatseeker.record.store import NOTED_WITHOUT_HISTORY_US as HOUR
+
+        for policy in (HistoryPolicy(), HistoryPolicy(enabled=False)):
+            st = Store(url, policy)
+            try:
+                sid = f"n-{policy.enabled}"
+                assert st.newest_events([sid]) == {} and st.versions([sid]) == {}
+                st.apply([Change(sid, 9, doc(sid))], noted=[
+                    Noted(sid, 5, "UPDATE", "start", "UPDATE_IN_PROGRESS"),
+                    Noted(sid, 7, "UPDATE", "end", "UPDATE_COMPLETE")])
+                assert st.newest_events([sid, "nope"]) == {sid: 7}
+                assert st.versions([sid, "nope"]) == {sid: 9}
+                st.apply([], noted=[Noted(sid, 6 + HOUR, "CHECK", "end", "CHECK_COMPLETE")])
+                assert st.newest_events([sid]) == {sid: 6 + HOUR}
+                kept = [n.at_us for n in st.noted(sid)]
+                assert kept == ([5, 7, 6 + HOUR] if policy.enabled else [7, 6 + HOUR])
+            finally:
+                st.close()
+
     def test_ui_sessions(self, store):
         store.session_put("k1", b"one", 1.0, None, 2)
         store.session_put("k2", b"two", 2.0, 10.0, 2)
