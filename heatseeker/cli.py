@@ -240,7 +240,7 @@ def cmd_search(conf, args) -> int:
         for r in rolled.roots:
             src = r.source or {}
             print(f"{r.root_id}  {src.get('name', '?'):30}  {src.get('status', '?'):20}  "
-                  f"{src.get('project_id', '?')}")
+                  f"{src.get('region', '?'):12}  {src.get('project_id', '?')}")
             for m in r.matches:
                 print(f"    {' / '.join(m.path)}")
             if r.matched > len(r.matches):
@@ -258,7 +258,8 @@ def cmd_search(conf, args) -> int:
     for h in res.hits:
         src = h.source
         path = " / ".join(src.get("path") or [src.get("name", "?")])
-        print(f"{h.id}  {src.get('status', '?'):20}  {src.get('project_id', '?'):12}  {path}")
+        print(f"{h.id}  {src.get('status', '?'):20}  {src.get('region', '?'):12}  "
+              f"{src.get('project_id', '?'):12}  {path}")
     return 0
 
 
@@ -629,6 +630,10 @@ def cmd_db(conf, args) -> int:
     if args.db_command == "upgrade":
         before, after = migrate.upgrade(engine(url, make=True))
         print(f"record {database.redact(url)}: schema revision {before or 'none'} → {after}")
+        labelled = _label_region(conf, url)
+        if labelled:
+            print(f"labelled {labelled} stacks recorded before regions with region "
+                  f"{_region(conf)} (from [heat] region_name): run heatseeker reindex")
         return 0
     if args.db_command == "version":
         have, want = migrate.version(engine(url, make=False))
@@ -641,6 +646,24 @@ def cmd_db(conf, args) -> int:
           + ", ".join(f"{n} {table}" for table, n in counts.items()))
     print("now set [database] connection to the target, and start heatseeker again")
     return 0
+
+
+def _region(conf) -> str:
+    from heatseeker.heat.client import DEFAULT_REGION
+
+    return conf.heat.region_name or DEFAULT_REGION
+
+
+def _label_region(conf, url: str) -> int:
+    """After an upgrade to migration 0004: the stacks recorded before regions are this
+    installation's one region's (``Store.label_region``; no Heat read)."""
+    from heatseeker.record import Store
+
+    store = Store(url, create=False)
+    try:
+        return store.label_region(_region(conf))
+    finally:
+        store.close()
 
 
 def _add_db_commands(sub) -> None:

@@ -518,6 +518,15 @@ def build(
                      inherited=inherited).doc
 
 
+def region_of(snapshot: Any) -> str:
+    """The region a snapshot was read in (``StackSnapshot.region``; the default region when the
+    source did not say)."""
+    from heatseeker.heat.client import DEFAULT_REGION
+
+    region = getattr(snapshot, "region", None)
+    return region if isinstance(region, str) and region else DEFAULT_REGION
+
+
 def build_all(
     snapshot: Any,
     *,
@@ -556,6 +565,9 @@ def build_all(
         "id": stack_id,
         "name": name,
         "project_id": project_id,
+        # the region of the Heat that holds the stack ([heat] region_name): a stack's tree, its
+        # links and its history never leave it
+        "region": region_of(snapshot),
         **_status_fields(a.show, scrub),
         **_time_fields(a.show),
         "description": _str_or_none(a.show.get("description")),

@@ -239,6 +239,13 @@ class Indexer:
         self.source = source
         self.key = store.secret_key()
         self.lineage = Lineage(store, source)
+        # the region of the Heat read here: its tombstones touch no other region's stack
+        self.region: str | None = getattr(source, "region", None)
+        if self.region is not None:  # a record from before regions: its stacks are this one's
+            labelled = store.label_region(self.region)
+            if labelled:
+                LOG.warning("labelled %d stacks recorded before regions with region %s: run "
+                            "heatseeker reindex to index the region", labelled, self.region)
         if store.get_meta(DOCUMENTS_VERSION) is None and not any(store.counts()[k] for k in (
                 "stacks", "tombstones")):  # a new record: every document will follow these rules
             store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
@@ -327,7 +334,7 @@ class Indexer:
             if rec is not None and rec.deleted:
                 report.ignored += len(evs)  # a tombstone is final: late events change nothing
             elif any(e.is_tombstone for e in evs):
-                changes.append(Change(sid, max(e.timestamp for e in evs)))
+                changes.append(Change(sid, max(e.timestamp for e in evs), region=self.region))
                 report.tombstoned += 1
             elif (all(e.is_start for e in evs) and rec is not None and rec.doc is not None
                   and last.state and not self._soon_after_a_change(rec, last)):
@@ -375,7 +382,8 @@ class Indexer:
                 LOG.warning("stack %s: Heat read failed: %s", sid, result)
                 failures.append(sid)
             elif result is None:  # gone
-                changes.append(Change(sid, max(now_us(), to_read[sid].timestamp)))
+                changes.append(Change(sid, max(now_us(), to_read[sid].timestamp),
+                                      region=self.region))
                 report.tombstoned += 1
             else:
                 snapshots[sid] = result
@@ -487,7 +495,7 @@ class Indexer:
                 if isinstance(result, HeatError):
                     report.errors.append(f"{sid}: {result}")
                 elif result is None:
-                    batch.append(Change(sid, now_us()))
+                    batch.append(Change(sid, now_us(), region=self.region))
                     report.tombstoned += 1
                 else:
                     report.read += 1
@@ -518,7 +526,7 @@ class Indexer:
                 report.errors.append(f"{sid}: {exc}")
                 continue
             if shown is None or shown.get("stack_status") == DELETE_COMPLETE:
-                gone.append(Change(sid, now_us()))
+                gone.append(Change(sid, now_us(), region=self.region))
         report.tombstoned += sum(self.store.apply(gone, self._links)[: len(gone)])
 
     @staticmethod

@@ -8,7 +8,7 @@ from heatseeker.query.visibility import Visibility
 from heatseeker.searcher import Searcher
 
 # facets with options (value counts), in the order shown
-WITH_OPTIONS = ("status", "action", "state", "tags", "resource_types", "template_version",
+WITH_OPTIONS = ("region", "status", "action", "state", "tags", "resource_types", "template_version",
                 "registry_types")
 ADMIN_WITH_OPTIONS = ("project_id",)  # only when a cloud admin looks at every project
 

@@ -123,10 +123,11 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 2  # 2: template_fingerprint, registry_types/_map, created_by, link
-# versions an index may have and still be used: 1 lacks only fields 2 added (declared, and the
-# index marked 2, when a writer opens it; documents written before need `heatseeker reindex`)
-COMPATIBLE_SCHEMAS = frozenset({1, SCHEMA_VERSION})
+SCHEMA_VERSION = 3  # 2: template_fingerprint, registry_types/_map, created_by, link; 3: region
+# versions an index may have and still be used: 1 and 2 lack only fields later versions added
+# (declared, and the index marked with this version, when a writer opens it; documents written
+# before need `heatseeker reindex`, which `heatseeker db upgrade` says after labelling a record)
+COMPATIBLE_SCHEMAS = frozenset({1, 2, SCHEMA_VERSION})
 TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000

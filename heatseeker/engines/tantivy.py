@@ -148,7 +148,7 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 5  # 5: the full text as one value per string (phrases stay within one)
+SCHEMA_VERSION = 6  # 5: the full text as one value per string (phrases stay within one); 6: region
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency

@@ -110,6 +110,12 @@ class StackSnapshot:
     files: dict[str, str]
     resources: list[dict]
     read_at: int  # microseconds since the epoch (UTC), taken before the first call of the read
+    region: str = ""  # the region of the Heat that answered (``HeatSource.region``); "": the default
+
+
+# The region of a Heat whose ``[heat] region_name`` is not set (a noauth Heat, a one-region
+# cloud): Keystone's own default (``keystone-manage bootstrap --bootstrap-region-id``).
+DEFAULT_REGION = "RegionOne"
 
 
 # -- error classification ------------------------------------------------------------------------
@@ -366,8 +372,10 @@ class HeatSource:
         sleep: Callable[[float], object] = time.sleep,
         authenticate: Callable[[], object] | None = None,
         auth: AuthInfo | None = None,
+        region: str = DEFAULT_REGION,
     ):
         self.client = client
+        self.region = region or DEFAULT_REGION  # every document read here is labelled with it
         self.concurrency = max(1, int(concurrency))
         self.page_size = max(1, int(page_size))
         self.retries = max(0, int(retries))
@@ -446,6 +454,7 @@ class HeatSource:
             retry_backoff=group.retry_backoff,
             authenticate=authenticate,
             auth=info,
+            region=group.region_name or DEFAULT_REGION,
         )
 
     # -- Keystone --------------------------------------------------------------------------------
@@ -650,6 +659,7 @@ class HeatSource:
             ),
             resources=resources,
             read_at=read_at,
+            region=self.region,
         )
 
     def read_many(

@@ -34,6 +34,7 @@ FIELDS: dict[str, str] = {
     "id": KEYWORD,
     "name": TEXT,
     "project_id": KEYWORD,
+    "region": KEYWORD,
     "status": KEYWORD,
     "action": KEYWORD,
     "state": KEYWORD,
@@ -80,7 +81,7 @@ FULLTEXT = "_all"
 # (a bare word can never reveal it).
 FULLTEXT_EXCLUDED = frozenset(
     {
-        "id", "project_id", "parent_id", "root_id", "ancestors", "fingerprint",
+        "id", "project_id", "region", "parent_id", "root_id", "ancestors", "fingerprint",
         "template_fingerprint", "created_by", "stack_owner",
         "stack_user_project_id", "created_at", "updated_at", "deleted_at", "indexed_at", "depth",
         "version",

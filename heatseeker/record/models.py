@@ -57,7 +57,11 @@ stacks = sa.Table(
     sa.Column("doc", long_text()),
     sa.Column("changed_at", real(), nullable=False),
     sa.Column("taint", long_text()),
+    # the region of the Heat that holds the stack (NULL: a row from before regions, until
+    # Store.label_region)
+    sa.Column("region", key_type()),
     sa.Index("stacks_seq", "seq"),
+    sa.Index("stacks_region", "region"),
     **TABLE_ARGS,
 )
 

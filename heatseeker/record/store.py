@@ -68,6 +68,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db import api as db_api
@@ -108,6 +109,9 @@ class Change:
     # what the stack passes down to its nested stacks (``secrets.summary``: names, never values;
     # kept with the record, never indexed; None: keep the record's)
     taint: Mapping | None = None
+    # the region of the Heat the change comes from (a document's own ``region`` wins); None: any.
+    # A change never replaces a stack another region holds (the record refuses it)
+    region: str | None = None
 
     @property
     def is_tombstone(self) -> bool:
@@ -223,6 +227,12 @@ _REV_COLS = (revisions.c.stack_id, revisions.c.rev, revisions.c.at_us, revisions
 _STACK_COLS = "id, version, deleted, seq, doc, project_id, name, taint"
 
 
+# A stack id is one region's: a write from another region never replaces it (a row from before
+# regions, or a change that names none, matches any region). docs/design.md "Regions".
+_SAME_REGION = "(stacks.region IS NULL OR :region IS NULL OR stacks.region = :region)"
+_SAME_REGION_MY = "(region IS NULL OR :region IS NULL OR region = :region)"
+
+
 def _statements(dialect: str) -> dict[str, sa.TextClause]:
     """The statements of the hot paths (apply, get, changes_since), as text prepared once: the
     SQL of the rules, per database, and no expression building per call (measured 10x slower)."""
@@ -250,33 +260,35 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
     if dialect == "sqlite":
         # one conditional write per change: the row's own condition decides (rowcount 0: not applied)
         sql["put_document"] = (
-            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint)"
-            " VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint)"
+            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint,"
+            " region) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint, :region)"
             " ON CONFLICT(id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name,"
             " version = excluded.version, deleted = 0, doc = excluded.doc,"
-            " changed_at = excluded.changed_at, taint = COALESCE(excluded.taint, stacks.taint)"
-            " WHERE stacks.deleted = 0 AND stacks.version < excluded.version")
+            " changed_at = excluded.changed_at, taint = COALESCE(excluded.taint, stacks.taint),"
+            " region = COALESCE(excluded.region, stacks.region)"
+            f" WHERE stacks.deleted = 0 AND stacks.version < excluded.version AND {_SAME_REGION}")
         sql["put_tombstone"] = (
-            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at)"
-            " VALUES (:id, NULL, NULL, :version, 1, 0, NULL, :now)"
+            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, region)"
+            " VALUES (:id, NULL, NULL, :version, 1, 0, NULL, :now, :region)"
             " ON CONFLICT(id) DO UPDATE SET version = MAX(stacks.version, excluded.version),"
             " deleted = 1, doc = NULL, changed_at = excluded.changed_at, taint = NULL"
-            " WHERE stacks.deleted = 0")
+            f" WHERE stacks.deleted = 0 AND {_SAME_REGION}")
     else:
         # the conditional UPDATE of the row, else the INSERT of a new one (_conditional)
         sql["update_document"] = (
             "UPDATE stacks SET project_id = :project_id, name = :name, version = :version,"
-            " deleted = 0, doc = :doc, changed_at = :now, taint = COALESCE(:taint, taint)"
-            " WHERE id = :id AND deleted = 0 AND version < :version")
+            " deleted = 0, doc = :doc, changed_at = :now, taint = COALESCE(:taint, taint),"
+            " region = COALESCE(:region, region)"
+            f" WHERE id = :id AND deleted = 0 AND version < :version AND {_SAME_REGION_MY}")
         sql["insert_document"] = (
-            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint)"
-            " VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint)")
+            "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint,"
+            " region) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint, :region)")
         sql["update_tombstone"] = (
             "UPDATE stacks SET version = GREATEST(version, :version), deleted = 1, doc = NULL,"
-            " changed_at = :now, taint = NULL WHERE id = :id AND deleted = 0")
+            f" changed_at = :now, taint = NULL WHERE id = :id AND deleted = 0 AND {_SAME_REGION_MY}")
         sql["insert_tombstone"] = (
-            "INSERT INTO stacks (id, version, deleted, seq, changed_at)"
-            " VALUES (:id, :version, 1, 0, :now)")
+            "INSERT INTO stacks (id, version, deleted, seq, changed_at, region)"
+            " VALUES (:id, :version, 1, 0, :now, :region)")
     out = {k: sa.text(v) for k, v in sql.items()}
     out["get_many"] = out["get_many"].bindparams(sa.bindparam("ids", expanding=True))
     return out
@@ -553,13 +565,14 @@ class Store:
     def _put_document(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> bool:
         values = {"id": ch.id, "project_id": doc.get("project_id"), "name": doc.get("name"),
                   "version": ch.version, "doc": doc_json, "now": now,
-                  "taint": json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None}
+                  "taint": json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None,
+                  "region": doc.get("region") or ch.region}
         if self.dialect == "sqlite":
             return self._x(conn, "put_document", values).rowcount == 1
         return self._conditional(conn, "document", values)
 
     def _put_tombstone(self, conn, ch: Change, now: float) -> bool:
-        values = {"id": ch.id, "version": ch.version, "now": now}
+        values = {"id": ch.id, "version": ch.version, "now": now, "region": ch.region}
         if self.dialect == "sqlite":
             return self._x(conn, "put_tombstone", values).rowcount == 1
         return self._conditional(conn, "tombstone", values)
@@ -681,6 +694,36 @@ class Store:
             rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
                                 .order_by(revisions.c.rev)).all()
         return [self._revision(r, r[11] if with_docs else None) for r in rows]
+
+    def label_region(self, region: str, batch: int = 1000) -> int:
+        """Label the stacks recorded before regions (``stacks.region`` NULL, migration 0004) with
+        the installation's one region, in their documents too, without reading Heat; each
+        labelled document gets a new sequence number (``heatseeker reindex`` then rebuilds the
+        index with the new field). Returns how many live documents were labelled."""
+        c = stacks.c
+        labelled = 0
+        while True:
+            def work(conn: sa.Connection) -> tuple[int, int]:
+                rows = conn.execute(sa.select(c.id, c.doc).where(c.region.is_(None))
+                                    .order_by(c.id).limit(batch)).all()
+                live = []
+                for sid, doc_json in rows:
+                    values: dict[str, Any] = {"id": sid, "region": region}
+                    if doc_json:
+                        doc = json.loads(doc_json)
+                        doc["region"] = region
+                        values["doc"] = json.dumps(doc, sort_keys=True, ensure_ascii=False)
+                        live.append(sid)
+                    conn.execute(sa.update(stacks).where(c.id == sid).values(
+                        {k: v for k, v in values.items() if k != "id"}))
+                if live:
+                    self._number(conn, live)
+                return len(rows), len(live)
+
+            seen, live = self._write(work)
+            labelled += live
+            if seen < batch:
+                return labelled
 
     def versions(self, stack_ids: Iterable[str]) -> dict[str, int]:
         """The version each of these stacks has in the record (live or tombstone)."""

@@ -19,7 +19,7 @@ from heatseeker.engines.base import SchemaMismatch
 from heatseeker.engines.conformance import CORPUS, EngineConformance, field_values, make_doc
 from heatseeker.engines.conformance.links import FP, link_docs, query_ids
 from heatseeker.engines.opensearch import OpenSearchEngine, prefix_for
-from heatseeker.query.tree import MatchAll
+from heatseeker.query.tree import MatchAll, Term
 
 PREFIX_BASE = f"hs-conf-{os.getpid()}"
 
@@ -146,17 +146,22 @@ def test_a_stale_index_is_refused_until_reindexed(opensearch_url, tmp_path, monk
         writer.close()
 
 
-def test_a_schema_1_index_is_used_and_marked_2_by_a_writer(opensearch_url, tmp_path, monkeypatch):
-    """Schema 2 only added fields: a schema 1 index keeps working, and a writer declares the new
-    fields and records version 2 (documents written before need a reindex for them)."""
+@pytest.mark.parametrize("old_version", [1, 2])
+def test_an_older_schema_index_is_used_and_marked_by_a_writer(opensearch_url, tmp_path, monkeypatch,
+                                                              old_version):
+    """Schemas 2 and 3 only added fields: an older index keeps working, and a writer declares the
+    new fields (3: ``region``) and records this version (documents written before need a
+    reindex for them)."""
     full = os_engine.mapping
 
-    def v1_mapping():
+    def old_mapping():
         m = full()
-        m["_meta"] = {"heatseeker_schema_version": 1}
+        m["_meta"] = {"heatseeker_schema_version": old_version}
+        if old_version == 2:
+            del m["properties"]["k_region"]
         return m
 
-    monkeypatch.setattr(os_engine, "mapping", v1_mapping)
+    monkeypatch.setattr(os_engine, "mapping", old_mapping)
     old = _engine(opensearch_url, tmp_path)
     old.upsert([(make_doc("x"), 1)])
     old.commit()
@@ -166,9 +171,11 @@ def test_a_schema_1_index_is_used_and_marked_2_by_a_writer(opensearch_url, tmp_p
                               read_only=True)
     assert reader.count(MatchAll()) == 1
     writer = _engine(opensearch_url, tmp_path)
-    writer.upsert([(make_doc("y"), 1)])
+    writer.upsert([(make_doc("y", region="RegionTwo"), 1)])
     writer.commit()
     meta = writer.client.indices.get_mapping(index=writer.search_alias)
-    assert [m["mappings"]["_meta"]["heatseeker_schema_version"] for m in meta.values()] == [2]
+    assert [m["mappings"]["_meta"]["heatseeker_schema_version"] for m in meta.values()] == [
+        os_engine.SCHEMA_VERSION]
+    assert writer.count(Term("region", "RegionTwo")) == 1
     reader.close()
     writer.close()

@@ -17,7 +17,9 @@ def tick() -> int:
 
 
 class FakeHeat:
-    def __init__(self):
+    def __init__(self, region: str | None = None):
+        if region is not None:  # as HeatSource: its documents and tombstones are this region's
+            self.region = region
         self.stacks: dict[str, dict] = {}
         self.down = False
         self.reads: list[str] = []
@@ -80,7 +82,8 @@ class FakeHeat:
             return None
         return StackSnapshot(show=dict(s["show"]), template=s["template"],
                              environment=s["environment"], files=s["files"],
-                             resources=s["resources"], read_at=tick())
+                             resources=s["resources"], read_at=tick(),
+                             region=getattr(self, "region", ""))
 
     def read_many(self, ids: Iterable[str], priority=None):
         ids = list(ids)

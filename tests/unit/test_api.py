@@ -103,7 +103,7 @@ def test_unknown_role_is_forbidden(api):
 
 # -- facets ---------------------------------------------------------------------------------------
 
-OPTIONED = ["status", "action", "state", "tags", "resource_types", "template_version",
+OPTIONED = ["region", "status", "action", "state", "tags", "resource_types", "template_version",
             "registry_types"]
 
 
@@ -873,3 +873,19 @@ def test_fixed_facets_huge_limit_terms_is_a_503(api, value):
     if status == 200:
         tags = next(f for f in body[STACK]["facets"] if f["name"] == "tags")
         assert len(tags["options"]) == len(counts(ALPHA, "tags"))
+
+
+def test_region_in_the_query_string_the_dsl_the_source_and_the_facets(api):
+    """``region:NAME`` and a ``region`` term, ``region`` in ``_source``, a region facet: only
+    the caller's stacks, in every region (beta's RegionTwo stack never shows to alpha)."""
+    alpha_two = {d["id"] for d in ALPHA if d["region"] == "RegionTwo"}
+    assert alpha_two == {"alpha-ci", "alpha-ci-pool", "alpha-dns"}
+    for query in ({"query_string": {"query": "region:RegionTwo"}},
+                  {"term": {"region": "RegionTwo"}}, {"terms": {"region": ["RegionTwo"]}}):
+        answer = api.search({"query": query, "_source": ["region"], "limit": 100})
+        assert set(hit_ids(answer)) == alpha_two, query
+        assert {h["_source"]["region"] for h in answer["hits"]["hits"]} == {"RegionTwo"}
+    body = facets(api)
+    (region,) = [f for f in body["facets"] if f["name"] == "region"]
+    assert [(o["key"], o["doc_count"]) for o in region["options"]] == [
+        ("RegionOne", len(ALPHA) - 3), ("RegionTwo", 3)]

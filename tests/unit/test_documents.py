@@ -23,7 +23,7 @@ TEMPLATES = FIXTURES / "templates"
 FILE_PREFIX = "file:///srv/heat/templates/"
 
 DOC_KEYS = {
-    "id", "name", "project_id", "status", "action", "state", "status_reason",
+    "id", "name", "project_id", "region", "status", "action", "state", "status_reason",
     "created_at", "updated_at", "deleted_at", "description", "tags",
     "parent_id", "root_id", "ancestors", "path", "depth", "parent_resource", "stack_owner",
     "stack_user_project_id",

@@ -191,6 +191,30 @@ def test_one_read_shared_by_two_batches_keeps_the_newer_events_state(heat, eithe
     assert store.get("new").doc["status"] == "UPDATE_COMPLETE"
 
 
+def test_a_region_labels_what_it_reads_and_touches_no_other_regions_stack(store):
+    """An indexer on one region's Heat: its documents carry the region; the stacks recorded
+    before regions become its own when it starts (no Heat read); a delete it hears of, for an id
+    another region holds, removes nothing there."""
+    from heatseeker.record import Change
+
+    store.apply([Change("old", 1, {"id": "old", "name": "old", "project_id": "p1"}),
+                 Change("theirs", 1, {"id": "theirs", "name": "t", "project_id": "p1",
+                                      "region": "RegionOne"})])
+    two = FakeHeat(region="RegionTwo")
+    two.add("mine", "mine", project="p1")
+    ix = Indexer(store, two)
+    assert store.get("old").doc["region"] == "RegionTwo" and two.reads == []
+    ix.apply_events(evs(notification("mine", "mine", "create", "end")))
+    assert store.get("mine").doc["region"] == "RegionTwo"
+    ix.apply_events(evs(notification("theirs", "t", "delete", "end")))
+    assert not store.get("theirs").deleted  # RegionOne's stack
+    ix.apply_events(evs(notification("mine", "mine", "delete", "end")))
+    assert store.get("mine").deleted
+    report = ix.reconcile()  # RegionTwo's Heat lists only "mine": its "old" is gone
+    assert report.listed == 1 and report.tombstoned == 1 and store.get("old").deleted
+    assert not store.get("theirs").deleted  # RegionOne's stack stays
+
+
 def test_several_events_for_one_stack_cost_one_read(heat, store):
     ix = Indexer(store, heat)
     batch = [notification("root", "web", "update", p) for p in ("start", "end")]

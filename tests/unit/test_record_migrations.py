@@ -122,13 +122,17 @@ def make_today_record(path, *, old_columns: bool = False) -> None:
     db.close()
 
 
-def assert_everything_kept(st: Store, *, old_columns: bool = False) -> None:
+def assert_everything_kept(st: Store, *, old_columns: bool = False, labelled: bool = False) -> None:
+    """``labelled``: ``db upgrade`` also labelled the live stack with the installation's region
+    (migration 0004; a new sequence number, so that the projection takes it)."""
     web = st.get("web")
-    assert web.doc == WEB and web.version == 2_000_000 and web.seq == 3 and not web.deleted
+    seq = 4 if labelled else 3
+    assert web.doc == (dict(WEB, region="RegionOne") if labelled else WEB)
+    assert web.version == 2_000_000 and web.seq == seq and not web.deleted
     assert web.taint == (None if old_columns else {"unknown": 1})
     gone = st.get("gone")
     assert gone.deleted and gone.version == 1_500_000 and gone.seq == 2
-    assert [(r.id, r.seq) for r in st.changes_since(0)] == [("gone", 2), ("web", 3)]
+    assert [(r.id, r.seq) for r in st.changes_since(0)] == [("gone", 2), ("web", seq)]
     revs = st.revisions("web", with_docs=True)
     assert [(r.rev, r.status, r.user_name, r.request_id) for r in revs] == [
         (1, "CREATE_COMPLETE", "alice", "req-1"), (2, "UPDATE_COMPLETE", "alice", "req-2")]
@@ -141,7 +145,7 @@ def assert_everything_kept(st: Store, *, old_columns: bool = False) -> None:
     assert st.session_get("k1") == (b"\x00sealed-1", 10.0, None)
     assert st.session_get("k2") == (b"sealed-2", 20.0, 99.0)
     assert st.counts() == {"stacks": 1, "tombstones": 1, "projects": 1, "dead_letters": 2,
-                           "sequence": 3}
+                           "sequence": seq}
     assert st.history_size()["revisions"] == 2
 
 
@@ -173,13 +177,14 @@ def test_db_upgrade_adopts_todays_record_and_loses_nothing(capsys, install, old_
         Store(str(path), create=False)  # a reader never upgrades
     code, out, _ = run(capsys, conf, "db", "upgrade")
     assert code == 0 and f"legacy → {migrate.head()}" in out
+    assert "labelled 1 stacks recorded before regions with region RegionOne" in out
     assert run(capsys, conf, "db", "version")[0] == 0
     assert run(capsys, conf, "db", "upgrade")[1].endswith(f"{migrate.head()} → {migrate.head()}\n")
     st = Store(str(path), HistoryPolicy(max_age_days=0), create=False)
-    assert_everything_kept(st, old_columns=old_columns)
+    assert_everything_kept(st, old_columns=old_columns, labelled=True)
     # the sequence goes on after the greatest one the record held (an index's checkpoint holds)
     assert st.apply([Change("new", 1, {"id": "new", "name": "new", "project_id": "p1"})]) == [True]
-    assert st.get("new").seq == 4
+    assert st.get("new").seq == 5
     assert st.apply([Change("web", 2_000_001, dict(WEB, template={}))]) == [True]
     assert [r.rev for r in st.revisions("web")] == [1, 2, 3]
 
@@ -228,7 +233,7 @@ def test_the_migrations_make_the_models_on_sqlite(tmp_path):
     engine = database.open_engine(database.as_url(str(tmp_path / "s.sqlite")))
     migrate.upgrade(engine, shortcut=False)
     assert _no_differences(engine) == []
-    assert migrate.revisions() == ["0001", "0002", "0003"]
+    assert migrate.revisions() == ["0001", "0002", "0003", "0004"]
     # opening a record compares with migrate.HEAD (no Alembic import): it must be Alembic's head
     assert migrate.HEAD == migrate.alembic_head() == migrate.revisions()[-1]
 

@@ -198,6 +198,41 @@ class StoreContract:
             finally:
                 st.close()
 
+    def test_a_stack_id_is_one_regions(self, store):
+        """A write from another region never replaces a stack (a document, or a tombstone whose
+        change names its region); the same region writes as before; a change that names no
+        region, and a row from before regions, match any region."""
+        assert store.apply([Change("s", 1, doc("s", region="RegionOne"))]) == [True]
+        assert store.apply([Change("s", 2, doc("s", region="RegionTwo", status="X"))]) == [False]
+        assert store.apply([Change("s", 3, region="RegionTwo")]) == [False]  # its tombstone
+        rec = store.get("s")
+        assert not rec.deleted and rec.doc["region"] == "RegionOne" and rec.version == 1
+        assert store.apply([Change("s", 4, doc("s", region="RegionOne", status="Y"))]) == [True]
+        assert store.apply([Change("s", 5, region="RegionOne")]) == [True]
+        assert store.get("s").deleted
+        assert store.apply([Change("t", 1, doc("t"))]) == [True]  # no region: before regions
+        assert store.apply([Change("t", 2, doc("t", region="RegionTwo"))]) == [True]
+        assert store.apply([Change("t", 3, doc("t", region="RegionOne"))]) == [False]
+
+    def test_label_region_labels_the_stacks_from_before_regions(self, store):
+        """``label_region`` (``db upgrade``, the first writer): every row without a region,
+        documents included, gets the installation's region and a new sequence number (the
+        projection takes it); labelled rows are left alone; a second run labels nothing."""
+        store.apply([Change("a", 1, doc("a")), Change("b", 1, doc("b", region="RegionTwo")),
+                     Change("c", 1, doc("c"))])
+        store.apply([Change("c", 2)])  # a tombstone
+        before = store.max_seq()
+        assert store.label_region("RegionOne", batch=1) == 1
+        a = store.get("a")
+        assert a.doc["region"] == "RegionOne" and a.version == 1 and a.seq > before
+        assert store.get("b").doc["region"] == "RegionTwo"
+        assert [r.id for r in store.changes_since(before)] == ["a"]
+        assert store.label_region("RegionOne") == 0
+        # the labelled stack is RegionOne's from now on
+        assert store.apply([Change("a", 2, doc("a", region="RegionTwo"))]) == [False]
+        assert store.apply([Change("a", 3, region="RegionTwo")]) == [False]  # its tombstone too
+        assert store.get("c").deleted and store.get("a").doc["region"] == "RegionOne"
+
     def test_ui_sessions(self, store):
         store.session_put("k1", b"one", 1.0, None, 2)
         store.session_put("k2", b"two", 2.0, 10.0, 2)

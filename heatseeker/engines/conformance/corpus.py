@@ -25,6 +25,7 @@ def make_doc(id: str, **overrides: Any) -> dict:
         "id": id,
         "name": name,
         "project_id": "project-a",
+        "region": "RegionOne",
         "status": "CREATE_COMPLETE",
         "action": "CREATE",
         "state": "COMPLETE",
@@ -75,7 +76,9 @@ LONG_VALUE = "lorem ipsum dolor sit amet " * 12 + "zebrafinch"  # longer than MA
 
 
 def build_corpus() -> list[dict]:
-    """40 stacks in projects p-alpha, p-beta, p-gamma (gamma holds the awkward data)."""
+    """40 stacks in projects p-alpha, p-beta, p-gamma (gamma holds the awkward data), in two
+    regions (RegionOne; alpha's ci tree, alpha's dns and beta's first standalone stack in
+    RegionTwo)."""
     docs: dict[str, dict] = {}
 
     def add(
@@ -96,6 +99,7 @@ def build_corpus() -> list[dict]:
                 "ancestors": up["ancestors"] + [parent],
                 "path": up["path"] + [name],
                 "depth": up["depth"] + 1,
+                "region": up["region"],  # a tree never leaves its region
             }
             slot = kw.get("parent_resource") or name
             up["resources"].append(
@@ -152,7 +156,7 @@ def build_corpus() -> list[dict]:
         "alpha-ci", "p-alpha", "ci-runner", types=["OS::Nova::Server"],
         created="2024-02-10T09:00:00Z", updated_at="2024-03-10T09:00:00Z",
         status="UPDATE_COMPLETE", tags=["ci"], parameters={"image": "ubuntu-22.04", "runners": 4},
-        description="Continuous integration runners",
+        description="Continuous integration runners", region="RegionTwo",
     )  # fmt: skip
     add(
         "alpha-ci-pool", "p-alpha", "ci-pool", "alpha-ci", parent_resource="pool",
@@ -166,7 +170,7 @@ def build_corpus() -> list[dict]:
     add(
         "alpha-dns", "p-alpha", "dns", types=["OS::Designate::Zone", "OS::Designate::RecordSet"],
         created="2024-01-05T00:00:00Z", tags=["infra"], template_version="2018-08-31",
-        parameters={"zone": "alpha.example.org."},
+        parameters={"zone": "alpha.example.org."}, region="RegionTwo",
     )  # fmt: skip
     add(
         "alpha-vpn", "p-alpha", "vpn", types=["OS::Neutron::VPNService"],
@@ -216,7 +220,7 @@ def build_corpus() -> list[dict]:
     )  # fmt: skip
     add(
         "beta-web", "p-beta", "web", types=["OS::Nova::Server"], created="2024-03-20T00:00:00Z",
-        tags=["web"], parameters={"image": "nginx:1.25"},
+        tags=["web"], parameters={"image": "nginx:1.25"}, region="RegionTwo",
     )  # fmt: skip
     add(
         "beta-db", "p-beta", "db", types=["OS::Nova::Server", "OS::Cinder::Volume"],

@@ -55,6 +55,11 @@ class QueryNodesTest(BaseTestEngine):
         self.check(corpus, Term("template_version", "2015-04-30"), {"alpha-old"})
         self.check(corpus, Term("parent_resource", "kube_masters"), {"beta-k8s-masters"})
         self.check(corpus, Term("files", "web.yaml"), {"gamma-env"})
+        # a tree never leaves its region: alpha's ci tree, alpha's dns and beta's web stack
+        self.check(corpus, Term("region", "RegionTwo"),
+                   {"alpha-ci", "alpha-ci-pool", "alpha-dns", "beta-web"})
+        self.check(corpus, Term("region", "regiontwo"), set())  # exact, as every keyword
+        self.check(corpus, Text(None, "RegionTwo"), set())  # an identifier: not in the full text
         self.check(corpus, Term("id", "gamma-bare"), {"gamma-bare"})
         self.check(corpus, Term("_id", "gamma-bare"), {"gamma-bare"})  # alias  # fmt: skip
 

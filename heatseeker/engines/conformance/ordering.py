@@ -145,10 +145,12 @@ class AggregationsTest(BaseTestEngine):
             "projects": t.TermsAgg("project_id"),
             "roots": t.TermsAgg("root_id", size=2),
             "hot": t.TermsAgg("template_version", size=1),
+            "regions": t.TermsAgg("region"),
         }
         got = corpus.aggregate(t.MatchAll(), aggs)
         assert got == reference_aggregate(CORPUS, t.MatchAll(), aggs)
         assert got["projects"] == [("p-beta", 14), ("p-gamma", 14), ("p-alpha", 12)]
+        assert got["regions"] == [("RegionOne", 36), ("RegionTwo", 4)]
         assert got["roots"] == [("beta-k8s", 8), ("alpha-shop", 5)]
 
     def test_count_distinct(self, corpus):

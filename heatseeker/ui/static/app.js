@@ -10,7 +10,7 @@
   const PAGE_SIZE = 25;
   const MARK_PRE = "\uE000"; // highlight markers, turned into <mark> elements
   const MARK_POST = "\uE001";
-  const LIST_FIELDS = ["id", "name", "status", "project_id", "updated_at", "created_at", "path",
+  const LIST_FIELDS = ["id", "name", "status", "project_id", "region", "updated_at", "created_at", "path",
     "depth", "root_id", "parent_id", "ancestors", "status_reason"];
   const HIGHLIGHT_SKIP = ["path", "ancestors", "root_id", "parent_id", "fingerprint"];
   const DYNAMIC = ["parameters.", "outputs.", "resources.", "template.", "environment."];
@@ -357,6 +357,7 @@
         pathEl(s.path, (s.ancestors || []).concat([hit._id]), state)) : null,
       h("div", { class: "meta" },
         state.all && s.project_id ? h("span", { class: "project" }, "project ", h("code", { text: s.project_id })) : null,
+        s.region ? h("span", { class: "region" }, "region ", h("code", { text: s.region })) : null,
         h("span", {}, "updated ", timeEl(s.updated_at))),
       s.status_reason && statusClass(s.status) === "st-failed" ? h("div", { class: "reason", text: s.status_reason }) : null,
       frags.length ? h("ul", { class: "highlights", "aria-label": "Where it matched" }, frags) : null);
@@ -390,6 +391,7 @@
         root.match ? h("span", { class: "tag", text: "match" }) : null),
       h("div", { class: "meta" },
         state.all && s.project_id ? h("span", { class: "project" }, "project ", h("code", { text: s.project_id })) : null,
+        s.region ? h("span", { class: "region" }, "region ", h("code", { text: s.region })) : null,
         h("span", {}, "updated ", timeEl(s.updated_at)),
         h("span", {}, n + " matching stack" + (n === 1 ? "" : "s") + " in this tree")),
       render(root));
@@ -455,7 +457,7 @@
     if (state.all) request.all_projects = true;
     if (state.rollup) {
       request.rollup = "root";
-      request._source = ["id", "name", "status", "project_id", "updated_at"];
+      request._source = ["id", "name", "status", "project_id", "region", "updated_at"];
     } else {
       // include/exclude form: the server highlights on the whole stack, the answer stays small
       request._source = { include: LIST_FIELDS };
@@ -544,6 +546,7 @@
     row("Reason", s.status_reason);
     row("Id", h("code", { text: s.id }));
     row("Project", s.project_id ? h("code", { text: s.project_id }) : null);
+    row("Region", s.region ? h("code", { text: s.region }) : null);
     row("Created", timeEl(s.created_at));
     row("Updated", timeEl(s.updated_at));
     row("Description", s.description);
