@@ -410,7 +410,7 @@ def cmd_status(conf, args) -> int:
 
     store = open_store(conf)
     counts = store.counts()
-    out: dict = {"store": counts}
+    out: dict = {"store": counts, "regions": store.regions()}
     try:
         engine = open_engine(conf, read_only=True)
         health = engine.health()
@@ -444,6 +444,9 @@ def cmd_status(conf, args) -> int:
         return 0
     print(f"stacks: {counts['stacks']} live, {counts['tombstones']} tombstones, "
           f"{counts['projects']} projects")
+    if out["regions"]:
+        print("regions: " + ", ".join(f"{region or 'not labelled (run heatseeker db upgrade)'} "
+                                      f"{n}" for region, n in out["regions"].items()))
     print(f"index: {'ok' if health.get('ok') else 'NOT OK'} ({health.get('engine', '?')}, "
           f"{health.get('documents', '?')} documents)" + (f": {health['error']}" if health.get("error") else ""))
     q = out["backlog"]["queued_notifications"]

@@ -916,6 +916,14 @@ class Store:
             "sequence": int(seq),
         }
 
+    def regions(self) -> dict[str, int]:
+        """Live stacks per region (``""``: recorded before regions and not labelled yet)."""
+        c = stacks.c
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(c.region, sa.func.count()).where(c.deleted == 0)
+                                .group_by(c.region)).tuples().all()
+        return {region or "": int(n) for region, n in sorted(rows, key=lambda r: r[0] or "")}
+
     # -- meta and dead letters -------------------------------------------------------------------
 
     def set_meta(self, **values) -> None:

@@ -222,7 +222,9 @@ class StoreContract:
                      Change("c", 1, doc("c"))])
         store.apply([Change("c", 2)])  # a tombstone
         before = store.max_seq()
+        assert store.regions() == {"": 1, "RegionTwo": 1}  # live stacks (`heatseeker status`)
         assert store.label_region("RegionOne", batch=1) == 1
+        assert store.regions() == {"RegionOne": 1, "RegionTwo": 1}
         a = store.get("a")
         assert a.doc["region"] == "RegionOne" and a.version == 1 and a.seq > before
         assert store.get("b").doc["region"] == "RegionTwo"
