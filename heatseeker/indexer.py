@@ -437,7 +437,7 @@ class Indexer:
         report = SyncReport()
         listing = self._listing(progress)
         report.listed = len(listing.items)
-        stored = self.store.live_summaries()
+        stored = self.store.live_summaries(self.region)  # this region's: its listing decides
         todo = self._to_read(listing, stored, full, report)
         self._read_by_depth(todo, listing, report, progress)
         self._tombstone_unlisted(stored, listing, listing_started, report)

@@ -865,13 +865,16 @@ class Store:
             return sa.func.json_extract(column, f"$.{key}")
         return sa.func.json_value(column, f"$.{key}")
 
-    def live_summaries(self) -> dict[str, dict]:
-        """id → the fields reconcile compares with Heat's listing, for every live stack."""
+    def live_summaries(self, region: str | None = None) -> dict[str, dict]:
+        """id → the fields reconcile compares with Heat's listing, for every live stack (of
+        ``region`` and those recorded before regions, when it is given)."""
         doc = stacks.c.doc
         q = sa.select(stacks.c.id, stacks.c.version, self._json(doc, "status"),
                       self._json(doc, "status_reason"), self._json(doc, "updated_at"),
                       self._json(doc, "name"), self._json(doc, "tags", scalar=False),
                       self._json(doc, "parent_id")).where(stacks.c.deleted == 0)
+        if region is not None:
+            q = q.where(sa.or_(stacks.c.region == region, stacks.c.region.is_(None)))
         out = {}
         with self._reading() as conn:
             for row in conn.execute(q):

@@ -213,6 +213,8 @@ def test_a_region_labels_what_it_reads_and_touches_no_other_regions_stack(store)
     report = ix.reconcile()  # RegionTwo's Heat lists only "mine": its "old" is gone
     assert report.listed == 1 and report.tombstoned == 1 and store.get("old").deleted
     assert not store.get("theirs").deleted  # RegionOne's stack stays
+    assert set(store.live_summaries("RegionTwo")) == set()  # "mine" was deleted: final
+    assert set(store.live_summaries("RegionOne")) == {"theirs"}
 
 
 def test_several_events_for_one_stack_cost_one_read(heat, store):
