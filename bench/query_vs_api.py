@@ -189,6 +189,12 @@ def run(quick: bool, rounds: int) -> dict:
     started = time.perf_counter()
     proc = subprocess.run(common.heatseeker_cmd(conf, "sync"), capture_output=True, text=True,
                           timeout=900, cwd=common.ROOT)  # fmt: skip
+    if proc.returncode == 3:  # an index of an earlier schema: what an operator does on upgrade
+        common.log("query vs API: the kept index needs `heatseeker reindex` (a newer schema)")
+        subprocess.run(common.heatseeker_cmd(conf, "reindex"), capture_output=True, text=True,
+                       timeout=900, cwd=common.ROOT, check=True)  # fmt: skip
+        proc = subprocess.run(common.heatseeker_cmd(conf, "sync"), capture_output=True,
+                              text=True, timeout=900, cwd=common.ROOT)  # fmt: skip
     sync_s = time.perf_counter() - started
     if proc.returncode != 0:
         return {"skipped": f"heatseeker sync failed: {proc.stdout[-500:]} {proc.stderr[-1500:]}"}
