@@ -10,14 +10,18 @@ is missing, so a second run only reads (about half a second):
 * the stack domain ``heat`` with its admin ``heat_domain_admin`` (role admin on the domain), made by
   Heat's own ``heat-keystone-setup-domain`` when any of the three is missing;
 * service ``heat`` of type ``orchestration`` with public and internal endpoints
-  ``http://127.0.0.1:<port>/v1/%(tenant_id)s`` in region RegionOne.
+  ``http://127.0.0.1:<port>/v1/%(tenant_id)s`` in region ``REGION`` (RegionOne; another region for
+  another instance, ``KEYSTONE_HEAT_REGION``), the region made if missing. Only that region's
+  endpoints are read and corrected: each region's instance keeps its own, and the user, role and
+  stack domain above are shared by all of them.
 
 Nothing is given to alice or bob: Heat 27's stock policy lets a project's ``member`` create, update
 and delete its stacks (``stacks:create`` = ``role:member and project_id:%(project_id)s``) and a
 ``reader`` read them; populate.sh made alice member of alpha and bob member of beta.
 
 Environment: KS_URL (http://127.0.0.1:5000/v3), KS_ADMIN_PASSWORD, HEAT_URL (the endpoints'
-URL), HEAT_PASSWORD, DOMAIN_ADMIN_PASSWORD, SETUP_DOMAIN (path of heat-keystone-setup-domain).
+URL), REGION (RegionOne), HEAT_PASSWORD, DOMAIN_ADMIN_PASSWORD, SETUP_DOMAIN (path of
+heat-keystone-setup-domain).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ HEAT_URL = os.environ["HEAT_URL"]
 HEAT_PASSWORD = os.environ["HEAT_PASSWORD"]
 DOMAIN_ADMIN_PASSWORD = os.environ["DOMAIN_ADMIN_PASSWORD"]
 SETUP_DOMAIN = os.environ["SETUP_DOMAIN"]
-REGION = "RegionOne"
+REGION = os.environ.get("REGION") or "RegionOne"
 
 sess = session.Session(auth=v3.Password(
     auth_url=URL, username="admin", password=ADMIN_PASSWORD, project_name="admin",
@@ -144,7 +148,10 @@ if not domain_ready():
             sys.exit("[keystone-heat] ERROR: the stack domain is still not usable")
     changes.append("stack domain heat + heat_domain_admin (heat-keystone-setup-domain)")
 
-# -- the catalog: orchestration -------------------------------------------------------------------
+# -- the catalog: the region, orchestration --------------------------------------------------------
+if sess.get(URL + f"/regions/{REGION}", raise_exc=False).status_code == 404:
+    sess.post(URL + "/regions", json={"region": {"id": REGION}})
+    changes.append(f"created region {REGION}")
 svc = one("services", "/services", type="orchestration")
 if svc is None:
     svc = sess.post(URL + "/services", json={"service": {
@@ -152,17 +159,18 @@ if svc is None:
         "description": "Orchestration (the Keystone-mode Heat sandbox)"}}).json()["service"]
     changes.append("created service heat (orchestration)")
 for iface in ("public", "internal"):
-    eps = get("/endpoints", service_id=svc["id"], interface=iface)["endpoints"]
+    eps = [ep for ep in get("/endpoints", service_id=svc["id"], interface=iface,
+                            region_id=REGION)["endpoints"] if ep.get("region_id") == REGION]
     if not eps:
         sess.post(URL + "/endpoints", json={"endpoint": {
             "service_id": svc["id"], "interface": iface, "url": HEAT_URL, "region_id": REGION,
             "enabled": True}})
-        changes.append(f"created {iface} endpoint {HEAT_URL}")
+        changes.append(f"created {iface} endpoint {HEAT_URL} in {REGION}")
     for ep in eps:
-        if ep["url"] != HEAT_URL or ep.get("region_id") != REGION or not ep.get("enabled", True):
+        if ep["url"] != HEAT_URL or not ep.get("enabled", True):
             sess.patch(URL + f"/endpoints/{ep['id']}", json={"endpoint": {
-                "url": HEAT_URL, "region_id": REGION, "enabled": True}})
-            changes.append(f"{iface} endpoint {ep['url']} -> {HEAT_URL}")
+                "url": HEAT_URL, "enabled": True}})
+            changes.append(f"{iface} endpoint {ep['url']} -> {HEAT_URL} in {REGION}")
 
-print(f"[keystone-heat] keystone registered in {time.monotonic() - t0:.1f}s: "
+print(f"[keystone-heat] keystone registered ({REGION}) in {time.monotonic() - t0:.1f}s: "
       + ("; ".join(changes) if changes else "nothing new"))
