@@ -174,29 +174,44 @@ def scope_of(args) -> frozenset[str] | None:
 
 def cmd_sync(conf, args) -> int:
     from heatseeker.engines import check_hosts
+    from heatseeker.heat.client import HeatError, HeatSource
     from heatseeker.indexer import Indexer
     from heatseeker.projection import try_projector
 
     check_hosts(conf)  # tantivy serves one host: refused with a record on a server
     store = open_store(conf, create=True)
-    indexer = Indexer(store, heat_source(conf))
-    progress = Progress()
-    report = indexer.reconcile(full=args.full, progress=progress)
-    progress.done()
+    sources = HeatSource.for_regions(conf)
+    reports, failed = [], False
+    for source in sources:  # one region after the other; a region that fails stops only itself
+        progress = Progress()
+        try:
+            report = Indexer(store, source).reconcile(full=args.full, progress=progress)
+        except HeatError as exc:
+            progress.done()
+            if len(sources) == 1:
+                raise
+            print(f"heatseeker: region {source.region}: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        progress.done()
+        reports.append((source.region, report))
     projector = try_projector(store, lambda: open_engine(conf))
     projected = "index updated"
     if projector is None:
         projected = "the running listener projects the changes into the index"
     else:
         projector.engine.close()
-    print(
-        f"synced {report.listed} stacks in {report.seconds:.1f}s: {report.added} added, "
-        f"{report.refreshed} refreshed, {report.unchanged} unchanged, "
-        f"{report.tombstoned} tombstoned; {projected}"
-    )
-    for err in report.errors[:20]:
-        print(f"error: {err}", file=sys.stderr)
-    return 1 if report.errors else 0
+    for region, report in reports:
+        where = f" in region {region}" if len(sources) > 1 else ""
+        print(
+            f"synced {report.listed} stacks{where} in {report.seconds:.1f}s: {report.added} added, "
+            f"{report.refreshed} refreshed, {report.unchanged} unchanged, "
+            f"{report.tombstoned} tombstoned; {projected}"
+        )
+        for err in report.errors[:20]:
+            print(f"error: {err}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
 
 
 def cmd_listen(conf, args) -> int:

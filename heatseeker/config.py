@@ -57,6 +57,33 @@ heat_opts = [
         min=0,
         help="First backoff between retries, in seconds; doubles each retry.",
     ),
+    cfg.ListOpt(
+        "regions",
+        default=[],
+        help="The regions whose Heat heatseeker indexes, each Heat endpoint found in the Keystone "
+        "catalog with these [heat] credentials and that region; empty: the one region "
+        "region_name names (RegionOne when unset). The first region listed is the "
+        "installation's home: its notifications come over [DEFAULT] transport_url, and the "
+        "stacks recorded before regions are its own. Every other region has a group "
+        "[region:NAME] with its own transport_url (its notification bus) and, for a Heat "
+        "outside the catalog, endpoint_override.",
+    ),
+]
+
+# [region:NAME]: one for each region of [heat] regions (registered when the regions are read)
+region_opts = [
+    cfg.StrOpt(
+        "transport_url",
+        secret=True,
+        help="The notification bus of this region's Heat (oslo.messaging transport URL). The home "
+        "region may leave it unset: [DEFAULT] transport_url (or "
+        "[oslo_messaging_notifications] transport_url) is its bus.",
+    ),
+    cfg.StrOpt(
+        "endpoint_override",
+        help="This region's Heat API, when the catalog does not list it (e.g. "
+        "http://heat.two:8004/v1/%(tenant_id)s); default: the catalog's, for this region.",
+    ),
 ]
 
 listener_opts = [
@@ -297,6 +324,24 @@ def list_opts():
         ("ui", ui_opts),
         ("database", database.record_opts),  # beside oslo.db's (its namespace: oslo.db)
     ]
+
+
+def regions(conf: cfg.ConfigOpts) -> list[str]:
+    """The regions to index, the home region first (``[heat] regions``, else the one
+    ``region_name`` names); each ``[region:NAME]`` group is registered on the way."""
+    from heatseeker.heat.client import DEFAULT_REGION
+
+    names = [r.strip() for r in conf[HEAT_GROUP].regions if r.strip()]
+    names = list(dict.fromkeys(names)) or [conf[HEAT_GROUP].region_name or DEFAULT_REGION]
+    for name in names:
+        group = region_group(name)
+        if group not in conf:
+            conf.register_opts(region_opts, group=group)
+    return names
+
+
+def region_group(name: str) -> str:
+    return f"region:{name}"
 
 
 def new_conf() -> cfg.ConfigOpts:

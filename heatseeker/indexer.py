@@ -241,7 +241,8 @@ class Indexer:
         self.lineage = Lineage(store, source)
         # the region of the Heat read here: its tombstones touch no other region's stack
         self.region: str | None = getattr(source, "region", None)
-        if self.region is not None:  # a record from before regions: its stacks are this one's
+        if self.region is not None and getattr(source, "home", True):
+            # a record from before regions: its stacks are the home region's
             labelled = store.label_region(self.region)
             if labelled:
                 LOG.warning("labelled %d stacks recorded before regions with region %s: run "

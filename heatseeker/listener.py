@@ -36,7 +36,7 @@ from oslo_messaging.notify import listener as notify_listener
 
 from heatseeker.engines import check_hosts, open_engine
 from heatseeker.heat import events
-from heatseeker.heat.client import HeatSource, HeatUnavailable
+from heatseeker.heat.client import HeatError, HeatSource, HeatUnavailable
 from heatseeker.indexer import Indexer
 from heatseeker.projection import BackgroundProjector, Projector
 from heatseeker.record import RecordUnavailable, Store
@@ -160,8 +160,10 @@ class Endpoint:
             setattr(self, priority, handler)
 
 
-def build_server(conf, handler: Handler):
-    transport = oslo_messaging.get_notification_transport(conf)
+def build_server(conf, handler: Handler, url: str | None = None):
+    """The notification server of one region's bus (``url``; None: the home region's, [DEFAULT]
+    transport_url or [oslo_messaging_notifications] transport_url)."""
+    transport = oslo_messaging.get_notification_transport(conf, url=url)
     targets = [
         oslo_messaging.Target(topic=topic, exchange=conf.listener.exchange)
         for topic in conf.listener.topics
@@ -200,23 +202,41 @@ def run(conf) -> int:
     # started beside this listener then leaves the projection to it
     engine.commit(checkpoint=engine.checkpoint())
     background = BackgroundProjector(projector, conf.engine.commit_interval)
-    indexer = Indexer(store, HeatSource.from_conf(conf))
-    handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
-                      on_commit=background.poke)
-    notifications = build_server(conf, handler)
     stop = _stop_on_signals()
+    indexers, servers = [], []
+    for source in HeatSource.for_regions(conf):  # each region: its Heat, its bus, its indexer
+        indexer = Indexer(store, source)
+        handler = Handler(store, indexer, backoff_max=conf.listener.requeue_backoff_max,
+                          on_commit=background.poke)
+        indexers.append(indexer)
+        servers.append(_Server(conf, build_server(conf, handler, _bus(conf, source)), stop,
+                               source.region))
     background.start()
-    server = _Server(conf, notifications, stop)
-    server.start()
-    _reconcile_until(stop, conf.listener.reconcile_interval, indexer, background)
+    for server in servers:
+        server.start()
+    _reconcile_until(stop, conf.listener.reconcile_interval, indexers, background)
     LOG.info("stopping")
-    server.stop()
+    for server in servers:
+        server.stop()
     background.stop()
     background.join(timeout=30)
     engine.close()
-    if server.failed:
-        raise server.failed[0]
+    for server in servers:
+        if server.failed:
+            raise server.failed[0]
     return 0
+
+
+def _bus(conf, source: HeatSource) -> str | None:
+    """A region's notification bus: ``[region:NAME] transport_url`` (the home region may leave it
+    to [DEFAULT] transport_url)."""
+    from heatseeker.config import region_group
+
+    url = conf[region_group(source.region)].transport_url
+    if url or source.home:
+        return url or None
+    raise HeatError(f"region {source.region} has no notification bus: set "
+                    f"[{region_group(source.region)}] transport_url")
 
 
 def _stop_on_signals() -> threading.Event:
@@ -236,9 +256,10 @@ class _Server:
     oslo.messaging retries inside ``start()`` itself, and a stop must still be obeyed (nothing was
     acknowledged: nothing is lost). A start that fails sets ``stop``; ``run`` raises it."""
 
-    def __init__(self, conf, server, stop: threading.Event):
+    def __init__(self, conf, server, stop: threading.Event, region: str = ""):
         self.conf = conf
         self.server = server
+        self.region = region
         self.stop_event = stop
         self.started = threading.Event()
         self.failed: list[BaseException] = []
@@ -249,14 +270,14 @@ class _Server:
     def _start(self) -> None:
         listener = self.conf.listener
         try:
-            self.server.start(override_pool_size=listener.workers)
+            self.server.start(override_pool_size=listener.workers)  # a region's own threads
         except Exception as exc:  # noqa: BLE001 - reported by run()
             self.failed.append(exc)
             self.stop_event.set()
             return
         self.started.set()
-        LOG.info("listening on exchange %s, topics %s, pool %s", listener.exchange,
-                 ",".join(listener.topics), listener.pool)
+        LOG.info("listening to region %s on exchange %s, topics %s, pool %s", self.region,
+                 listener.exchange, ",".join(listener.topics), listener.pool)
 
     def stop(self) -> None:
         if self.started.is_set():
@@ -266,19 +287,21 @@ class _Server:
             LOG.warning("stopped before the notification transport answered")
 
 
-def _reconcile_until(stop: threading.Event, interval: float, indexer: Indexer,
+def _reconcile_until(stop: threading.Event, interval: float, indexers: list[Indexer],
                      background: BackgroundProjector) -> None:
-    """Wait for ``stop``, reconciling every ``interval`` seconds (``[listener]
-    reconcile_interval``; 0: never) and poking the projector after each."""
+    """Wait for ``stop``, reconciling every region every ``interval`` seconds (``[listener]
+    reconcile_interval``; 0: never; a region that fails does not stop the others) and poking
+    the projector after each."""
     next_reconcile = time.monotonic() + interval
     while not stop.wait(1.0):
         if interval and time.monotonic() >= next_reconcile:
-            try:
-                report = indexer.reconcile()
-                LOG.info("periodic reconcile: %s", report)
-                background.poke()
-            except Exception:  # noqa: BLE001 - try again next time
-                LOG.exception("periodic reconcile failed")
+            for indexer in indexers:
+                try:
+                    report = indexer.reconcile()
+                    LOG.info("periodic reconcile of region %s: %s", indexer.region, report)
+                    background.poke()
+                except Exception:  # noqa: BLE001 - try again next time
+                    LOG.exception("periodic reconcile of region %s failed", indexer.region)
             next_reconcile = time.monotonic() + interval
 
 

@@ -81,14 +81,23 @@ class Checks(upgradecheck.UpgradeCommands):
         from heatseeker.heat.client import HeatError, HeatForbidden, HeatSource
 
         try:
-            source = HeatSource.from_conf(self.conf)
-            source.page_size, source.retries = 1, 0
-            next(iter(source.list_stacks()), None)
-        except HeatForbidden as exc:  # its message names the [heat] options or the policy rule
-            return Result(Code.FAILURE, str(exc))
+            sources = HeatSource.for_regions(self.conf)
         except HeatError as exc:
             return Result(Code.FAILURE, f"{exc} (check [heat])")
-        return Result(Code.SUCCESS, "Heat answers the global listing")
+        regions = []
+        for source in sources:  # every region's Heat
+            where = f"region {source.region}: " if len(sources) > 1 else ""
+            try:
+                source.page_size, source.retries = 1, 0
+                next(iter(source.list_stacks()), None)
+            except HeatForbidden as exc:  # its message names the [heat] options or the policy rule
+                return Result(Code.FAILURE, f"{where}{exc}")
+            except HeatError as exc:
+                return Result(Code.FAILURE, f"{where}{exc} (check [heat])")
+            regions.append(source.region)
+        if len(regions) == 1:
+            return Result(Code.SUCCESS, "Heat answers the global listing")
+        return Result(Code.SUCCESS, f"Heat answers the global listing in {', '.join(regions)}")
 
     def _keystone(self) -> Result:
         from heatseeker.heat import keystone

@@ -373,9 +373,11 @@ class HeatSource:
         authenticate: Callable[[], object] | None = None,
         auth: AuthInfo | None = None,
         region: str = DEFAULT_REGION,
+        home: bool = True,
     ):
         self.client = client
         self.region = region or DEFAULT_REGION  # every document read here is labelled with it
+        self.home = home  # the installation's home region: the stacks from before regions are its
         self.concurrency = max(1, int(concurrency))
         self.page_size = max(1, int(page_size))
         self.retries = max(0, int(retries))
@@ -398,8 +400,20 @@ class HeatSource:
                                                  thread_name_prefix="heat-part")
 
     @classmethod
-    def from_conf(cls, conf: Any) -> HeatSource:
+    def for_regions(cls, conf: Any) -> list[HeatSource]:
+        """One source per region of ``[heat] regions`` (the home region first)."""
+        from heatseeker.config import regions
+
+        names = regions(conf)
+        return [cls.from_conf(conf, region=name, home=i == 0) for i, name in enumerate(names)]
+
+    @classmethod
+    def from_conf(cls, conf: Any, region: str | None = None, *, home: bool = True) -> HeatSource:
         """Build from the ``[heat]`` options (keystoneauth1 auth, session and adapter options).
+
+        ``region``: that region's Heat (the catalog's endpoint for it, or ``[region:NAME]
+        endpoint_override``), with the same credentials; default: ``[heat] region_name``'s.
+        ``home``: the installation's home region (the stacks recorded before regions are its).
 
         Works with ``auth_type = password`` or ``v3applicationcredential`` (a cloud admin in
         Keystone; Heat's endpoint from the catalog: ``service_type``, ``valid_interfaces``,
@@ -426,6 +440,19 @@ class HeatSource:
             ks_adapter.process_conf_options(conf[HEAT_GROUP], kwargs)
         except TypeError as exc:
             raise HeatError(f"bad [heat] options: {exc}") from exc
+        if region is not None:
+            from heatseeker.config import region_group, regions
+
+            regions(conf)  # registers the [region:NAME] groups
+            kwargs["region_name"] = region
+            override = conf[region_group(region)].endpoint_override
+            if override:
+                kwargs["endpoint_override"] = override
+            elif not home and isinstance(auth, ks_plugin.FixedEndpointPlugin):
+                raise HeatError(
+                    f"[heat] auth_type = none has one endpoint: region {region} needs "
+                    f"[{region_group(region)}] endpoint_override = http://<heat>:8004/v1/<project>"
+                )
         if not kwargs.get("endpoint_override") and isinstance(auth, ks_plugin.FixedEndpointPlugin):
             # the ``none`` plugin: its endpoint is the Heat API itself
             if not auth.endpoint:
@@ -454,7 +481,8 @@ class HeatSource:
             retry_backoff=group.retry_backoff,
             authenticate=authenticate,
             auth=info,
-            region=group.region_name or DEFAULT_REGION,
+            region=region or group.region_name or DEFAULT_REGION,
+            home=home,
         )
 
     # -- Keystone --------------------------------------------------------------------------------

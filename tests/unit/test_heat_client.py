@@ -636,7 +636,14 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
                                 "region_id": "RegionOne",
                                 "region": "RegionOne",
                                 "url": f"{srv.url}/v1/admin",
-                            }
+                            },
+                            {  # a second region's Heat: the same fake, under a prefix
+                                "id": "e2",
+                                "interface": "public",
+                                "region_id": "RegionTwo",
+                                "region": "RegionTwo",
+                                "url": f"{srv.url}/regiontwo/v1/admin",
+                            },
                         ],
                     }
                 ],
@@ -650,6 +657,9 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
         url = parse.urlsplit(self.path)
         path = url.path.rstrip("/")
         query = dict(parse.parse_qsl(url.query))
+        if path.startswith("/regiontwo/"):
+            srv.region_two_requests.append(path)
+            path = path[len("/regiontwo"):]
         srv.requests.append((path, query, dict(self.headers)))
         if path == "/identity/v3":
             href = f"{srv.url}/identity/v3/"
@@ -734,6 +744,7 @@ class FakeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), FakeHeatHTTP)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self.requests: list = []
+        self.region_two_requests: list = []
         self.token_requests: list = []
         self.fail_next: list[int] = []
         self.auth_fail: list[int] = []  # statuses Keystone answers the next token requests
@@ -1133,3 +1144,36 @@ def test_a_queued_read_another_batch_needs_sooner_moves_up_the_line():
     for t in threads:
         t.join(10)
     assert order == ["eager-then-urgent", "normal"] and normal.priority == NORMAL
+
+
+def test_one_source_per_region_each_from_the_catalog(server, tmp_path):
+    """``[heat] regions``: one source per region, the home region first, each Heat endpoint the
+    catalog's for that region (the same credentials, one token each)."""
+    conf = _keystone_conf(tmp_path, f"{server.url}/identity/v3",
+                          "regions = RegionTwo, RegionOne, RegionTwo\n")
+    two, one = HeatSource.for_regions(conf)
+    assert (two.region, two.home, one.region, one.home) == ("RegionTwo", True, "RegionOne", False)
+    assert len(list(two.list_stacks())) == len(server.listing) and server.region_two_requests
+    seen = len(server.region_two_requests)
+    assert len(list(one.list_stacks())) == len(server.listing)
+    assert len(server.region_two_requests) == seen  # RegionOne's calls went to RegionOne's Heat
+    snap = two.read(LAB1)
+    assert snap is not None and snap.region == "RegionTwo"
+
+
+def test_a_region_outside_the_catalog_and_a_noauth_heat(server, tmp_path):
+    """A noauth Heat has one endpoint: any other region needs [region:NAME] endpoint_override."""
+    text = (f"[heat]\nauth_type = none\nendpoint = {server.url}/v1/admin\n"
+            "regions = RegionOne, RegionTwo\n")
+    with pytest.raises(HeatError, match=r"\[region:RegionTwo\] endpoint_override"):
+        HeatSource.for_regions(_conf(tmp_path, text))
+    conf = _conf(tmp_path, text + f"[region:RegionTwo]\nendpoint_override = "
+                                  f"{server.url}/regiontwo/v1/admin\n")
+    one, two = HeatSource.for_regions(conf)
+    assert one.home and not two.home
+    assert len(list(two.list_stacks())) == len(server.listing) and server.region_two_requests
+    # no regions: the one [heat] region_name names, RegionOne when unset
+    (only,) = HeatSource.for_regions(_conf(tmp_path, f"[heat]\nauth_type = none\n"
+                                                     f"endpoint = {server.url}/v1/admin\n"))
+    assert only.region == "RegionOne" and only.home
+

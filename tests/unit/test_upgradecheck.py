@@ -30,7 +30,7 @@ def checks():
 
 
 def test_a_policy_that_refuses_the_global_listing_names_the_rule_and_the_fix(checks, monkeypatch):
-    monkeypatch.setattr(client.HeatSource, "from_conf", classmethod(lambda cls, conf: RefusingHeat()))
+    monkeypatch.setattr(client.HeatSource, "for_regions", classmethod(lambda cls, conf: [RefusingHeat()]))
     result = checks._heat()
     assert result.code == Code.FAILURE
     assert "global_index" in result.details and '"rule:context_is_admin"' in result.details
