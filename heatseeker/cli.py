@@ -184,16 +184,19 @@ def cmd_sync(conf, args) -> int:
     reports, failed = [], False
     for source in sources:  # one region after the other; a region that fails stops only itself
         progress = Progress()
+        indexer = Indexer(store, source)
         try:
-            report = Indexer(store, source).reconcile(full=args.full, progress=progress)
+            report = indexer.reconcile(full=args.full, progress=progress)
         except HeatError as exc:
             progress.done()
+            indexer.region_unavailable(exc)
             if len(sources) == 1:
                 raise
             print(f"heatseeker: region {source.region}: {exc}", file=sys.stderr)
             failed = True
             continue
         progress.done()
+        indexer.region_read()
         reports.append((source.region, report))
     projector = try_projector(store, lambda: open_engine(conf))
     projected = "index updated"
@@ -420,12 +423,29 @@ def cmd_serve(conf, args) -> int:
     return 0
 
 
+def _regions_status(conf, store) -> dict:
+    """Each configured region (and the stacks not labelled yet, under ""): its live stacks, its
+    last sync, and since when and why it is behind (its Heat could not be read)."""
+    from heatseeker.config import regions
+    from heatseeker.indexer import LAST_SYNC, REGION_STATE
+
+    stacks = store.regions()
+    out: dict = {}
+    for region in [*regions(conf), *(r for r in stacks if r not in regions(conf))]:
+        state = store.get_meta(REGION_STATE + region) or {} if region else {}
+        out[region] = {"stacks": stacks.get(region, 0),
+                       "last_sync": store.get_meta(LAST_SYNC + region) if region else None,
+                       **({"behind_since": state["behind_since"], "error": state.get("error")}
+                          if state.get("behind_since") else {})}
+    return out
+
+
 def cmd_status(conf, args) -> int:
     from heatseeker.listener import queue_depth
 
     store = open_store(conf)
     counts = store.counts()
-    out: dict = {"store": counts, "regions": store.regions()}
+    out: dict = {"store": counts, "regions": _regions_status(conf, store)}
     try:
         engine = open_engine(conf, read_only=True)
         health = engine.health()
@@ -459,9 +479,17 @@ def cmd_status(conf, args) -> int:
         return 0
     print(f"stacks: {counts['stacks']} live, {counts['tombstones']} tombstones, "
           f"{counts['projects']} projects")
-    if out["regions"]:
-        print("regions: " + ", ".join(f"{region or 'not labelled (run heatseeker db upgrade)'} "
-                                      f"{n}" for region, n in out["regions"].items()))
+    for region, state in out["regions"].items():
+        if not region:
+            print(f"region not labelled: {state['stacks']} stacks recorded before regions (run "
+                  "heatseeker db upgrade)")
+            continue
+        synced = state.get("last_sync")
+        when = (datetime.fromtimestamp(synced["finished_at"], UTC).isoformat(timespec="seconds")
+                if synced else "never")
+        behind = (f"BEHIND since {datetime.fromtimestamp(state['behind_since'], UTC).isoformat(timespec='seconds')}"
+                  f": {state.get('error')}" if state.get("behind_since") else "its Heat answers")
+        print(f"region {region}: {state['stacks']} stacks, last sync {when}, {behind}")
     print(f"index: {'ok' if health.get('ok') else 'NOT OK'} ({health.get('engine', '?')}, "
           f"{health.get('documents', '?')} documents)" + (f": {health['error']}" if health.get("error") else ""))
     q = out["backlog"]["queued_notifications"]

@@ -116,6 +116,7 @@ class BatchReport:
     written: int = 0
     tombstoned: int = 0
     failed: list[str] = field(default_factory=list)
+    read_error: str | None = None  # what the first read that failed said
 
 
 @dataclass
@@ -220,6 +221,10 @@ class _Listing:
 
 # store meta: the documents.RULES_VERSION every document in the record was built by
 DOCUMENTS_VERSION = "documents_version"
+# store meta, per region (key + region name): whether its Heat could be read, its last sync
+REGION_STATE = "region_state@"
+LAST_SYNC = "last_sync@"
+REGION_STATE_EVERY_S = 5.0
 
 
 def stale_documents(have: int | None, live_stacks: int) -> str | None:
@@ -241,6 +246,7 @@ class Indexer:
         self.lineage = Lineage(store, source)
         # the region of the Heat read here: its tombstones touch no other region's stack
         self.region: str | None = getattr(source, "region", None)
+        self._behind, self._state_checked = False, float("-inf")
         if self.region is not None and getattr(source, "home", True):
             # a record from before regions: its stacks are the home region's
             labelled = store.label_region(self.region)
@@ -250,6 +256,32 @@ class Indexer:
         if store.get_meta(DOCUMENTS_VERSION) is None and not any(store.counts()[k] for k in (
                 "stacks", "tombstones")):  # a new record: every document will follow these rules
             store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
+
+    # -- the region's state (status, the health check) ------------------------------------------
+
+    def region_unavailable(self, error: Exception | str) -> None:
+        """This region's Heat could not be read (a batch requeued, a reconcile failed): the
+        record says the region is behind, since when and why, until it is read again."""
+        if self.region is None:
+            return
+        key = REGION_STATE + self.region
+        state = self.store.get_meta(key) or {}
+        since = state.get("behind_since") or time.time()
+        self.store.set_meta(**{key: {"behind_since": since, "error": str(error)[:500]}})
+        self._state_checked = time.monotonic()
+        self._behind = True
+
+    def region_read(self) -> None:
+        """This region's Heat answered: clear a mark of it being behind (read from the record at
+        most every few seconds: another process may have set it)."""
+        if self.region is None:
+            return
+        if not self._behind and time.monotonic() - self._state_checked < REGION_STATE_EVERY_S:
+            return
+        key = REGION_STATE + self.region
+        if (self.store.get_meta(key) or {}).get("behind_since"):
+            self.store.set_meta(**{key: {"read_at": time.time()}})
+        self._state_checked, self._behind = time.monotonic(), False
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -320,7 +352,8 @@ class Indexer:
         self._note_last_event(events)
         if failures:
             report.failed = failures
-            raise HeatUnavailable(f"could not read {len(failures)} stack(s) from Heat: {failures[:5]}")
+            raise HeatUnavailable(f"could not read {len(failures)} stack(s) from Heat: "
+                                  f"{failures[:5]}: {report.read_error}")
         return report
 
     def _without_reads(self, by_stack: dict[str, list[StackEvent]], known: dict[str, Record],
@@ -382,6 +415,7 @@ class Indexer:
             if isinstance(result, HeatError):
                 LOG.warning("stack %s: Heat read failed: %s", sid, result)
                 failures.append(sid)
+                report.read_error = report.read_error or str(result)
             elif result is None:  # gone
                 changes.append(Change(sid, max(now_us(), to_read[sid].timestamp),
                                       region=self.region))
@@ -443,7 +477,9 @@ class Indexer:
         self._read_by_depth(todo, listing, report, progress)
         self._tombstone_unlisted(stored, listing, listing_started, report)
         self.store.prune_revisions()
-        self.store.set_meta(last_sync={"finished_at": time.time(), "listed": report.listed})
+        finished = {"finished_at": time.time(), "listed": report.listed}
+        self.store.set_meta(last_sync=finished,
+                            **({LAST_SYNC + self.region: finished} if self.region else {}))
         if full and not report.errors:  # every stack was read again under these rules
             self.store.set_meta(**{DOCUMENTS_VERSION: documents.RULES_VERSION})
         report.seconds = time.monotonic() - started

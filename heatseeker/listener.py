@@ -24,6 +24,7 @@ SIGTERM/SIGINT. The CLI only loads the configuration and calls it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -128,7 +129,11 @@ class Handler:
                 used.append((msg, ev.message_id))
         try:
             report = self.indexer.apply_events(parsed, on_durable=self.on_commit)
-        except (HeatUnavailable, RecordUnavailable) as exc:
+        except HeatUnavailable as exc:
+            with contextlib.suppress(RecordUnavailable):  # the record is down too: requeue anyway
+                self.indexer.region_unavailable(exc)
+            return self._requeue(exc, messages)
+        except RecordUnavailable as exc:
             return self._requeue(exc, messages)
         except Exception:  # noqa: BLE001 - a bug or a store error must not lose the batch
             LOG.exception("batch of %d notification(s) failed; requeueing", len(messages))
@@ -143,6 +148,11 @@ class Handler:
                 return oslo_messaging.NotificationResult.HANDLED
             self.sleep(min(self.backoff_max, 1.0))
             return oslo_messaging.NotificationResult.REQUEUE
+        if report.reads:
+            # the region's Heat answered: no longer behind (the batch is durable: acknowledged
+            # even if the record cannot take the mark now; the next batch clears it)
+            with contextlib.suppress(RecordUnavailable):
+                self.indexer.region_read()
         with self._lock:
             self._failures = 0
             for _, mid in used:
@@ -298,8 +308,12 @@ def _reconcile_until(stop: threading.Event, interval: float, indexers: list[Inde
             for indexer in indexers:
                 try:
                     report = indexer.reconcile()
+                    indexer.region_read()
                     LOG.info("periodic reconcile of region %s: %s", indexer.region, report)
                     background.poke()
+                except HeatUnavailable as exc:
+                    indexer.region_unavailable(exc)
+                    LOG.warning("periodic reconcile of region %s failed: %s", indexer.region, exc)
                 except Exception:  # noqa: BLE001 - try again next time
                     LOG.exception("periodic reconcile of region %s failed", indexer.region)
             next_reconcile = time.monotonic() + interval

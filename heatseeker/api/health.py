@@ -11,6 +11,7 @@ empty) and asks the engine's ``health()``.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from oslo_middleware.healthcheck import pluginbase
@@ -32,7 +33,23 @@ class StoreAndIndex(pluginbase.HealthcheckBaseExtension):
                     if p]
         if problems:
             return pluginbase.HealthcheckResult(False, "; ".join(problems))
-        return pluginbase.HealthcheckResult(True, "OK")
+        behind = _reported("regions", self._regions)
+        # a region whose Heat cannot be read leaves this host able to answer (every other
+        # region's stacks stay fresh): healthy, and the answer says which region is behind
+        return pluginbase.HealthcheckResult(True, f"OK; {behind}" if behind else "OK")
+
+    def _regions(self) -> str | None:
+        from heatseeker.config import regions
+        from heatseeker.indexer import REGION_STATE
+
+        store = Store.from_conf(self.oslo_conf)
+        try:
+            behind = [f"region {r} behind since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(s['behind_since']))}"
+                      for r in regions(self.oslo_conf)
+                      if (s := store.get_meta(REGION_STATE + r) or {}).get("behind_since")]
+        finally:
+            store.close()
+        return "; ".join(behind) or None
 
     def _store(self) -> str | None:
         try:

@@ -4,6 +4,10 @@ region's bus. (Against two real Heats: tests/e2e, to come.)"""
 
 from __future__ import annotations
 
+import json
+import time
+
+import oslo_messaging
 import pytest
 
 from heatseeker import cli, config
@@ -78,3 +82,49 @@ def test_each_region_but_the_home_one_needs_its_own_bus(tmp_path):
     config.regions(conf)
     with pytest.raises(HeatError, match=r"\[region:RegionThree\] transport_url"):
         _bus(conf, three)
+
+
+def test_status_and_the_health_check_say_which_region_is_behind(capsys, two_regions):
+    from heatseeker.api.health import StoreAndIndex
+
+    conf, _, _, two = two_regions
+    assert run(capsys, conf, "sync")[0] == 0
+    two.down = True
+    assert run(capsys, conf, "sync")[0] == 1
+    code, out, _ = run(capsys, conf, "status", "--json")
+    regions = json.loads(out)["regions"]
+    assert regions["RegionOne"]["stacks"] == 1 and "behind_since" not in regions["RegionOne"]
+    assert regions["RegionTwo"]["stacks"] == 2 and "Heat is down" in regions["RegionTwo"]["error"]
+    assert regions["RegionOne"]["last_sync"]["listed"] == 1
+    text = run(capsys, conf, "status")[1]
+    assert "region RegionOne: 1 stacks" in text and "its Heat answers" in text
+    assert "region RegionTwo: 2 stacks" in text and "BEHIND since" in text
+    oslo = cli.load_conf(cli.build_parser().parse_args(["--config-file", conf, "status"]))
+    oslo.set_override("regions", ["RegionOne", "RegionTwo"], group="heat")
+    health = StoreAndIndex(oslo, {}).healthcheck(0)
+    assert health.available and "region RegionTwo behind since" in health.reason
+    two.down = False
+    assert run(capsys, conf, "sync")[0] == 0
+    assert "behind_since" not in json.loads(run(capsys, conf, "status", "--json")[1])[
+        "regions"]["RegionTwo"]
+    assert StoreAndIndex(oslo, {}).healthcheck(0).reason == "OK"
+
+
+def test_the_listener_marks_its_region_behind_while_its_heat_is_down(tmp_path):
+    from heatseeker.indexer import REGION_STATE, Indexer
+    from heatseeker.listener import Handler
+
+    from .fakes import notification
+
+    store = Store(str(tmp_path / "state.sqlite"))
+    two = FakeHeat(region="RegionTwo")
+    two.add("s2", "web", project="alpha")
+    handler = Handler(store, Indexer(store, two), sleep=lambda s: None)
+    message = notification("s2", "web", "create", "end")
+    two.down = True
+    assert handler([message]) == oslo_messaging.NotificationResult.REQUEUE
+    state = store.get_meta(REGION_STATE + "RegionTwo")
+    assert state["behind_since"] and "Heat is down" in state["error"]
+    two.down = False
+    assert handler([message]) == oslo_messaging.NotificationResult.HANDLED
+    assert store.get_meta(REGION_STATE + "RegionTwo") == {"read_at": pytest.approx(time.time(), abs=60)}
