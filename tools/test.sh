@@ -12,6 +12,9 @@ bash tools/sandbox/start.sh
 echo "== opensearch"; bash tools/opensearch/build.sh; bash tools/opensearch/start.sh 1
 echo "== keystone"; bash tools/keystone/ensure.sh
 echo "== heat behind keystone"; bash tools/sandbox/keystone-heat.sh up
+# a second region of the same Keystone (tests/e2e/test_regions.py): its own heat-api on 8024
+echo "== a second region"; KEYSTONE_HEAT_REGION=RegionTwo KEYSTONE_HEAT_PORT=8024 \
+  bash tools/sandbox/keystone-heat.sh up
 echo "== ruff"; .venv/bin/ruff check heatseeker tests tools bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

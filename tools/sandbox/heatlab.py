@@ -39,6 +39,13 @@ KEYSTONE_HEAT_AMQP_URL = os.environ.get(
     "HEATSEEKER_KEYSTONE_HEAT_AMQP_URL", f"amqp://guest:guest@127.0.0.1:5672/{KEYSTONE_HEAT_VHOST}"
 )
 KEYSTONE_HEAT_TRANSPORT_URL = KEYSTONE_HEAT_AMQP_URL.replace("amqp://", "rabbit://", 1)
+# A second region of the same Keystone (keystone-heat.sh with KEYSTONE_HEAT_REGION=RegionTwo and
+# KEYSTONE_HEAT_PORT=8024): its own heat-api, database and vhost, in the catalog as RegionTwo.
+REGION_TWO = "RegionTwo"
+REGION_TWO_PORT = 8024
+REGION_TWO_VHOST = "heat_keystone_regiontwo"
+REGION_TWO_AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{REGION_TWO_VHOST}"
+REGION_TWO_TRANSPORT_URL = REGION_TWO_AMQP_URL.replace("amqp://", "rabbit://", 1)
 
 # web-prod's hidden parameter db_password: the value given at create time must
 # never show anywhere; the template's default is returned unmasked by Heat's
@@ -78,15 +85,16 @@ def keystone_session(user: str, password: str, project: str) -> session.Session:
     )
 
 
-def hc_keystone(user: str, password: str, project: str, interface: str = "public"):
+def hc_keystone(user: str, password: str, project: str, interface: str = "public",
+                region: str = "RegionOne"):
     """A python-heatclient v1 Client of the Keystone-mode Heat, as `user` in `project`: the
-    endpoint comes from the catalog (orchestration, `interface`, RegionOne), none is given."""
+    endpoint comes from the catalog (orchestration, `interface`, `region`), none is given."""
     return heat_client.Client(
         "1",
         session=keystone_session(user, password, project),
         service_type="orchestration",
         interface=interface,
-        region_name="RegionOne",
+        region_name=region,
     )
 
 
