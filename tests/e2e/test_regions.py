@@ -145,6 +145,28 @@ def test_one_heatseeker_for_two_regions(regions, stacks, tmp_path):
         status = hs.status()["regions"]
         assert set(status) == {ONE, TWO}
         assert all("behind_since" not in s for s in status.values())
+
+        # an OS::Heat::Stack of a RegionOne stack makes its stack in RegionTwo (context
+        # region_name): Heat gives the child no parent, its id is the resource's physical id, so
+        # heatseeker links it to its creator across the regions, as within one
+        creator = hl.create(regions.hc["alice", ONE], f"rg-xr-{uuid.uuid4().hex[:6]}",
+                            "remote-region-two.yaml", timeout=300)
+        try:
+            (inner,) = [r.physical_resource_id for r in regions.hc["alice", ONE].resources.list(
+                creator) if r.resource_type == "OS::Heat::Stack"]
+            assert inner in regions.view("alice", regions.alpha, TWO)
+            hs.sync()
+            child = hs.indexed(inner)
+            assert child["region"] == TWO and hs.indexed(creator)["region"] == ONE
+            assert (child["created_by"], child["link"], child["root_id"], child["parent_id"]) == (
+                creator, "OS::Heat::Stack", creator, creator)
+            under = hs.search("", "--project", "alpha", "--under", creator, "--limit", "100")
+            assert {h["_id"] for h in under["hits"]["hits"]} >= {inner}
+        finally:
+            regions.hc["alice", ONE].stacks.delete(creator)
+            hl.wait_deleted(regions.hc["alice", ONE], creator, timeout=180)
+        hs.sync()  # both gone, in both regions
+        assert hs.indexed(creator) is None and hs.indexed(inner) is None
         # isolation through the API behind Keystone: a user's projects' stacks, in every region,
         # nothing else (each user's whole answer against both regions' Heat)
         hs.serve()
