@@ -83,7 +83,58 @@ def markdown(r: dict) -> str:
     L += _freshness(b.get("freshness"))
     L += _listener(b.get("listener"))
     L += _several_hosts(b.get("record"), b.get("multihost"), b.get("multihost_freshness"))
+    L += _regions(b.get("regions"))
     return "\n".join(L).rstrip() + "\n"
+
+
+def _regions(rg: dict | None) -> list[str]:
+    if rg is None:
+        return []
+    L = ["## 9. Several regions in one installation (#15, bench/regions.py)", ""]
+    st = _status(rg)
+    if st:
+        return L + [st, ""]
+    qm = rg["query_mix"]
+    L.append(f"### The query mix with a region filter and without ({qm['stacks']:,} synthetic "
+             f"stacks, {qm['regions']['RegionOne']:,} in RegionOne and "
+             f"{qm['regions']['RegionTwo']:,} in RegionTwo, whole trees; a member of the largest "
+             f"project, {qm['project_stacks']:,} stacks; {qm['rounds']} rounds, the sides "
+             "alternated; the embedded engine)")
+    L.append("")
+    rows = [[name, _f(t["all"]["p50_ms"]), _f(t["all"]["p99_ms"]), _f(t["region"]["p50_ms"]),
+             _f(t["region"]["p99_ms"])] for name, t in qm["per_query"].items()]
+    rows.append(["**the mix**", _f(qm["all"]["p50_ms"]), _f(qm["all"]["p99_ms"]),
+                 _f(qm["region"]["p50_ms"]), _f(qm["region"]["p99_ms"])])
+    L += _table(["question", "p50 ms (baseline: no filter)", "p99 ms", "with region:RegionTwo p50",
+                 "p99"], rows)
+    L.append(f"With the filter / without: p50 {_x(qm['ratio_p50'])}, p99 {_x(qm['ratio_p99'])}. "
+             + ("The answers agree (filtered + the other region's = unfiltered)."
+                if not qm["answers_disagree"] else f"ANSWERS DIFFER: {qm['answers_disagree'][:3]}"))
+    L.append("")
+    sb = rg["sandbox"]
+    st = _status(sb)
+    L.append("### sync and freshness with two regions against one (the sandbox's two Keystone-mode "
+             "Heats, RegionOne :8014 and RegionTwo :8024)")
+    L.append("")
+    if st:
+        return L + [st, ""]
+    sy = sb["sync"]
+    L += _table(["sync into an empty data dir", "regions", "stacks", "seconds", "stacks/s"],
+                [[label, ", ".join(sy[k]["regions"]), sy[k]["stacks"], sy[k]["seconds"],
+                  sy[k]["stacks_per_s"]] for k, label in (("one", "one region (baseline)"),
+                                                          ("two", "two regions"))])
+    L.append(f"Two regions / one, stacks per second: {_x(sy['ratio_stacks_per_s'])} "
+             f"({sb['stacks_made_per_region']} stacks with a nested one made in each region for "
+             "the run; the rest of each Heat's stacks are counted too).")
+    L.append("")
+    fr = sb["freshness"]
+    L += _table(["from the update call until a search shows it", "n", "p50 ms", "max ms"],
+                [[k, v["n"], v["p50_ms"], v["max_ms"]] for k, v in fr.items()
+                 if isinstance(v, dict)])
+    L.append(f"Two-region listener / one-region listener, p50: {_x(fr['ratio_p50_two_vs_one'])} "
+             "(Heat's own update time is in every figure, the same on both sides).")
+    L.append("")
+    return L
 
 
 def _areas(by_area: dict, k: int = 3) -> str:

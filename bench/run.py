@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from bench import common
 
 BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch",
-              "history", "record", "multihost", "multihost_freshness")
+              "history", "record", "multihost", "multihost_freshness", "regions")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
 # OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
@@ -114,6 +114,12 @@ def check(report: dict) -> list[str]:
     for mode, run in ((report["benchmarks"].get("multihost_freshness") or {}).get("modes") or {}).items():
         if run.get("not_seen"):
             out.append(f"multihost_freshness: {mode}: {run['not_seen']} stacks never searchable")
+    regions = report["benchmarks"].get("regions") or {}
+    if (regions.get("query_mix") or {}).get("answers_disagree"):
+        out.append(f"regions: answers differ: {regions['query_mix']['answers_disagree'][:3]}")
+    for key in ("skipped", "failed"):
+        if key in (regions.get("sandbox") or {}):
+            out.append(f"regions sandbox {key}: {regions['sandbox'][key]}")
     drain = report["benchmarks"].get("listener") or {}
     if drain.get("stacks") and drain.get("stacks_matching_api") != drain.get("stacks"):
         out.append(f"listener: the index never matched the API for "
@@ -167,6 +173,10 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import multihost_freshness
 
         return multihost_freshness.run(quick)
+    if name == "regions":  # two regions against one, a region filter against none (#15)
+        from bench import regions
+
+        return regions.run(quick, seed, rounds)
     raise ValueError(name)
 
 
