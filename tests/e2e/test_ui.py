@@ -290,6 +290,10 @@ def test_search_facets_rollup_stack_page_and_sign_out(alice: Session, lab: Lab):
     ids = page.locator(".result").evaluate_all("els => els.map(e => e.dataset.id)")
     assert ids == [lab.alpha_root]
     alice.shot("06-facet")
+    # the region: a facet of its own, and a line of each result (the sandbox's Heat has no
+    # [heat] region_name: Keystone's default region)
+    expect(page.locator('a.facet[data-facet="region"][data-value="RegionOne"]')).to_be_visible()
+    expect(page.locator(".result .region code").first).to_have_text("RegionOne")
     alice.nav(chip.click)
     alice.results()
     assert "f" not in _query_of(page.url)
@@ -312,6 +316,7 @@ def test_search_facets_rollup_stack_page_and_sign_out(alice: Session, lab: Lab):
     alice.nav(root.locator("a.name").click)
     page.wait_for_selector("h1.stack-name")
     expect(page.locator("h1.stack-name")).to_contain_text(lab.alpha_name)
+    expect(page.locator("dl.summary")).to_contain_text("RegionOne")
     params = page.locator("#parameters table")
     expect(params).to_contain_text("db_password")
     expect(params.locator(".masked")).to_contain_text("******")
