@@ -182,6 +182,14 @@ def test_one_heatseeker_for_two_regions(regions, stacks, tmp_path):
             (region_facet,) = [f for f in facets["facets"] if f["name"] == "region"]
             assert {o["key"]: o["doc_count"] for o in region_facet["options"]} == {
                 r: sum(1 for v in heat.values() if v[2] == r) for r in (ONE, TWO)}
+        # bob tries for alice's RegionTwo stack: by its id, by the region, by its name
+        bob = kl.token(*kl.USERS["bob"])
+        theirs = stacks["alice", TWO]
+        name = regions.view("alice", regions.alpha, TWO)[theirs][0]
+        for query in ({"term": {"_id": theirs}}, {"query_string": {"query": f"region:{TWO}"}},
+                      {"query_string": {"query": f'name:"{name}"'}}):
+            got = {h["_id"] for h in api.hits(bob, {"query": query, "limit": 1000})}
+            assert theirs not in got and got <= set(regions.view("bob", regions.beta, TWO)), query
 
         # the listener hears both regions' buses
         hs.start_listener()
