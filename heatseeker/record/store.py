@@ -670,10 +670,13 @@ class Store:
                 dropped += conn.execute(sa.text(
                     f"DELETE FROM revisions WHERE at_us < :cutoff AND rev < {latest}"),
                     {"cutoff": cutoff}).rowcount
-            # what notifications said before a stack's oldest kept revision no longer marks a gap
+            # what notifications said before a stack's oldest kept revision no longer marks a
+            # gap once older revisions were dropped. Before revision 1 it still does (a create
+            # the listener read only after the next action began): those notes stay.
             conn.execute(sa.text(
                 "DELETE FROM stack_events WHERE at_us < (SELECT MIN(r.at_us) FROM revisions r"
-                " WHERE r.stack_id = stack_events.stack_id)"))
+                " WHERE r.stack_id = stack_events.stack_id) AND (SELECT MIN(r.rev) FROM"
+                " revisions r WHERE r.stack_id = stack_events.stack_id) > 1"))
             return dropped
 
         return self._write(work)

@@ -326,6 +326,34 @@ def test_events_are_kept_once_and_a_redelivery_can_supply_the_observation(fideli
     assert _marks(st) == [(1, None), (2, None)]
 
 
+def test_a_create_never_observed_stays_marked_after_sync_prunes(tmp_path):
+    """A listener with a backlog reads a new stack only after its first update began: the
+    create's finished state was never observed, and revision 1 already holds the update. The
+    mark on revision 1 must survive ``sync``'s retention pass (``prune_revisions``): nothing
+    was dropped, so what notifications said before revision 1 still marks a gap."""
+    heat = FakeHeat()
+    heat.add("n", "web", project="alpha", params={"image": "v2"}, status="UPDATE_IN_PROGRESS")
+    st = Store(str(tmp_path / "s.sqlite"))
+    ix = Indexer(st, heat)
+    ix.apply_events(evs(*(notification("n", "web", action, phase) for action, phase in
+                          (("create", "start"), ("create", "end"), ("update", "start")))))
+    heat.set_status("n", "UPDATE_COMPLETE")
+    ix.apply_events(evs(notification("n", "web", "update", "end")))
+
+    def marks():
+        return [(r["revision"], r["gap"] and [u["status"] for u in r["gap"]["unobserved"]])
+                for r in History(st).history("n", ALL)["revisions"]]
+
+    assert marks() == [(1, ["CREATE_COMPLETE"])]
+    assert st.prune_revisions() == 0
+    assert marks() == [(1, ["CREATE_COMPLETE"])]
+    # once retention dropped older revisions, what came before the oldest kept one goes too
+    st.apply([Change("n", 10**17, dict(st.get("n").doc, parameters={"image": "v3"}))])
+    st.apply([Change("n", 10**17 + 1, dict(st.get("n").doc, parameters={"image": "v4"}))])
+    assert Store(str(tmp_path / "s.sqlite"), HistoryPolicy(max_revisions=2)).prune_revisions() == 1
+    assert [n.phase for n in st.noted("n")] == []
+
+
 def evs(*messages):
     return [events.parse(m) for m in messages]
 

@@ -175,6 +175,22 @@ class StoreContract:
         assert store.apply([Change("a", 3, doc("a"))], noted=[lost]) == [False]
         assert store.noted("a")[-1] == dataclasses.replace(lost, observed_us=None)
 
+    def test_retention_keeps_what_came_before_revision_one(self, url):
+        """``prune_revisions`` drops what notifications said before a stack's oldest kept
+        revision only once older revisions were dropped: before revision 1 it marks a state
+        never observed (a create read after the next action began)."""
+        st = Store(url, HistoryPolicy(max_revisions=2, max_age_days=0))
+        try:
+            early = Noted("r1", 5, "CREATE", "end", "CREATE_COMPLETE")
+            st.apply([Change("r1", 9, doc("r1", template={"v": 1}))], noted=[early])
+            assert st.prune_revisions() == 0 and st.noted("r1") == [early]
+            for v in (2, 3):
+                st.apply([Change("r1", 9 + v, doc("r1", template={"v": v}))])
+            assert st.prune_revisions() == 0  # apply's retention dropped revision 1 already
+            assert [r.rev for r in st.revisions("r1")] == [2, 3] and st.noted("r1") == []
+        finally:
+            st.close()
+
     def test_the_newest_event_of_each_stack_is_known_with_or_without_history(self, url):
         """``newest_events`` and ``versions`` (the indexer weighs a batch's reads with them);
         with history off what notifications said is kept an hour, then dropped by the next
