@@ -358,6 +358,21 @@ class Gate:
                 self._cond.notify_all()
 
 
+
+# a read is five calls: one whose parts disagree is made again, at most this many times in all
+TORN_READ_ATTEMPTS = 3
+
+
+def torn(snapshot: StackSnapshot) -> bool:
+    """Whether a read's show and environment came from two different actions: a string
+    parameter the environment sets that the show (not masked) gives another value."""
+    shown = snapshot.show.get("parameters") or {}
+    given = snapshot.environment.get("parameters") or {}
+    if not isinstance(shown, dict) or not isinstance(given, dict):
+        return False
+    return any(isinstance(v, str) and isinstance(shown.get(k), str) and shown[k] != v
+               and shown[k] != "******" for k, v in given.items())
+
 class HeatSource:
     """Reads stacks from the Heat API (heatclient v1), with retries and error translation."""
 
@@ -637,7 +652,21 @@ class HeatSource:
         return show
 
     def read(self, stack_id: str) -> StackSnapshot | None:
-        """Everything heatseeker indexes about one stack; None if it is gone."""
+        """Everything heatseeker indexes about one stack; None if it is gone.
+
+        A read is five calls, and Heat may write an action's new content between them (an
+        update that began meanwhile): a read whose show and environment disagree on a
+        parameter's value is torn and is made again (``TORN_READ_ATTEMPTS`` in all; the last is
+        kept as it is, the next notification brings a read of its own)."""
+        for attempt in range(1, TORN_READ_ATTEMPTS + 1):
+            snapshot = self._read_once(stack_id)
+            if snapshot is None or attempt == TORN_READ_ATTEMPTS or not torn(snapshot):
+                return snapshot
+            LOG.debug("stack %s: show and environment disagree (Heat wrote a new action's "
+                      "content during the read): reading it again", stack_id)
+        return None  # not reached
+
+    def _read_once(self, stack_id: str) -> StackSnapshot | None:
         read_at = _now_us()
         stacks = self.client.stacks
         try:

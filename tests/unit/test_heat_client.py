@@ -8,6 +8,7 @@ keystoneauth1 wiring of ``HeatSource.from_conf``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import socket
 import threading
@@ -24,12 +25,14 @@ from keystoneauth1 import exceptions as ks_exc
 from heatseeker import retry as retry_mod
 from heatseeker.config import new_conf
 from heatseeker.heat.client import (
+    TORN_READ_ATTEMPTS,
     HeatError,
     HeatForbidden,
     HeatSource,
     HeatUnavailable,
     KeystoneUnavailable,
     StackSnapshot,
+    torn,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "heat-27.0.1"
@@ -347,6 +350,33 @@ def test_read_returns_the_snapshot(heat):
     # sub-resources are read by name/id (no lookup redirect)
     assert all(c[1] == f"lab1/{LAB1}" for c in heat.calls[1:])
     assert heat.resources.list_kwargs == [{"nested_depth": 0}]
+
+
+def test_a_torn_read_is_made_again(heat):
+    """Heat writes an update's content between the read's show and its environment: the two
+    disagree on a parameter, and the read is made again (at most TORN_READ_ATTEMPTS times)."""
+    data = heat.stacks_data[LAB1]
+    real = heat.stacks.environment
+
+    def environment(path):  # the update's content written just before this call
+        data["show"]["parameters"]["greeting"] = data["environment"]["parameters"]["greeting"] = "next"
+        return real(path)
+
+    heat.stacks.environment = environment
+    snap = source(heat).read(LAB1)
+    assert torn(snap) is False
+    assert snap.show["parameters"]["greeting"] == snap.environment["parameters"]["greeting"] == "next"
+    assert [c[0] for c in heat.calls].count("get") == 2
+    # a stack whose show never agrees (another writer at every read): the last read is kept
+    heat.calls.clear()
+    flip = iter(range(100))
+    heat.stacks.environment = lambda path: dict(real(path), parameters={"greeting": f"v{next(flip)}"})
+    snap = source(heat).read(LAB1)
+    assert torn(snap) and [c[0] for c in heat.calls].count("get") == TORN_READ_ATTEMPTS
+    # a masked or non-string value is no sign of a torn read
+    ok = dataclasses.replace(snap, show=dict(snap.show, parameters={"a": "******", "b": "2"}),
+                             environment={"parameters": {"a": "secret", "b": 2}})
+    assert torn(ok) is False
 
 
 def test_read_of_an_unknown_stack_is_none(heat):
