@@ -358,7 +358,6 @@ class Gate:
                 self._cond.notify_all()
 
 
-
 # a read is five calls: one whose parts disagree is made again, at most this many times in all
 TORN_READ_ATTEMPTS = 3
 
@@ -372,6 +371,7 @@ def torn(snapshot: StackSnapshot) -> bool:
         return False
     return any(isinstance(v, str) and isinstance(shown.get(k), str) and shown[k] != v
                and shown[k] != "******" for k, v in given.items())
+
 
 class HeatSource:
     """Reads stacks from the Heat API (heatclient v1), with retries and error translation."""
