@@ -658,13 +658,13 @@ class HeatSource:
         update that began meanwhile): a read whose show and environment disagree on a
         parameter's value is torn and is made again (``TORN_READ_ATTEMPTS`` in all; the last is
         kept as it is, the next notification brings a read of its own)."""
-        for attempt in range(1, TORN_READ_ATTEMPTS + 1):
+        for _ in range(TORN_READ_ATTEMPTS - 1):
             snapshot = self._read_once(stack_id)
-            if snapshot is None or attempt == TORN_READ_ATTEMPTS or not torn(snapshot):
+            if snapshot is None or not torn(snapshot):
                 return snapshot
             LOG.debug("stack %s: show and environment disagree (Heat wrote a new action's "
                       "content during the read): reading it again", stack_id)
-        return None  # not reached
+        return self._read_once(stack_id)
 
     def _read_once(self, stack_id: str) -> StackSnapshot | None:
         read_at = _now_us()
