@@ -111,20 +111,23 @@ def phase_raw(args: dict) -> dict:
     index = tantivy.Index(_raw_schema(), path=raw_dir)
     threads = max(1, min(os.cpu_count() or 1, WRITER_MB // 20, 8))  # as heatseeker's engine
     writer = index.writer(heap_size=WRITER_MB * 1_000_000, num_threads=threads)
-    db = sqlite3.connect(_store_path(d))
+    # the documents as the record gives them back (Store: their content-addressed parts joined
+    # again, record/contents.py), exactly what a rebuild reads
+    from heatseeker.record import Store
+
+    store = Store(_store_path(d), create=False)
     rss_before = common.rss_mb()
     started = time.perf_counter()
     n = 0
     seq = 0
     while True:
-        rows = db.execute(
-            "SELECT seq, doc FROM stacks WHERE seq > ? ORDER BY seq LIMIT 1000", (seq,)
-        ).fetchall()
-        if not rows:
+        recs = store.changes_since(seq, 1000)
+        if not recs:
             break
-        seq = rows[-1][0]
-        for _, text in rows:
-            doc = json.loads(text)
+        seq = recs[-1].seq
+        for rec in recs:
+            doc = rec.doc
+            text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
             writer.add_document(
                 tantivy.Document(
                     id=doc["id"],

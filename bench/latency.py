@@ -49,8 +49,12 @@ def _samples(store_path: str, seed: int) -> dict:
     fail_roots: list[str] = []
     nested_roots: list[str] = []
     step = max(1, n // 4000)
-    for (text,) in db.execute("SELECT doc FROM stacks WHERE seq % ? = 0", (step,)):
-        doc = json.loads(text)
+    from heatseeker.record import Store
+
+    sampled = [sid for (sid,) in db.execute("SELECT id FROM stacks WHERE seq % ? = 0", (step,))]
+    records = Store(store_path, create=False).get_many(sampled)  # parts joined (record/contents.py)
+    for sid in sampled:
+        doc = records[sid].doc
         if doc["resources"] and len(phys) < 200:
             phys.append(rng.choice(doc["resources"])["physical_resource_id"])
         if doc["depth"] > 0:

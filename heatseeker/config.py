@@ -270,7 +270,9 @@ history_opts = [
     cfg.BoolOpt(
         "compress",
         default=True,
-        help="Store each revision's document zlib-compressed (about 5x smaller on disk).",
+        help="Store each revision's document zlib-compressed (about 5x smaller on disk). Its "
+        "large parts (template, environment, resources …) are stored once per distinct content "
+        "and always compressed; this is about the rest.",
     ),
 ]
 

@@ -477,6 +477,7 @@ class Indexer:
         self._read_by_depth(todo, listing, report, progress)
         self._tombstone_unlisted(stored, listing, listing_started, report)
         self.store.prune_revisions()
+        self.store.sweep_contents()
         finished = {"finished_at": time.time(), "listed": report.listed}
         self.store.set_meta(last_sync=finished,
                             **({LAST_SYNC + self.region: finished} if self.region else {}))

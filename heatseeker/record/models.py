@@ -60,6 +60,9 @@ stacks = sa.Table(
     # the region of the Heat that holds the stack (NULL: a row from before regions, until
     # Store.label_region)
     sa.Column("region", key_type()),
+    # revision 0005: the document's parts kept in `contents` (path → digest; NULL: none, the
+    # document is whole in `doc`): record/contents.py
+    sa.Column("parts", long_text()),
     sa.Index("stacks_seq", "seq"),
     sa.Index("stacks_region", "region"),
     **TABLE_ARGS,
@@ -98,6 +101,7 @@ revisions = sa.Table(
     sa.Column("digest", key_type(), nullable=False),
     sa.Column("files", long_text()),
     sa.Column("body", long_blob(), nullable=False),
+    sa.Column("parts", long_text()),  # revision 0005: as stacks.parts, for the body
     sa.PrimaryKeyConstraint("stack_id", "rev"),
     sa.Index("revisions_at", "at_us"),
     **TABLE_ARGS,
@@ -140,5 +144,15 @@ stack_events = sa.Table(
     **TABLE_ARGS,
 )
 
+# revision 0005: the parts of documents that stacks and revisions share, stored once each
+# (record/contents.py): the SHA-256 of its canonical JSON → that JSON, zlib-compressed
+contents = sa.Table(
+    "contents", metadata,
+    sa.Column("digest", key_type(), primary_key=True),
+    sa.Column("body", long_blob(), nullable=False),
+    sa.Column("size", big_integer(), nullable=False),  # bytes of the JSON, uncompressed
+    **TABLE_ARGS,
+)
+
 # every table an installation's record holds, in the order a copy writes them
-TABLES = (stacks, meta, dead_letters, revisions, ui_sessions, sequences, stack_events)
+TABLES = (contents, stacks, meta, dead_letters, revisions, ui_sessions, sequences, stack_events)

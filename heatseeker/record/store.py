@@ -77,9 +77,11 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from heatseeker import diff
+from heatseeker.record import contents as parts_of
 from heatseeker.record import database, migrate
-from heatseeker.record.database import STATE_FILE, RecordUnavailable
+from heatseeker.record.database import STATE_FILE, RecordError, RecordUnavailable
 from heatseeker.record.models import (
+    contents,
     dead_letters,
     meta,
     revisions,
@@ -180,6 +182,8 @@ class Noted:
 # zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
 # for about half the CPU time
 ZLIB_LEVEL = 1
+# a read whose row names a content swept meanwhile is made again (Store._records), at most so often
+CONTENT_READ_ATTEMPTS = 3
 # with history off, what notifications said is kept this long (newest_events: batches in flight)
 NOTED_WITHOUT_HISTORY_US = 3600 * 1_000_000
 
@@ -197,6 +201,16 @@ def _unpack(blob: bytes) -> dict:
     if isinstance(doc, dict) and set(doc) == {"doc", "file_digests"}:
         return doc["doc"]  # the first format (a day old): {"doc", "file_digests"}
     return doc
+
+
+@dataclass(frozen=True)
+class _Split:
+    """An upsert's document as the record writes it: the whole (history's digest reads it), the
+    skeleton's JSON and its parts' map (record/contents.py)."""
+
+    doc: dict
+    skeleton: str
+    parts: str | None
 
 
 @dataclass(frozen=True)
@@ -218,13 +232,13 @@ _retry = db_api.wrap_db_retry(max_retries=10, retry_interval=0.05, inc_retry_int
                               max_retry_interval=1.0, retry_on_deadlock=True)
 
 _COLS = (stacks.c.id, stacks.c.version, stacks.c.deleted, stacks.c.seq, stacks.c.doc,
-         stacks.c.project_id, stacks.c.name, stacks.c.taint)
+         stacks.c.project_id, stacks.c.name, stacks.c.taint, stacks.c.parts)
 _REV_COLS = (revisions.c.stack_id, revisions.c.rev, revisions.c.at_us, revisions.c.project_id,
              revisions.c.action, revisions.c.status, revisions.c.user_id, revisions.c.user_name,
              revisions.c.request_id, revisions.c.digest, revisions.c.files)
 
 
-_STACK_COLS = "id, version, deleted, seq, doc, project_id, name, taint"
+_STACK_COLS = "id, version, deleted, seq, doc, project_id, name, taint, parts"
 
 
 # A stack id is one region's: a write from another region never replaces it (a row from before
@@ -240,13 +254,13 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
         "last_revision": "SELECT rev, status, action, digest, files, user_id, user_name, request_id"
                          " FROM revisions WHERE stack_id = :sid ORDER BY rev DESC LIMIT 1",
         "add_revision": "INSERT INTO revisions (stack_id, rev, at_us, recorded_at, project_id, action,"
-                        " status, user_id, user_name, request_id, digest, files, body) VALUES (:sid,"
-                        " :rev, :at_us, :now, :project_id, :action, :status, :user_id, :user_name,"
-                        " :request_id, :digest, :files, :body)",
+                        " status, user_id, user_name, request_id, digest, files, body, parts) VALUES"
+                        " (:sid, :rev, :at_us, :now, :project_id, :action, :status, :user_id,"
+                        " :user_name, :request_id, :digest, :files, :body, :parts)",
         "amend_revision": "UPDATE revisions SET at_us = :at_us, recorded_at = :now, project_id ="
                           " :project_id, action = :action, status = :status, user_id = :user_id,"
                           " user_name = :user_name, request_id = :request_id, digest = :digest,"
-                          " files = :files, body = :body WHERE stack_id = :sid AND rev = :rev",
+                          " files = :files, body = :body, parts = :parts WHERE stack_id = :sid AND rev = :rev",
         "take_numbers": "UPDATE record_sequence SET value = value + :n WHERE name = 'changes'",
         # the same row's lock, taken first by a batch whose prepare reads the record (links)
         "lock_sequence": "UPDATE record_sequence SET value = value WHERE name = 'changes'",
@@ -261,9 +275,10 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
         # one conditional write per change: the row's own condition decides (rowcount 0: not applied)
         sql["put_document"] = (
             "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint,"
-            " region) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint, :region)"
+            " region, parts) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint,"
+            " :region, :parts)"
             " ON CONFLICT(id) DO UPDATE SET project_id = excluded.project_id, name = excluded.name,"
-            " version = excluded.version, deleted = 0, doc = excluded.doc,"
+            " version = excluded.version, deleted = 0, doc = excluded.doc, parts = excluded.parts,"
             " changed_at = excluded.changed_at, taint = COALESCE(excluded.taint, stacks.taint),"
             " region = COALESCE(excluded.region, stacks.region)"
             f" WHERE stacks.deleted = 0 AND stacks.version < excluded.version AND {_SAME_REGION}")
@@ -271,20 +286,23 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
             "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, region)"
             " VALUES (:id, NULL, NULL, :version, 1, 0, NULL, :now, :region)"
             " ON CONFLICT(id) DO UPDATE SET version = MAX(stacks.version, excluded.version),"
-            " deleted = 1, doc = NULL, changed_at = excluded.changed_at, taint = NULL"
+            " deleted = 1, doc = NULL, parts = NULL, changed_at = excluded.changed_at, taint = NULL"
             f" WHERE stacks.deleted = 0 AND {_SAME_REGION}")
     else:
         # the conditional UPDATE of the row, else the INSERT of a new one (_conditional)
         sql["update_document"] = (
             "UPDATE stacks SET project_id = :project_id, name = :name, version = :version,"
-            " deleted = 0, doc = :doc, changed_at = :now, taint = COALESCE(:taint, taint),"
+            " deleted = 0, doc = :doc, parts = :parts, changed_at = :now,"
+            " taint = COALESCE(:taint, taint),"
             " region = COALESCE(:region, region)"
             f" WHERE id = :id AND deleted = 0 AND version < :version AND {_SAME_REGION_MY}")
         sql["insert_document"] = (
             "INSERT INTO stacks (id, project_id, name, version, deleted, seq, doc, changed_at, taint,"
-            " region) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint, :region)")
+            " region, parts) VALUES (:id, :project_id, :name, :version, 0, 0, :doc, :now, :taint,"
+            " :region, :parts)")
         sql["update_tombstone"] = (
             "UPDATE stacks SET version = GREATEST(version, :version), deleted = 1, doc = NULL,"
+            " parts = NULL,"
             f" changed_at = :now, taint = NULL WHERE id = :id AND deleted = 0 AND {_SAME_REGION_MY}")
         sql["insert_tombstone"] = (
             "INSERT INTO stacks (id, version, deleted, seq, changed_at, region)"
@@ -318,6 +336,7 @@ class Store:
         self.path = database.sqlite_path(self.url)  # the SQLite file (None on a server)
         self.history = history or HistoryPolicy()
         self._local = threading.local()
+        self._contents = parts_of.Cache()  # decoded contents (they never change)
         # a test's hook: called inside apply's transaction once the sequence is taken
         self._after_sequence: Callable[[], None] | None = None
         self._after_prepare: Callable[[], None] | None = None  # a test's pause
@@ -518,16 +537,24 @@ class Store:
             self._after_prepare()
         applied: list[bool] = []
         latest: dict[str, int] = {}  # stack → its latest revision, for retention
-        for ch in changes:
+        split: dict[int, _Split] = {}  # each upsert's document, skeleton and parts
+        texts: dict[str, str] = {}
+        for i, ch in enumerate(changes):
+            if ch.doc is not None:
+                doc = dict(ch.doc, version=ch.version)
+                skeleton, parts, part_texts = parts_of.split(doc)
+                split[i] = _Split(doc, parts_of.dumps(skeleton),
+                                  parts_of.dumps(parts) if parts else None)
+                texts.update(part_texts)
+        self._put_contents(conn, texts)  # first: a content a row names is always there
+        for i, ch in enumerate(changes):
             if ch.is_tombstone:
                 applied.append(self._put_tombstone(conn, ch, now))
                 continue
-            assert ch.doc is not None
-            doc = dict(ch.doc, version=ch.version)
-            doc_json = json.dumps(doc, sort_keys=True, ensure_ascii=False)
-            ok = self._put_document(conn, ch, doc, doc_json, now)
+            one = split[i]
+            ok = self._put_document(conn, ch, one, now)
             if ok and self.history.enabled:
-                latest[ch.id] = self._revise(conn, ch, doc, doc_json, now)
+                latest[ch.id] = self._revise(conn, ch, one, now)
             applied.append(ok)
         for sid, last in sorted(latest.items()):
             self._retain(conn, sid, last)
@@ -562,9 +589,34 @@ class Store:
                                         else_=kept_digest)),
             ("observed_us", sa.func.coalesce(kept, my.inserted.observed_us))]))
 
-    def _put_document(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> bool:
+    def _put_contents(self, conn, texts: Mapping[str, str]) -> None:
+        """Store the parts a batch's documents name that the record lacks (record/contents.py).
+        On MySQL those it has are read with a shared lock: a concurrent ``sweep_contents`` cannot
+        remove them before this transaction commits (it waits, or one of the two is retried as a
+        deadlock). Digests in sorted order: two writers lock shared contents in the same order."""
+        if not texts:
+            return
+        digests = sorted(texts)
+        have: set[str] = set()
+        for i in range(0, len(digests), 500):
+            q = sa.select(contents.c.digest).where(contents.c.digest.in_(digests[i : i + 500]))
+            if self.dialect != "sqlite":
+                q = q.with_for_update(read=True)
+            have.update(conn.execute(q).scalars())
+        rows = [{"digest": d, "body": parts_of.pack(texts[d]), "size": len(texts[d])}
+                for d in digests if d not in have]
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            conn.execute(sqlite_dialect.insert(contents).on_conflict_do_nothing(), rows)
+        else:
+            my = mysql_dialect.insert(contents)
+            conn.execute(my.on_duplicate_key_update(digest=my.inserted.digest), rows)
+
+    def _put_document(self, conn, ch: Change, one: _Split, now: float) -> bool:
+        doc = one.doc
         values = {"id": ch.id, "project_id": doc.get("project_id"), "name": doc.get("name"),
-                  "version": ch.version, "doc": doc_json, "now": now,
+                  "version": ch.version, "doc": one.skeleton, "parts": one.parts, "now": now,
                   "taint": json.dumps(ch.taint, sort_keys=True) if ch.taint is not None else None,
                   "region": doc.get("region") or ch.region}
         if self.dialect == "sqlite":
@@ -604,9 +656,10 @@ class Store:
 
     # -- history ---------------------------------------------------------------------------------
 
-    def _revise(self, conn, ch: Change, doc: dict, doc_json: str, now: float) -> int:
+    def _revise(self, conn, ch: Change, one: _Split, now: float) -> int:
         """Add (or amend) the stack's revision for an applied upsert, inside apply's transaction;
         returns the stack's latest revision number."""
+        doc = one.doc
         last = self._x(conn, "last_revision", {"sid": ch.id}).fetchone()
         files = ch.file_digests
         if files is None:
@@ -630,7 +683,7 @@ class Store:
         values = {"sid": ch.id, "at_us": ch.version, "now": now, "project_id": doc.get("project_id"),
                   "action": action, "status": status, "digest": digest,
                   "files": json.dumps(files, sort_keys=True) if files else None,
-                  "body": _pack(doc_json, self.history.compress)}
+                  "body": _pack(one.skeleton, self.history.compress), "parts": one.parts}
         if provisional:
             assert last is not None
             self._x(conn, "amend_revision", dict(
@@ -681,22 +734,87 @@ class Store:
 
         return self._write(work)
 
+    def sweep_contents(self) -> int:
+        """Remove the contents no stack row and no revision names any more (a template replaced,
+        a stack deleted, its revisions dropped by retention); returns how many. ``reconcile``
+        (sync, the listener's) runs it after ``prune_revisions``.
+
+        Two steps, so that the long scan holds no lock: (1) without a transaction, the contents
+        that no row names; (2) in one write transaction that first takes a sequence number (a
+        real write of the counter row: every writer takes one before its commit, so on one
+        server they queue behind this transaction, and on Galera one of two concurrent ones fails
+        certification and is retried), the rows written since step 1 (``seq`` above the one it
+        began at, and their stacks' revisions) are read again, and what is still named by none
+        is deleted. A writer that reused a content read it with a shared lock (``_put_contents``):
+        the deletion waits for it, or one of the two is retried as a deadlock. A number taken
+        here names no row: the sequence then has a gap, which projectors do not mind."""
+        since = self.max_seq()
+        with self._reading() as conn:
+            named = self._named_contents(conn, None)
+            unnamed = [d for d in conn.execute(sa.select(contents.c.digest)).scalars()
+                       if d not in named]
+        if not unnamed:
+            return 0
+
+        def work(conn) -> int:
+            self._x(conn, "take_numbers", {"n": 1})
+            renamed = self._named_contents(conn, since)
+            gone = sorted(d for d in unnamed if d not in renamed)
+            for i in range(0, len(gone), 500):
+                conn.execute(sa.delete(contents).where(contents.c.digest.in_(gone[i : i + 500])))
+            return len(gone)
+
+        return self._write(work)
+
     @staticmethod
-    def _revision(row, body: bytes | None = None) -> Revision:
+    def _named_contents(conn, since: int | None) -> set[str]:
+        """Every digest a stack row or a revision names (``since``: only the stacks written after
+        that sequence number, and their revisions)."""
+        named: set[str] = set()
+        rows = sa.select(stacks.c.parts).where(stacks.c.parts.is_not(None))
+        revs = sa.select(revisions.c.parts).where(revisions.c.parts.is_not(None))
+        if since is not None:
+            rows = rows.where(stacks.c.seq > since)
+            revs = revs.where(revisions.c.stack_id.in_(
+                sa.select(stacks.c.id).where(stacks.c.seq > since)))
+        for q in (rows, revs):
+            for (parts,) in conn.execute(q):
+                named.update(json.loads(parts).values())
+        return named
+
+    def contents_size(self) -> dict:
+        """How many contents, their bytes stored (compressed) and their JSON's."""
+        with self._reading() as conn:
+            n, stored, raw = conn.execute(sa.select(
+                sa.func.count(), sa.func.coalesce(sa.func.sum(sa.func.length(contents.c.body)), 0),
+                sa.func.coalesce(sa.func.sum(contents.c.size), 0))).one()
+        return {"contents": int(n), "body_bytes": int(stored), "json_bytes": int(raw)}
+
+    def _revision(self, row, with_doc: bool = True) -> Revision:
+        """A revision from a row of ``_REV_COLS`` (then ``body, parts`` when ``with_doc``)."""
+        doc = None
+        if with_doc:
+            doc = _unpack(row[11])
+            if row[12]:
+                parts = json.loads(row[12])
+                try:
+                    texts = self._contents.texts(parts.values(), self._fetch_contents)
+                except LookupError as exc:  # its revision was dropped meanwhile (retention)
+                    raise RecordError(f"revision {row[1]} of stack {row[0]}: {exc}") from exc
+                doc = parts_of.join(doc, parts, texts)
         return Revision(
             stack_id=row[0], rev=row[1], at_us=row[2], project_id=row[3], action=row[4],
             status=row[5], user_id=row[6], user_name=row[7], request_id=row[8], digest=row[9],
-            doc=_unpack(body) if body is not None else None,
-            file_digests=json.loads(row[10]) if row[10] else {},
+            doc=doc, file_digests=json.loads(row[10]) if row[10] else {},
         )
 
     def revisions(self, stack_id: str, *, with_docs: bool = False) -> list[Revision]:
         """A stack's revisions, oldest first."""
-        cols = _REV_COLS + ((revisions.c.body,) if with_docs else ())
+        cols = _REV_COLS + ((revisions.c.body, revisions.c.parts) if with_docs else ())
         with self._reading() as conn:
             rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
                                 .order_by(revisions.c.rev)).all()
-        return [self._revision(r, r[11] if with_docs else None) for r in rows]
+        return [self._revision(r, with_docs) for r in rows]
 
     def label_region(self, region: str, batch: int = 1000) -> int:
         """Label the stacks recorded before regions (``stacks.region`` NULL, migration 0004) with
@@ -763,12 +881,13 @@ class Store:
 
     def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
         """One revision with its document (``rev=None``: the latest)."""
-        q = sa.select(*_REV_COLS, revisions.c.body).where(revisions.c.stack_id == stack_id)
+        q = sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts).where(
+            revisions.c.stack_id == stack_id)
         q = q.order_by(revisions.c.rev.desc()).limit(1) if rev is None else q.where(
             revisions.c.rev == rev)
         with self._reading() as conn:
             row = conn.execute(q).first()
-        return self._revision(row, row[11]) if row else None
+        return self._revision(row) if row else None
 
     def revisions_between(
         self, since_us: int | None, until_us: int | None, projects: frozenset[str] | None = None,
@@ -776,7 +895,7 @@ class Store:
     ) -> Iterator[tuple[Revision, Revision | None]]:
         """Revisions taken in ``[since_us, until_us]`` (oldest first), each with its stack's
         revision before it (None for a first revision), restricted to ``projects`` (None: all)."""
-        q = sa.select(*_REV_COLS, revisions.c.body)
+        q = sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts)
         if since_us is not None:
             q = q.where(revisions.c.at_us >= since_us)
         if until_us is not None:
@@ -791,12 +910,12 @@ class Store:
             pairs = []
             for row in rows:
                 prev = conn.execute(
-                    sa.select(*_REV_COLS, revisions.c.body)
+                    sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts)
                     .where(revisions.c.stack_id == row[0], revisions.c.rev < row[1])
                     .order_by(revisions.c.rev.desc()).limit(1)).first()
                 pairs.append((row, prev))
         for row, prev in pairs:
-            yield self._revision(row, row[11]), (self._revision(prev, prev[11]) if prev else None)
+            yield self._revision(row), (self._revision(prev) if prev else None)
 
     def history_size(self) -> dict:
         """How many revisions, and their bytes (compressed bodies)."""
@@ -808,31 +927,63 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _record(row) -> Record:
+    def _fetch_contents(self, digests: list[str]) -> dict[str, str]:
+        """digest → JSON of each of these contents the record holds."""
+        out: dict[str, str] = {}
+        with self._reading() as conn:
+            for i in range(0, len(digests), 500):
+                for d, body in conn.execute(sa.select(contents.c.digest, contents.c.body)
+                                            .where(contents.c.digest.in_(digests[i : i + 500]))):
+                    out[d] = parts_of.unpack(body)
+        return out
+
+    def _records(self, read: Callable[[], Iterable]) -> list[Record]:
+        """The records of the rows (``_COLS``) that ``read()`` returns, their documents whole
+        again. A row read just before its stack was written again may name a content that
+        ``sweep_contents`` removed since: then the rows are read again (their newer state)."""
+        for attempt in range(CONTENT_READ_ATTEMPTS):
+            rows = list(read())
+            try:
+                return [self._record(row) for row in rows]
+            except LookupError as exc:
+                if attempt == CONTENT_READ_ATTEMPTS - 1:
+                    raise RecordError(f"the record's documents are incomplete: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record(self, row) -> Record:
+        doc = json.loads(row[4]) if row[4] else None
+        if doc is not None and row[8]:
+            parts = json.loads(row[8])
+            doc = parts_of.join(doc, parts, self._contents.texts(parts.values(),
+                                                                 self._fetch_contents))
         return Record(
             id=row[0],
             version=row[1],
             deleted=bool(row[2]),
             seq=row[3],
-            doc=json.loads(row[4]) if row[4] else None,
+            doc=doc,
             project_id=row[5],
             name=row[6],
-            taint=json.loads(row[7]) if len(row) > 7 and row[7] else None,
+            taint=json.loads(row[7]) if row[7] else None,
         )
 
     def get(self, stack_id: str) -> Record | None:
-        row = self._fetch("get", {"id": stack_id}, one=True)
-        return self._record(row) if row else None
+        def read():
+            row = self._fetch("get", {"id": stack_id}, one=True)
+            return [row] if row else []
+
+        recs = self._records(read)
+        return recs[0] if recs else None
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
         ids = list(ids)
         out: dict[str, Record] = {}
-        with self._reading() as conn:
-            for i in range(0, len(ids), 500):
-                for row in conn.execute(self._sql["get_many"], {"ids": ids[i : i + 500]}):
-                    rec = self._record(row)
-                    out[rec.id] = rec
+        for i in range(0, len(ids), 500):
+            def read(chunk=ids[i : i + 500]):
+                with self._reading() as conn:
+                    return conn.execute(self._sql["get_many"], {"ids": chunk}).all()
+
+            out.update((rec.id, rec) for rec in self._records(read))
         return out
 
     def live_named(self, names: Iterable[str]) -> list[Record]:
@@ -840,14 +991,15 @@ class Store:
         names = list(dict.fromkeys(names))[:500]
         if not names:
             return []
-        with self._reading() as conn:
-            rows = conn.execute(sa.select(*_COLS).where(stacks.c.deleted == 0,
-                                                         stacks.c.name.in_(names))).all()
-        return [self._record(r) for r in rows]
+        def read():
+            with self._reading() as conn:
+                return conn.execute(sa.select(*_COLS).where(stacks.c.deleted == 0,
+                                                             stacks.c.name.in_(names))).all()
+
+        return self._records(read)
 
     def changes_since(self, seq: int, limit: int = 1000) -> list[Record]:
-        rows = self._fetch("changes_since", {"seq": seq, "n": limit})
-        return [self._record(r) for r in rows]
+        return self._records(lambda: self._fetch("changes_since", {"seq": seq, "n": limit}))
 
     def iter_all(self, batch: int = 1000) -> Iterator[Record]:
         """Every record (live and tombstones) in sequence order."""

@@ -150,12 +150,16 @@ def test_history_disabled_and_compression(tmp_path):
     assert off.revisions("a") == [] and off.get("a") is not None
     raw = Store(str(tmp_path / "raw.sqlite"), HistoryPolicy(compress=False))
     packed = Store(str(tmp_path / "z.sqlite"))
+    # the template is a content (stored once, always compressed: record/contents.py); the body
+    # keeps the rest, here a long description
     big = doc(template={"resources": {f"r{i}": {"type": "OS::Heat::None", "properties": {"v": i}}
-                                      for i in range(200)}})
+                                      for i in range(200)}}, description="a long description " * 100)
     raw.apply([Change("a", 10, big)])
     packed.apply([Change("a", 10, big)])
     assert raw.revision("a").doc == packed.revision("a").doc == dict(big, version=10)
     assert packed.history_size()["body_bytes"] * 3 < raw.history_size()["body_bytes"]
+    size = packed.contents_size()
+    assert size["contents"] == 1 and size["body_bytes"] * 3 < size["json_bytes"]
 
 
 # -- the indexer passes the notification's context ----------------------------------------------

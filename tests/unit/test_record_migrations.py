@@ -233,9 +233,42 @@ def test_the_migrations_make_the_models_on_sqlite(tmp_path):
     engine = database.open_engine(database.as_url(str(tmp_path / "s.sqlite")))
     migrate.upgrade(engine, shortcut=False)
     assert _no_differences(engine) == []
-    assert migrate.revisions() == ["0001", "0002", "0003", "0004"]
+    assert migrate.revisions() == ["0001", "0002", "0003", "0004", "0005"]
     # opening a record compares with migrate.HEAD (no Alembic import): it must be Alembic's head
     assert migrate.HEAD == migrate.alembic_head() == migrate.revisions()[-1]
+
+
+def test_contents_come_and_go_with_revision_0005(tmp_path):
+    """Documents written before 0005 are read as they are; a downgrade puts every document whole
+    back into its row (stacks and revisions) before it drops the contents."""
+    from alembic import command
+
+    from heatseeker.record import Change, Store
+
+    path = tmp_path / "s.sqlite"
+    engine = database.open_engine(database.as_url(str(path)))
+    migrate.upgrade(engine, "0004", shortcut=False)
+    old = {"id": "old", "name": "old", "status": "CREATE_COMPLETE", "template": {"pad": "o" * 900},
+           "version": 1}
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO stacks (id, version, deleted, seq, doc, changed_at)"
+                             " VALUES ('old', 1, 0, 1, :doc, 0)"), {"doc": json.dumps(old)})
+    store = Store(str(path))  # a writer: upgrades to the head
+    assert store.get("old").doc == old
+    new = {"id": "new", "name": "new", "status": "CREATE_COMPLETE", "template": {"pad": "n" * 900}}
+    store.apply([Change("new", 5, new)])
+    assert store.contents_size()["contents"] == 1
+    store.close()
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{database.WRITE: True})
+        with conn.begin():
+            command.downgrade(migrate._config(conn), "0004")
+    db = sqlite3.connect(path)
+    assert "contents" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    assert json.loads(db.execute("SELECT doc FROM stacks WHERE id = 'new'").fetchone()[0]) == \
+        dict(new, version=5)
+    body = db.execute("SELECT body FROM revisions WHERE stack_id = 'new'").fetchone()[0]
+    assert json.loads(zlib.decompress(body[1:])) == dict(new, version=5)
 
 
 def test_a_new_embedded_record_made_in_one_step_is_the_migrations_record(tmp_path):

@@ -251,6 +251,105 @@ class StoreContract:
         assert store.apply([Change("a", 3, region="RegionTwo")]) == [False]  # its tombstone too
         assert store.get("c").deleted and store.get("a").doc["region"] == "RegionOne"
 
+    # -- content-addressed parts (record/contents.py) --------------------------------------------
+
+    def test_shared_parts_are_stored_once_and_read_whole(self, store):
+        """A tree's stacks share their registry, a group's members their template: each is one
+        content; every way of reading gives the documents back as they were written."""
+        registry = {f"OS::TripleO::Services::S{i}": f"deployment/s{i}.yaml" for i in range(100)}
+        template = {"heat_template_version": "wallaby", "description": "m" * 600}
+        docs = [doc(f"s{i:02}", template=template, parameters={"index": i},
+                    environment={"parameters": {"index": i}, "resource_registry": registry,
+                                 "event_sinks": []})
+                for i in range(40)]
+        store.apply([Change(d["id"], 1, d) for d in docs])
+        want = {d["id"]: dict(d, version=1) for d in docs}
+        assert store.contents_size()["contents"] == 2  # the template and the registry
+        assert {i: store.get(i).doc for i in want} == want
+        assert {i: r.doc for i, r in store.get_many(want).items()} == want
+        assert {r.id: r.doc for r in store.iter_all(batch=7)} == want
+        assert [r.doc for r in store.live_named(["s03"])] == [want["s03"]]
+        assert store.revision("s05").doc == want["s05"]
+        assert store.revisions("s05", with_docs=True)[0].doc == want["s05"]
+        assert store.live_summaries()["s07"]["status"] == "CREATE_COMPLETE"
+        # a change of a small field keeps the parts it shares
+        store.apply([Change("s00", 2, dict(docs[0], status="UPDATE_COMPLETE"))])
+        assert store.get("s00").doc == dict(docs[0], status="UPDATE_COMPLETE", version=2)
+        assert store.contents_size()["contents"] == 2
+
+    def test_contents_no_row_names_are_swept(self, url):
+        def tpl(v):
+            return {"v": v, "pad": "x" * 600}
+
+        st = Store(url, HistoryPolicy(enabled=False))
+        st.apply([Change("a", 1, doc("a", template=tpl(1))), Change("b", 1, doc("b", template=tpl(1)))])
+        st.apply([Change("a", 2, doc("a", template=tpl(2)))])
+        assert st.sweep_contents() == 0  # b still names tpl(1)
+        st.apply([Change("b", 2)])
+        assert st.sweep_contents() == 1 and st.contents_size()["contents"] == 1
+        assert st.get("a").doc["template"] == tpl(2) and st.get("b").doc is None
+        # a revision names its content until retention drops it
+        h = Store(url, HistoryPolicy(max_revisions=1, max_age_days=0))
+        h.apply([Change("c", 1, doc("c", template=tpl(3)))])
+        h.apply([Change("c", 2, doc("c", template=tpl(4)))])
+        assert h.sweep_contents() == 1  # tpl(3): revision 1 was dropped
+        assert h.revision("c").doc["template"] == tpl(4)
+        assert Store(url).get("c").doc["template"] == tpl(4)
+
+    def test_a_read_made_before_a_sweep_is_made_again(self, url):
+        """A row read just before its stack was written again and its old content swept: the
+        read is made again; a content lost for good is a clear error, never a partial document."""
+        from heatseeker.record.database import RecordError
+
+        st = Store(url, HistoryPolicy(enabled=False))
+        st.apply([Change("a", 1, doc("a", template={"v": 1, "pad": "x" * 600}))])
+        stale = st._fetch("get", {"id": "a"}, one=True)
+        st.apply([Change("a", 2, doc("a", template={"v": 2, "pad": "x" * 600}))])
+        assert st.sweep_contents() == 1
+        reads = []
+
+        def read():
+            reads.append(1)
+            return [stale] if len(reads) == 1 else [st._fetch("get", {"id": "a"}, one=True)]
+
+        assert [r.doc["template"]["v"] for r in st._records(read)] == [2] and len(reads) == 2
+        fresh = Store(url, HistoryPolicy(enabled=False))  # nothing cached
+        with fresh.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM contents")
+        with pytest.raises(RecordError, match="incomplete.*lacks content"):
+            fresh.get("a")
+
+    def test_a_sweep_waits_for_a_writer_that_reuses_a_content(self, url):
+        """A writer names a content nothing else names any more, and has not committed when a
+        sweep starts: the sweep's second step waits for it and keeps the content."""
+        import threading
+
+        tpl = {"v": 1, "pad": "x" * 600}
+        st = Store(url, HistoryPolicy(enabled=False))
+        st.apply([Change("a", 1, doc("a", template=tpl))])
+        st.apply([Change("a", 2, doc("a", template={"v": 2, "pad": "y" * 600}))])
+        writer = Store(url, HistoryPolicy(enabled=False))
+        inside, go = threading.Event(), threading.Event()
+
+        def pause():
+            inside.set()
+            assert go.wait(30)
+
+        writer._after_sequence = pause
+        t = threading.Thread(target=writer.apply, args=([Change("b", 1, doc("b", template=tpl))],))
+        t.start()
+        assert inside.wait(30)
+        swept: list[int] = []
+        sweeper = threading.Thread(target=lambda: swept.append(st.sweep_contents()))
+        sweeper.start()
+        sweeper.join(0.5)
+        assert sweeper.is_alive()  # waiting for the writer's transaction
+        go.set()
+        t.join(30)
+        sweeper.join(30)
+        assert swept == [0]
+        assert Store(url).get("b").doc["template"] == tpl
+
     def test_ui_sessions(self, store):
         store.session_put("k1", b"one", 1.0, None, 2)
         store.session_put("k2", b"two", 2.0, 10.0, 2)
