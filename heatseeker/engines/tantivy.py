@@ -9,8 +9,11 @@ Layout on disk::
 
 ``rebuild()`` writes a fresh generation next to the live one and swaps ``CURRENT`` when it is
 complete; every reader and writer notices the swap on its next operation (one ``stat``) and reopens.
-The previous generation is kept (a reader may still be on it); older ones are removed by the next
-rebuild. A generation written by another schema version (or another tantivy) raises
+A generation no longer current is removed as soon as no process reads it: each process that opens
+a generation holds a shared ``flock`` on its ``readers.lock`` for as long as it may search it (the
+lock goes with the last search on it); the rebuild, and any process that moves to a newer
+generation, removes each older one whose lock it can take exclusively (issue #16: a kept previous
+generation doubled the index on disk). A generation written by another schema version (or another tantivy) raises
 ``SchemaMismatch`` on every operation but ``health``/``rebuild``/``close``: ``heatseeker reindex``
 repairs it.
 
@@ -157,6 +160,7 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is
 META_FILE = "heatseeker.json"
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "writer.lock"
+READERS_FILE = "readers.lock"  # in each generation: a shared flock per process reading it
 GEN_PREFIX = "gen-"
 
 CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoint (never a stack id)
@@ -416,6 +420,40 @@ def _atomic_write(path: str, text: str) -> None:
             os.close(dfd)
 
 
+class _Hold:
+    """A shared flock on a generation's ``readers.lock``: held while any state of this process
+    on that generation lives (the states of one generation share it); released when the last
+    goes (CPython frees it when its last search returns)."""
+
+    def __init__(self, fd: int | None):
+        self.fd = fd
+
+    def __del__(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+
+def _hold(gdir: str) -> _Hold | None:
+    """A shared hold on the generation in ``gdir``; None when it is being removed (a remover has
+    it exclusively: the caller reads CURRENT again). A generation whose lock file cannot be made
+    (a read-only directory) is read without a hold."""
+    try:
+        fd = os.open(os.path.join(gdir, READERS_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        try:
+            fd = os.open(os.path.join(gdir, READERS_FILE), os.O_RDONLY)
+        except OSError:
+            return _Hold(None)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return _Hold(fd)
+
+
 @dataclass(frozen=True)
 class _State:
     """One opened generation; immutable, so a search can use it without holding a lock."""
@@ -425,6 +463,11 @@ class _State:
     searcher: tantivy.Searcher
     schema: tantivy.Schema
     meta_sig: tuple[int, int, int] | None
+    hold: _Hold | None = None  # this process's shared lock on the generation
+
+
+class _Removed(Exception):
+    """The generation asked for is being removed (CURRENT moved on meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -526,6 +569,9 @@ class TantivyEngine(Engine):
                 "`heatseeker reindex`"
             )
             return _Broken(gen, err)
+        hold = _hold(gdir)
+        if hold is None:
+            raise _Removed(gen)
         meta_sig = _sig(os.path.join(gdir, "meta.json"))
         try:
             index = tantivy.Index.open(gdir)
@@ -533,7 +579,7 @@ class TantivyEngine(Engine):
             searcher = index.searcher()
         except ValueError as exc:
             raise EngineError(f"cannot open the search index at {gdir}: {exc}") from exc
-        return _State(gen, index, searcher, index.schema, meta_sig)
+        return _State(gen, index, searcher, index.schema, meta_sig, hold)
 
     def _refresh_locked(self, force_reload: bool = False) -> None:
         """Follow CURRENT and new commits; called with ``_state_lock`` held."""
@@ -546,8 +592,18 @@ class TantivyEngine(Engine):
             with open(self._current_path, encoding="utf-8") as fh:
                 gen = fh.read().strip()
             if st is None or gen != st.gen or isinstance(st, _Broken):
-                self._state = self._open_generation(gen)
+                try:
+                    self._state = self._open_generation(gen)
+                except _Removed:  # CURRENT moved on since it was read: follow it
+                    if _sig(self._current_path) != cur_sig:
+                        return self._refresh_locked(force_reload)
+                    raise EngineError(f"{self._current_path} names {gen!r}, which is being "
+                                      "removed") from None
                 self._current_sig = cur_sig
+                moved = st is not None and not isinstance(st, _Broken) and st.gen != gen
+                del st
+                if moved and not self.read_only:
+                    self._remove_unused_generations()
                 return
             self._current_sig = cur_sig
         if isinstance(st, _Broken):
@@ -559,7 +615,36 @@ class TantivyEngine(Engine):
                 searcher = st.index.searcher()
             except ValueError as exc:
                 raise EngineError(f"cannot reload the search index at {self.path}: {exc}") from exc
-            self._state = _State(st.gen, st.index, searcher, st.schema, meta_sig)
+            self._state = _State(st.gen, st.index, searcher, st.schema, meta_sig, st.hold)
+
+    def _remove_unused_generations(self) -> list[str]:
+        """Remove every generation but CURRENT's that no process holds (``_hold``); returns the
+        ones removed. One a reader still holds stays: whoever moves on later removes it."""
+        try:
+            with open(self._current_path, encoding="utf-8") as fh:
+                current = fh.read().strip()
+        except OSError:
+            return []
+        removed = []
+        for _, name in self._generations():
+            if name == current:
+                continue
+            gdir = self._gen_dir(name)
+            try:
+                fd = os.open(os.path.join(gdir, READERS_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # still read
+            try:
+                shutil.rmtree(gdir, ignore_errors=True)
+                removed.append(name)
+            finally:
+                os.close(fd)
+        return removed
 
     def _snapshot(self) -> _State | None:
         with self._state_lock:
@@ -743,6 +828,8 @@ class TantivyEngine(Engine):
                 self._pending = {}
             with self._state_lock:
                 self._refresh_locked(force_reload=self._writer is not None)
+                if len(self._generations()) > 1:  # one a reader held at the swap, let go since
+                    self._remove_unused_generations()
 
     def checkpoint(self) -> int:
         """The ``checkpoint`` of the last commit that gave one (0 if none): committed with the
@@ -792,12 +879,10 @@ class TantivyEngine(Engine):
             _atomic_write(self._current_path, gen + "\n")
             self._drop_writer()
             self._writer, self._writer_gen = writer, gen
+            del old
             with self._state_lock:
                 self._refresh_locked()
-            keep = {gen, old.gen if old is not None else gen}
-            for _, name in self._generations():
-                if name not in keep:
-                    shutil.rmtree(self._gen_dir(name), ignore_errors=True)
+                self._remove_unused_generations()
             return count
 
     # -- reading --------------------------------------------------------------------------------
@@ -991,6 +1076,8 @@ class TantivyEngine(Engine):
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the flock
                 self._lock_fd = None
+            with self._state_lock:  # lets go of its generation (used again, it reopens)
+                self._state, self._current_sig = None, None
 
     # -- ordering ------------------------------------------------------------------------------
 

@@ -268,18 +268,68 @@ def test_rebuild_swaps_generations_under_an_open_reader(tmp_path):
             assert writer.count(MatchAll()) == 3
             yield None, "old-0", 9
 
+        def gens():
+            return sorted(p for p in os.listdir(root) if p.startswith("gen-"))
+
         assert writer.rebuild(items()) == 2
         assert (root / "CURRENT").read_text().strip() == "gen-2"
+        # the reader has not looked since: it is still on gen-1, which stays
+        assert sorted(os.listdir(root)) == ["CURRENT", "gen-1", "gen-2", "writer.lock"]
         assert ids(reader.search(MatchAll())) == ["new-0"]
         assert reader.get_version("old-0") == (9, True)
         assert reader.health()["generation"] == "gen-2"
-        assert sorted(os.listdir(root)) == ["CURRENT", "gen-1", "gen-2", "writer.lock"]
+        writer.commit()  # the writer's next commit removes what no process holds any more
+        assert gens() == ["gen-2"]
+        # a reader in the middle of a search at the swap keeps its generation until it is done
+        held = reader._snapshot()
         writer.rebuild([(make_doc("newer"), "newer", 1)])
-        # the previous generation stays for readers still on it; older ones go
-        assert sorted(p for p in os.listdir(root) if p.startswith("gen-")) == ["gen-2", "gen-3"]
+        assert gens() == ["gen-2", "gen-3"]
         assert ids(reader.search(MatchAll())) == ["newer"]
+        writer.commit()
+        assert gens() == ["gen-2", "gen-3"]  # `held` is still searching gen-2
+        del held
+        writer.commit()
+        assert gens() == ["gen-3"]
+        # a rebuild no process reads during leaves only the new generation
+        reader.close()
+        writer.rebuild([(make_doc("newest"), "newest", 1)])
+        assert gens() == ["gen-4"]
     finally:
         reader.close()
+        writer.close()
+
+
+def test_a_reader_process_keeps_its_generation_until_it_moves_on(tmp_path):
+    """Another process (an API worker) searching the live generation at a rebuild keeps it;
+    once that process has moved to the new one, the writer's next commit removes the old."""
+    root = tmp_path / "idx"
+    writer = engine_at(root)
+    writer.upsert([(make_doc("a"), 1)])
+    writer.commit()
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from heatseeker.engines.tantivy import TantivyEngine
+        from heatseeker.query.tree import MatchAll
+        e = TantivyEngine({str(root)!r}, read_only=True)
+        for line in sys.stdin:
+            print(e.count(MatchAll()), e.health()["generation"], flush=True)
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().split() == ["1", "gen-1"]
+        writer.rebuild([(make_doc("b"), "b", 1), (make_doc("c"), "c", 1)])
+        writer.commit()
+        assert sorted(p for p in os.listdir(root) if p.startswith("gen-")) == ["gen-1", "gen-2"]
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().split() == ["2", "gen-2"]
+        writer.commit()
+        assert sorted(p for p in os.listdir(root) if p.startswith("gen-")) == ["gen-2"]
+    finally:
+        child.kill()
+        child.wait()
         writer.close()
 
 
