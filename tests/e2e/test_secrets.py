@@ -88,6 +88,10 @@ def _data_dir_bytes(data_dir: str) -> list[tuple[str, bytes]]:
         out.append((f"revision {sid}#{rev}", raw))
     for row in db.execute("SELECT id, doc, taint FROM stacks"):
         out.append((f"row {row[0]}", json.dumps(row).encode()))
+    # the documents' shared parts (record/contents.py), decompressed through SQLite too
+    for digest, body in db.execute("SELECT digest, body FROM contents"):
+        out.append((f"content {digest}", zlib.decompress(bytes(body))))
+    assert any(name.startswith("content ") for name, _ in out), "no content was scanned"
     db.close()
     return out
 
