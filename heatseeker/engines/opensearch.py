@@ -12,8 +12,12 @@ so a rebuild misses no live write; versions make the order of the two streams ir
 ``rebuild()`` creates ``P-gen-<n+1>``, points ``P-building`` at it, bulk-loads the items in chunks,
 refreshes, and swaps ``P``/``P-write`` in one ``_aliases`` request (atomic: a search sees the old or
 the new generation, never a mix). On any failure it removes ``P-building`` and deletes the new
-index: search is untouched. The previous generation is kept until the next rebuild (a search may
-still be running on it). Two concurrent rebuilds collide on creating ``P-gen-<n+1>``: one fails.
+index: search is untouched. The previous generation is retired (its mapping's
+``_meta.heatseeker_retired_at``): every search resolves the alias per request, so only a request
+already running may still read it, and none runs longer than ``[opensearch] timeout``. Once that
+has passed, the next rebuild or commit of any process deletes it (issue #16: a kept previous
+generation doubled the index). Two concurrent rebuilds collide on creating ``P-gen-<n+1>``: one
+fails.
 
 Schema. Every generation's mapping records ``_meta.heatseeker_schema_version``. Opening an index
 whose version this code cannot use (``COMPATIBLE_SCHEMAS``; none recorded counts as unusable)
@@ -88,6 +92,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -137,6 +142,7 @@ LOOKUP_BATCH = 1000
 ACTIVE_TIMEOUT = "30s"
 PENDING_FLUSH = 5000  # buffered writes flushed (without a refresh) beyond this many
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "translog.durability": "async"}
+RETIRED = "heatseeker_retired_at"  # a generation's _meta: when a rebuild replaced it (epoch s)
 DISTINCT_PAGE = 10_000  # buckets per page of a composite aggregation (count_distinct)
 _MATCH_NONE: dict = {"match_none": {}}
 
@@ -600,6 +606,7 @@ class OpenSearchEngine(Engine):
         self.bulk_size = bulk_size
         self.read_only = read_only
         self.timeout = timeout
+        self._retired_checked = float("-inf")  # when _drop_retired last looked (monotonic)
         if client is None:
             kwargs: dict[str, Any] = {
                 "hosts": list(hosts),
@@ -908,6 +915,7 @@ class OpenSearchEngine(Engine):
             self._flush(refresh=True)
             if checkpoint is not None:
                 self._write_checkpoint(self.write_alias, int(checkpoint))
+            self._drop_retired()
 
     def _write_checkpoint(self, index: str, checkpoint: int) -> None:
         from opensearchpy.exceptions import ConflictError
@@ -993,15 +1001,43 @@ class OpenSearchEngine(Engine):
             except BaseException:
                 self._abandon(new)
                 raise
-            # keep the previous generation (a search may still run on it), drop older ones
-            stale = [n for n in gens if n not in live and n != new]
-            if stale:
-                self._call(
-                    self.client.indices.delete,
-                    index=",".join(stale),
-                    params={"ignore_unavailable": "true"},
-                )
+            # the previous generation: a search already running may still read it
+            for old in live:
+                with contextlib.suppress(Exception):  # at worst it is deleted without waiting
+                    self.client.indices.put_mapping(index=old, body={"_meta": {
+                        "heatseeker_schema_version": self._schema_of(old),
+                        RETIRED: time.time()}})
+            self._drop_retired(force=True)
             return written
+
+    def _schema_of(self, index: str):
+        raw = self._call(self.client.indices.get_mapping, index=index)
+        return ((raw.get(index, {}).get("mappings") or {}).get("_meta") or {}).get(
+            "heatseeker_schema_version")
+
+    def _drop_retired(self, force: bool = False) -> list[str]:
+        """Delete the generations no alias names whose retirement is older than a request may
+        run (``timeout``; one retired by an older heatseeker, without a time: at once); at most
+        once per ``timeout`` in a process unless ``force``. Returns the indices deleted."""
+        now = time.monotonic()
+        if not force and now - self._retired_checked < self.timeout:
+            return []
+        self._retired_checked = now
+        gens = self._generations()
+        idle = [n for n, aliases in gens.items() if not aliases]
+        if not idle:
+            return []
+        raw = self._call(self.client.indices.get_mapping, index=",".join(idle))
+        gone = []
+        for name in idle:
+            meta = ((raw.get(name) or {}).get("mappings") or {}).get("_meta") or {}
+            retired = meta.get(RETIRED)
+            if not isinstance(retired, int | float) or time.time() - retired > self.timeout:
+                gone.append(name)
+        if gone:
+            self._call(self.client.indices.delete, index=",".join(sorted(gone)),
+                       params={"ignore_unavailable": "true"})
+        return sorted(gone)
 
     def _abandon(self, index: str) -> None:
         # best effort: the alias swap never happened, search is untouched either way

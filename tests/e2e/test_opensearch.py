@@ -117,6 +117,39 @@ def test_sync_matches_heat_on_opensearch(seeded, heat, make_os_heatseeker):  # n
 # -- zero-downtime rebuild --------------------------------------------------------------------------
 
 
+def test_a_retired_generation_goes_once_no_request_can_read_it(opensearch_url):
+    """The previous generation outlives a rebuild only as long as a request may run
+    (``[opensearch] timeout``); then the next commit of any process deletes it."""
+    prefix = _prefix()
+    engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0, timeout=5.0)
+    other = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0, timeout=5.0)
+
+    def gens():
+        return sorted(engine.client.indices.get(index=f"{prefix}-gen-*"))
+
+    try:
+        engine.upsert([(make_doc("a"), 1)])
+        engine.commit()
+        assert engine.rebuild([(make_doc("b"), "b", 1)]) == 1
+        assert gens() == [f"{prefix}-gen-1", f"{prefix}-gen-2"]  # a search may still read gen-1
+        other.upsert([(make_doc("c"), 1)])
+        other.commit()
+        assert gens() == [f"{prefix}-gen-1", f"{prefix}-gen-2"]
+        time.sleep(5.5)
+        other._retired_checked = float("-inf")  # the commit after its once-per-timeout look
+        other.upsert([(make_doc("d"), 1)])
+        other.commit()
+        assert gens() == [f"{prefix}-gen-2"]
+        assert engine.count(t.MatchAll()) == 3  # b, c, d
+        time.sleep(5.5)
+        engine.rebuild([(make_doc("e"), "e", 1)])  # gen-2, retired now, stays for now
+        assert gens() == [f"{prefix}-gen-2", f"{prefix}-gen-3"]
+    finally:
+        engine.client.indices.delete(index=f"{prefix}-gen-*", params={"ignore_unavailable": "true"})
+        engine.close()
+        other.close()
+
+
 def test_rebuild_keeps_search_answering_and_rolls_back(opensearch_url):
     prefix = _prefix()
     engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0)
