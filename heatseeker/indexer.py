@@ -38,6 +38,7 @@ from heatseeker.heat.client import (
     HeatError,
     HeatSource,
     HeatUnavailable,
+    StackSnapshot,
 )
 from heatseeker.heat.events import CONTENT_BEFORE_START_US, KIND_STACK, StackEvent
 from heatseeker.lineage import Lineage
@@ -474,7 +475,7 @@ class Indexer:
         report.listed = len(listing.items)
         stored = self.store.live_summaries(self.region)  # this region's: its listing decides
         todo = self._to_read(listing, stored, full, report)
-        self._read_by_depth(todo, listing, report, progress)
+        self._read_in_tree_order(todo, listing, report, progress)
         self._tombstone_unlisted(stored, listing, listing_started, report)
         self.store.prune_revisions()
         self.store.sweep_contents()
@@ -518,36 +519,67 @@ class Indexer:
             todo[listing.depth(sid)].append(sid)
         return todo
 
-    def _read_by_depth(self, todo: dict[int, list[str]], listing: _Listing, report: SyncReport,
-                       progress: Progress | None) -> None:
-        """Read and store the stacks of ``todo``, parents before children (a child's path,
-        parent resource and inherited secrets come from its parent), in store batches of 200."""
+    def _read_in_tree_order(self, todo: dict[int, list[str]], listing: _Listing,
+                            report: SyncReport, progress: Progress | None) -> None:
+        """Read and store the stacks of ``todo``, in store batches of up to 200. The reads of
+        every depth run in one stream, shallow ones first (a barrier per depth left the reader
+        pool idle while each level's slowest reads finished: 6-8 % of a sync,
+        bench/sync_rate.py). A stack's *document* is built only once its parent (or creator) is
+        in the record, when this run reads that one too: its path, parent resource and inherited
+        secrets come from it, as links.py left it. A child read first waits, in memory; a child
+        whose parent is in the batch not yet stored has the batch stored first."""
         assert self.source is not None
-        total = sum(len(v) for v in todo.values())
-        done = 0
+        order = [sid for depth in sorted(todo) for sid in todo[depth]]
+        self.source.know_names({sid: str(listing.items[sid].get("stack_name") or "")
+                                for sid in order})
+        total = len(order)
         fresh: dict[str, dict] = {}  # summaries built in this run (a store from before has none)
-        for depth in sorted(todo):
-            batch: list[Change] = []
-            for sid, result in self.source.read_many(todo[depth], lambda _: BACKGROUND):
-                done += 1
-                if isinstance(result, HeatError):
-                    report.errors.append(f"{sid}: {result}")
-                elif result is None:
-                    batch.append(Change(sid, now_us(), region=self.region))
-                    report.tombstoned += 1
-                else:
-                    report.read += 1
-                    project = listing.items[sid].get("project")
-                    built = self.lineage.document(result, {}, project, fresh=fresh)
-                    fresh[sid] = built.summary
-                    batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
-                                        file_digests=file_digests(getattr(result, "files", None), self.key)))
-                if len(batch) >= 200:
-                    self.store.apply(batch, self._links)
-                    batch = []
-                if progress:
-                    progress(done, total, "reading stacks")
-            self.store.apply(batch, self._links)
+        pending = set(order)  # to be built (or given up) in this run
+        waiting: dict[str, list[tuple[str, StackSnapshot]]] = defaultdict(list)
+        batch: list[Change] = []
+        unstored: set[str] = set()  # the ids in ``batch``
+
+        def store() -> None:
+            if batch:
+                self.store.apply(batch, self._links)
+                batch.clear()
+                unstored.clear()
+
+        def settle(sid: str, result: StackSnapshot | None | HeatError) -> None:
+            pending.discard(sid)
+            if isinstance(result, HeatError):
+                report.errors.append(f"{sid}: {result}")
+            elif result is None:
+                batch.append(Change(sid, now_us(), region=self.region))
+                report.tombstoned += 1
+            else:
+                if listing.up(sid) in unstored:
+                    store()
+                report.read += 1
+                project = listing.items[sid].get("project")
+                built = self.lineage.document(result, {}, project, fresh=fresh)
+                fresh[sid] = built.summary
+                batch.append(Change(sid, result.read_at, built.doc, taint=built.summary,
+                                    file_digests=file_digests(getattr(result, "files", None), self.key)))
+            unstored.add(sid)
+            for child, snapshot in waiting.pop(sid, ()):  # they waited for this one
+                settle(child, snapshot)
+
+        for done, (sid, result) in enumerate(
+                self.source.read_many(order, lambda _: BACKGROUND), start=1):
+            up = listing.up(sid)
+            if isinstance(result, StackSnapshot) and up in pending and up != sid:
+                waiting[up].append((sid, result))
+            else:
+                settle(sid, result)
+            if len(batch) >= 200:
+                store()
+            if progress:
+                progress(done, total, "reading stacks")
+        for sid in order:  # left waiting: a cycle of creator names (never a real tree)
+            for child, snapshot in waiting.pop(sid, ()):
+                settle(child, snapshot)
+        store()
 
     def _tombstone_unlisted(self, stored: dict[str, dict], listing: _Listing,
                             listing_started: int, report: SyncReport) -> None:

@@ -85,10 +85,16 @@ class FakeHeat:
                              resources=s["resources"], read_at=tick(),
                              region=getattr(self, "region", ""))
 
+    def know_names(self, names):  # HeatSource's hint for its shows (no effect here)
+        self.names = dict(names)
+
     def read_many(self, ids: Iterable[str], priority=None):
         ids = list(ids)
         self.priorities = {sid: priority(sid) for sid in ids} if priority else {}
-        for sid in sorted(ids, key=lambda i: self.priorities.get(i, 0)):  # the most urgent first
+        ordered = sorted(ids, key=lambda i: self.priorities.get(i, 0))  # the most urgent first
+        if getattr(self, "children_first", False):  # reads that finish deepest first
+            ordered.reverse()
+        for sid in ordered:
             try:
                 yield sid, self.read(sid)
             except HeatError as exc:

@@ -749,7 +749,7 @@ class FakeHeatHTTP(BaseHTTPRequestHandler):
             self._send(302, None, {"Location": location})
             return
         name, sid, *rest = parts
-        if sid not in stacks:
+        if sid not in stacks or stacks[sid]["show"]["stack_name"] != name:  # as Heat: both must match
             self._error(404, f"The Stack ({name}) could not be found.")
             return
         data = stacks[sid]
@@ -835,6 +835,9 @@ def test_from_conf_noauth_endpoint(server, tmp_path):
     stack_queries = [q for p, q, _ in server.requests if p == "/v1/admin/stacks"]
     assert all(q["global_tenant"] == "True" and q["show_nested"] == "True" for q in stack_queries)
     assert stack_queries[0].get("marker") is None and stack_queries[0]["limit"] == "4"
+    # a pool for every call a read makes at once (concurrency 5 × 5 calls)
+    adapters = src.client.http_client.session.session.adapters
+    assert {a._pool_maxsize for a in adapters.values()} == {25}
     # through Heat's lookup redirect, then by name/id
     server.requests.clear()
     snap = src.read(LAB1)
@@ -852,6 +855,17 @@ def test_from_conf_noauth_endpoint(server, tmp_path):
         f"/v1/admin/stacks/lab1/{LAB1}/template",
     ]
     assert len(snap.resources) == 6
+    # a name known from a listing: the show asks for name/id at once (no lookup, no redirect)
+    server.requests.clear()
+    src.know_names({LAB1: "lab1"})
+    assert src.read(LAB1).show["id"] == LAB1
+    assert [p for p, _, _ in server.requests][0] == f"/v1/admin/stacks/lab1/{LAB1}"
+    # a wrong name (never Heat's, but never trusted blindly): by id after the 404
+    server.requests.clear()
+    src.know_names({LAB1: "not-its-name"})
+    assert src.read(LAB1).show["id"] == LAB1
+    assert [p for p, _, _ in server.requests][:2] == [
+        f"/v1/admin/stacks/not-its-name/{LAB1}", f"/v1/admin/stacks/{LAB1}"]
     assert src.read("no-such-stack") is None
     assert "outputs" not in src.show(LAB1)
 

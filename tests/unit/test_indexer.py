@@ -419,6 +419,27 @@ def test_reconcile_passes_secrets_down_two_levels(tainted, store):
     assert store.secret_unknowns() == {"stacks": 0, "places": 0}
 
 
+def test_a_sync_whose_reads_finish_children_first_builds_parents_first(tainted, heat, tmp_path):
+    """sync reads every depth at once: a child whose read completes before its parent's waits
+    for it, and is built from it (path, parent resource, secrets) without asking Heat again."""
+    for fake, name in ((tainted, "t"), (heat, "h")):
+        fake.children_first = True
+        shows: list[str] = []
+        real_show = fake.show
+        fake.show = lambda sid, real_show=real_show, shows=shows: shows.append(sid) or real_show(sid)
+        store = Store(str(tmp_path / f"{name}.sqlite"))
+        report = Indexer(store, fake).reconcile()
+        assert report.errors == [] and report.read == len(fake.stacks)
+        assert shows == []  # every parent came from this run's reads (none from Heat again)
+        assert sorted(fake.names) == sorted(fake.stacks)  # the shows' name hints
+        if fake is tainted:
+            _assert_masked(store)
+        else:
+            m0 = store.get("m0").doc
+            assert m0["ancestors"] == ["root", "grp"] and m0["parent_resource"] == "0"
+            assert store.get("grp").doc["parent_resource"] == "group"
+
+
 def test_child_first_notifications_read_the_parents_from_heat(tainted, store):
     ix = Indexer(store, tainted)
     ix.apply_events(evs(notification("gchild", "x", "create", "end")))  # nothing stored yet
