@@ -84,7 +84,66 @@ def markdown(r: dict) -> str:
     L += _listener(b.get("listener"))
     L += _several_hosts(b.get("record"), b.get("multihost"), b.get("multihost_freshness"))
     L += _regions(b.get("regions"))
+    L += _store(b.get("store"))
     return "\n".join(L).rstrip() + "\n"
+
+
+def _store(st: dict | None) -> list[str]:
+    if st is None:
+        return []
+    L = ["## 10. Heavy trees on disk (TripleO shape; #16, bench/tripleo.py)", ""]
+    s = _status(st)
+    if s:
+        return L + [s, ""]
+    f = st["fill"]
+    low, high = f["stacks_per_tree"]
+    L.append(f"{st['trees']} generated overcloud tree{'s' * (st['trees'] != 1)} of TripleO's shape, "
+             f"{low if low == high else f'{low}–{high}'} stacks each in 7 levels (a root, "
+             "three role ResourceGroups of servers, each role's service chain, ~80 service "
+             "templates and what is nested below them). Every stack carries what Heat answers for "
+             f"it: the tree's whole resource registry ({f['registry_entries']} entries) and "
+             f"parameter_defaults ({_f(f['parameter_defaults_kb'])} KB), its {f['files_per_tree']} "
+             f"files ({_f(f['files_mb_per_tree'])} MB; documents keep their names); documents built "
+             "by `documents.build_all` with what each parent made secret. Store: `Store.apply`, "
+             f"{1000:,} per transaction, history on, with the file digests and summaries a sync "
+             "writes; on disk: the SQLite file and its WAL after a checkpoint. Index: "
+             "`Projector.rebuild()` three times (each in its own process, as `heatseeker "
+             "reindex`); its live generation, and the whole directory after the three.")
+    L.append("")
+    gens = st["generations_after_rebuilds"]
+    L += _table(["stacks", "trees", "JSON of the documents", "store on disk",
+                 "index (live generation)", "store ÷ index (target ≤ 1)",
+                 "index directory after 3 rebuilds", "fill stacks/s", "same answers"],
+                [[st["stacks"], st["trees"], f"{_f(st['json_mb'])} MB ({_f(f['mean_doc_kb'])} KB/stack)",
+                  f"**{_f(st['store_mb'])} MB**", f"{_f(st['index_mb'])} MB",
+                  f"**{_x(st['store_over_index'])}**",
+                  f"{_f(st['index_dir_after_rebuilds_mb'])} MB ({gens} generation{'s' * (gens != 1)})",
+                  _f(f["stacks_per_s"]), "yes" if st["same_answers"] else "**NO**"]])  # fmt: skip
+    tables = ", ".join(f"{k} {_f(v)} MB" for k, v in (f.get("tables_mb") or {}).items())
+    L.append(f"The store: {tables or 'per table: not measured (no dbstat)'}; "
+             f"{_f(f['store_vacuumed_mb'])} MB once vacuumed; stack rows {_f(f['stack_rows_mb'])} MB; "
+             f"{f['history']['revisions']:,} revisions: bodies {_f(f['history']['body_mb'])} MB, "
+             f"their file digests (every file's name, per revision) "
+             f"{_f(f['history'].get('file_digests_mb'))} MB. The "
+             f"fill took {_f(f['seconds'])} s ({_f(f['build_seconds'])} s of it building the "
+             f"documents), peak RSS {_f(f['peak_rss_mb'])} MB.")  # fmt: skip
+    L.append("")
+    L += _table(["rebuild", "seconds", "stacks/s", "CPU s", "peak RSS", "live generation",
+                 "index directory", "generations on disk"],
+                [[r["round"], _f(r["seconds"]), _f(r["stacks_per_s"]), _f(r.get("process_cpu_s")),
+                  f"{_f(r['peak_rss_mb'])} MB",
+                  f"{_f(r['index_mb'])} MB", f"{_f(r['index_dir_mb'])} MB",
+                  ", ".join(r["generations_on_disk"])] for r in st["rebuilds"]])  # fmt: skip
+    a = st["answers"]
+    L.append(f"Answers: {a['stacks_compared']:,} stored documents compared with the generated ones "
+             f"(`Store.get`, {_f(a['get_ms_per_stack'])} ms each, and `Store.iter_all`): "
+             f"{a['documents_differ']} differ; after each rebuild, searches (a resource type, the "
+             "shared registry, one tree's parameter_defaults, a file name, the servers' network "
+             "configs, a password's value) return exactly the stacks the generated documents say; "
+             f"documents holding a secret value: {f['documents_with_a_secret']}. "
+             + ("All agree." if st["same_answers"] else f"DISAGREE: {st['answers_disagree'][:3]}"))
+    L.append("")
+    return L
 
 
 def _regions(rg: dict | None) -> list[str]:
@@ -185,6 +244,14 @@ def limits(r: dict) -> dict[str, str]:
         out["bulk"] = (f"a rebuild is single-threaded Python feeding tantivy: {_areas(p['by_area'], 4)} "
                        f"(cProfile, {p['stacks']:,} stacks). Even the raw tantivy baseline reached "
                        f"{_f(raw)} stacks/s here with ~10 KB documents.")  # fmt: skip
+    st = b.get("store") or {}
+    if st.get("fill", {}).get("tables_mb"):
+        big = ", ".join(f"{k} {_f(v)} MB" for k, v in list(st["fill"]["tables_mb"].items())[:3])
+        hist = st["fill"]["history"]
+        out["store"] = (f"the store's largest tables: {big} (the documents' JSON: "
+                        f"{_f(st['json_mb'])} MB; stack rows {_f(st['fill']['stack_rows_mb'])} MB, "
+                        f"revision bodies {_f(hist['body_mb'])} MB, the revisions' file digests "
+                        f"{_f(hist.get('file_digests_mb'))} MB).")  # fmt: skip
     for i, burst in enumerate((b.get("freshness") or {}).get("bursts") or []):
         w = burst.get("where_the_time_goes") or {}
         parts = {k: v["p50_ms"] for k, v in w.items() if isinstance(v, dict) and v.get("p50_ms") is not None}
@@ -546,15 +613,6 @@ def _listener(li: dict | None) -> list[str]:
     return L
 
 
-if __name__ == "__main__":  # python -m bench.report results/latest.json: print the Markdown again
-    from bench.run import assess
-
-    with open(sys.argv[1]) as fh:
-        data = json.load(fh)
-    data["assessment"] = assess(data)
-    print(markdown(data), end="")
-
-
 def _several_hosts(rec: dict | None, mh: dict | None, mf: dict | None) -> list[str]:
     if rec is None and mh is None and mf is None:
         return []
@@ -616,3 +674,12 @@ def _several_hosts(rec: dict | None, mh: dict | None, mf: dict | None) -> list[s
                      f"{_x(mf['p99_ratio_two_over_one'])}.")
             L.append("")
     return L
+
+
+if __name__ == "__main__":  # python -m bench.report results/latest.json: print the Markdown again
+    from bench.run import assess
+
+    with open(sys.argv[1]) as fh:
+        data = json.load(fh)
+    data["assessment"] = assess(data)
+    print(markdown(data), end="")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from bench import common
 
 BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch",
-              "history", "record", "multihost", "multihost_freshness", "regions")
+              "history", "record", "multihost", "multihost_freshness", "regions", "store")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
 # OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
@@ -114,6 +114,9 @@ def check(report: dict) -> list[str]:
     for mode, run in ((report["benchmarks"].get("multihost_freshness") or {}).get("modes") or {}).items():
         if run.get("not_seen"):
             out.append(f"multihost_freshness: {mode}: {run['not_seen']} stacks never searchable")
+    store = report["benchmarks"].get("store") or {}
+    if store.get("answers_disagree"):
+        out.append(f"store: answers differ: {store['answers_disagree'][:3]}")
     regions = report["benchmarks"].get("regions") or {}
     if (regions.get("query_mix") or {}).get("answers_disagree"):
         out.append(f"regions: answers differ: {regions['query_mix']['answers_disagree'][:3]}")
@@ -177,6 +180,10 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import regions
 
         return regions.run(quick, seed, rounds)
+    if name == "store":  # heavy real trees on disk: TripleO-shaped trees, store against index (#16)
+        from bench import tripleo
+
+        return tripleo.run(tripleo.QUICK_TREES if quick else tripleo.FULL_TREES, seed)
     raise ValueError(name)
 
 
@@ -220,6 +227,11 @@ def assess(report: dict) -> list[dict]:
                      "result": _by(r["rebuild"]["docs_per_s"], 2000.0, False, "stacks/s")})
         rows.append({"key": "rss", "target": f"reindex peak RSS < 1 GB ({int(n):,} stacks)",
                      "result": _by(r["rebuild"]["peak_rss_mb"], 1024.0, True, "MB")})
+    st = b.get("store", {})
+    if "store_over_index" in st:
+        rows.append({"key": "store", "target": f"store at most the index's size (TripleO-shaped "
+                     f"trees, {st['stacks']:,} stacks)",
+                     "result": _by(st["store_over_index"], 1.0, True, "x the index")})
     fr = b.get("freshness", {})
     if fr.get("singles"):
         p50 = fr["singles"]["lag"]["p50_ms"]
