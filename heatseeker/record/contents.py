@@ -39,6 +39,9 @@ PARTS = ("template", "environment", "parameters", "outputs", "resources", "regis
 SPLIT = frozenset({"environment"})  # stored section by section: its `parameters` are per stack
 PART_MIN = 512  # bytes of JSON below which a part stays inline
 ZLIB_LEVEL = 1  # as revision bodies (record/store.py)
+# in a revision's parts: the content of its file name → digest map (not a part of the document;
+# a tree's stacks share their files, so their maps too)
+FILE_DIGESTS = "@files"
 SEP = "."  # a path: "template", "environment.resource_registry"
 
 
@@ -87,6 +90,8 @@ def join(skeleton: dict, parts: Mapping[str, str], texts: Mapping[str, str]) -> 
     Each part is decoded afresh: callers may change what they get."""
     doc = skeleton
     for path, d in parts.items():
+        if path == FILE_DIGESTS:
+            continue
         value = json.loads(texts[d])
         key, _, section = path.partition(SEP)
         if section:

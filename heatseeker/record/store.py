@@ -235,7 +235,7 @@ _COLS = (stacks.c.id, stacks.c.version, stacks.c.deleted, stacks.c.seq, stacks.c
          stacks.c.project_id, stacks.c.name, stacks.c.taint, stacks.c.parts)
 _REV_COLS = (revisions.c.stack_id, revisions.c.rev, revisions.c.at_us, revisions.c.project_id,
              revisions.c.action, revisions.c.status, revisions.c.user_id, revisions.c.user_name,
-             revisions.c.request_id, revisions.c.digest, revisions.c.files)
+             revisions.c.request_id, revisions.c.digest, revisions.c.files, revisions.c.parts)
 
 
 _STACK_COLS = "id, version, deleted, seq, doc, project_id, name, taint, parts"
@@ -251,8 +251,8 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
     """The statements of the hot paths (apply, get, changes_since), as text prepared once: the
     SQL of the rules, per database, and no expression building per call (measured 10x slower)."""
     sql = {
-        "last_revision": "SELECT rev, status, action, digest, files, user_id, user_name, request_id"
-                         " FROM revisions WHERE stack_id = :sid ORDER BY rev DESC LIMIT 1",
+        "last_revision": "SELECT rev, status, action, digest, files, user_id, user_name, request_id,"
+                         " parts FROM revisions WHERE stack_id = :sid ORDER BY rev DESC LIMIT 1",
         "add_revision": "INSERT INTO revisions (stack_id, rev, at_us, recorded_at, project_id, action,"
                         " status, user_id, user_name, request_id, digest, files, body, parts) VALUES"
                         " (:sid, :rev, :at_us, :now, :project_id, :action, :status, :user_id,"
@@ -594,8 +594,13 @@ class Store:
         On MySQL those it has are read with a shared lock: a concurrent ``sweep_contents`` cannot
         remove them before this transaction commits (it waits, or one of the two is retried as a
         deadlock). Digests in sorted order: two writers lock shared contents in the same order."""
+        done: tuple[Any, set[str]] | None = getattr(self._local, "contents_put", None)
+        if done is None or done[0] is not conn:  # the ones this transaction already put
+            done = self._local.contents_put = (conn, set())
+        texts = {d: t for d, t in texts.items() if d not in done[1]}
         if not texts:
             return
+        done[1].update(texts)
         digests = sorted(texts)
         have: set[str] = set()
         for i in range(0, len(digests), 500):
@@ -663,7 +668,7 @@ class Store:
         last = self._x(conn, "last_revision", {"sid": ch.id}).fetchone()
         files = ch.file_digests
         if files is None:
-            files = json.loads(last[4]) if last is not None and last[4] else {}
+            files = self._file_digests(last[4], last[8]) if last is not None else {}
         files = {k: files.get(k) for k in doc.get("files") or ()}
         digest = diff.digest(doc, files)
         digests = getattr(self._local, "digests", None)
@@ -680,10 +685,17 @@ class Store:
             return last[0]  # a state-only change: no revision
         if provisional and last[3] == digest and last[1] == status:
             return last[0]
+        files_json, parts = (parts_of.dumps(files) if files else None), one.parts
+        if files_json is not None and len(files_json) >= parts_of.PART_MIN:
+            # a tree's stacks share their files, so their digests too: stored once
+            d = parts_of.digest_of(files_json)
+            self._put_contents(conn, {d: files_json})
+            parts = parts_of.dumps({**(json.loads(parts) if parts else {}),
+                                    parts_of.FILE_DIGESTS: d})
+            files_json = None
         values = {"sid": ch.id, "at_us": ch.version, "now": now, "project_id": doc.get("project_id"),
-                  "action": action, "status": status, "digest": digest,
-                  "files": json.dumps(files, sort_keys=True) if files else None,
-                  "body": _pack(one.skeleton, self.history.compress), "parts": one.parts}
+                  "action": action, "status": status, "digest": digest, "files": files_json,
+                  "body": _pack(one.skeleton, self.history.compress), "parts": parts}
         if provisional:
             assert last is not None
             self._x(conn, "amend_revision", dict(
@@ -790,27 +802,38 @@ class Store:
                 sa.func.coalesce(sa.func.sum(contents.c.size), 0))).one()
         return {"contents": int(n), "body_bytes": int(stored), "json_bytes": int(raw)}
 
+    def _file_digests(self, files: str | None, parts: str | None) -> dict:
+        """A revision's file name → digest: its ``files`` column, or the content its ``parts``
+        name for them (``contents.FILE_DIGESTS``)."""
+        if files:
+            return json.loads(files)
+        d = json.loads(parts).get(parts_of.FILE_DIGESTS) if parts else None
+        if d is None:
+            return {}
+        return json.loads(self._contents.texts([d], self._fetch_contents)[d])
+
     def _revision(self, row, with_doc: bool = True) -> Revision:
-        """A revision from a row of ``_REV_COLS`` (then ``body, parts`` when ``with_doc``)."""
+        """A revision from a row of ``_REV_COLS`` (then ``body`` when ``with_doc``)."""
         doc = None
-        if with_doc:
-            doc = _unpack(row[11])
-            if row[12]:
-                parts = json.loads(row[12])
-                try:
+        try:
+            if with_doc:
+                doc = _unpack(row[12])
+                if row[11]:
+                    parts = json.loads(row[11])
                     texts = self._contents.texts(parts.values(), self._fetch_contents)
-                except LookupError as exc:  # its revision was dropped meanwhile (retention)
-                    raise RecordError(f"revision {row[1]} of stack {row[0]}: {exc}") from exc
-                doc = parts_of.join(doc, parts, texts)
+                    doc = parts_of.join(doc, parts, texts)
+            file_digests = self._file_digests(row[10], row[11])
+        except LookupError as exc:  # its revision was dropped meanwhile (retention)
+            raise RecordError(f"revision {row[1]} of stack {row[0]}: {exc}") from exc
         return Revision(
             stack_id=row[0], rev=row[1], at_us=row[2], project_id=row[3], action=row[4],
             status=row[5], user_id=row[6], user_name=row[7], request_id=row[8], digest=row[9],
-            doc=doc, file_digests=json.loads(row[10]) if row[10] else {},
+            doc=doc, file_digests=file_digests,
         )
 
     def revisions(self, stack_id: str, *, with_docs: bool = False) -> list[Revision]:
         """A stack's revisions, oldest first."""
-        cols = _REV_COLS + ((revisions.c.body, revisions.c.parts) if with_docs else ())
+        cols = _REV_COLS + ((revisions.c.body,) if with_docs else ())
         with self._reading() as conn:
             rows = conn.execute(sa.select(*cols).where(revisions.c.stack_id == stack_id)
                                 .order_by(revisions.c.rev)).all()
@@ -881,7 +904,7 @@ class Store:
 
     def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
         """One revision with its document (``rev=None``: the latest)."""
-        q = sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts).where(
+        q = sa.select(*_REV_COLS, revisions.c.body).where(
             revisions.c.stack_id == stack_id)
         q = q.order_by(revisions.c.rev.desc()).limit(1) if rev is None else q.where(
             revisions.c.rev == rev)
@@ -895,7 +918,7 @@ class Store:
     ) -> Iterator[tuple[Revision, Revision | None]]:
         """Revisions taken in ``[since_us, until_us]`` (oldest first), each with its stack's
         revision before it (None for a first revision), restricted to ``projects`` (None: all)."""
-        q = sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts)
+        q = sa.select(*_REV_COLS, revisions.c.body)
         if since_us is not None:
             q = q.where(revisions.c.at_us >= since_us)
         if until_us is not None:
@@ -910,7 +933,7 @@ class Store:
             pairs = []
             for row in rows:
                 prev = conn.execute(
-                    sa.select(*_REV_COLS, revisions.c.body, revisions.c.parts)
+                    sa.select(*_REV_COLS, revisions.c.body)
                     .where(revisions.c.stack_id == row[0], revisions.c.rev < row[1])
                     .order_by(revisions.c.rev.desc()).limit(1)).first()
                 pairs.append((row, prev))

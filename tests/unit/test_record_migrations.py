@@ -255,9 +255,13 @@ def test_contents_come_and_go_with_revision_0005(tmp_path):
                              " VALUES ('old', 1, 0, 1, :doc, 0)"), {"doc": json.dumps(old)})
     store = Store(str(path))  # a writer: upgrades to the head
     assert store.get("old").doc == old
-    new = {"id": "new", "name": "new", "status": "CREATE_COMPLETE", "template": {"pad": "n" * 900}}
-    store.apply([Change("new", 5, new)])
-    assert store.contents_size()["contents"] == 1
+    names = [f"file:///t/f{i:03}.yaml" for i in range(40)]
+    new = {"id": "new", "name": "new", "status": "CREATE_COMPLETE", "template": {"pad": "n" * 900},
+           "files": names}
+    digests = {n: f"d{i:060}" for i, n in enumerate(names)}  # their map is a content too
+    store.apply([Change("new", 5, new, file_digests=digests)])
+    assert store.contents_size()["contents"] == 3  # the template, the file names, their digests
+    assert store.revision("new").file_digests == digests
     store.close()
     with engine.connect() as conn:
         conn = conn.execution_options(**{database.WRITE: True})
@@ -267,8 +271,9 @@ def test_contents_come_and_go_with_revision_0005(tmp_path):
     assert "contents" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     assert json.loads(db.execute("SELECT doc FROM stacks WHERE id = 'new'").fetchone()[0]) == \
         dict(new, version=5)
-    body = db.execute("SELECT body FROM revisions WHERE stack_id = 'new'").fetchone()[0]
+    body, files = db.execute("SELECT body, files FROM revisions WHERE stack_id = 'new'").fetchone()
     assert json.loads(zlib.decompress(body[1:])) == dict(new, version=5)
+    assert json.loads(files) == digests
 
 
 def test_a_new_embedded_record_made_in_one_step_is_the_migrations_record(tmp_path):

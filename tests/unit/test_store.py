@@ -277,6 +277,21 @@ class StoreContract:
         assert store.get("s00").doc == dict(docs[0], status="UPDATE_COMPLETE", version=2)
         assert store.contents_size()["contents"] == 2
 
+    def test_the_file_digests_a_tree_shares_are_stored_once(self, url):
+        """A revision's file name → digest map (history's file changes) is a content: the
+        stacks of a tree, which share their files, share it; a state-only change keeps it."""
+        st = Store(url, HistoryPolicy(max_age_days=0))  # versions of 1970 here
+        names = [f"file:///tht/deployment/s{i:03}.yaml" for i in range(60)]
+        digests = {n: f"{i:064x}" for i, n in enumerate(names)}
+        st.apply([Change(f"s{i}", 1, doc(f"s{i}", files=names), file_digests=digests)
+                  for i in range(10)])
+        assert st.contents_size()["contents"] == 2  # the file names (a part) and their digests
+        assert all(st.revision(f"s{i}").file_digests == digests for i in range(10))
+        assert st.revisions("s3")[0].file_digests == digests
+        st.apply([Change("s3", 2, doc("s3", files=names, parameters={"x": "2"}))])  # digests: as before
+        assert [r.file_digests for r in st.revisions("s3")] == [digests, digests]
+        assert st.sweep_contents() == 0 and st.contents_size()["contents"] == 2
+
     def test_contents_no_row_names_are_swept(self, url):
         def tpl(v):
             return {"v": v, "pad": "x" * 600}

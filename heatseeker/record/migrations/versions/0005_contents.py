@@ -66,15 +66,21 @@ def downgrade() -> None:
         conn.execute(sa.text("UPDATE stacks SET doc = :doc, parts = NULL WHERE id = :id"),
                      {"id": sid, "doc": json.dumps(whole, sort_keys=True, ensure_ascii=False)})
     rows = conn.execute(sa.text(
-        "SELECT stack_id, rev, body, parts FROM revisions WHERE parts IS NOT NULL")).all()
-    for sid, rev, stored, parts in rows:
+        "SELECT stack_id, rev, body, parts, files FROM revisions WHERE parts IS NOT NULL")).all()
+    for sid, rev, stored, parts, files in rows:
         blob = bytes(stored)
         raw = zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:]
-        text = json.dumps(_whole(conn, json.loads(raw), json.loads(parts)), sort_keys=True,
+        named = json.loads(parts)
+        files_digest = named.pop("@files", None)  # the revision's file digests, as a content
+        if files_digest is not None:
+            files = zlib.decompress(bytes(conn.execute(sa.text(
+                "SELECT body FROM contents WHERE digest = :d"), {"d": files_digest}).scalar_one()
+            )).decode()
+        text = json.dumps(_whole(conn, json.loads(raw), named), sort_keys=True,
                           ensure_ascii=False).encode()
-        conn.execute(sa.text("UPDATE revisions SET body = :body, parts = NULL"
+        conn.execute(sa.text("UPDATE revisions SET body = :body, parts = NULL, files = :files"
                              " WHERE stack_id = :sid AND rev = :rev"),
-                     {"sid": sid, "rev": rev, "body": b"z" + zlib.compress(text, 1)})
+                     {"sid": sid, "rev": rev, "body": b"z" + zlib.compress(text, 1), "files": files})
     with op.batch_alter_table("revisions") as batch:
         batch.drop_column("parts")
     with op.batch_alter_table("stacks") as batch:
