@@ -675,22 +675,23 @@ class HeatSource:
             return None
         return show
 
-    def read(self, stack_id: str) -> StackSnapshot | None:
+    def read(self, stack_id: str, *, pipelined: bool = True) -> StackSnapshot | None:
         """Everything heatseeker indexes about one stack; None if it is gone.
 
         A read is five calls, and Heat may write an action's new content between them (an
         update that began meanwhile): a read whose show and environment disagree on a
         parameter's value is torn and is made again (``TORN_READ_ATTEMPTS`` in all; the last is
-        kept as it is, the next notification brings a read of its own)."""
+        kept as it is, the next notification brings a read of its own). ``pipelined``: the
+        four calls after the show at once (one round trip), else one after the other."""
         with self._queued_lock:
             name = self._names.pop(stack_id, None)
         for _ in range(TORN_READ_ATTEMPTS - 1):
-            snapshot = self._read_once(stack_id, name)
+            snapshot = self._read_once(stack_id, name, pipelined)
             if snapshot is None or not torn(snapshot):
                 return snapshot
             LOG.debug("stack %s: show and environment disagree (Heat wrote a new action's "
                       "content during the read): reading it again", stack_id)
-        return self._read_once(stack_id, name)
+        return self._read_once(stack_id, name, pipelined)
 
     def know_names(self, names: Mapping[str, str]) -> None:
         """Stack names (``id → name``, e.g. from a listing) for the next ``read`` of each: its
@@ -701,7 +702,8 @@ class HeatSource:
             self._names.update((sid, n) for sid, n in names.items()
                                if isinstance(n, str) and _PLAIN_NAME.fullmatch(n))
 
-    def _read_once(self, stack_id: str, name: str | None = None) -> StackSnapshot | None:
+    def _read_once(self, stack_id: str, name: str | None = None,
+                   pipelined: bool = True) -> StackSnapshot | None:
         read_at = _now_us()
         stacks = self.client.stacks
 
@@ -732,11 +734,13 @@ class HeatSource:
                     lambda: [_as_dict(r) for r in self.client.resources.list(path, nested_depth=0)],
                     f"resources of {stack_id}", gone_ok=True),
             }
-            # pipelined: one round trip after the show instead of four in a row
-            running = {name: self._parts.submit(fn) for name, fn in parts.items()}
-            futures.wait(running.values())
             try:
-                got = {name: fut.result() for name, fut in running.items()}
+                if pipelined:  # one round trip after the show instead of four in a row
+                    running = {part: self._parts.submit(fn) for part, fn in parts.items()}
+                    futures.wait(running.values())
+                    got = {part: fut.result() for part, fut in running.items()}
+                else:
+                    got = {part: fn() for part, fn in parts.items()}
             except _Gone as gone:
                 # deleted (and purged) while we read it? or a Heat without this endpoint
                 if self.show(real_id) is None:
@@ -831,7 +835,10 @@ class HeatSource:
                 with self._queued_lock:  # begun: a later ask reads again
                     self._queued.pop(stack_id, None)
                     self.reads += 1
-                return self.read(stack_id)
+                # a reconcile's reads (BACKGROUND) make their calls one after the other: on a
+                # busy Heat four at once were each 2-4x slower, a loss in throughput
+                # (bench/sync_rate.py); what a user waits for keeps its one round trip
+                return self.read(stack_id, pipelined=ticket.priority < BACKGROUND)
         except HeatError as exc:
             return exc
         except Exception as exc:  # never let one stack break a batch

@@ -870,6 +870,25 @@ def test_from_conf_noauth_endpoint(server, tmp_path):
     assert "outputs" not in src.show(LAB1)
 
 
+def test_a_reconciles_reads_make_their_calls_one_after_the_other(server, tmp_path):
+    """BACKGROUND reads (sync) do not pipeline their four calls (a busy Heat served them slower
+    at once); a read someone waits for still does."""
+    from heatseeker.heat.client import BACKGROUND, URGENT
+
+    src = HeatSource.from_conf(_conf(tmp_path, f"[heat]\nauth_type = none\n"
+                                               f"endpoint = {server.url}/v1/admin\nretries = 0\n"))
+
+    class NoPool:
+        def submit(self, *a, **kw):
+            raise RuntimeError("pipelined")
+
+    src._parts = NoPool()
+    [(sid, snap)] = list(src.read_many([LAB1], lambda _: BACKGROUND))
+    assert sid == LAB1 and snap.template["heat_template_version"] == "2021-04-16"
+    [(_, failed)] = list(src.read_many([LAB1], lambda _: URGENT))
+    assert isinstance(failed, HeatError) and "pipelined" in str(failed)
+
+
 def test_real_heatclient_errors_are_translated(server, tmp_path):
     conf = _conf(
         tmp_path,
