@@ -85,7 +85,53 @@ def markdown(r: dict) -> str:
     L += _several_hosts(b.get("record"), b.get("multihost"), b.get("multihost_freshness"))
     L += _regions(b.get("regions"))
     L += _store(b.get("store"))
+    L += _sync(b.get("sync"))
     return "\n".join(L).rstrip() + "\n"
+
+
+def _sync(sy: dict | None) -> list[str]:
+    if sy is None:
+        return []
+    L = ["## 11. sync at Heat's speed (#16, bench/sync_rate.py)", ""]
+    s = _status(sy)
+    if s:
+        return L + [s, ""]
+    box, ratio = sy["sandbox"], sy["ratio_sync_to_raw"]
+    L.append(f"The sandbox's {box['stacks']} stacks ({box['roots']} roots, {box['nested']} nested), "
+             f"`[heat] concurrency` {box['concurrency']}. Raw reader: python-heatclient lists every "
+             "project's stacks, then reads each with the five calls heatseeker makes (show, "
+             "template, environment, files, resources; by `name/id`), one after the other, "
+             f"{box['concurrency']} stacks at a time. sync: `heatseeker sync --full` (a process, "
+             "listing included, its own reconcile time). The sides take turns; rounds: "
+             f"{len(ratio['per_round'])}.")  # fmt: skip
+    L.append("")
+    raw, piped, full = (sy["raw_reader"]["stacks_per_s"], sy["raw_reader_pipelined"]["stacks_per_s"],
+                        sy["sync_full"]["stacks_per_s"])
+    L += _table(["", "best stacks/s", "median stacks/s"], [
+        ["raw reader (baseline)", _f(raw["best"]), _f(raw["median"])],
+        ["raw reader, four calls at once after the show", _f(piped["best"]), _f(piped["median"])],
+        ["**heatseeker sync --full**", _f(full["best"]), _f(full["median"])],
+        ["**ratio** (target ≥ 0.8)", _x(ratio["best"]), f"**{_x(ratio['median'])}**"],
+    ])  # fmt: skip
+    first = sy.get("first_sync") or {}
+    u = sy["unchanged_resync"]
+    ex = u[f"extrapolated_{100_000}"]
+    L.append(f"Per round: {', '.join(_x(r) for r in ratio['per_round'])}. A first sync into an "
+             f"empty data dir: {_f(first.get('stacks_per_s'))} stacks/s. An unchanged cloud "
+             f"re-synced: {_f(u['reconcile_s']['median'])} s for {u['stacks']:g} stacks against "
+             f"{_f(u['raw_listing_s']['median'])} s for the raw listing alone; EXTRAPOLATED "
+             f"linearly to 100,000 stacks: {_f(ex['reconcile_s'])} s against "
+             f"{_f(ex['raw_listing_s'])} s (Heat's listing costs it a few ms per stack).")
+    split = sy.get("split_full")
+    if split:
+        main = ", ".join(f"{k} {_f(v)} s" for k, v in split["main_thread_s"].items() if v >= 0.01)
+        L.append("")
+        L.append(f"A full reconcile in this process ({_f(split['stacks_per_s'])} stacks/s): the "
+                 f"main thread's time: {main}; read slots idle {_f(100 * split['idle_share_of_window'])} % "
+                 f"of the reads' window; Heat's CPU {_f(split.get('heat_cpu_ms_per_stack'))} ms per "
+                 f"stack; discarded connections: {split.get('pool_full_warnings')}.")  # fmt: skip
+    L.append("")
+    return L
 
 
 def _store(st: dict | None) -> list[str]:
@@ -252,6 +298,14 @@ def limits(r: dict) -> dict[str, str]:
                         f"{_f(st['json_mb'])} MB; stack rows {_f(st['fill']['stack_rows_mb'])} MB, "
                         f"revision bodies {_f(hist['body_mb'])} MB, the revisions' file digests "
                         f"{_f(hist.get('file_digests_mb'))} MB).")  # fmt: skip
+    sy = b.get("sync") or {}
+    if sy.get("raw_reader"):
+        cpu = [(r.get("heat_cpu_ms_per_stack"), s.get("heat_cpu_ms_per_stack"))
+               for r, s in zip(sy["raw_reader"]["rounds"], sy["sync_full"]["rounds"], strict=False)]
+        out["sync"] = (f"per round {', '.join(_x(x) for x in sy['ratio_sync_to_raw']['per_round'])}: "
+                       "Heat is the bottleneck (its CPU per stack read, raw / sync: "
+                       + ", ".join(f"{_f(a)} / {_f(c)} ms" for a, c in cpu)
+                       + "); the sides' rates move with the machine's load (see Machine).")
     for i, burst in enumerate((b.get("freshness") or {}).get("bursts") or []):
         w = burst.get("where_the_time_goes") or {}
         parts = {k: v["p50_ms"] for k, v in w.items() if isinstance(v, dict) and v.get("p50_ms") is not None}

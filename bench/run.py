@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from bench import common
 
 BENCHMARKS = ("query_vs_api", "freshness", "listener", "indexing", "latency", "opensearch",
-              "history", "record", "multihost", "multihost_freshness", "regions", "store")
+              "history", "record", "multihost", "multihost_freshness", "regions", "store", "sync")
 DEFAULT_SIZES = (10_000, 100_000)
 QUICK_SIZES = (1_000,)
 # OpenSearch loads ~100 stacks/s on this 2-core machine (its JVM beside everything else): 100k
@@ -184,6 +184,10 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
         from bench import tripleo
 
         return tripleo.run(tripleo.QUICK_TREES if quick else tripleo.FULL_TREES, seed)
+    if name == "sync":  # sync against a raw heatclient reader of the same Heat (#16 part 3)
+        from bench import sync_rate
+
+        return sync_rate.run(quick)
     raise ValueError(name)
 
 
@@ -232,6 +236,11 @@ def assess(report: dict) -> list[dict]:
         rows.append({"key": "store", "target": f"store at most the index's size (TripleO-shaped "
                      f"trees, {st['stacks']:,} stacks)",
                      "result": _by(st["store_over_index"], 1.0, True, "x the index")})
+    sy = b.get("sync", {})
+    if "ratio_sync_to_raw" in sy:
+        rows.append({"key": "sync", "target": "sync --full >= 0.8x a raw heatclient reader of the "
+                     f"same Heat ({sy['sandbox']['stacks']} stacks, median of rounds)",
+                     "result": _by(sy["ratio_sync_to_raw"]["median"], 0.8, False, "x")})
     fr = b.get("freshness", {})
     if fr.get("singles"):
         p50 = fr["singles"]["lag"]["p50_ms"]
