@@ -150,6 +150,39 @@ def test_a_retired_generation_goes_once_no_request_can_read_it(opensearch_url):
         other.close()
 
 
+def test_a_bulk_request_partly_rejected_loses_nothing(opensearch_url, monkeypatch):
+    """OpenSearch refuses one document of a bulk request (a value its mapping cannot take) and
+    takes the others: the commit fails naming why, keeps every write for the next commit
+    (versions make the re-sent ones harmless), and once the cause is gone nothing is missing."""
+    from heatseeker.engines import opensearch as O
+    from heatseeker.engines.base import EngineError
+
+    prefix = _prefix()
+    engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0)
+    real = O.index_body
+
+    def poisoned(doc):
+        body = real(doc)
+        if doc["id"] == "bad":
+            body["i_depth"] = ["not a number"]  # mapper_parsing_exception for this one
+        return body
+
+    try:
+        monkeypatch.setattr(O, "index_body", poisoned)
+        engine.upsert([(make_doc(f"good-{i}"), 1) for i in range(5)] + [(make_doc("bad"), 1)])
+        with pytest.raises(EngineError, match="bulk write failed.*(mapper_parsing|number)"):
+            engine.commit(checkpoint=7)
+        assert engine.checkpoint() == 0  # not moved past what was not written
+        monkeypatch.setattr(O, "index_body", real)
+        engine.commit(checkpoint=7)
+        found = sorted(hit.id for hit in engine.search(t.MatchAll()).hits)
+        assert found == ["bad"] + [f"good-{i}" for i in range(5)]
+        assert engine.checkpoint() == 7
+    finally:
+        engine.client.indices.delete(index=f"{prefix}-gen-*", params={"ignore_unavailable": "true"})
+        engine.close()
+
+
 def test_rebuild_keeps_search_answering_and_rolls_back(opensearch_url):
     prefix = _prefix()
     engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0)

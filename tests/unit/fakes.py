@@ -76,6 +76,9 @@ class FakeHeat:
     def read(self, sid):
         if self.down:
             raise HeatUnavailable("Heat is down")
+        if sid in getattr(self, "fail_once", ()):  # one read of it fails, as Heat's 500 would
+            self.fail_once.discard(sid)
+            raise HeatError(f"HTTP 500 reading {sid}")
         self.reads.append(sid)
         s = self.stacks.get(sid)
         if s is None or s["show"]["stack_status"] == "DELETE_COMPLETE":

@@ -440,6 +440,24 @@ def test_a_sync_whose_reads_finish_children_first_builds_parents_first(tainted, 
             assert store.get("grp").doc["parent_resource"] == "group"
 
 
+def test_a_read_that_fails_in_the_middle_of_a_sync_loses_nothing(heat, store):
+    """A parent's read fails while its children's succeed (reads finishing children first):
+    the error names the stack, the children are still built (their parent asked of Heat), and
+    the next sync reads the one that failed; then the record is whole."""
+    heat.children_first = True
+    heat.fail_once = {"grp"}
+    ix = Indexer(store, heat)
+    report = ix.reconcile()
+    assert report.errors == ["grp: HTTP 500 reading grp"] and report.read == 3
+    assert store.get("grp") is None
+    m0 = store.get("m0").doc
+    assert m0["ancestors"] == ["root", "grp"] and m0["root_id"] == "root"
+    again = ix.reconcile()
+    assert again.errors == [] and (again.added, again.unchanged) == (1, 3)
+    assert store.get("grp").doc["parent_resource"] == "group"
+    assert {r.id for r in store.iter_all() if not r.deleted} == set(heat.stacks)
+
+
 def test_child_first_notifications_read_the_parents_from_heat(tainted, store):
     ix = Indexer(store, tainted)
     ix.apply_events(evs(notification("gchild", "x", "create", "end")))  # nothing stored yet
