@@ -37,9 +37,9 @@ def main(conf: str, events_path: str) -> int:
     orig_read, orig_show = client.HeatSource.read, client.HeatSource.show
     orig_handle, orig_run_once = listener.Handler._handle, projection.Projector.run_once
 
-    def read(self, stack_id):
+    def read(self, stack_id, **kw):
         bump("reads")
-        return orig_read(self, stack_id)
+        return orig_read(self, stack_id, **kw)
 
     def show(self, stack_id):
         bump("shows")
