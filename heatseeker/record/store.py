@@ -182,6 +182,9 @@ class Noted:
 # zlib level 1: measured (bench/history.py) ~3.6x smaller than the JSON, against ~3.9x at level 6
 # for about half the CPU time
 ZLIB_LEVEL = 1
+# contents above which sweep_contents goes shard by shard (its memory: the digests of one shard;
+# ~5 distinct parts per stack of unique content, so about 50,000 such stacks)
+SWEEP_SHARD = 250_000
 # a read whose row names a content swept meanwhile is made again (Store._records), at most so often
 CONTENT_READ_ATTEMPTS = 3
 # with history off, what notifications said is kept this long (newest_events: batches in flight)
@@ -759,18 +762,30 @@ class Store:
         began at, and their stacks' revisions) are read again, and what is still named by none
         is deleted. A writer that reused a content read it with a shared lock (``_put_contents``):
         the deletion waits for it, or one of the two is retried as a deadlock. A number taken
-        here names no row: the sequence then has a gap, which projectors do not mind."""
-        since = self.max_seq()
+        here names no row: the sequence then has a gap, which projectors do not mind.
+
+        A record of more than ``SWEEP_SHARD`` contents is swept by the first hex digit of the
+        digests, one shard after the other: the digests held in memory are one shard's."""
         with self._reading() as conn:
-            named = self._named_contents(conn, None)
-            unnamed = [d for d in conn.execute(sa.select(contents.c.digest)).scalars()
-                       if d not in named]
+            n = conn.execute(sa.select(sa.func.count()).select_from(contents)).scalar_one()
+        return sum(self._sweep(prefix) for prefix in
+                   ([""] if n <= SWEEP_SHARD else "0123456789abcdef"))
+
+    def _sweep(self, prefix: str) -> int:
+        """``sweep_contents`` of the digests that begin with ``prefix``."""
+        since = self.max_seq()
+        q = sa.select(contents.c.digest)
+        if prefix:
+            q = q.where(contents.c.digest.like(prefix + "%"))
+        with self._reading() as conn:
+            named = self._named_contents(conn, None, prefix)
+            unnamed = [d for d in conn.execute(q).scalars() if d not in named]
         if not unnamed:
             return 0
 
         def work(conn) -> int:
             self._x(conn, "take_numbers", {"n": 1})
-            renamed = self._named_contents(conn, since)
+            renamed = self._named_contents(conn, since, prefix)
             gone = sorted(d for d in unnamed if d not in renamed)
             for i in range(0, len(gone), 500):
                 conn.execute(sa.delete(contents).where(contents.c.digest.in_(gone[i : i + 500])))
@@ -779,9 +794,9 @@ class Store:
         return self._write(work)
 
     @staticmethod
-    def _named_contents(conn, since: int | None) -> set[str]:
-        """Every digest a stack row or a revision names (``since``: only the stacks written after
-        that sequence number, and their revisions)."""
+    def _named_contents(conn, since: int | None, prefix: str = "") -> set[str]:
+        """Every digest (beginning with ``prefix``) a stack row or a revision names (``since``:
+        only the stacks written after that sequence number, and their revisions)."""
         named: set[str] = set()
         rows = sa.select(stacks.c.parts).where(stacks.c.parts.is_not(None))
         revs = sa.select(revisions.c.parts).where(revisions.c.parts.is_not(None))
@@ -791,7 +806,7 @@ class Store:
                 sa.select(stacks.c.id).where(stacks.c.seq > since)))
         for q in (rows, revs):
             for (parts,) in conn.execute(q):
-                named.update(json.loads(parts).values())
+                named.update(d for d in json.loads(parts).values() if d.startswith(prefix))
         return named
 
     def contents_size(self) -> dict:
