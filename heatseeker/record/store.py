@@ -832,11 +832,7 @@ class Store:
         doc = None
         try:
             if with_doc:
-                doc = _unpack(row[12])
-                if row[11]:
-                    parts = json.loads(row[11])
-                    texts = self._contents.texts(parts.values(), self._fetch_contents)
-                    doc = parts_of.join(doc, parts, texts)
+                doc = self._whole(_unpack(row[12]), row[11])
             file_digests = self._file_digests(row[10], row[11])
         except LookupError as exc:  # its revision was dropped meanwhile (retention)
             raise RecordError(f"revision {row[1]} of stack {row[0]}: {exc}") from exc
@@ -919,8 +915,7 @@ class Store:
 
     def revision(self, stack_id: str, rev: int | None = None) -> Revision | None:
         """One revision with its document (``rev=None``: the latest)."""
-        q = sa.select(*_REV_COLS, revisions.c.body).where(
-            revisions.c.stack_id == stack_id)
+        q = sa.select(*_REV_COLS, revisions.c.body).where(revisions.c.stack_id == stack_id)
         q = q.order_by(revisions.c.rev.desc()).limit(1) if rev is None else q.where(
             revisions.c.rev == rev)
         with self._reading() as conn:
@@ -988,12 +983,17 @@ class Store:
                     raise RecordError(f"the record's documents are incomplete: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _whole(self, skeleton: dict, parts: str | None) -> dict:
+        """A document with the parts its row names (``parts``: their map's JSON) put back;
+        LookupError if the record lacks one."""
+        if not parts:
+            return skeleton
+        named = json.loads(parts)
+        return parts_of.join(skeleton, named, self._contents.texts(named.values(),
+                                                                   self._fetch_contents))
+
     def _record(self, row) -> Record:
-        doc = json.loads(row[4]) if row[4] else None
-        if doc is not None and row[8]:
-            parts = json.loads(row[8])
-            doc = parts_of.join(doc, parts, self._contents.texts(parts.values(),
-                                                                 self._fetch_contents))
+        doc = self._whole(json.loads(row[4]), row[8]) if row[4] else None
         return Record(
             id=row[0],
             version=row[1],
