@@ -42,7 +42,8 @@ date / int fields     indexed + fast (date precision: seconds)
 ``_paths``            raw terms: every dotted prefix of every dynamic leaf path (Exists)
 ``_all``              analysed like text fields: every key and every scalar value of the document,
                       in full (FULLTEXT), but for the typed fields in ``fields.FULLTEXT_EXCLUDED``;
-                      one value per string, so a phrase never spans two of them
+                      one value, the strings joined with ``GAP_WORD``, which its analyser drops
+                      and whose empty position keeps a phrase from spanning two strings
 
 Scores (the contract, ``base.py``): coordination scores, from the document and the query alone.
 Every leaf scores a constant 1 when it matches (``const_score_query``; MatchAll too: tantivy drops
@@ -151,7 +152,8 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 6  # 5: the full text as one value per string (phrases stay within one); 6: region
+SCHEMA_VERSION = 7  # 5: the full text as one value per string (phrases stay within one); 6: region;
+# 7: the full text as one value with a gap word between strings (FULLTEXT_TOKENIZER)
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -205,8 +207,39 @@ def _build_schema() -> tantivy.Schema:
             raise AssertionError(kind)
     sb.add_text_field("_kv", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("_paths", tokenizer_name="raw", index_option="basic")
-    sb.add_text_field(F.FULLTEXT, tokenizer_name="default")
+    sb.add_text_field(F.FULLTEXT, tokenizer_name=FULLTEXT_TOKENIZER)
     return sb.build()
+
+
+# The full text of a stack is ~600 strings (every key and scalar value). Handing tantivy one list
+# value per string cost ~0.3 ms of CPU per document in the Python thread alone (each string
+# converted on its own), half a reindex's Python time. So they are joined into one value, with
+# GAP_WORD between two strings; the field's analyser is tantivy's "default" one (simple
+# tokenizer, remove_long, lowercase) plus a stop-word filter that drops GAP_WORD. A stop-word
+# filter leaves the position of the word it drops empty, so a phrase still never spans two
+# strings, as with one value per string (tantivy leaves one position between values too); and a
+# dropped word is not counted in the field's length. Only a literal search for GAP_WORD itself
+# answers differently (nothing, where OpenSearch finds documents holding the word): it is an
+# improbable word, chosen for that (tests/unit/test_tantivy_fulltext.py).
+FULLTEXT_TOKENIZER = "hs_fulltext"
+GAP_WORD = "heatseekergap0x1f"
+_GAP = " " + GAP_WORD + " "
+
+
+def _fulltext_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.custom_stopword([GAP_WORD]))
+        .build()
+    )
+
+
+def _with_analyzers(index: tantivy.Index) -> tantivy.Index:
+    """``index`` with the analysers the schema names (tantivy keeps them per opened Index)."""
+    index.register_tokenizer(FULLTEXT_TOKENIZER, _fulltext_analyzer())
+    return index
 
 
 # -- value conversions (the text/number/date forms values are indexed and compared under) -------
@@ -272,40 +305,78 @@ def _walk(value: Any, path: str, out: _Flat) -> bool:
     """``fields.flatten`` (same terms, same order) fused with the collection of full-text strings
     and of the dotted paths that hold a leaf; returns whether ``value`` has a leaf.
 
-    One pass, scalars handled inline: a document has hundreds of leaves and this runs per write.
     ``test_walk_is_flatten`` holds it to ``fields.flatten``.
     """
+    return _walk_into(value, path, out.kv.append, out.strings.append, out.paths.add)
+
+
+_NESTED = (dict, list, tuple)
+_KV_SEP = F.KV_SEP
+_MAX_VALUE = F.MAX_VALUE_CHARS
+
+
+def _walk_into(
+    value: Any,
+    path: str,
+    kv: Callable[[str], None],
+    text: Callable[[str], None],
+    paths: Callable[[str], None],
+) -> bool:
+    """``_walk`` with the collectors' bound methods passed along: a document has hundreds of
+    leaves and this runs per write, so scalars are handled inline (no call per leaf); a reindex
+    spends a third of its Python time here."""
     if isinstance(value, dict):
         found = False
         for key, child in value.items():
             name = key if isinstance(key, str) else str(key)
-            out.strings.append(name)
-            if F.KV_SEP in name:
-                name = name.replace(F.KV_SEP, " ")
+            text(name)
+            if _KV_SEP in name:
+                name = name.replace(_KV_SEP, " ")
             below = path + "." + name
-            if isinstance(child, (dict, list, tuple)):
-                if not _walk(child, below, out):
+            if isinstance(child, _NESTED):
+                if not _walk_into(child, below, kv, text, paths):
                     continue
+            elif child is None:
+                kv(below + _KV_SEP + "null")
+            elif child is True or child is False:
+                word = "true" if child else "false"
+                text(word)
+                kv(below + _KV_SEP + word)
             else:
-                out.leaf(below, child)
+                word = child if isinstance(child, str) else str(child)
+                text(word)
+                kv(below + _KV_SEP + word[:_MAX_VALUE])
             found = True
-            out.paths.add(below)
+            paths(below)
             if "." in name:  # a dotted key also answers for its intermediate paths
                 parts = name.split(".")
                 for i in range(1, len(parts)):
-                    out.paths.add(path + "." + ".".join(parts[:i]))
+                    paths(path + "." + ".".join(parts[:i]))
         return found
     if isinstance(value, (list, tuple)):
         found = False
         for child in value:
-            if isinstance(child, (dict, list, tuple)):
-                found = _walk(child, path, out) or found
-            else:
-                out.leaf(path, child)
-                found = True
+            if isinstance(child, _NESTED):
+                found = _walk_into(child, path, kv, text, paths) or found
+                continue
+            _leaf(path, child, kv, text)
+            found = True
         return found
-    out.leaf(path, value)
+    _leaf(path, value, kv, text)
     return True
+
+
+def _leaf(path: str, value: Any, kv: Callable[[str], None], text: Callable[[str], None]) -> None:
+    if value is None:
+        kv(path + _KV_SEP + "null")
+    elif value is True or value is False:
+        word = "true" if value else "false"
+        text(word)
+        kv(path + _KV_SEP + word)
+    else:
+        word = value if isinstance(value, str) else str(value)
+        text(word)
+        kv(path + _KV_SEP + word[:_MAX_VALUE])
 
 
 class _Flat:
@@ -317,17 +388,6 @@ class _Flat:
         self.kv: list[str] = []
         self.paths: set[str] = set()
         self.strings: list[str] = []
-
-    def leaf(self, path: str, value: Any) -> None:
-        if value is None:
-            text = "null"
-        elif value is True or value is False:
-            text = "true" if value else "false"
-            self.strings.append(text)
-        else:
-            text = value if isinstance(value, str) else str(value)
-            self.strings.append(text)
-        self.kv.append(path + F.KV_SEP + text[: F.MAX_VALUE_CHARS])
 
 
 def _typed_fields(doc: dict, data: dict[str, Any]) -> None:
@@ -379,22 +439,60 @@ _INDEX_KIND: dict[str, Callable[[str, list[Any], dict[str, Any]], None]] = {
 def _free_fields(doc: dict, data: dict[str, Any]) -> None:
     """Index the dynamic paths (``_kv``, ``_paths``) and the full text of ``doc`` into ``data``."""
     flat = _Flat()
+    kv, text, paths = flat.kv.append, flat.strings.append, flat.paths.add
     for key, value in doc.items():
         if key in F.FULLTEXT_EXCLUDED:
             continue  # asked for by field; and admin-only fields must not leak through words
-        flat.strings.append(str(key))
+        text(str(key))
         if key in F.DYNAMIC_ROOTS:
             if value is not None:
-                _walk(value, key, flat)
+                _walk_into(value, key, kv, text, paths)
         else:
             flat.strings.extend(strings(value))
     if flat.kv:
         data["_kv"] = _dedupe(flat.kv)
-        data["_paths"] = sorted(flat.paths)
+        data["_paths"] = list(flat.paths)  # a set of terms: their order does not matter
     if flat.strings:
-        # one value per string: a phrase never spans two of them (tantivy leaves a position
-        # gap between the values of a field, as OpenSearch does between array items)
-        data[F.FULLTEXT] = flat.strings
+        # a phrase never spans two strings: GAP_WORD's position is left empty between them
+        data[F.FULLTEXT] = _GAP.join(flat.strings)
+
+
+def _stack_data(doc: dict, version: int) -> dict[str, Any]:
+    """The fields of a stack's tantivy document (``Document.from_dict``'s input)."""
+    sid = doc.get("id")
+    if not isinstance(sid, str) or not sid or sid == CHECKPOINT_ID:
+        raise ValueError("a stack document needs a non-empty string id")
+    head = {k: v for k, v in doc.items() if k not in _BODY_KEYS}
+    body = {k: v for k, v in doc.items() if k in _BODY_KEYS}
+    data: dict[str, Any] = {
+        "id": sid,
+        "_idkey": _idkey(sid),
+        "_version": int(version),
+        "_deleted": False,
+        "_source": _dumps(head),
+        "_body": _dumps(body),
+    }
+    _typed_fields(doc, data)
+    _free_fields(doc, data)
+    return data
+
+
+def _tombstone_data(sid: str, version: int) -> dict[str, Any]:
+    if not isinstance(sid, str) or not sid:
+        raise ValueError("a tombstone needs a non-empty string id")
+    return {"id": sid, "_idkey": _idkey(sid), "_version": int(version), "_deleted": True}
+
+
+def prepare(item: tuple[dict | None, str, int]) -> dict[str, Any]:
+    """``TantivyEngine.preparer``: a rebuild item as the fields of its tantivy document, a plain
+    dict that pickles (a ``tantivy.Document`` pickles 5x slower than it is made from one). Nearly
+    all of a rebuild's Python time is here, so projection.py runs it in worker processes."""
+    doc, sid, version = item
+    if doc is None:
+        return _tombstone_data(sid, version)
+    if doc.get("id") != sid:
+        doc = {**doc, "id": sid}
+    return _stack_data(doc, version)
 
 
 def _sig(path: str) -> tuple[int, int, int] | None:
@@ -539,7 +637,7 @@ class TantivyEngine(Engine):
         gen = f"{GEN_PREFIX}{number}"
         gdir = self._gen_dir(gen)
         os.makedirs(gdir, exist_ok=True)
-        tantivy.Index(_build_schema(), path=gdir, reuse=True)
+        _with_analyzers(tantivy.Index(_build_schema(), path=gdir, reuse=True))
         meta = {
             "schema_version": SCHEMA_VERSION,
             "tantivy": TANTIVY_VERSION,
@@ -574,7 +672,7 @@ class TantivyEngine(Engine):
             raise _Removed(gen)
         meta_sig = _sig(os.path.join(gdir, "meta.json"))
         try:
-            index = tantivy.Index.open(gdir)
+            index = _with_analyzers(tantivy.Index.open(gdir))
             index.config_reader(reload_policy="manual")
             searcher = index.searcher()
         except ValueError as exc:
@@ -732,30 +830,11 @@ class TantivyEngine(Engine):
         self, schema: tantivy.Schema, doc: dict, version: int
     ) -> tuple[tantivy.Document, tuple[bytes, bytes]]:
         """The tantivy document of a stack, and its stored JSON (head, body)."""
-        sid = doc.get("id")
-        if not isinstance(sid, str) or not sid or sid == CHECKPOINT_ID:
-            raise ValueError("a stack document needs a non-empty string id")
-        head = {k: v for k, v in doc.items() if k not in _BODY_KEYS}
-        body = {k: v for k, v in doc.items() if k in _BODY_KEYS}
-        source = (_dumps(head), _dumps(body))
-        data: dict[str, Any] = {
-            "id": sid,
-            "_idkey": _idkey(sid),
-            "_version": int(version),
-            "_deleted": False,
-            "_source": source[0],
-            "_body": source[1],
-        }
-        _typed_fields(doc, data)
-        _free_fields(doc, data)
-        return tantivy.Document.from_dict(data, schema), source
+        data = _stack_data(doc, version)
+        return tantivy.Document.from_dict(data, schema), (data["_source"], data["_body"])
 
     def _tombstone(self, schema: tantivy.Schema, sid: str, version: int) -> tantivy.Document:
-        if not isinstance(sid, str) or not sid:
-            raise ValueError("a tombstone needs a non-empty string id")
-        return tantivy.Document.from_dict(
-            {"id": sid, "_idkey": _idkey(sid), "_version": int(version), "_deleted": True}, schema
-        )
+        return tantivy.Document.from_dict(_tombstone_data(sid, version), schema)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -842,9 +921,14 @@ class TantivyEngine(Engine):
             return 0
         return int(st.searcher.fast_field_values("_version", [addr])[0] or 0)
 
+    preparer = staticmethod(prepare)
+
     def rebuild(
         self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
     ) -> int:
+        return self.rebuild_prepared(map(prepare, items), checkpoint)
+
+    def rebuild_prepared(self, prepared: Iterable[Any], checkpoint: int | None = None) -> int:
         with self._write_lock:
             if self.read_only:
                 raise EngineError(f"the search index at {self.path} was opened read-only")
@@ -858,16 +942,11 @@ class TantivyEngine(Engine):
             count = 0
             writer = None
             try:
-                index = tantivy.Index.open(gdir)
+                index = _with_analyzers(tantivy.Index.open(gdir))
                 schema = index.schema
                 writer = self._open_writer(index, gdir)
-                for doc, sid, version in items:
-                    if doc is None:
-                        writer.add_document(self._tombstone(schema, sid, version))
-                    else:
-                        if doc.get("id") != sid:
-                            doc = {**doc, "id": sid}
-                        writer.add_document(self._document(schema, doc, version)[0])
+                for data in prepared:
+                    writer.add_document(tantivy.Document.from_dict(data, schema))
                     count += 1
                 if checkpoint is not None:
                     writer.add_document(self._tombstone(schema, CHECKPOINT_ID, int(checkpoint)))
