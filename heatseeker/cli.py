@@ -829,8 +829,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, the traceback with --debug
         from heatseeker.heat.client import HeatError
+        from heatseeker.projection import ProjectionError
 
-        if isinstance(exc, HeatError | EngineError | RecordError):
+        if isinstance(exc, HeatError | EngineError | RecordError | ProjectionError):
             print(f"heatseeker: {exc}", file=sys.stderr)
             return 1
         LOG.debug("unexpected error", exc_info=True)

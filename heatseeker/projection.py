@@ -18,9 +18,12 @@ Two names, two things:
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from heatseeker.engines.base import Engine, WriterBusy
 from heatseeker.record import Record, Store
@@ -76,27 +79,167 @@ class Projector:
         if dels:
             self.engine.delete(dels)
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Rebuild the whole index from the store (no Heat involved)."""
+    def rebuild(self, progress: Progress | None = None, workers: int | None = None) -> int:
+        """Rebuild the whole index from the store (no Heat involved).
+
+        ``workers``: processes that read and prepare the documents, when the engine has a
+        ``preparer``; this process only hands them to the engine. Default: one per core if the
+        store holds at least ``PARALLEL_MIN`` records, else none (this process does it all)."""
         seq = self.store.max_seq()
         total = self.store.counts()
         n_all = total["stacks"] + total["tombstones"]
-        done = 0
-
-        def items():
-            nonlocal done
-            for rec in self.store.iter_all(batch=READ_BATCH):
-                if rec.seq > seq:
-                    break
-                done += 1
-                if progress and done % 500 == 0:
-                    progress(done, n_all, "reindexing")
-                yield (None if rec.deleted else rec.doc, rec.id, rec.version)
-
-        n = self.engine.rebuild(items(), checkpoint=seq)
+        if workers is None:
+            workers = default_workers() if n_all >= PARALLEL_MIN else 1
+        prepare = self.engine.preparer
+        if prepare is not None and workers > 1:
+            done = self.engine.rebuild_prepared(
+                self._prepared(seq, workers, n_all, progress), checkpoint=seq
+            )
+        else:
+            done = self.engine.rebuild(self._items(seq, n_all, progress), checkpoint=seq)
         if progress:
             progress(n_all, n_all, "reindexing")
-        return n
+        return done
+
+    def _items(
+        self, upto: int, n_all: int, progress: Progress | None
+    ) -> Iterator[tuple[dict | None, str, int]]:
+        for done, rec in enumerate(self.store.iter_all(batch=READ_BATCH), 1):
+            if rec.seq > upto:
+                break
+            if progress and done % 500 == 0:
+                progress(done, n_all, "reindexing")
+            yield (None if rec.deleted else rec.doc, rec.id, rec.version)
+
+    def _prepared(
+        self, upto: int, workers: int, n_all: int, progress: Progress | None
+    ) -> Iterator[Any]:
+        """The engine's prepared items of every record numbered up to ``upto``, made by
+        ``workers`` processes, each reading its own runs of ``READ_BATCH`` records from the
+        store. Run i goes to worker i mod n, at most two runs per worker are in flight, and runs
+        are taken back in order: memory stays bounded when the engine is the slower side. A
+        worker that dies or fails fails the rebuild (the engine then keeps its previous index)
+        with the reason, and every worker is stopped whatever happens.
+
+        Plain processes and pipes, not a ProcessPoolExecutor: when one of its workers is
+        killed, it can wait forever on another one blocked writing a result nobody reads
+        (seen here with Python 3.11)."""
+        preparer = self.engine.preparer
+        if preparer is None:  # pragma: no cover - rebuild checked it
+            raise ProjectionError(f"{type(self.engine).__name__} has no preparer")
+        chunks = self.store.seq_chunks(READ_BATCH, upto)
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
+        procs: list[Any] = []
+        pipes: list[Any] = []
+        finished = False
+        try:
+            for _ in range(min(workers, max(1, len(chunks)))):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_worker_main, args=(theirs, self.store.url, preparer),
+                                   name="heatseeker-reindex-worker", daemon=True)  # fmt: skip
+                proc.start()
+                theirs.close()
+                procs.append(proc)
+                pipes.append(mine)
+            n = len(pipes)
+            for i, chunk in enumerate(chunks[: 2 * n]):
+                _give(pipes[i % n], procs[i % n], chunk)
+            done = 0
+            for i in range(len(chunks)):
+                batch = _take(pipes[i % n], procs[i % n])
+                if i + 2 * n < len(chunks):
+                    _give(pipes[i % n], procs[i % n], chunks[i + 2 * n])
+                for item in batch:
+                    yield item
+                    done += 1
+                    if progress and done % 500 == 0:
+                        progress(done, n_all, "reindexing")
+            for pipe in pipes:
+                pipe.send(None)  # the end: the workers return
+            finished = True
+        finally:
+            for proc in procs:
+                if finished:
+                    proc.join(timeout=5)  # after the end marker each returns at once
+                if proc.is_alive():
+                    proc.kill()  # a failure: nothing it does is needed now
+                proc.join()
+            for pipe in pipes:
+                pipe.close()
+
+
+def _died(proc: Any) -> ProjectionError:
+    proc.join(timeout=5)
+    return ProjectionError(
+        f"a reindex worker process died (exit code {proc.exitcode}: killed, or out of memory?): "
+        "the index was left as it was; run heatseeker reindex again"
+    )
+
+
+def _give(pipe: Any, proc: Any, task: tuple[int, int]) -> None:
+    try:
+        pipe.send(task)
+    except OSError as exc:  # its end is closed: it died
+        raise _died(proc) from exc
+
+
+def _take(pipe: Any, proc: Any) -> list[Any]:
+    """A worker's next answer: its prepared items, or its failure as a ProjectionError."""
+    try:
+        kind, value = pipe.recv()
+    except (EOFError, OSError) as exc:
+        raise _died(proc) from exc
+    if kind == "error":
+        raise ProjectionError(f"a reindex worker failed: {value}: the index was left as it was")
+    return value
+
+
+class ProjectionError(Exception):
+    """A rebuild could not be made (the index is left as it was)."""
+
+
+# Below this many records a reindex prepares documents in worker processes only if asked to:
+# starting them costs about a second (a spawned interpreter importing heatseeker), which is what
+# ~1,000 documents take to prepare in this process.
+PARALLEL_MIN = 5000
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _worker_main(
+    pipe: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]
+) -> None:
+    """A reindex worker: its own connection to the record (``Store`` is per process); for each
+    ``(lo, hi)`` it is sent, the prepared items of the records numbered ``(lo, hi]``; None or a
+    closed pipe ends it. A failure is sent back as text (an exception may not pickle)."""
+    try:
+        store: Store | None = Store(url, create=False)
+        failed = None
+    except Exception as exc:  # noqa: BLE001 - said to the reindex process, which stops
+        store, failed = None, f"{type(exc).__name__}: {exc}"
+    while True:
+        try:
+            task = pipe.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        if failed is not None or store is None:
+            pipe.send(("error", failed))
+            return
+        try:
+            items = [preparer((None if r.deleted else r.doc, r.id, r.version))
+                     for r in store.changes_between(*task)]  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - said to the reindex process, which stops
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        pipe.send(("items", items))
 
 
 def try_projector(store: Store, engine_factory: Callable[[], Engine]) -> Projector | None:

@@ -36,7 +36,7 @@ bound itself.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -129,6 +129,15 @@ class Engine(abc.ABC):
         Searches keep answering from the old index until the new one is complete; then it is
         swapped in atomically. Returns the number of items written.
         """
+
+    #: A picklable function (module level) that turns one ``rebuild`` item into what
+    #: ``rebuild_prepared`` takes, for an engine whose documents cost enough CPU to prepare that
+    #: a rebuild prepares them in other processes (projection.py); None: ``rebuild`` only.
+    preparer: Callable[[tuple[dict | None, str, int]], Any] | None = None
+
+    def rebuild_prepared(self, prepared: Iterable[Any], checkpoint: int | None = None) -> int:
+        """``rebuild`` with items already turned into the engine's form by ``preparer``."""
+        raise NotImplementedError(f"{type(self).__name__} has no preparer")
 
     # -- reading -------------------------------------------------------------------------------
 

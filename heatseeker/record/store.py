@@ -272,6 +272,12 @@ def _statements(dialect: str) -> dict[str, sa.TextClause]:
         "get": f"SELECT {_STACK_COLS} FROM stacks WHERE id = :id",
         "get_many": f"SELECT {_STACK_COLS} FROM stacks WHERE id IN :ids",
         "changes_since": f"SELECT {_STACK_COLS} FROM stacks WHERE seq > :seq ORDER BY seq LIMIT :n",
+        "changes_between": f"SELECT {_STACK_COLS} FROM stacks WHERE seq > :lo AND seq <= :hi"
+                           " ORDER BY seq",
+        # every n-th sequence number up to a bound: where a parallel reindex cuts its chunks
+        "seq_marks": "SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn FROM"
+                     " stacks WHERE seq > 0 AND seq <= :upto) marked WHERE"
+                     + (" rn % :n = 0" if dialect == "sqlite" else " MOD(rn, :n) = 0") + " ORDER BY seq",
         "max_seq": "SELECT COALESCE(MAX(seq), 0) FROM stacks",
     }
     if dialect == "sqlite":
@@ -1038,6 +1044,19 @@ class Store:
 
     def changes_since(self, seq: int, limit: int = 1000) -> list[Record]:
         return self._records(lambda: self._fetch("changes_since", {"seq": seq, "n": limit}))
+
+    def changes_between(self, lo: int, hi: int) -> list[Record]:
+        """The records whose sequence number is in ``(lo, hi]``, in sequence order."""
+        return self._records(lambda: self._fetch("changes_between", {"lo": lo, "hi": hi}))
+
+    def seq_chunks(self, size: int, upto: int) -> list[tuple[int, int]]:
+        """``(lo, hi]`` bounds that cut the records numbered up to ``upto`` into runs of ``size``
+        records (the last one shorter): what ``changes_between`` reads, one run at a time."""
+        marks = [int(row[0]) for row in self._fetch("seq_marks", {"upto": upto, "n": size})]
+        bounds = [0, *marks]
+        if bounds[-1] < upto:
+            bounds.append(upto)
+        return list(zip(bounds, bounds[1:], strict=False))
 
     def iter_all(self, batch: int = 1000) -> Iterator[Record]:
         """Every record (live and tombstones) in sequence order."""

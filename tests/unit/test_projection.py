@@ -1,9 +1,17 @@
 """projection.py: the index follows the record, committing every ``batch`` changes and reading
 the record a few documents at a time."""
 
-from heatseeker.engines.tantivy import TantivyEngine
-from heatseeker.projection import READ_BATCH, Projector
-from heatseeker.query.tree import MatchAll
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from heatseeker.engines.conformance import CORPUS
+from heatseeker.engines.tantivy import TantivyEngine, prepare
+from heatseeker.projection import READ_BATCH, ProjectionError, Projector
+from heatseeker.query.tree import Exists, MatchAll, Phrase, SortKey, Term, Text
 from heatseeker.record import Change, Store
 
 
@@ -27,3 +35,133 @@ def test_run_once_commits_every_batch_and_reads_little_at_a_time(tmp_path):
     assert Projector(store, engine, batch=250).run_once() == 0 and commits == [301, 601, 651]
     n = Projector(store, engine).rebuild()
     assert n == 650 and engine.count(MatchAll()) == 649  # the tombstone is a document too
+
+
+# -- a reindex prepares documents in worker processes ---------------------------------------------
+
+def _rich(i: int) -> dict:
+    base = CORPUS[i % len(CORPUS)]
+    return {**base, "id": f"r{i:05}", "name": f"{base['name']}-{i}"}
+
+
+def _filled(url: str, n: int) -> Store:
+    """A record of ``n`` stacks, some written twice (their numbers move) and some deleted."""
+    store = Store(url)
+    store.apply([Change(f"r{i:05}", 1, _rich(i)) for i in range(n)])
+    store.apply([Change(f"r{i:05}", 2, _rich(i + 1)) for i in range(0, n, 7)])
+    store.apply([Change(f"r{i:05}", 3) for i in range(0, n, 11)])  # tombstones
+    return store
+
+
+QUERIES = [
+    MatchAll(),
+    Text(None, "web shop"),
+    Phrase(None, "quota exceeded"),
+    Term("status", "CREATE_COMPLETE"),
+    Exists("parameters.flavor"),
+    Term("resources.type", "OS::Nova::Server"),
+]
+
+
+def _answers(engine: TantivyEngine, ids: list[str]) -> list:
+    out: list = [engine.checkpoint()]
+    for q in QUERIES:
+        res = engine.search(q, sort=[SortKey("name")], limit=1000)
+        out.append((res.total, [(h.id, h.score) for h in res.hits]))
+    out.append([engine.get(i) for i in ids])
+    out.append([engine.get_version(i) for i in ids])
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_workers_build_the_index_one_process_builds(backend, tmp_path, request):
+    url = (str(tmp_path / "state.sqlite") if backend == "sqlite"
+           else request.getfixturevalue("mariadb_record"))  # fmt: skip
+    store = _filled(url, 900)
+    ids = [f"r{i:05}" for i in range(900)]
+    alone = TantivyEngine(str(tmp_path / "alone"), writer_memory_mb=32)
+    many = TantivyEngine(str(tmp_path / "many"), writer_memory_mb=32)
+    seen: list[tuple[int, int]] = []
+    assert Projector(store, alone).rebuild(workers=1) == 900
+    n = Projector(store, many).rebuild(progress=lambda d, t, _: seen.append((d, t)), workers=2)
+    assert n == 900
+    assert _answers(many, ids) == _answers(alone, ids)
+    assert many.count(MatchAll()) == 900 - len(range(0, 900, 11))
+    assert seen[-1] == (900, 900) and [d for d, _ in seen[:-1]] == [500]
+    alone.close()
+    many.close()
+
+
+def test_seq_chunks_cut_every_record_once(tmp_path):
+    store = _filled(str(tmp_path / "state.sqlite"), 1234)
+    upto = store.max_seq()
+    chunks = store.seq_chunks(100, upto)
+    got = [r.seq for lo, hi in chunks for r in store.changes_between(lo, hi)]
+    assert got == [r.seq for r in store.iter_all()]  # each once, in order
+    assert [len(store.changes_between(lo, hi)) for lo, hi in chunks] == [100] * 12 + [34]
+    assert chunks[0][0] == 0 and chunks[-1][1] == upto
+    assert store.seq_chunks(100, 0) == []
+    assert store.seq_chunks(5000, upto) == [(0, upto)]
+
+
+def _workers() -> list[int]:
+    """This test process's reindex workers (spawned interpreters)."""
+    found = []
+    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{tid}/children") as fh:
+            for pid in fh.read().split():
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    if b"spawn_main" in cmd.read():
+                        found.append(int(pid))
+    return found
+
+
+def test_a_worker_that_dies_fails_the_rebuild_and_the_index_stays(tmp_path):
+    store = _filled(str(tmp_path / "state.sqlite"), 1500)
+    engine = TantivyEngine(str(tmp_path / "index"), writer_memory_mb=32)
+    Projector(store, engine).rebuild(workers=1)
+    before = (engine.health()["generation"], engine.count(MatchAll()), engine.checkpoint())
+    store.apply([Change("late", 1, _rich(3) | {"id": "late"})])
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for pid in _workers():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    with pytest.raises(ProjectionError, match="worker process died"):
+        Projector(store, engine).rebuild(workers=2)
+    t.join()
+    assert killed
+    # the previous index answers as before; the broken generation is gone
+    assert (engine.health()["generation"], engine.count(MatchAll()), engine.checkpoint()) == before
+    assert sorted(os.listdir(tmp_path / "index")) == sorted(["CURRENT", before[0], "writer.lock"])
+    # and a reindex run again completes
+    assert Projector(store, engine).rebuild(workers=2) == 1501
+    assert engine.count(MatchAll()) == before[1] + 1
+    engine.close()
+
+
+def refuse_r00042(item):
+    """A preparer that fails on one record (in the worker process)."""
+    if item[1] == "r00042":
+        raise ValueError("r00042 cannot be prepared")
+    return prepare(item)
+
+
+class _Refusing(TantivyEngine):
+    preparer = staticmethod(refuse_r00042)
+
+
+def test_a_worker_error_fails_the_rebuild_with_its_reason(tmp_path):
+    store = _filled(str(tmp_path / "state.sqlite"), 300)
+    engine = _Refusing(str(tmp_path / "index"), writer_memory_mb=32)
+    with pytest.raises(ProjectionError, match="worker failed: ValueError: r00042 cannot be prepared"):
+        Projector(store, engine).rebuild(workers=2)
+    assert engine.count(MatchAll()) == 0 and engine.checkpoint() == 0
