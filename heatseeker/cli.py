@@ -371,6 +371,16 @@ def cmd_uses(conf, args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def cmd_reindex(conf, args) -> int:
     from heatseeker.engines import check_hosts
     from heatseeker.projection import Projector
@@ -383,7 +393,7 @@ def cmd_reindex(conf, args) -> int:
     engine = open_engine(conf)
     progress = Progress()
     started = time.monotonic()
-    n = Projector(store, engine).rebuild(progress=progress)
+    n = Projector(store, engine).rebuild(progress=progress, workers=getattr(args, "workers", None))
     progress.done()
     engine.close()
     where = f" into the {target} engine" if target else ""
@@ -792,6 +802,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", choices=engine_names(),
         help="build the index of this engine instead of [engine] backend (moving an installation: "
         "reindex --to opensearch, then set [engine] backend = opensearch and restart)")
+    s.add_argument(
+        "--workers", type=_positive_int, metavar="N",
+        help="processes that read and prepare the documents (embedded engine; default: one per "
+        "core from 5,000 stacks, else none; 1: this process alone)")
     s.set_defaults(func=cmd_reindex)
 
     s = sub.add_parser("status", help="counts, last event seen, backlog")

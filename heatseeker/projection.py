@@ -17,9 +17,11 @@ Two names, two things:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -115,11 +117,13 @@ class Projector:
         self, upto: int, workers: int, n_all: int, progress: Progress | None
     ) -> Iterator[Any]:
         """The engine's prepared items of every record numbered up to ``upto``, made by
-        ``workers`` processes, each reading its own runs of ``READ_BATCH`` records from the
-        store. Run i goes to worker i mod n, at most two runs per worker are in flight, and runs
-        are taken back in order: memory stays bounded when the engine is the slower side. A
-        worker that dies or fails fails the rebuild (the engine then keeps its previous index)
-        with the reason, and every worker is stopped whatever happens.
+        ``workers`` processes, each reading its own runs of ``PARALLEL_RUN`` records from the
+        store. Run i goes to worker i mod n; a worker has at most two runs in flight (the one it
+        prepares, the next one) and a thread per worker receives its answers as soon as they are
+        sent, so a worker never waits for this process to take them; runs are taken in order:
+        at most 3 runs per worker are in memory. A worker that dies or fails fails the rebuild
+        (the engine then keeps its previous index) with the reason, and every worker is
+        stopped whatever happens.
 
         Plain processes and pipes, not a ProcessPoolExecutor: when one of its workers is
         killed, it can wait forever on another one blocked writing a result nobody reads
@@ -127,71 +131,92 @@ class Projector:
         preparer = self.engine.preparer
         if preparer is None:  # pragma: no cover - rebuild checked it
             raise ProjectionError(f"{type(self.engine).__name__} has no preparer")
-        chunks = self.store.seq_chunks(READ_BATCH, upto)
+        chunks = self.store.seq_chunks(PARALLEL_RUN, upto)
         ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
-        procs: list[Any] = []
-        pipes: list[Any] = []
+        crew: list[_Worker] = []
         finished = False
         try:
             for _ in range(min(workers, max(1, len(chunks)))):
-                mine, theirs = ctx.Pipe()
-                proc = ctx.Process(target=_worker_main, args=(theirs, self.store.url, preparer),
-                                   name="heatseeker-reindex-worker", daemon=True)  # fmt: skip
-                proc.start()
-                theirs.close()
-                procs.append(proc)
-                pipes.append(mine)
-            n = len(pipes)
+                crew.append(_Worker(ctx, self.store.url, preparer))
+            n = len(crew)
             for i, chunk in enumerate(chunks[: 2 * n]):
-                _give(pipes[i % n], procs[i % n], chunk)
+                crew[i % n].give(chunk)
             done = 0
             for i in range(len(chunks)):
-                batch = _take(pipes[i % n], procs[i % n])
+                batch = crew[i % n].take()
                 if i + 2 * n < len(chunks):
-                    _give(pipes[i % n], procs[i % n], chunks[i + 2 * n])
+                    crew[i % n].give(chunks[i + 2 * n])
                 for item in batch:
                     yield item
                     done += 1
                     if progress and done % 500 == 0:
                         progress(done, n_all, "reindexing")
-            for pipe in pipes:
-                pipe.send(None)  # the end: the workers return
             finished = True
         finally:
-            for proc in procs:
-                if finished:
-                    proc.join(timeout=5)  # after the end marker each returns at once
-                if proc.is_alive():
-                    proc.kill()  # a failure: nothing it does is needed now
-                proc.join()
-            for pipe in pipes:
-                pipe.close()
+            for worker in crew:
+                worker.stop(finished)
 
 
-def _died(proc: Any) -> ProjectionError:
-    proc.join(timeout=5)
-    return ProjectionError(
-        f"a reindex worker process died (exit code {proc.exitcode}: killed, or out of memory?): "
-        "the index was left as it was; run heatseeker reindex again"
-    )
+class _Worker:
+    """A reindex worker process, the pipe its runs go down, the pipe its answers come up, and
+    the thread that receives them (into ``answers``, as soon as they come)."""
 
+    def __init__(self, ctx: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]):
+        self.answers: queue.SimpleQueue = queue.SimpleQueue()
+        task_r, self.tasks = ctx.Pipe(duplex=False)
+        self.results, result_w = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_worker_main, args=(task_r, result_w, url, preparer),
+                                name="heatseeker-reindex-worker", daemon=True)  # fmt: skip
+        self.proc.start()
+        task_r.close()
+        result_w.close()
+        self.receiver = threading.Thread(target=self._receive, name="reindex-receiver", daemon=True)
+        self.receiver.start()
 
-def _give(pipe: Any, proc: Any, task: tuple[int, int]) -> None:
-    try:
-        pipe.send(task)
-    except OSError as exc:  # its end is closed: it died
-        raise _died(proc) from exc
+    def _receive(self) -> None:
+        while True:
+            try:
+                answer = self.results.recv()
+            except (EOFError, OSError):
+                self.answers.put(("died", None))
+                return
+            self.answers.put(answer)
+            if answer[0] != "items":
+                return
 
+    def give(self, task: tuple[int, int]) -> None:
+        try:
+            self.tasks.send(task)
+        except OSError as exc:  # its end is closed: it died
+            raise self._died() from exc
 
-def _take(pipe: Any, proc: Any) -> list[Any]:
-    """A worker's next answer: its prepared items, or its failure as a ProjectionError."""
-    try:
-        kind, value = pipe.recv()
-    except (EOFError, OSError) as exc:
-        raise _died(proc) from exc
-    if kind == "error":
-        raise ProjectionError(f"a reindex worker failed: {value}: the index was left as it was")
-    return value
+    def take(self) -> list[Any]:
+        """Its next answer: the prepared items of a run, or its failure as a ProjectionError."""
+        kind, value = self.answers.get()
+        if kind == "died":
+            raise self._died()
+        if kind == "error":
+            raise ProjectionError(f"a reindex worker failed: {value}: the index was left as it was")
+        return value
+
+    def _died(self) -> ProjectionError:
+        self.proc.join(timeout=5)
+        return ProjectionError(
+            f"a reindex worker process died (exit code {self.proc.exitcode}: killed, or out of "
+            "memory?): the index was left as it was; run heatseeker reindex again"
+        )
+
+    def stop(self, finished: bool) -> None:
+        if finished:
+            with contextlib.suppress(OSError):
+                self.tasks.send(None)  # the end: it returns
+            self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()  # a failure: nothing it does is needed now
+        self.proc.join()
+        self.tasks.close()
+        self.receiver.join(timeout=5)
+        self.results.close()
 
 
 class ProjectionError(Exception):
@@ -202,6 +227,9 @@ class ProjectionError(Exception):
 # starting them costs about a second (a spawned interpreter importing heatseeker), which is what
 # ~1,000 documents take to prepare in this process.
 PARALLEL_MIN = 5000
+# records per run a worker reads and prepares: 50 heavy documents (TripleO's, ~1.5 MB decoded)
+# are ~75 MB, and a worker has at most three runs in the reindex process's memory
+PARALLEL_RUN = 50
 
 
 def default_workers() -> int:
@@ -213,7 +241,7 @@ def default_workers() -> int:
 
 
 def _worker_main(
-    pipe: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]
+    tasks: Any, results: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]
 ) -> None:
     """A reindex worker: its own connection to the record (``Store`` is per process); for each
     ``(lo, hi)`` it is sent, the prepared items of the records numbered ``(lo, hi]``; None or a
@@ -225,21 +253,21 @@ def _worker_main(
         store, failed = None, f"{type(exc).__name__}: {exc}"
     while True:
         try:
-            task = pipe.recv()
+            task = tasks.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
         if task is None:
             return
         if failed is not None or store is None:
-            pipe.send(("error", failed))
+            results.send(("error", failed))
             return
         try:
             items = [preparer((None if r.deleted else r.doc, r.id, r.version))
                      for r in store.changes_between(*task)]  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - said to the reindex process, which stops
-            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+            results.send(("error", f"{type(exc).__name__}: {exc}"))
             return
-        pipe.send(("items", items))
+        results.send(("items", items))
 
 
 def try_projector(store: Store, engine_factory: Callable[[], Engine]) -> Projector | None:

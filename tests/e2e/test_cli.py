@@ -33,6 +33,17 @@ def test_show_reindex_status(seeded, heat, make_heatseeker):  # noqa: F811
     assert out.startswith("reindexed ")
     after = hs.search("depth:>=0", "--all-projects", "--limit", "1000", "--sort", "name")
     assert _ids(after) == _ids(before) and after["hits"]["total"] == before["hits"]["total"]
+    # the same reindex made by worker processes (what a big record gets by default)
+    text_query = ("parameters.image:* OR resources.type:OS\\:\\:Heat\\:\\:ResourceGroup "
+                  "OR server")  # fmt: skip
+    one = hs.search(text_query, "--all-projects", "--limit", "1000", "--sort", "name")
+    assert hs.run("reindex", "--workers", "2").stdout.startswith("reindexed ")
+    for query, expected in (("depth:>=0", after), (text_query, one)):
+        again = hs.search(query, "--all-projects", "--limit", "1000", "--sort", "name")
+        assert again["hits"] == expected["hits"]  # every hit, its source and score, in order
+    assert one["hits"]["total"] > 0
+    bad = hs.run("reindex", "--workers", "0", check=False)
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
 
     status = json.loads(hs.run("status", "--json").stdout)
     assert status["store"]["stacks"] == before["hits"]["total"]
