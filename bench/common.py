@@ -74,6 +74,68 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, theirs, ...), from /proc."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+            except OSError:
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+class TreeRss:
+    """Samples the resident memory of this process and of every process below it (a parallel
+    reindex's workers): ``peak_mb`` is the largest sum seen, ``children_cpu_s`` what the
+    children that ended used. Use as a context manager around the measured work."""
+
+    def __init__(self, every: float = 0.2):
+        import threading
+
+        self.every = every
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        total = 0
+        for pid in [os.getpid(), *descendants(os.getpid())]:
+            total += proc_status(pid).get("VmRSS", 0)
+        self.peak_mb = max(self.peak_mb, round(total / 2**20, 1))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> TreeRss:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(ru.ru_utime + ru.ru_stime, 2)
+
+
 def rss_mb(pid: int | str = "self") -> float | None:
     st = proc_status(pid)
     return round(st["VmRSS"] / 2**20, 1) if "VmRSS" in st else None

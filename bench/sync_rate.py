@@ -605,8 +605,11 @@ def run(quick: bool = False) -> dict:
     out["sandbox"] = {"stacks": len(items), "roots": len(items) - nested, "nested": nested,
                       "bench_roots": len(seeded["roots"]), "bench_created_now": seeded["created"],
                       "concurrency": workers, "page_size": page}  # fmt: skip
-    common.log(f"sync rate: {len(items)} stacks; first sync into an empty data dir")
-    out["first_sync"] = sync_cli(conf)
+    # the smoke run (CI) reads the sandbox twice, not four times: the comparison is what it
+    # checks (a first sync and the pipelined reader are figures of the full run)
+    if not quick:
+        common.log(f"sync rate: {len(items)} stacks; first sync into an empty data dir")
+        out["first_sync"] = sync_cli(conf)
     rounds = 1 if quick else ROUNDS
     raw, piped, full = [], [], []
     sides = {
@@ -614,9 +617,11 @@ def run(quick: bool = False) -> dict:
         "raw_pipelined": lambda: piped.append(raw_reader(client, page, workers, pipelined=True)),
         "sync": lambda: full.append(sync_cli(conf, "--full")),
     }
+    if quick:
+        del sides["raw_pipelined"]
     for i in range(rounds):  # rotate which side goes first
         common.log(f"sync rate: round {i + 1}/{rounds}: raw readers and sync --full")
-        order = list(sides)[i % 3 :] + list(sides)[: i % 3]
+        order = list(sides)[i % len(sides) :] + list(sides)[: i % len(sides)]
         for side in order:
             sides[side]()
     unchanged, listing = [], []
