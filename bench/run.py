@@ -150,7 +150,7 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
     if name == "indexing":
         from bench import indexing
 
-        return indexing.run(sizes, seed)
+        return indexing.run(sizes, seed, rounds=1 if quick else 2)
     if name == "latency":
         from bench import latency
 
@@ -227,10 +227,12 @@ def assess(report: dict) -> list[dict]:
     if idx:
         n = max(idx, key=int)
         r = idx[n]
-        rows.append({"key": "bulk", "target": f"bulk reindex >= 2,000 stacks/s ({int(n):,} stacks)",
-                     "result": _by(r["rebuild"]["docs_per_s"], 2000.0, False, "stacks/s")})
-        rows.append({"key": "rss", "target": f"reindex peak RSS < 1 GB ({int(n):,} stacks)",
-                     "result": _by(r["rebuild"]["peak_rss_mb"], 1024.0, True, "MB")})
+        rows.append({"key": "bulk", "target": f"bulk reindex >= 0.9x raw tantivy's speed ({int(n):,} stacks, "
+                     "median of the rounds)",
+                     "result": _by(r.get("ratio_heatseeker_over_raw_speed"), 0.9, False, "x raw")})
+        rows.append({"key": "rss", "target": f"reindex peak RSS < 1 GB, every process ({int(n):,} stacks)",
+                     "result": _by(r.get("peak_rss_all_processes_mb", r["rebuild"]["peak_rss_mb"]),
+                                   1024.0, True, "MB")})
     st = b.get("store", {})
     if "store_over_index" in st:
         rows.append({"key": "store", "target": f"store at most the index's size (TripleO-shaped "
