@@ -336,6 +336,7 @@ def _walk_into(
             if isinstance(child, _NESTED):
                 if not _walk_into(child, below, kv, text, paths):
                     continue
+            # ``_leaf`` written out: a map's values are most of a document's leaves
             elif child is None:
                 kv(below + _KV_SEP + "null")
             elif child is True or child is False:
