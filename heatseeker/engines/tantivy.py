@@ -226,14 +226,20 @@ GAP_WORD = "heatseekergap0x1f"
 _GAP = " " + GAP_WORD + " "
 
 
-def _fulltext_analyzer() -> tantivy.TextAnalyzer:
-    return (
+def _default_analyzer(*extra: tantivy.Filter) -> tantivy.TextAnalyzer:
+    """tantivy's "default" analyser (simple tokenizer, remove_long, lowercase), then ``extra``."""
+    builder = (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
         .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.custom_stopword([GAP_WORD]))
-        .build()
     )
+    for f in extra:
+        builder = builder.filter(f)
+    return builder.build()
+
+
+def _fulltext_analyzer() -> tantivy.TextAnalyzer:
+    return _default_analyzer(tantivy.Filter.custom_stopword([GAP_WORD]))
 
 
 def _with_analyzers(index: tantivy.Index) -> tantivy.Index:
@@ -604,12 +610,8 @@ class TantivyEngine(Engine):
         self._lock_fd: int | None = None
         # id -> (version, is_tombstone, source JSON) for writes not committed yet
         self._pending: dict[str, tuple[int, bool, tuple[bytes, bytes] | None]] = {}
-        self._analyzer = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(MAX_WORD_BYTES))
-            .filter(tantivy.Filter.lowercase())
-            .build()
-        )
+        # queries' words: without the gap-word filter (a query naming GAP_WORD matches nothing)
+        self._analyzer = _default_analyzer()
         if not read_only:
             os.makedirs(self.path, exist_ok=True)
             if not os.path.exists(self._current_path):
