@@ -30,6 +30,7 @@ not import it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -160,10 +161,34 @@ _application = None
 
 
 def application(environ, start_response):
-    """The WSGI entry point: builds this process's application on its first request."""
+    """The WSGI entry point: builds this process's application on its first request.
+
+    If it cannot be built (a configuration the server cannot use, a part that will not open),
+    the request is answered 503 in JSON, the reason and its traceback are logged, and the next
+    request tries again: a server worker never answers its WSGI server's HTML 500, and starts
+    serving once the cause is repaired."""
     global _application
     if _application is None:
         with _lock:
             if _application is None:
-                _application = init_application()
+                try:
+                    _application = init_application()
+                except Exception:  # noqa: BLE001 - answered, logged, tried again
+                    LOG.exception("the heatseeker search API could not start")
+                    return _not_started(start_response)
     return _application(environ, start_response)
+
+
+# The reason stays in the log: the caller is not authenticated yet, and a reason can name
+# hosts, paths or a database URL.
+_NOT_STARTED = json.dumps({"error": {
+    "code": 503, "title": "Service Unavailable",
+    "message": "the search API could not start (the reason is logged); the next request tries "
+               "again"}}).encode()
+
+
+def _not_started(start_response) -> list[bytes]:
+    body = _NOT_STARTED
+    start_response("503 Service Unavailable", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))])
+    return [body]

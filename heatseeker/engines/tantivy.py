@@ -618,7 +618,15 @@ class TantivyEngine(Engine):
                 gen = self._create_generation(1)
                 _atomic_write(self._current_path, gen + "\n")
         with self._state_lock:
-            self._refresh_locked()
+            try:
+                self._refresh_locked()
+            except EngineError:
+                if not read_only:
+                    raise
+                # a reader (the API) starts on an index it cannot open, and every use raises
+                # the reason (503 per request, 503 at /healthcheck) until the index is repaired:
+                # _refresh_locked tries again each time, as _state stays None
+                self._state, self._current_sig = None, None
 
     # -- files and generations --------------------------------------------------------------------
 

@@ -185,3 +185,44 @@ def test_the_server_own_exits_still_pass_through(install, monkeypatch):
     monkeypatch.setattr(TantivyEngine, "health", exits)
     with pytest.raises(SystemExit):
         _call(app, "/healthcheck")
+
+
+def test_an_api_process_starts_on_a_broken_index_and_answers_503_until_it_is_repaired(install):
+    """gunicorn builds the application in each worker on its first request: a worker whose
+    first request comes while CURRENT names a missing generation must answer 503 (the healthcheck
+    says "index"), never its HTML 500, and serve as soon as the index is repaired."""
+    current = install.parent / "data" / "index" / "CURRENT"
+    good = current.read_text()
+    current.write_text("gen-999")
+    app = _app(install)
+    resp = _call(app, "/healthcheck")
+    assert resp.status_int == 503 and b"index" in resp.body
+    resp = _call(app, "/v1/search", "POST", b'{"query": {"match_all": {}}}')
+    assert resp.status_int == 503 and resp.json["error"]["code"] == 503
+    assert "gen-999" in resp.json["error"]["message"]
+    current.write_text(good)
+    assert _call(app, "/healthcheck").status_int == 200
+    resp = _call(app, "/v1/search", "POST", b'{"query": {"match_all": {}}}')
+    assert resp.status_int == 200 and resp.json["hits"]["total"] > 0
+
+
+def test_the_entry_point_answers_503_json_when_the_application_cannot_be_built(
+        install, monkeypatch, caplog):
+    calls = []
+    build = wsgi.init_application
+
+    def broken():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database at mysql://heatseeker:s3cret@db/ is down")
+        return build(wsgi.load_conf({wsgi.CONFIG_FILE_ENV: str(install)}))
+
+    monkeypatch.setattr(wsgi, "init_application", broken)
+    monkeypatch.setattr(wsgi, "_application", None)
+    with caplog.at_level(logging.ERROR, logger="heatseeker.api.wsgi"):
+        resp = _call(wsgi.application, "/healthcheck")
+    assert resp.status_int == 503 and resp.content_type == "application/json"
+    assert resp.json["error"]["code"] == 503 and b"s3cret" not in resp.body
+    assert "could not start" in caplog.text and "is down" in caplog.text
+    assert _call(wsgi.application, "/healthcheck").status_int == 200  # tried again, serving
+    assert _call(wsgi.application, "/healthcheck").status_int == 200 and len(calls) == 2
