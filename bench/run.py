@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", help="synthetic sizes, comma-separated (default 10000,100000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--rounds", type=int, help="rounds of each query mix (default 100, quick 20)")
+    p.add_argument("--index-rounds", type=int,
+                   help="heatseeker/raw pairs, taking turns, in the indexing benchmark (default 2, "
+                        "quick 1): its ratio is their median")
     p.add_argument("--out", help="write the report there instead of bench/results/")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 if a benchmark failed or was skipped, or two sides of a "
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         t0 = time.monotonic()
         try:
-            report["benchmarks"][name] = _run_one(name, args.quick, sizes, args.seed, rounds)
+            report["benchmarks"][name] = _run_one(name, args.quick, sizes, args.seed, rounds,
+                                                  index_rounds=args.index_rounds)
         except Exception as exc:  # noqa: BLE001 - one failed benchmark must not lose the others
             traceback.print_exc()
             report["benchmarks"][name] = {"failed": f"{type(exc).__name__}: {exc}"}
@@ -134,7 +138,8 @@ def check(report: dict) -> list[str]:
     return out
 
 
-def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -> dict:
+def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int, *,
+             index_rounds: int | None = None) -> dict:
     if name == "query_vs_api":
         from bench import query_vs_api
 
@@ -150,7 +155,7 @@ def _run_one(name: str, quick: bool, sizes: list[int], seed: int, rounds: int) -
     if name == "indexing":
         from bench import indexing
 
-        return indexing.run(sizes, seed, rounds=1 if quick else 2)
+        return indexing.run(sizes, seed, rounds=index_rounds or (1 if quick else 2))
     if name == "latency":
         from bench import latency
 

@@ -165,3 +165,25 @@ def test_a_worker_error_fails_the_rebuild_with_its_reason(tmp_path):
     with pytest.raises(ProjectionError, match="worker failed: ValueError: r00042 cannot be prepared"):
         Projector(store, engine).rebuild(workers=2)
     assert engine.count(MatchAll()) == 0 and engine.checkpoint() == 0
+
+
+def test_prepared_documents_cross_the_pipe_packed_and_come_out_the_same(tmp_path):
+    """``prepare`` packs the ``_kv`` and ``_paths`` lists into one string each for the pipe;
+    a term holding the separator keeps its list. Either way the index has the same terms."""
+    from heatseeker.engines.tantivy import _PACK_SEP, _stack_data, _unpack
+
+    plain = {"id": "p1", "name": "plain", "project_id": "p", "parameters": {"a": "x", "b": "y"}}
+    odd = {"id": "p2", "name": "odd", "project_id": "p",
+           "parameters": {"a": f"one{_PACK_SEP}two", "b": "y"}}
+    for doc in (plain, odd):
+        packed = prepare((doc, doc["id"], 1))
+        assert isinstance(packed["_kv"], str) == (doc is plain)
+        assert isinstance(packed["_paths"], str)
+        assert _unpack(packed) == _stack_data(doc, 1)
+    engine = TantivyEngine(str(tmp_path / "index"))
+    assert engine.rebuild([(plain, "p1", 1), (odd, "p2", 1), (None, "p3", 2)]) == 3
+    for query, ids in [(Term("parameters.a", f"one{_PACK_SEP}two"), ["p2"]),
+                       (Term("parameters.a", "one"), []),
+                       (Term("parameters.b", "y"), ["p1", "p2"]),
+                       (Exists("parameters.a"), ["p1", "p2"])]:
+        assert sorted(h.id for h in engine.search(query, limit=10).hits) == ids, query
