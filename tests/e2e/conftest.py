@@ -66,9 +66,10 @@ def contents(template: str, env: str | None = None):
 
 def heat_quiet(timeout: float = 300) -> None:
     """Wait until no stack of the sandbox's Heat is in progress: a test that compares heatseeker
-    with all of Heat needs Heat still, and other tests' creates and deletes may still be running
-    (tools/test.sh runs such tests alone, after the others). A stack in progress for more than 10
-    minutes is stuck (an engine restarted under it), not running: it does not count."""
+    with all of Heat needs Heat still, and other tests' deletes may still be running (such tests
+    are marked ``alone``: tools/test.sh runs them one at a time, after the others). A stack in
+    progress for more than 10 minutes is stuck (an engine restarted under it), not running: it
+    does not count."""
     admin = hc_for("admin")
     stuck = time.time() - 600
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import create, heat_quiet, unique, wait_for, wait_heat
 from .test_sync import seeded  # noqa: F401 - the module fixture that seeds the sandbox
 
@@ -12,6 +14,7 @@ def _ids(result: dict) -> list[str]:
     return [h["_id"] for h in result["hits"]["hits"]]
 
 
+@pytest.mark.alone  # its counts are all of Heat's
 def test_show_reindex_status(seeded, heat, make_heatseeker):  # noqa: F811
     heat_quiet()  # other tests' creates and deletes over: Heat holds still
     hs = make_heatseeker()

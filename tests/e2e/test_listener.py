@@ -209,6 +209,7 @@ def test_killed_listener_loses_nothing(heat, make_heatseeker):
         delete_all(alpha, [sid])
 
 
+@pytest.mark.alone  # restarts RabbitMQ and the sandbox's heat-engine
 def test_rabbitmq_restart(heat, make_heatseeker):
     alpha = heat("alpha")
     hs = make_heatseeker()
@@ -231,6 +232,7 @@ def _try_create(hc):
         return None
 
 
+@pytest.mark.alone  # stops the sandbox's heat-api
 def test_heat_api_outage_requeues(heat, make_heatseeker):
     alpha = heat("alpha")
     hs = make_heatseeker()

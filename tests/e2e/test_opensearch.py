@@ -76,6 +76,7 @@ def make_os_heatseeker(tmp_path, opensearch_url):
 # -- Heat sync on backend = opensearch -----------------------------------------------------------
 
 
+@pytest.mark.alone  # compares the index with all of Heat
 def test_sync_matches_heat_on_opensearch(seeded, heat, make_os_heatseeker):  # noqa: F811
     heat_quiet()  # other tests' creates and deletes over: Heat holds still
     admin = heat("admin")
@@ -292,6 +293,7 @@ def test_two_node_cluster_survives_a_node(pair):
 # -- moving an embedded installation onto OpenSearch ------------------------------------------------
 
 
+@pytest.mark.alone  # a sync of all of Heat adds nothing
 def test_reindex_to_opensearch_moves_an_embedded_installation(seeded, make_os_heatseeker):  # noqa: F811
     heat_quiet()  # other tests' creates and deletes over: Heat holds still
     from heatseeker.engines.tantivy import TantivyEngine

@@ -136,6 +136,7 @@ def secret_tree(heat):
     delete_stacks(made)
 
 
+@pytest.mark.alone  # `status` counts unfollowed secrets over all of Heat
 def test_no_secret_reaches_heatseeker_and_guest_answers_exactly(secret_tree, make_heatseeker):
     t = secret_tree
     hc, admin = t["hc"], t["admin"]

@@ -30,6 +30,7 @@ def _listing(admin) -> dict:
     }
 
 
+@pytest.mark.alone  # compares the index with all of Heat
 def test_sync_matches_heat(seeded, heat, make_heatseeker):
     heat_quiet()  # other tests' creates and deletes over: Heat holds still
     admin = heat("admin")
@@ -82,6 +83,7 @@ def test_sync_matches_heat(seeded, heat, make_heatseeker):
     assert " 0 added, 0 refreshed" in out, out
 
 
+@pytest.mark.alone  # compares answers with all of Heat's alpha
 def test_search_isolation_and_rollup(seeded, heat, make_heatseeker):
     heat_quiet()  # other tests' creates and deletes over: Heat holds still
     hs = make_heatseeker()
