@@ -188,7 +188,6 @@ _NOT_STARTED = json.dumps({"error": {
 
 
 def _not_started(start_response) -> list[bytes]:
-    body = _NOT_STARTED
     start_response("503 Service Unavailable", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(body)))])
-    return [body]
+                                               ("Content-Length", str(len(_NOT_STARTED)))])
+    return [_NOT_STARTED]

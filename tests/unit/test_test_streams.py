@@ -1,7 +1,22 @@
 """tests/conftest.py's end-to-end streams (tools/test.sh runs two at once): every group in exactly
 one stream, the same answer in every process, and the catalog's modules kept together."""
 
-from tests.conftest import COSTS, SHARED_GROUPS, UNKNOWN_COST, balance
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import (
+    COSTS,
+    SHARED_GROUPS,
+    STREAM_ENV,
+    UNKNOWN_COST,
+    balance,
+    pytest_collection_modifyitems,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_every_group_goes_to_one_stream_and_the_loads_are_even():
@@ -21,17 +36,12 @@ def test_modules_that_share_a_port_or_projects_are_one_group():
 
 
 def _collected(stream: str | None) -> tuple[int, set[str]]:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "HEATSEEKER_TEST_STREAM"}
+    env = {k: v for k, v in os.environ.items() if k != STREAM_ENV}
     if stream is not None:
-        env["HEATSEEKER_TEST_STREAM"] = stream
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env[STREAM_ENV] = stream
     out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p",
                           "no:cacheprovider", "tests/conformance", "tests/e2e"],
-                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     return out.returncode, {line for line in out.stdout.splitlines() if "::" in line}
 
 
@@ -44,10 +54,6 @@ def test_the_two_streams_split_the_collection_exactly():
 
 
 def test_a_stream_that_does_not_exist_is_a_usage_error(monkeypatch):
-    import pytest
-
-    from tests.conftest import STREAM_ENV, pytest_collection_modifyitems
-
     for bad in ("3/2", "0/2", "1", "one/two"):
         monkeypatch.setenv(STREAM_ENV, bad)
         with pytest.raises(pytest.UsageError):  # never a silent empty pass
