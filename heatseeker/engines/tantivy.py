@@ -123,7 +123,7 @@ from heatseeker.engines.terms import date as _date
 from heatseeker.engines.terms import dynamic as _dynamic
 from heatseeker.engines.terms import iso as _iso
 from heatseeker.engines.terms import keyword as _keyword
-from heatseeker.engines.terms import strings
+from heatseeker.engines.terms import strings, walk
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import (
     MAX_WORD_BYTES,
@@ -308,82 +308,13 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 
 
 def _walk(value: Any, path: str, out: _Flat) -> bool:
-    """``fields.flatten`` (same terms, same order) fused with the collection of full-text strings
-    and of the dotted paths that hold a leaf; returns whether ``value`` has a leaf.
+    """``terms.walk`` into a ``_Flat``: ``fields.flatten`` (same terms, same order) fused with the
+    collection of full-text strings and of the dotted paths that hold a leaf; returns whether
+    ``value`` has a leaf.
 
     ``test_walk_is_flatten`` holds it to ``fields.flatten``.
     """
-    return _walk_into(value, path, out.kv.append, out.strings.append, out.paths.add)
-
-
-_NESTED = (dict, list, tuple)
-_KV_SEP = F.KV_SEP
-_MAX_VALUE = F.MAX_VALUE_CHARS
-
-
-def _walk_into(
-    value: Any,
-    path: str,
-    kv: Callable[[str], None],
-    text: Callable[[str], None],
-    paths: Callable[[str], None],
-) -> bool:
-    """``_walk`` with the collectors' bound methods passed along: a document has hundreds of
-    leaves and this runs per write, so scalars are handled inline (no call per leaf); a reindex
-    spends a third of its Python time here."""
-    if isinstance(value, dict):
-        found = False
-        for key, child in value.items():
-            name = key if isinstance(key, str) else str(key)
-            text(name)
-            if _KV_SEP in name:
-                name = name.replace(_KV_SEP, " ")
-            below = path + "." + name
-            if isinstance(child, _NESTED):
-                if not _walk_into(child, below, kv, text, paths):
-                    continue
-            # ``_leaf`` written out: a map's values are most of a document's leaves
-            elif child is None:
-                kv(below + _KV_SEP + "null")
-            elif child is True or child is False:
-                word = "true" if child else "false"
-                text(word)
-                kv(below + _KV_SEP + word)
-            else:
-                word = child if isinstance(child, str) else str(child)
-                text(word)
-                kv(below + _KV_SEP + word[:_MAX_VALUE])
-            found = True
-            paths(below)
-            if "." in name:  # a dotted key also answers for its intermediate paths
-                parts = name.split(".")
-                for i in range(1, len(parts)):
-                    paths(path + "." + ".".join(parts[:i]))
-        return found
-    if isinstance(value, (list, tuple)):
-        found = False
-        for child in value:
-            if isinstance(child, _NESTED):
-                found = _walk_into(child, path, kv, text, paths) or found
-                continue
-            _leaf(path, child, kv, text)
-            found = True
-        return found
-    _leaf(path, value, kv, text)
-    return True
-
-
-def _leaf(path: str, value: Any, kv: Callable[[str], None], text: Callable[[str], None]) -> None:
-    if value is None:
-        kv(path + _KV_SEP + "null")
-    elif value is True or value is False:
-        word = "true" if value else "false"
-        text(word)
-        kv(path + _KV_SEP + word)
-    else:
-        word = value if isinstance(value, str) else str(value)
-        text(word)
-        kv(path + _KV_SEP + word[:_MAX_VALUE])
+    return walk(value, path, out.kv.append, out.strings.append, out.paths.add)
 
 
 class _Flat:
@@ -453,7 +384,7 @@ def _free_fields(doc: dict, data: dict[str, Any]) -> None:
         text(str(key))
         if key in F.DYNAMIC_ROOTS:
             if value is not None:
-                _walk_into(value, key, kv, text, paths)
+                walk(value, key, kv, text, paths)
         else:
             flat.strings.extend(strings(value))
     if flat.kv:
