@@ -32,6 +32,10 @@ BY_SCORE = SortKey(SCORE, descending=True)  # what "_score" means as a sort key:
 
 def words(text: str) -> list[str]:
     """The analysed words of ``text``, in order (repeats kept: phrases need positions)."""
+    if text.isascii():
+        # the same words, faster (OpenSearch's documents are analysed here): in ASCII, lowering
+        # maps letters to letters one for one, and a character is a byte
+        return [w for w in WORD.findall(text.lower()) if len(w) < MAX_WORD_BYTES]
     return [w.lower() for w in WORD.findall(text) if len(w.encode()) < MAX_WORD_BYTES]
 
 
