@@ -983,11 +983,19 @@ class Store:
         for attempt in range(CONTENT_READ_ATTEMPTS):
             rows = list(read())
             try:
+                self._prefetch(rows)
                 return [self._record(row) for row in rows]
             except LookupError as exc:
                 if attempt == CONTENT_READ_ATTEMPTS - 1:
                     raise RecordError(f"the record's documents are incomplete: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _prefetch(self, rows: list) -> None:
+        """Bring the contents that ``rows`` name into the cache in one read, not one per row (a
+        reindex reads 50-100 rows at a time, and each query cost more than its rows)."""
+        digests = [d for row in rows if row[4] and row[8] for d in json.loads(row[8]).values()]
+        if digests:
+            self._contents.texts(digests, self._fetch_contents)
 
     def _whole(self, skeleton: dict, parts: str | None) -> dict:
         """A document with the parts its row names (``parts``: their map's JSON) put back;

@@ -65,3 +65,25 @@ def test_the_cache_fetches_once_evicts_and_says_what_is_missing():
     with pytest.raises(LookupError, match="lacks content zz"):
         cache.texts(["zz"], fetch)
     assert C.unpack(C.pack("é" * 10)) == "é" * 10
+
+
+def test_a_read_of_many_records_fetches_their_contents_at_once(tmp_path):
+    """A reindex reads 50-100 records at a time: the contents they name come in one query (the
+    query, not the rows, cost most), and a second read finds them in the cache."""
+    from heatseeker.record import Change, Store
+
+    store = Store(str(tmp_path / "state.sqlite"))
+    docs = [dict(_doc(), id=f"s{i}", template={"description": f"{i}" * 600}) for i in range(60)]
+    store.apply([Change(d["id"], 1, d) for d in docs])
+    reader = Store(str(tmp_path / "state.sqlite"), create=False)  # its cache is empty
+    fetched: list[int] = []
+    real = reader._fetch_contents
+    reader._fetch_contents = lambda ds: (fetched.append(len(ds)), real(ds))[1]  # type: ignore[method-assign]
+
+    def parts(records):
+        return [(r.id, r.doc["template"], r.doc["environment"], r.doc["resources"]) for r in records]
+
+    expected = [(d["id"], d["template"], d["environment"], d["resources"]) for d in docs]
+    assert parts(reader.changes_since(0, 60)) == expected
+    assert fetched == [62]  # 60 templates, the shared parameter_defaults and resources: one query
+    assert parts(reader.changes_since(0, 60)) == expected and fetched == [62]
