@@ -43,7 +43,8 @@ search filters on ``hs_live``.
                  roots (flat_object's idea, with the embedded engine's exact semantics for dotted
                  keys, lists and nulls); Term/Terms/Prefix/Wildcard/Range on dynamic paths
 ``paths``        keyword: every dotted prefix of every dynamic leaf path (Exists)
-``all``          the full text (``fields.FULLTEXT``), analysed like ``t_<f>``
+``all``          the full text (``fields.FULLTEXT``), analysed like ``t_<f>``: each distinct
+                 string once (scores never count terms, and a phrase stays within one value)
 
 Only ``hs_doc`` and ``hs_live`` are kept in ``_source`` (the indexed forms are excluded).
 
@@ -63,11 +64,14 @@ between that read and the write, the tombstone still wins (it is above every liv
 records the version it read.
 
 Within one process, writes are buffered (so versions compare with uncommitted writes, as in the
-contract) and flushed by ``commit()`` as bulk requests of ``bulk_size`` actions with
-``refresh=true``; then the checkpoint document (``_id`` ``__heatseeker_checkpoint__``, external
-version = the checkpoint, so an older checkpoint from another process never overwrites a newer
-one). The checkpoint is written after the documents it covers: a crash in between leaves it behind,
-and replaying writes is harmless (versions).
+contract) and flushed by ``commit()`` as bulk requests of ``bulk_size`` actions (and at most
+``BULK_MAX_BYTES``) with ``refresh=true``, then the checkpoint document (``_id``
+``__heatseeker_checkpoint__``, external version = the checkpoint, so an older checkpoint from
+another process never overwrites a newer one). A document is encoded once (``prepare``); actions
+refused for want of room (429) are sent again after a pause. A rebuild's documents are prepared by
+projection.py's worker processes and sent ``bulk_concurrency`` requests at a time. The
+checkpoint is written after the documents it covers: a crash in between leaves it behind, and
+replaying writes is harmless (versions).
 
 Queries. ``TRANSLATE`` holds one translation per node type of ``query/tree.py``. Scores are
 coordination scores (the contract, ``base.py``), never BM25: OpenSearch's
@@ -89,11 +93,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -105,7 +112,7 @@ from heatseeker.engines.terms import date as _date
 from heatseeker.engines.terms import dynamic as _dynamic
 from heatseeker.engines.terms import iso as _iso
 from heatseeker.engines.terms import keyword as _keyword
-from heatseeker.engines.terms import strings
+from heatseeker.engines.terms import strings, walk
 from heatseeker.query import fields as F
 from heatseeker.query.analysis import SCORE, is_analysed, minimum_should_match, words
 from heatseeker.query.tree import (
@@ -172,6 +179,13 @@ OPTIONS = [
     cfg.IntOpt(
         "bulk_size", default=500, min=1, help="Documents per bulk request (sync, reindex, commits)."
     ),
+    cfg.IntOpt(
+        "bulk_concurrency",
+        default=2,
+        min=1,
+        help="Bulk requests a reindex keeps in flight at once (its documents are prepared by "
+        "worker processes meanwhile).",
+    ),
 ]
 
 
@@ -180,6 +194,22 @@ OPTIONS = [
 
 def _analysed(text: str) -> str:
     return " ".join(words(text))
+
+
+# The full text's strings repeat across a cloud's stacks (keys, resource types, images: ~87 % of
+# the distinct strings of a generated stack were seen in an earlier one), and analysing one costs
+# ~40x a lookup; a reindex spent a third of its preparing here. Bounded: emptied when full.
+ANALYSED_CACHE = 200_000
+_analysed_seen: dict[str, str] = {}
+
+
+def _analysed_cached(text: str) -> str:
+    found = _analysed_seen.get(text)
+    if found is None:
+        if len(_analysed_seen) >= ANALYSED_CACHE:
+            _analysed_seen.clear()
+        found = _analysed_seen[text] = " ".join(words(text))
+    return found
 
 
 def _number(value: Any) -> float | None:
@@ -230,10 +260,34 @@ def index_body(doc: dict) -> dict:
         values = _values(doc.get(name))
         if values:
             _INDEX_KIND[kind](name, values, body)
-    body["kv"], body["paths"] = _dynamic_terms(doc)
-    kept = {k: v for k, v in doc.items() if k not in F.FULLTEXT_EXCLUDED}
-    body["all"] = [a for a in (_analysed(s) for s in strings(kept)) if a]
+    body["kv"], body["paths"], texts = _free_terms(doc)
+    # each distinct string once: scores are constant per clause (never term frequencies) and a
+    # phrase never spans two values (position_increment_gap), so a repeat changes no answer; it
+    # only made bodies and OpenSearch's work larger
+    analysed = dict.fromkeys(map(_analysed_cached, dict.fromkeys(texts)))
+    analysed.pop("", None)
+    body["all"] = list(analysed)
     return body
+
+
+def _free_terms(doc: dict) -> tuple[list[str], list[str], list[str]]:
+    """``(kv terms, paths, full-text strings)`` of ``doc``: the kv terms and paths of its dynamic
+    roots (``terms.walk``: ``fields.flatten``'s terms; every dotted prefix of a path that holds a
+    leaf, the root's included), and the strings of every field the full text takes."""
+    kv: list[str] = []
+    paths: set[str] = set()
+    texts: list[str] = []
+    add_kv, add_text, add_path = kv.append, texts.append, paths.add
+    for key, value in doc.items():
+        if key in F.FULLTEXT_EXCLUDED:
+            continue
+        add_text(str(key))
+        if key in F.DYNAMIC_ROOTS:
+            if value is not None and walk(value, key, add_kv, add_text, add_path):
+                add_path(key)
+        else:
+            texts.extend(strings(value))
+    return list(dict.fromkeys(kv)), sorted(paths), texts
 
 
 def _index_text(name: str, values: list[Any], body: dict[str, Any]) -> None:
@@ -261,22 +315,6 @@ _INDEX_KIND: dict[str, Callable[[str, list[Any], dict[str, Any]], None]] = {
     F.DATE: _index_date,
     F.INT: _index_int,
 }
-
-
-def _dynamic_terms(doc: dict) -> tuple[list[str], list[str]]:
-    """``(kv terms, paths)`` of the dynamic roots of ``doc``."""
-    kv: dict[str, None] = {}
-    paths: dict[str, None] = {}
-    for root in F.DYNAMIC_ROOTS:
-        value = doc.get(root)
-        if value is None:
-            continue
-        for path, text in F.flatten(value, root):
-            kv[path + F.KV_SEP + text] = None
-            parts = path.split(".")
-            for i in range(1, len(parts) + 1):
-                paths[".".join(parts[:i])] = None
-    return list(kv), list(paths)
 
 
 def mapping() -> dict:
@@ -558,6 +596,53 @@ def _sort_clause(key: SortKey) -> dict:
     }
 
 
+# -- bulk requests ---------------------------------------------------------------------------------
+# A document is encoded once, by ``prepare`` (in a reindex worker process, or in this one for live
+# writes), and its bytes go into bulk requests as they are: a reindex's own process only frames
+# them (``_pair``) and sends them, several requests at a time (``_Sender``).
+
+Prepared = tuple[str, int, bytes]  # (stack id, external version, the source's JSON)
+_TOMBSTONE_BODY = b'{"hs_live":false}'
+BULK_MAX_BYTES = 8 * 2**20  # a bulk request is cut here too (OpenSearch's advice: 5-15 MB)
+BULK_RETRIES = 8  # a request or its items refused with 429 (queue full) are sent again this often
+BULK_BACKOFF = 0.5  # seconds before the first retry, doubled each time (at most 8 s)
+
+
+def prepare(item: tuple[dict | None, str, int]) -> Prepared:
+    """``OpenSearchEngine.preparer``: a rebuild item (or a live write) as its ``_id``, its external
+    version (``TOMBSTONE_BASE + v`` for a tombstone) and its source encoded. Nearly all of a
+    reindex's Python time is here, so projection.py runs it in worker processes."""
+    doc, sid, version = item
+    sid = str(sid)
+    if doc is None:
+        return sid, TOMBSTONE_BASE + int(version), _TOMBSTONE_BODY
+    if doc.get("id") != sid:
+        doc = {**doc, "id": sid}
+    return sid, int(version), json.dumps(index_body(doc), separators=(",", ":")).encode("ascii")
+
+
+def _pair(index: str, item: Prepared) -> bytes:
+    """An index action and its source: two lines of a bulk request's body."""
+    sid, external, body = item
+    head = json.dumps({"index": {"_index": index, "_id": sid, "version": external,
+                                 "version_type": "external"}}, separators=(",", ":"))  # fmt: skip
+    return head.encode("ascii") + b"\n" + body + b"\n"
+
+
+def _requests(items: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:
+    """``items`` in runs of at most ``size`` items and about ``BULK_MAX_BYTES``."""
+    run: list[Prepared] = []
+    nbytes = 0
+    for item in items:
+        run.append(item)
+        nbytes += len(item[2])
+        if len(run) >= size or nbytes >= BULK_MAX_BYTES:
+            yield run
+            run, nbytes = [], 0
+    if run:
+        yield run
+
+
 # -- the engine -------------------------------------------------------------------------------------
 
 
@@ -593,6 +678,7 @@ class OpenSearchEngine(Engine):
         replicas: int = 1,
         timeout: float = 30.0,
         bulk_size: int = 500,
+        bulk_concurrency: int = 2,
         read_only: bool = False,
         client: Any = None,
     ):
@@ -604,6 +690,7 @@ class OpenSearchEngine(Engine):
         self.building_alias = f"{index_prefix}-building"
         self.shards, self.replicas = shards, replicas
         self.bulk_size = bulk_size
+        self.bulk_concurrency = max(1, bulk_concurrency)
         self.read_only = read_only
         self.timeout = timeout
         self._retired_checked = float("-inf")  # when _drop_retired last looked (monotonic)
@@ -641,6 +728,7 @@ class OpenSearchEngine(Engine):
             replicas=group.replicas,
             timeout=group.timeout,
             bulk_size=group.bulk_size,
+            bulk_concurrency=group.bulk_concurrency,
             read_only=read_only,
         )
 
@@ -843,54 +931,64 @@ class OpenSearchEngine(Engine):
         if len(self._pending) >= PENDING_FLUSH:
             self._flush(refresh=False)
 
-    @staticmethod
-    def _action(index: str, sid: str, doc: dict | None, version: int) -> list[dict]:
-        if doc is None:
-            body: dict[str, Any] = {"hs_live": False}
-            external = TOMBSTONE_BASE + version
-        else:
-            body = index_body(doc)
-            external = version
-        head = {
-            "index": {
-                "_index": index,
-                "_id": sid,
-                "version": external,
-                "version_type": "external",
-            }
-        }
-        return [head, body]
+    def _send(self, pairs: list[bytes], indices: list[str], refresh: bool = False) -> dict[str, int]:
+        """One bulk request of ``pairs`` (``_pair``, naming ``indices[i]``); returns the actions
+        applied per index. A version conflict (a newer version held) is not an error; a request or
+        the items OpenSearch refused for want of room (429) are sent again after a pause, up to
+        ``BULK_RETRIES`` times; any other refusal is an ``EngineError`` naming the reason (what
+        was written stays written: versions make writing it again harmless)."""
+        from opensearchpy.exceptions import TransportError
+
+        params = {"refresh": "true" if refresh else "false"}
+        applied: dict[str, int] = {}
+        for attempt in range(BULK_RETRIES + 1):
+            try:
+                raw = self.client.bulk(body=b"".join(pairs), params=params)
+            except TransportError as exc:
+                if exc.status_code == 429 and attempt < BULK_RETRIES:
+                    time.sleep(min(8.0, BULK_BACKOFF * 2**attempt))
+                    continue
+                raise EngineError(f"opensearch: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - connection errors and the like
+                raise EngineError(f"opensearch: {exc}") from exc
+            again: list[int] = []
+            for i, item in enumerate(raw.get("items", [])):
+                op = item.get("index", {})
+                status = int(op.get("status", 500))
+                if status == 409:
+                    continue
+                if status == 429:
+                    again.append(i)
+                elif status >= 300:
+                    raise EngineError(f"opensearch bulk write failed: {op.get('error')}")
+                else:
+                    applied[indices[i]] = applied.get(indices[i], 0) + 1
+            if not again:
+                return applied
+            if attempt < BULK_RETRIES:
+                pairs, indices = [pairs[i] for i in again], [indices[i] for i in again]
+                time.sleep(min(8.0, BULK_BACKOFF * 2**attempt))
+        raise EngineError(
+            f"opensearch bulk write failed: {len(pairs)} action(s) still refused for want of room "
+            f"(429) after {BULK_RETRIES} retries"
+        )
 
     def _bulk(self, actions: Iterable[tuple[str, dict | None, int]], targets: Sequence[str],
               refresh: bool) -> int:
         """Write ``(id, doc or None, version)`` to every target index; returns actions applied
         to the first target (conflicts, i.e. newer versions held, are not errors)."""
         applied = 0
-        chunks = list(_chunks(actions, self.bulk_size)) or [[]]
+        chunks = list(_requests((prepare((doc, sid, v)) for sid, doc, v in actions),
+                                self.bulk_size)) or [[]]  # fmt: skip
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
-            lines: list[dict] = []
-            for index in targets:
-                for sid, doc, version in chunk:
-                    lines.extend(self._action(index, sid, doc, version))
-            if not lines:
+            pairs = [_pair(index, item) for index in targets for item in chunk]
+            if not pairs:
                 if refresh and last:
                     self._call(self.client.indices.refresh, index=",".join(targets))
                 continue
-            raw = self._call(
-                self.client.bulk,
-                body=lines,
-                params={"refresh": "true" if (refresh and last) else "false"},
-            )
-            for item in raw.get("items", []):
-                op = item.get("index", {})
-                status = int(op.get("status", 500))
-                if status == 409:
-                    continue
-                if status >= 300:
-                    raise EngineError(f"opensearch bulk write failed: {op.get('error')}")
-                if op.get("_index") == targets[0]:
-                    applied += 1
+            indices = [index for index in targets for _ in chunk]
+            applied += self._send(pairs, indices, refresh=refresh and last).get(targets[0], 0)
         return applied
 
     def _flush(self, refresh: bool) -> None:
@@ -946,9 +1044,16 @@ class OpenSearchEngine(Engine):
             raise EngineError(f"opensearch: {exc}") from exc
         return int(raw["_source"].get("checkpoint", 0))
 
+    preparer = staticmethod(prepare)
+
     def rebuild(
         self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
     ) -> int:
+        return self.rebuild_prepared(map(prepare, items), checkpoint)
+
+    def rebuild_prepared(self, prepared: Iterable[Any], checkpoint: int | None = None) -> int:
+        """``rebuild`` of items ``prepare`` made (by projection.py's worker processes): sent in
+        bulk requests, ``bulk_concurrency`` at a time."""
         self._check_writable()
         with self._lock:
             try:
@@ -975,11 +1080,10 @@ class OpenSearchEngine(Engine):
             )
             written = 0
             try:
-                for chunk in _chunks(items, self.bulk_size):
-                    written += len(chunk)
-                    self._bulk(
-                        [(str(sid), doc, int(v)) for doc, sid, v in chunk], [new], refresh=False
-                    )
+                with _Sender(self, new) as sender:
+                    for run in _requests(prepared, self.bulk_size):
+                        written += len(run)
+                        sender.send(run)
                 if checkpoint is not None:
                     self._write_checkpoint(new, int(checkpoint))
                 self._call(self.client.indices.put_settings, index=new,
@@ -1216,6 +1320,34 @@ class OpenSearchEngine(Engine):
             self._pending.clear()  # uncommitted writes are lost, as with every engine
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+class _Sender:
+    """A reindex's bulk requests to one index, ``bulk_concurrency`` in flight at once (while this
+    thread frames the next one). ``send`` raises the first failure of a request already sent;
+    leaving the ``with`` block waits for every request (so none still writes into an index that
+    a failed rebuild then deletes), and raises a failure if nothing else is being raised."""
+
+    def __init__(self, engine: OpenSearchEngine, index: str):
+        self.engine, self.index = engine, index
+        self.limit = engine.bulk_concurrency
+        self.pool = ThreadPoolExecutor(self.limit, thread_name_prefix="opensearch-bulk")
+        self.flying: deque[Future] = deque()
+
+    def send(self, run: list[Prepared]) -> None:
+        while len(self.flying) >= self.limit:
+            self.flying.popleft().result()
+        pairs = [_pair(self.index, item) for item in run]
+        self.flying.append(self.pool.submit(self.engine._send, pairs, [self.index] * len(pairs)))
+
+    def __enter__(self) -> _Sender:
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=kind is not None)
+        if kind is None:
+            while self.flying:
+                self.flying.popleft().result()
 
 
 def prefix_for(key: str, base: str = "hs-test") -> str:

@@ -242,6 +242,154 @@ def test_rebuild_keeps_search_answering_and_rolls_back(opensearch_url):
     other.close()
 
 
+# -- a reindex through worker processes (issue 16 part 2) ---------------------------------------
+
+
+def _filled_store(path: str, n: int):
+    """A record of ``n`` stacks of the conformance corpus's shapes, some written twice and some
+    deleted (tombstones)."""
+    from heatseeker.engines.conformance import CORPUS
+    from heatseeker.record import Change, Store
+
+    def rich(i: int) -> dict:
+        base = CORPUS[i % len(CORPUS)]
+        return {**base, "id": f"r{i:05}", "name": f"{base['name']}-{i}"}
+
+    store = Store(path)
+    store.apply([Change(f"r{i:05}", 1, rich(i)) for i in range(n)])
+    store.apply([Change(f"r{i:05}", 2, rich(i + 1)) for i in range(0, n, 7)])
+    store.apply([Change(f"r{i:05}", 3) for i in range(0, n, 11)])
+    return store
+
+
+_QUERIES = [
+    t.MatchAll(),
+    t.Text(None, "web shop"),
+    t.Phrase(None, "quota exceeded"),
+    t.Term("status", "CREATE_COMPLETE"),
+    t.Exists("parameters.flavor"),
+    t.Term("resources.type", "OS::Nova::Server"),
+]
+
+
+def _answers(engine: OpenSearchEngine, ids: list[str]) -> list:
+    from heatseeker.query.tree import SortKey
+
+    out: list = [engine.checkpoint()]
+    for q in _QUERIES:
+        res = engine.search(q, sort=[SortKey("name")], limit=1000)
+        out.append((res.total, [(h.id, h.score) for h in res.hits]))
+    out.append([engine.get(i) for i in ids])
+    out.append([engine.get_version(i) for i in ids])
+    return out
+
+
+def _gens(engine: OpenSearchEngine) -> list[str]:
+    return sorted(engine.client.indices.get(index=f"{engine.prefix}-gen-*"))
+
+
+def test_a_reindex_through_worker_processes_answers_like_one_process(opensearch_url, tmp_path):
+    """Worker processes encode the documents and the reindex process sends them, several bulk
+    requests at a time: the index answers exactly as one made in one process, request by
+    request (scores, order, sources, versions and tombstones)."""
+    from heatseeker.projection import Projector
+
+    store = _filled_store(str(tmp_path / "state.sqlite"), 700)
+    ids = [f"r{i:05}" for i in range(700)]
+    one = OpenSearchEngine([opensearch_url], index_prefix=_prefix(), replicas=0)
+    many = OpenSearchEngine([opensearch_url], index_prefix=_prefix(), replicas=0, bulk_size=37,
+                            bulk_concurrency=3)  # fmt: skip
+    try:
+        assert Projector(store, one).rebuild(workers=1) == 700
+        assert Projector(store, many).rebuild(workers=2) == 700
+        assert _answers(many, ids) == _answers(one, ids)
+        assert many.count(t.MatchAll()) == 700 - len(range(0, 700, 11))
+        assert many.checkpoint() == store.max_seq()
+    finally:
+        for engine in (one, many):
+            engine.client.indices.delete(index=f"{engine.prefix}-gen-*",
+                                         params={"ignore_unavailable": "true"})  # fmt: skip
+            engine.close()
+
+
+def poison_r00042(item):
+    """A preparer whose document r00042 OpenSearch refuses (a value its mapping cannot take): runs
+    in the reindex's worker processes."""
+    import json
+
+    from heatseeker.engines import opensearch as O
+
+    sid, version, body = O.prepare(item)
+    if sid == "r00042":
+        source = json.loads(body)
+        source["i_depth"] = ["not a number"]
+        body = json.dumps(source).encode()
+    return sid, version, body
+
+
+class _Poisoned(OpenSearchEngine):
+    preparer = staticmethod(poison_r00042)
+
+
+def test_a_reindex_whose_bulk_is_partly_refused_fails_and_the_index_stays(opensearch_url, tmp_path):
+    """One document of one bulk request is refused, the others of it are taken: the reindex fails
+    naming why, the new generation is removed whole, and search answers from the previous one."""
+    from heatseeker.engines.base import EngineError
+    from heatseeker.projection import Projector
+
+    store = _filled_store(str(tmp_path / "state.sqlite"), 300)
+    ids = [f"r{i:05}" for i in range(300)]
+    prefix = _prefix()
+    engine = _Poisoned([opensearch_url], index_prefix=prefix, replicas=0, bulk_size=50)
+    try:
+        engine.rebuild([(make_doc("old"), "old", 1)], checkpoint=1)  # in process: not poisoned
+        before = (_gens(engine), _answers(engine, ids + ["old"]))
+        with pytest.raises(EngineError, match="bulk write failed.*(mapper_parsing|number)"):
+            Projector(store, engine).rebuild(workers=2)
+        assert (_gens(engine), _answers(engine, ids + ["old"])) == before
+        assert engine.health()["rebuilding"] is False
+    finally:
+        engine.client.indices.delete(index=f"{prefix}-gen-*", params={"ignore_unavailable": "true"})
+        engine.close()
+
+
+def test_a_worker_that_dies_fails_the_reindex_and_the_index_stays(opensearch_url, tmp_path):
+    from heatseeker.projection import ProjectionError, Projector
+    from tests.unit.test_projection import _workers
+
+    store = _filled_store(str(tmp_path / "state.sqlite"), 3000)
+    prefix = _prefix()
+    engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0, bulk_size=100)
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for pid in _workers():
+                time.sleep(0.3)  # a few requests are on their way
+                os.kill(pid, 9)
+                killed.append(pid)
+                break
+            time.sleep(0.01)
+
+    try:
+        engine.rebuild([(make_doc("old"), "old", 1)], checkpoint=1)
+        before = (_gens(engine), engine.count(t.MatchAll()), engine.checkpoint())
+        thread = threading.Thread(target=killer)
+        thread.start()
+        with pytest.raises(ProjectionError, match="worker process died"):
+            Projector(store, engine).rebuild(workers=2)
+        thread.join()
+        assert killed
+        assert (_gens(engine), engine.count(t.MatchAll()), engine.checkpoint()) == before
+        # run again, it completes
+        assert Projector(store, engine).rebuild(workers=2) == 3000
+        assert engine.count(t.MatchAll()) == 3000 - len(range(0, 3000, 11))
+    finally:
+        engine.client.indices.delete(index=f"{prefix}-gen-*", params={"ignore_unavailable": "true"})
+        engine.close()
+
+
 # -- a two-node cluster ---------------------------------------------------------------------------
 
 
