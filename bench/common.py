@@ -136,6 +136,16 @@ def children_cpu_s() -> float:
     return round(ru.ru_utime + ru.ru_stime, 2)
 
 
+def cpu_s(pid: int | str = "self") -> float | None:
+    """The CPU seconds (user and system) process ``pid`` has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int | str = "self") -> float | None:
     st = proc_status(pid)
     return round(st["VmRSS"] / 2**20, 1) if "VmRSS" in st else None

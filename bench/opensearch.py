@@ -9,6 +9,11 @@ after), each phase in its own process:
   size on disk (OpenSearch's own store size), and the node's resident memory (its JVM, heap and
   all) and the heatseeker process's peak RSS. Baseline: the tantivy rebuild of the same stacks in
   the same run (``3. Indexing``).
+* ``raw`` (the baseline of ``rebuild``, issue 16 part 2): the same documents, prepared by the
+  engine's own ``prepare`` *before* the clock starts (so the baseline is OpenSearch's own speed plus
+  the client's), sent by ``opensearchpy.helpers.parallel_bulk`` with the same request size and
+  concurrency into an index with the same mapping and bulk-load settings, ended like a rebuild
+  (settings restored, flush, refresh). Rebuild and raw take turns, ``rounds`` pairs per size.
 * ``latency``: the query mix of ``2.`` (same questions, values, askers) through heatseeker's query
   layer on the OpenSearch engine. Baseline ("raw"): the very requests heatseeker sent for each
   question (recorded during the warm-up), replayed straight with opensearch-py: OpenSearch's own
@@ -29,6 +34,8 @@ from bench import common
 NODE = 5
 HEAP = "1g"
 PREFIX = "hs-bench"
+TARGET_DOCS_S = 1000.0  # issue 16 part 2, at 100k on one local node with a 1 GB heap ...
+TARGET_RATIO = 0.8  # ... measured against raw parallel_bulk: the ratio is the target
 
 
 def _lab():
@@ -55,28 +62,111 @@ def _node_pid() -> str | None:
 
 
 def phase_rebuild(args: dict) -> dict:
-    from heatseeker.projection import Projector
+    from heatseeker.projection import Projector, default_workers
     from heatseeker.record import Store
 
     store = Store(os.path.join(args["dir"], "state.sqlite"))
     engine = _engine(args["url"])
+    pid = _node_pid()
+    jvm0 = common.cpu_s(pid) if pid else None
     started = time.perf_counter()
-    n = Projector(store, engine).rebuild()
+    with common.TreeRss() as tree:
+        n = Projector(store, engine).rebuild()
     took = time.perf_counter() - started
+    jvm = common.cpu_s(pid) if pid else None
     engine.client.indices.refresh(index=engine.search_alias)
     stats = engine.client.indices.stats(index=engine.search_alias, metric="store,docs")
     size = sum(i["primaries"]["store"]["size_in_bytes"] for i in stats["indices"].values())
     health = engine.health()
     engine.close()
-    pid = _node_pid()
     return {
         "stacks": n,
         "seconds": round(took, 2),
         "docs_per_s": round(n / took, 1),
+        "workers": default_workers(),
+        "bulk_size": engine.bulk_size,
+        "bulk_concurrency": engine.bulk_concurrency,
+        "peak_rss_all_processes_mb": tree.peak_mb,
+        "workers_cpu_s": common.children_cpu_s(),
+        "node_cpu_s": round(jvm - jvm0, 1) if jvm is not None and jvm0 is not None else None,
         "index_mb": round(size / 2**20, 1),
         "documents": health.get("documents"),
         "node_rss_mb": common.rss_mb(pid) if pid else None,
         "node_peak_rss_mb": common.peak_rss_mb(pid) if pid else None,
+    }
+
+
+def phase_raw(args: dict) -> dict:
+    """The baseline: the same documents, prepared before the clock starts, through
+    ``helpers.parallel_bulk`` (same request size and concurrency, same mapping and settings)."""
+    import tempfile
+
+    from opensearchpy import OpenSearch, helpers
+
+    from heatseeker.engines import opensearch as O
+    from heatseeker.record import Store
+
+    store = Store(os.path.join(args["dir"], "state.sqlite"))
+    engine = _engine(args["url"])
+    size, threads = engine.bulk_size, engine.bulk_concurrency
+    heads: list[tuple[str, int]] = []
+    prep_started = time.process_time()
+    with tempfile.TemporaryFile(dir=args["dir"]) as spool:
+        limit = args.get("limit")
+        for rec in store.iter_all(batch=100):
+            if limit is not None and len(heads) >= limit:
+                break
+            sid, external, body = O.prepare((None if rec.deleted else rec.doc, rec.id, rec.version))
+            heads.append((sid, external))
+            spool.write(body + b"\n")
+        prepare_cpu = time.process_time() - prep_started
+        store.close()
+        spool.seek(0)
+        client = OpenSearch([args["url"]], timeout=300)
+        index = f"{PREFIX}-raw"
+        client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+        client.indices.create(index=index, body={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, **O.BULK_LOAD_SETTINGS},
+            "mappings": O.mapping()})  # fmt: skip
+
+        def actions():
+            for (sid, external), line in zip(heads, spool, strict=True):
+                yield {"_index": index, "_id": sid, "version": external,
+                       "version_type": "external", "_source": line[:-1].decode()}  # fmt: skip
+
+        pid = _node_pid()
+        jvm0 = common.cpu_s(pid) if pid else None
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        n = 0
+        for ok, info in helpers.parallel_bulk(client, actions(), thread_count=threads,
+                                              chunk_size=size, max_chunk_bytes=O.BULK_MAX_BYTES):
+            if not ok:  # pragma: no cover - raise_on_error raises first
+                raise RuntimeError(f"raw bulk refused: {info}")
+            n += 1
+        client.indices.put_settings(index=index, body={k: None for k in O.BULK_LOAD_SETTINGS})
+        client.indices.flush(index=index)
+        client.indices.refresh(index=index)
+        took = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
+        jvm = common.cpu_s(pid) if pid else None
+    stats = client.indices.stats(index=index, metric="store,docs")
+    nbytes = sum(i["primaries"]["store"]["size_in_bytes"] for i in stats["indices"].values())
+    docs = sum(i["primaries"]["docs"]["count"] for i in stats["indices"].values())
+    client.indices.delete(index=index)
+    client.close()
+    engine.close()
+    return {
+        "stacks": n,
+        "documents": docs,
+        "seconds": round(took, 2),
+        "docs_per_s": round(n / took, 1),
+        "client_cpu_s": round(cpu, 1),
+        "node_cpu_s": round(jvm - jvm0, 1) if jvm is not None and jvm0 is not None else None,
+        "prepare_cpu_s_untimed": round(prepare_cpu, 1),
+        "bulk_size": size,
+        "threads": threads,
+        "index_mb": round(nbytes / 2**20, 1),
     }
 
 
@@ -155,7 +245,43 @@ def phase_latency(args: dict) -> dict:
     }  # fmt: skip
 
 
-def run(sizes: list[int], seed: int, rounds: int) -> dict:
+def _rebuild_pairs(n: int, d: str, url: str, pairs: int) -> dict:
+    """``pairs`` rounds of heatseeker's rebuild and the raw baseline, taking turns (this shared
+    machine's speed drifts over minutes); the ratio is the median of the rounds'."""
+    import statistics
+
+    # a fresh node compiles its indexing code on the first documents: warm it up first, or the
+    # side that goes first pays for it
+    common.log(f"opensearch {n}: warming the node up (a raw load, not measured)")
+    common.run_phase("bench.opensearch", {"phase": "raw", "dir": d, "url": url, "limit": 5000},
+                     timeout=7200)  # fmt: skip
+    rebuilds, raws = [], []
+    for r in range(pairs):
+        for side in ("rebuild", "raw") if r % 2 == 0 else ("raw", "rebuild"):
+            common.log(f"opensearch {n}: round {r + 1}/{pairs}: {side}")
+            res = common.run_phase("bench.opensearch", {"phase": side, "dir": d, "url": url},
+                                   timeout=7200)  # fmt: skip
+            (rebuilds if side == "rebuild" else raws).append(res)
+            common.log(f"opensearch {n}: {side} {res['docs_per_s']} stacks/s")
+    per_round = [common.ratio(a["docs_per_s"], b["docs_per_s"])
+                 for a, b in zip(rebuilds, raws, strict=True)]  # fmt: skip
+    ratio = round(statistics.median(x for x in per_round if x is not None), 2)
+    speed = statistics.median(x["docs_per_s"] for x in rebuilds)
+    return {
+        "rebuild": rebuilds[0],  # round 1's; every round under "rounds"
+        "raw": raws[0],
+        "rounds": [{"rebuild": a, "raw": b} for a, b in zip(rebuilds, raws, strict=True)],
+        "ratio_heatseeker_over_raw_per_round": per_round,
+        "ratio_heatseeker_over_raw_speed": ratio,
+        "median_docs_per_s": speed,
+        "target_docs_per_s": TARGET_DOCS_S,
+        "target_ratio_over_raw": TARGET_RATIO,
+        "meets_ratio": ratio >= TARGET_RATIO,
+        "meets_docs_per_s": speed >= TARGET_DOCS_S,
+    }
+
+
+def run(sizes: list[int], seed: int, rounds: int, pairs: int = 1) -> dict:
     from bench.indexing import data_dir
 
     lab = _lab()
@@ -174,11 +300,10 @@ def run(sizes: list[int], seed: int, rounds: int) -> dict:
             if not os.path.isdir(os.path.join(d, "index")):
                 out["sizes"][str(n)] = {"skipped": "no store: the indexing benchmark did not run"}
                 continue
-            common.log(f"opensearch {n}: rebuild")
-            res: dict = {"rebuild": common.run_phase(
-                "bench.opensearch", {"phase": "rebuild", "dir": d, "url": url}, timeout=3600)}
-            common.log(f"opensearch {n}: {res['rebuild']['docs_per_s']} stacks/s; "
-                       f"{rounds} rounds of the query mix")  # fmt: skip
+            res: dict = _rebuild_pairs(n, d, url, pairs)
+            common.log(f"opensearch {n}: {res['ratio_heatseeker_over_raw_speed']}x raw (rounds "
+                       f"{res['ratio_heatseeker_over_raw_per_round']}); {rounds} rounds of the "
+                       "query mix")  # fmt: skip
             res["latency"] = common.run_phase(
                 "bench.opensearch",
                 {"phase": "latency", "dir": d, "url": url, "seed": seed, "rounds": rounds},
@@ -193,7 +318,7 @@ def run(sizes: list[int], seed: int, rounds: int) -> dict:
     return out
 
 
-PHASES = {"rebuild": phase_rebuild, "latency": phase_latency}
+PHASES = {"rebuild": phase_rebuild, "raw": phase_raw, "latency": phase_latency}
 
 if __name__ == "__main__":
     common.phase_main(PHASES)
