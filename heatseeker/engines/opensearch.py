@@ -94,6 +94,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import re
 import threading
@@ -140,6 +141,7 @@ SCHEMA_VERSION = 3  # 2: template_fingerprint, registry_types/_map, created_by, 
 # (declared, and the index marked with this version, when a writer opens it; documents written
 # before need `heatseeker reindex`, which `heatseeker db upgrade` says after labelling a record)
 COMPATIBLE_SCHEMAS = frozenset({1, 2, SCHEMA_VERSION})
+LOG = logging.getLogger(__name__)
 TOMBSTONE_BASE = 2**62
 CHECKPOINT_ID = "__heatseeker_checkpoint__"
 MAX_RESULT_WINDOW = 1_000_000
@@ -198,17 +200,22 @@ def _analysed(text: str) -> str:
 
 # The full text's strings repeat across a cloud's stacks (keys, resource types, images: ~87 % of
 # the distinct strings of a generated stack were seen in an earlier one), and analysing one costs
-# ~40x a lookup; a reindex spent a third of its preparing here. Bounded: emptied when full.
+# ~40x a lookup; a reindex spent a third of its preparing here. Only short strings are kept (a
+# script or a certificate rarely repeats, and would make the cache large): at most ANALYSED_CACHE
+# of them, ~60 MB; emptied when full.
 ANALYSED_CACHE = 200_000
+ANALYSED_CACHED_CHARS = 128
 _analysed_seen: dict[str, str] = {}
 
 
 def _analysed_cached(text: str) -> str:
     found = _analysed_seen.get(text)
     if found is None:
-        if len(_analysed_seen) >= ANALYSED_CACHE:
-            _analysed_seen.clear()
-        found = _analysed_seen[text] = " ".join(words(text))
+        found = " ".join(words(text))
+        if len(text) <= ANALYSED_CACHED_CHARS:
+            if len(_analysed_seen) >= ANALYSED_CACHE:
+                _analysed_seen.clear()
+            _analysed_seen[text] = found
     return found
 
 
@@ -701,6 +708,9 @@ class OpenSearchEngine(Engine):
                 "max_retries": 2,
                 "retry_on_timeout": True,
                 "verify_certs": verify_certs,
+                # a connection per bulk request in flight (urllib3 keeps one by default, and opens
+                # and drops another for each request beyond it)
+                "pool_maxsize": max(4, self.bulk_concurrency + 2),
             }
             if username:
                 kwargs["http_auth"] = (username, password or "")
@@ -931,22 +941,29 @@ class OpenSearchEngine(Engine):
         if len(self._pending) >= PENDING_FLUSH:
             self._flush(refresh=False)
 
-    def _send(self, pairs: list[bytes], indices: list[str], refresh: bool = False) -> dict[str, int]:
+    def _send(self, pairs: list[bytes], indices: list[str], refresh: bool = False,
+              cancel: threading.Event | None = None) -> dict[str, int]:
         """One bulk request of ``pairs`` (``_pair``, naming ``indices[i]``); returns the actions
         applied per index. A version conflict (a newer version held) is not an error; a request or
         the items OpenSearch refused for want of room (429) are sent again after a pause, up to
-        ``BULK_RETRIES`` times; any other refusal is an ``EngineError`` naming the reason (what
-        was written stays written: versions make writing it again harmless)."""
+        ``BULK_RETRIES`` times (not once ``cancel`` is set: a failed rebuild stops at once); any
+        other refusal is an ``EngineError`` naming the reason (what was written stays written:
+        versions make writing it again harmless)."""
         from opensearchpy.exceptions import TransportError
 
+        pause = cancel.wait if cancel is not None else time.sleep
         params = {"refresh": "true" if refresh else "false"}
         applied: dict[str, int] = {}
+        refused = 0
         for attempt in range(BULK_RETRIES + 1):
+            if attempt and cancel is not None and cancel.is_set():
+                raise EngineError("opensearch bulk write cancelled (the rebuild failed)")
             try:
                 raw = self.client.bulk(body=b"".join(pairs), params=params)
             except TransportError as exc:
                 if exc.status_code == 429 and attempt < BULK_RETRIES:
-                    time.sleep(min(8.0, BULK_BACKOFF * 2**attempt))
+                    refused = len(pairs)
+                    pause(min(8.0, BULK_BACKOFF * 2**attempt))
                     continue
                 raise EngineError(f"opensearch: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - connection errors and the like
@@ -965,30 +982,34 @@ class OpenSearchEngine(Engine):
                     applied[indices[i]] = applied.get(indices[i], 0) + 1
             if not again:
                 return applied
+            refused = len(again)
             if attempt < BULK_RETRIES:
                 pairs, indices = [pairs[i] for i in again], [indices[i] for i in again]
-                time.sleep(min(8.0, BULK_BACKOFF * 2**attempt))
+                pause(min(8.0, BULK_BACKOFF * 2**attempt))
         raise EngineError(
-            f"opensearch bulk write failed: {len(pairs)} action(s) still refused for want of room "
+            f"opensearch bulk write failed: {refused} action(s) still refused for want of room "
             f"(429) after {BULK_RETRIES} retries"
         )
 
     def _bulk(self, actions: Iterable[tuple[str, dict | None, int]], targets: Sequence[str],
               refresh: bool) -> int:
         """Write ``(id, doc or None, version)`` to every target index; returns actions applied
-        to the first target (conflicts, i.e. newer versions held, are not errors)."""
+        to the first target (conflicts, i.e. newer versions held, are not errors). Documents are
+        encoded one request at a time (the next one is looked at only to know the last)."""
         applied = 0
-        chunks = list(_requests((prepare((doc, sid, v)) for sid, doc, v in actions),
-                                self.bulk_size)) or [[]]  # fmt: skip
-        for n, chunk in enumerate(chunks):
-            last = n == len(chunks) - 1
-            pairs = [_pair(index, item) for index in targets for item in chunk]
-            if not pairs:
-                if refresh and last:
-                    self._call(self.client.indices.refresh, index=",".join(targets))
-                continue
-            indices = [index for index in targets for _ in chunk]
+        runs = _requests((prepare((doc, sid, v)) for sid, doc, v in actions), self.bulk_size)
+        run = next(runs, None)
+        if run is None:
+            if refresh:
+                self._call(self.client.indices.refresh, index=",".join(targets))
+            return 0
+        while run is not None:
+            following = next(runs, None)
+            pairs = [_pair(index, item) for index in targets for item in run]
+            indices = [index for index in targets for _ in run]
+            last = following is None
             applied += self._send(pairs, indices, refresh=refresh and last).get(targets[0], 0)
+            run = following
         return applied
 
     def _flush(self, refresh: bool) -> None:
@@ -1103,6 +1124,9 @@ class OpenSearchEngine(Engine):
                 ]
                 self._call(self.client.indices.update_aliases, body={"actions": actions})
             except BaseException:
+                close = getattr(prepared, "close", None)
+                if close is not None:
+                    close()  # projection.py's workers stop now, not when the traceback goes
                 self._abandon(new)
                 raise
             # the previous generation: a search already running may still read it
@@ -1324,30 +1348,40 @@ class OpenSearchEngine(Engine):
 
 class _Sender:
     """A reindex's bulk requests to one index, ``bulk_concurrency`` in flight at once (while this
-    thread frames the next one). ``send`` raises the first failure of a request already sent;
-    leaving the ``with`` block waits for every request (so none still writes into an index that
-    a failed rebuild then deletes), and raises a failure if nothing else is being raised."""
+    thread frames the next one). ``send`` raises the first failure of a request already sent.
+    Leaving the ``with`` block waits for every request, so none still writes into an index that a
+    failed rebuild then deletes: on a failure it first tells them to stop retrying (``cancel``),
+    logs their own failures, and lets the first failure go on."""
 
     def __init__(self, engine: OpenSearchEngine, index: str):
         self.engine, self.index = engine, index
         self.limit = engine.bulk_concurrency
         self.pool = ThreadPoolExecutor(self.limit, thread_name_prefix="opensearch-bulk")
         self.flying: deque[Future] = deque()
+        self.cancel = threading.Event()
 
     def send(self, run: list[Prepared]) -> None:
         while len(self.flying) >= self.limit:
             self.flying.popleft().result()
         pairs = [_pair(self.index, item) for item in run]
-        self.flying.append(self.pool.submit(self.engine._send, pairs, [self.index] * len(pairs)))
+        self.flying.append(self.pool.submit(self.engine._send, pairs, [self.index] * len(pairs),
+                                            False, self.cancel))  # fmt: skip
 
     def __enter__(self) -> _Sender:
         return self
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if kind is not None:
+            self.cancel.set()
         self.pool.shutdown(wait=True, cancel_futures=kind is not None)
         if kind is None:
             while self.flying:
                 self.flying.popleft().result()
+            return
+        for future in self.flying:
+            if not future.cancelled() and future.exception() is not None:
+                LOG.warning("a bulk request of the failed rebuild of %s also failed: %s",
+                            self.index, future.exception())  # fmt: skip
 
 
 def prefix_for(key: str, base: str = "hs-test") -> str:

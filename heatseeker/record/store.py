@@ -983,31 +983,32 @@ class Store:
         for attempt in range(CONTENT_READ_ATTEMPTS):
             rows = list(read())
             try:
-                self._prefetch(rows)
-                return [self._record(row) for row in rows]
+                known = self._prefetch(rows)
+                return [self._record(row, known) for row in rows]
             except LookupError as exc:
                 if attempt == CONTENT_READ_ATTEMPTS - 1:
                     raise RecordError(f"the record's documents are incomplete: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _prefetch(self, rows: list) -> None:
-        """Bring the contents that ``rows`` name into the cache in one read, not one per row (a
-        reindex reads 50-100 rows at a time, and each query cost more than its rows)."""
+    def _prefetch(self, rows: list) -> dict[str, str]:
+        """The contents that ``rows`` name, read in one query (through the cache), not one per
+        row: a reindex reads 50-100 rows at a time, and each query cost more than its rows."""
         digests = [d for row in rows if row[4] and row[8] for d in json.loads(row[8]).values()]
-        if digests:
-            self._contents.texts(digests, self._fetch_contents)
+        return self._contents.texts(digests, self._fetch_contents) if digests else {}
 
-    def _whole(self, skeleton: dict, parts: str | None) -> dict:
-        """A document with the parts its row names (``parts``: their map's JSON) put back;
-        LookupError if the record lacks one."""
+    def _whole(self, skeleton: dict, parts: str | None, known: dict[str, str] | None = None) -> dict:
+        """A document with the parts its row names (``parts``: their map's JSON) put back, from
+        ``known`` contents or the cache; LookupError if the record lacks one."""
         if not parts:
             return skeleton
         named = json.loads(parts)
+        if known is not None and all(d in known for d in named.values()):
+            return parts_of.join(skeleton, named, known)
         return parts_of.join(skeleton, named, self._contents.texts(named.values(),
                                                                    self._fetch_contents))
 
-    def _record(self, row) -> Record:
-        doc = self._whole(json.loads(row[4]), row[8]) if row[4] else None
+    def _record(self, row, known: dict[str, str] | None = None) -> Record:
+        doc = self._whole(json.loads(row[4]), row[8], known) if row[4] else None
         return Record(
             id=row[0],
             version=row[1],

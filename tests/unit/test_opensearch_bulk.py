@@ -57,7 +57,7 @@ def test_index_body_holds_what_the_definitions_give(parameters, outputs, descrip
     doc = make_doc("s", parameters=parameters, outputs=outputs, description=description)
     body = O.index_body(doc)
     kv, paths, analysed = _defined(doc)
-    assert body["kv"] == kv
+    assert set(body["kv"]) == set(kv) and len(body["kv"]) == len(kv)  # each once, any order
     assert set(body["paths"]) == paths and len(body["paths"]) == len(paths)
     assert set(body["all"]) == analysed and len(body["all"]) == len(analysed)  # each once
 
@@ -66,7 +66,7 @@ def test_index_body_on_the_corpus():
     for doc in CORPUS:
         body = O.index_body(doc)
         kv, paths, analysed = _defined(doc)
-        assert (body["kv"], set(body["paths"]), set(body["all"])) == (kv, paths, analysed)
+        assert (set(body["kv"]), set(body["paths"]), set(body["all"])) == (set(kv), paths, analysed)
         assert body["hs_doc"] is doc and body["hs_live"] is True
 
 
@@ -75,6 +75,16 @@ def test_index_body_on_the_corpus():
 def test_words_ascii_shortcut_is_the_definition(text):
     assert words(text) == [w.lower() for w in WORD.findall(text)
                            if len(w.encode()) < MAX_WORD_BYTES]  # fmt: skip
+
+
+def test_the_analysis_cache_stays_bounded_and_keeps_no_long_string(monkeypatch):
+    monkeypatch.setattr(O, "ANALYSED_CACHE", 5)
+    monkeypatch.setattr(O, "_analysed_seen", {})
+    texts = [f"Word{i} OS::Nova::Server" for i in range(12)] + ["x " * 200]
+    for _ in range(2):
+        assert [O._analysed_cached(t) for t in texts] == [" ".join(words(t)) for t in texts]
+        assert len(O._analysed_seen) <= 5
+    assert "x " * 200 not in O._analysed_seen
 
 
 def test_prepare_encodes_once_and_marks_tombstones():
@@ -103,11 +113,13 @@ def test_requests_are_cut_by_count_and_by_bytes(monkeypatch):
 
 class FakeClient:
     """``bulk`` answers from a script: per call, a status for the whole request (an int), or a
-    status per action (a list; missing ones 201). Records what each call carried."""
+    status per action (a list; missing ones 201). Records what each call carried. ``together``:
+    each call waits until that many calls are running at once (a barrier that breaks after 5 s)."""
 
-    def __init__(self, script: list, delay: float = 0.0):
+    def __init__(self, script: list, delay: float = 0.0, together: int = 0):
         self.script = list(script)
         self.delay = delay
+        self.barrier = threading.Barrier(together, timeout=5) if together else None
         self.calls: list[list[str]] = []
         self.lock = threading.Lock()
         self.busy = self.most_busy = 0
@@ -120,6 +132,8 @@ class FakeClient:
             self.busy += 1
             self.most_busy = max(self.most_busy, self.busy)
         try:
+            if self.barrier is not None:
+                self.barrier.wait()
             time.sleep(self.delay)
             if isinstance(answer, int):
                 raise TransportError(answer, "es_rejected_execution_exception", {})
@@ -190,7 +204,7 @@ def test_a_dead_node_is_a_clear_error():
 
 
 def test_the_sender_keeps_requests_in_flight_and_waits_for_all_of_them():
-    client = FakeClient([], delay=0.05)
+    client = FakeClient([], together=3)  # a request ends only once three run at once
     engine = _engine(client, bulk_concurrency=3)
     runs = [[O.prepare((make_doc(f"{r}-{i}"), f"{r}-{i}", 1)) for i in range(5)] for r in range(9)]
     with O._Sender(engine, "ix") as sender:
@@ -210,3 +224,60 @@ def test_a_failed_request_stops_the_sender_and_none_is_left_running():
             sender.send(run)
     assert client.busy == 0  # every request had ended when the error came out
     assert len(client.calls) < 20  # and no more were sent after it
+
+
+def test_a_whole_request_refused_for_room_every_time_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(O, "BULK_RETRIES", 2)
+    client = FakeClient([429, 429, 429, []])
+    with pytest.raises(EngineError, match=r"429"):
+        _engine(client)._send(_pairs(["a", "b"]), ["ix"] * 2)
+    assert len(client.calls) == 3
+
+
+def test_a_content_refusal_is_not_retried_even_beside_a_room_refusal():
+    client = FakeClient([[429, 400, 201]])
+    with pytest.raises(EngineError, match="mapper_parsing_exception"):
+        _engine(client)._send(_pairs(["a", "b", "c"]), ["ix"] * 3)
+    assert len(client.calls) == 1
+
+
+def test_live_writes_to_two_generations_count_the_first_and_refresh_with_the_last_request():
+    """During a rebuild a commit writes to the live and the building generation: one request
+    per run of documents holds both, items refused for room are sent again, the applied count is
+    the first target's, and only the last request asks for a refresh."""
+
+    class Recording(FakeClient):
+        def __init__(self, script):
+            super().__init__(script)
+            self.refreshes: list[str] = []
+            self.indexes: list[list[str]] = []
+
+        def bulk(self, body: bytes, params: dict):
+            self.refreshes.append(params["refresh"])
+            self.indexes.append([json.loads(x)["index"]["_index"] for x in body.split(b"\n")[0:-1:2]])
+            return super().bulk(body, params)
+
+    client = Recording([[201, 201, 429, 201], [], []])  # run 1: a's write to "new" refused once
+    engine = _engine(client, bulk_size=2)
+    actions = [("a", make_doc("a"), 1), ("b", make_doc("b"), 1), ("c", make_doc("c"), 1)]
+    assert engine._bulk(actions, ["live", "new"], refresh=True) == 3
+    assert client.calls == [["a", "b", "a", "b"], ["a"], ["c", "c"]]
+    assert client.indexes == [["live", "live", "new", "new"], ["new"], ["live", "new"]]
+    assert client.refreshes == ["false", "false", "true"]
+    assert engine._bulk([], ["live"], refresh=False) == 0 and len(client.calls) == 3
+
+
+def test_a_failed_rebuild_stops_the_retries_of_its_requests_in_flight(monkeypatch, caplog):
+    """The rebuild fails while a request waits to be sent again (429): leaving the sender does
+    not wait out its pauses, and its own failure is logged, not lost."""
+    monkeypatch.setattr(O, "BULK_BACKOFF", 30.0)
+    client = FakeClient([429] * 20)
+    engine = _engine(client)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="a worker died"), O._Sender(engine, "ix") as sender:
+        sender.send([O.prepare((make_doc("a"), "a", 1))])
+        while not client.calls:
+            time.sleep(0.01)
+        raise RuntimeError("a worker died")
+    assert time.monotonic() - started < 10 and client.busy == 0
+    assert "cancelled" in caplog.text
