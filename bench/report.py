@@ -534,13 +534,14 @@ def _opensearch(os_: dict | None, idx: dict | None, lat: dict | None) -> list[st
         rb, raw = r.get("rebuild") or {}, r.get("raw") or {}
         if rb.get("node_cpu_s") is not None and raw.get("node_cpu_s") is not None:
             k = 1000 / int(n)
-            mine = rb["node_cpu_s"] + (rb.get("workers_cpu_s") or 0) + (rb.get("process_cpu_s") or 0)
+            own = rb.get("reindex_cpu_s", rb.get("process_cpu_s")) or 0
+            mine = rb["node_cpu_s"] + (rb.get("workers_cpu_s") or 0) + own
             theirs = raw["node_cpu_s"] + raw["client_cpu_s"]
             L.append(f"CPU per document at {int(n):,} stacks (round 1): heatseeker "
                      f"{_f(round(mine * k, 2))} ms (OpenSearch {_f(round(rb['node_cpu_s'] * k, 2))}, "
                      f"worker processes reading and preparing "
                      f"{_f(round((rb.get('workers_cpu_s') or 0) * k, 2))}, the reindex process "
-                     f"{_f(round((rb.get('process_cpu_s') or 0) * k, 2))}); raw "
+                     f"{_f(round(own * k, 2))}); raw "
                      f"{_f(round(theirs * k, 2))} ms (OpenSearch "
                      f"{_f(round(raw['node_cpu_s'] * k, 2))}, the client "
                      f"{_f(round(raw['client_cpu_s'] * k, 2))}; its documents' preparation, "
