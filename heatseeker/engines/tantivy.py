@@ -171,6 +171,9 @@ BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
 RANGE_BOUND_BYTES = 256  # UTF-8 bytes of a text range bound past the common prefix (regex: n**2)
 AGG_ALL = 2**31 - 1
+# tantivy's default AggregationLimits: a terms aggregation fails beyond this many buckets
+AGG_BUCKET_LIMIT = 65_000
+AGG_SPLIT_DEPTH = 4  # count_distinct cuts ranges this many characters deep at most (16^4 ranges)
 
 _Q = tantivy.Query
 _MUST = tantivy.Occur.Must
@@ -1055,17 +1058,51 @@ class TantivyEngine(Engine):
             raise EngineError(f"count failed: {exc}") from exc
 
     def count_distinct(self, query: Node, field: str) -> int:
+        """Exact, however many values: a terms aggregation makes a bucket per value, and tantivy
+        refuses more than ``AGG_BUCKET_LIMIT`` of them (a roll-up at a million stacks matches
+        ~110,000 roots). Beyond that, the values are counted range by range of their text
+        (``_distinct_ranges``), each range's matches under the limit."""
         column = self._agg_column(field)
         st = self._snapshot()
         if st is None:
             return 0
-        q = self._live(st, self._translate(query, st))
+        if F.resolve(field)[1] not in (F.KEYWORD, F.TEXT):
+            return len(self._buckets(st, self._live(st, self._translate(query, st)), column))
+        return self._distinct_ranges(st, query, field, column, None, None, "")
+
+    def _buckets(self, st: _State, q: tantivy.Query, column: str) -> list[dict]:
         spec = {"d": {"terms": {"field": column, "size": AGG_ALL, "segment_size": AGG_ALL}}}
         try:
-            raw = st.searcher.aggregate(q, spec)
+            return st.searcher.aggregate(q, spec)["d"]["buckets"]
         except ValueError as exc:
             raise EngineError(f"aggregation failed: {exc}") from exc
-        return len(raw["d"]["buckets"])
+
+    def _distinct_ranges(self, st: _State, query: Node, field: str, column: str,
+                         lo: str | None, hi: str | None, prefix: str) -> int:
+        """The distinct values of ``field`` in ``[lo, hi)`` among the matches of ``query``.
+        Too many for one aggregation: the range is cut by the character after ``prefix`` (ids
+        are hexadecimal UUIDs: 17 ranges, each ~1/16 of them), recursively. A match with several
+        values is in every range one of them falls in, so only the values of the range are
+        counted in it: exact whatever the field holds."""
+        node = query if lo is None and hi is None else Bool(
+            must=(query,), filter=(Range(field, gte=lo, lt=hi),))  # fmt: skip
+        q = self._live(st, self._translate(node, st))
+        deepest = len(prefix) >= AGG_SPLIT_DEPTH
+        if deepest or _count(st.searcher.search(q, 1, count=True)) <= AGG_BUCKET_LIMIT:
+            try:
+                buckets = self._buckets(st, q, column)
+            except EngineError as exc:
+                if deepest or "bucket limit" not in str(exc):
+                    raise
+            else:
+                return sum(1 for b in buckets if (lo is None or str(b["key"]) >= lo)
+                           and (hi is None or str(b["key"]) < hi))  # fmt: skip
+        edges = [lo, *(prefix + c for c in "123456789abcdefg"), hi]
+        total = 0
+        for a, b in zip(edges, edges[1:], strict=False):
+            below = prefix + (a[len(prefix)] if a is not None and len(a) > len(prefix) else "0")
+            total += self._distinct_ranges(st, query, field, column, a, b, below)
+        return total
 
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
         st = self._snapshot()

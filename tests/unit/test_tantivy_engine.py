@@ -755,3 +755,61 @@ def test_a_range_bound_too_long_is_a_bad_request(tmp_path):
     # two bounds sharing a long prefix are cheap: only what follows it grows the automaton
     assert engine.search(Range("name", gt="b" * 299, lt="b" * 301)).total == 1
     engine.close()
+
+
+# -- count_distinct beyond tantivy's bucket limit ----------------------------------------------
+
+
+def test_count_distinct_counts_range_by_range_beyond_the_bucket_limit(tmp_path, monkeypatch):
+    """A roll-up at a million stacks matched ~110,000 roots, and tantivy refuses a terms
+    aggregation of more than 65,000 buckets: count_distinct then counts range by range of the
+    values' text, recursively, and still answers exactly, for ids of any shape and for a field
+    with several values per stack."""
+    import uuid
+
+    import heatseeker.engines.tantivy as T
+
+    rng = random.Random(7)
+    roots = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(150)]
+    roots += ["", "0", "00", "zzz", "g1", "ÿ-odd", "F-upper", "-dash"]
+    docs = []
+    for i in range(600):
+        root = roots[i % len(roots)]
+        tags = [f"t{rng.randrange(400)}", rng.choice(roots)]
+        docs.append(make_doc(f"s{i:04}", root_id=root, tags=tags,
+                             status="CREATE_FAILED" if i % 3 else "CREATE_COMPLETE"))  # fmt: skip
+    engine = engine_at(str(tmp_path / "index"))
+    engine.upsert((d, 1) for d in docs)
+    engine.delete([("s0000", 2), ("s0001", 2)])
+    engine.commit()
+    live = [d for d in docs if d["id"] not in ("s0000", "s0001")]
+    failed = [d for d in live if d["status"] == "CREATE_FAILED"]
+    expected = {
+        (MatchAll(), "root_id"): len({d["root_id"] for d in live}),
+        (Term("status", "CREATE_FAILED"), "root_id"): len({d["root_id"] for d in failed}),
+        (MatchAll(), "tags"): len({t for d in live for t in d["tags"]}),
+    }
+    whole = {k: engine.count_distinct(*k) for k in expected}  # one aggregation each
+    assert whole == expected
+    calls: list[str] = []
+    real = T.TantivyEngine._buckets
+    monkeypatch.setattr(T.TantivyEngine, "_buckets",
+                        lambda self, st, q, column: (calls.append(column), real(self, st, q, column))[1])
+    monkeypatch.setattr(T, "AGG_BUCKET_LIMIT", 10)  # so every answer needs ranges, two levels deep
+    assert {k: engine.count_distinct(*k) for k in expected} == expected
+    assert len(calls) > 3 * 17
+    # an aggregation refused for its buckets all the same is cut too
+    monkeypatch.setattr(T, "AGG_BUCKET_LIMIT", 10_000)
+    refused = {"n": 0}
+
+    def refuse_big(self, st, q, column):
+        buckets = real(self, st, q, column)
+        if len(buckets) > 50:
+            refused["n"] += 1
+            raise EngineError("aggregation failed: bucket limit was exceeded. Limit: 50")
+        return buckets
+
+    monkeypatch.setattr(T.TantivyEngine, "_buckets", refuse_big)
+    assert engine.count_distinct(MatchAll(), "root_id") == expected[(MatchAll(), "root_id")]
+    assert refused["n"] >= 1
+    engine.close()
