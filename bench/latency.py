@@ -184,6 +184,19 @@ class _Raw:
             ids.append(src["id"])
         return int(res.count or 0), ids
 
+    def _roots(self, q) -> list[str]:
+        """The distinct root ids of ``q``'s matches: one terms aggregation, or, beyond tantivy's
+        65,000 buckets (a million stacks), one per first hexadecimal digit of the root ids."""
+        spec = {"r": {"terms": {"field": "root_id", "size": 2_000_000, "segment_size": 2_000_000}}}
+        if int(self.s.search(q, 1, count=True).count or 0) <= 65_000:
+            return [str(b["key"]) for b in self.s.aggregate(q, spec)["r"]["buckets"]]
+        out: list[str] = []
+        for c in "0123456789abcdef":
+            part = self.Q.boolean_query([(self.M, q),
+                                         (self.M, self.Q.regex_query(self.schema, "root_id", c + ".*"))])  # fmt: skip
+            out += [str(b["key"]) for b in self.s.aggregate(part, spec)["r"]["buckets"]]
+        return out
+
     def run(self, spec: dict, value: str) -> tuple[int, list[str]]:
         Q, M = self.Q, self.M
         name, view = spec["name"], spec["view"]
@@ -219,8 +232,7 @@ class _Raw:
             return total, []
         if name == "roll-up to roots":
             q = self._scoped(self._kv("resources.type", value), view)
-            agg = self.s.aggregate(q, {"r": {"terms": {"field": "root_id", "size": 1_000_000}}})
-            roots = sorted(str(b["key"]) for b in agg["r"]["buckets"])
+            roots = sorted(self._roots(q))
             if roots:
                 rq = self._scoped(Q.term_set_query(self.schema, "id", roots), view)
                 self._page(rq, by_id=True)
