@@ -130,6 +130,7 @@ def phase_raw(args: dict) -> dict:
         client.indices.delete(index=index, params={"ignore_unavailable": "true"})
 
         def actions():
+            spool.seek(0)
             for (sid, external), line in zip(heads, spool, strict=True):
                 yield {"_index": index, "_id": sid, "version": external,
                        "version_type": "external", "_source": line[:-1].decode()}  # fmt: skip
@@ -142,12 +143,29 @@ def phase_raw(args: dict) -> dict:
         client.indices.create(index=index, body={
             "settings": {"number_of_shards": 1, "number_of_replicas": 0, **O.BULK_LOAD_SETTINGS},
             "mappings": O.mapping()}, params={"wait_for_active_shards": "1"})  # fmt: skip
-        n = 0
-        for ok, info in helpers.parallel_bulk(client, actions(), thread_count=threads,
-                                              chunk_size=size, max_chunk_bytes=O.BULK_MAX_BYTES):
-            if not ok:  # pragma: no cover - raise_on_error raises first
-                raise RuntimeError(f"raw bulk refused: {info}")
-            n += 1
+        n = retried = 0
+        todo = actions()
+        for attempt in range(O.BULK_RETRIES + 1):
+            # a node with a 1 GB heap refuses some requests for want of room (429, its circuit
+            # breaker): parallel_bulk does not send them again, so this loop does, after the same
+            # pause as the engine's (any other refusal ends the run)
+            again: list[dict] = []
+            for ok, info in helpers.parallel_bulk(client, todo, thread_count=threads,
+                                                  chunk_size=size, max_chunk_bytes=O.BULK_MAX_BYTES,
+                                                  raise_on_error=False, raise_on_exception=False):
+                if ok:
+                    n += 1
+                    continue
+                op = info.get("index", {})
+                if int(op.get("status", 500)) != 429 or attempt == O.BULK_RETRIES:
+                    raise RuntimeError(f"raw bulk refused: {str(info)[:500]}")
+                again.append(op["_id"])
+            if not again:
+                break
+            retried += len(again)
+            wanted = set(again)
+            todo = (a for a in actions() if a["_id"] in wanted)
+            time.sleep(min(8.0, O.BULK_BACKOFF * 2**attempt))
         client.indices.put_settings(index=index, body={k: None for k in O.BULK_LOAD_SETTINGS})
         client.indices.flush(index=index)
         client.indices.refresh(index=index)
@@ -166,6 +184,7 @@ def phase_raw(args: dict) -> dict:
         "seconds": round(took, 2),
         "docs_per_s": round(n / took, 1),
         "client_cpu_s": round(cpu, 1),
+        "sent_again_for_room": retried,
         "node_cpu_s": round(jvm - jvm0, 1) if jvm is not None and jvm0 is not None else None,
         "prepare_cpu_s_untimed": round(prepare_cpu, 1),
         "bulk_size": size,
