@@ -294,6 +294,24 @@ def limits(r: dict) -> dict[str, str]:
                        "s, since heatseeker indexes each value three ways (exact path=value terms, "
                        "paths, full text) where raw indexes one JSON field; its Python time: "
                        f"{_areas(p['by_area'], 4)} (cProfile, {p['stacks']:,} stacks).")  # fmt: skip
+    osr = {k: v for k, v in ((b.get("opensearch") or {}).get("sizes") or {}).items()
+           if (v.get("rebuild") or {}).get("node_cpu_s") is not None
+           and (v.get("raw") or {}).get("node_cpu_s") is not None}
+    if osr:
+        n = max(osr, key=int)
+        rb, raw = osr[n]["rebuild"], osr[n]["raw"]
+        k = 1000 / int(n)
+        prep = (rb.get("workers_cpu_s") or 0) + (rb.get("reindex_cpu_s") or 0)
+        text = (f"CPU per document (round 1): OpenSearch's own indexing "
+                f"{_f(round(rb['node_cpu_s'] * k, 2))} ms under heatseeker, "
+                f"{_f(round(raw['node_cpu_s'] * k, 2))} ms under raw; heatseeker's reading and "
+                f"preparing {_f(round(prep * k, 2))} ms more (raw's documents were prepared before its "
+                f"clock: {_f(round(raw['prepare_cpu_s_untimed'] * k, 2))} ms), and the node, the "
+                "worker processes and the reindex process share the same 2 cores, so the ratio is "
+                "about OpenSearch's CPU over OpenSearch's plus the preparation's.")  # fmt: skip
+        out["opensearch-ratio"] = text
+        out["opensearch-speed"] = ("raw parallel_bulk itself: "
+                                   f"{_f(raw['docs_per_s'])} stacks/s; " + text)
     st = b.get("store") or {}
     if st.get("fill", {}).get("tables_mb"):
         big = ", ".join(f"{k} {_f(v)} MB" for k, v in list(st["fill"]["tables_mb"].items())[:3])
