@@ -15,6 +15,7 @@ from heatseeker.engines.conformance import make_doc
 from heatseeker.engines.opensearch import OpenSearchEngine
 from heatseeker.query import tree as t
 from heatseeker.searcher import Searcher
+from tests.unit.test_projection import _answers, _filled, _workers
 
 from .conftest import Heatseeker, heat_quiet
 from .links_support import tree_parents
@@ -243,45 +244,7 @@ def test_rebuild_keeps_search_answering_and_rolls_back(opensearch_url):
 
 
 # -- a reindex through worker processes (issue 16 part 2) ---------------------------------------
-
-
-def _filled_store(path: str, n: int):
-    """A record of ``n`` stacks of the conformance corpus's shapes, some written twice and some
-    deleted (tombstones)."""
-    from heatseeker.engines.conformance import CORPUS
-    from heatseeker.record import Change, Store
-
-    def rich(i: int) -> dict:
-        base = CORPUS[i % len(CORPUS)]
-        return {**base, "id": f"r{i:05}", "name": f"{base['name']}-{i}"}
-
-    store = Store(path)
-    store.apply([Change(f"r{i:05}", 1, rich(i)) for i in range(n)])
-    store.apply([Change(f"r{i:05}", 2, rich(i + 1)) for i in range(0, n, 7)])
-    store.apply([Change(f"r{i:05}", 3) for i in range(0, n, 11)])
-    return store
-
-
-_QUERIES = [
-    t.MatchAll(),
-    t.Text(None, "web shop"),
-    t.Phrase(None, "quota exceeded"),
-    t.Term("status", "CREATE_COMPLETE"),
-    t.Exists("parameters.flavor"),
-    t.Term("resources.type", "OS::Nova::Server"),
-]
-
-
-def _answers(engine: OpenSearchEngine, ids: list[str]) -> list:
-    from heatseeker.query.tree import SortKey
-
-    out: list = [engine.checkpoint()]
-    for q in _QUERIES:
-        res = engine.search(q, sort=[SortKey("name")], limit=1000)
-        out.append((res.total, [(h.id, h.score) for h in res.hits]))
-    out.append([engine.get(i) for i in ids])
-    out.append([engine.get_version(i) for i in ids])
-    return out
+# the record and the answers compared are the embedded engine's test's (tests/unit/test_projection)
 
 
 def _gens(engine: OpenSearchEngine) -> list[str]:
@@ -294,7 +257,7 @@ def test_a_reindex_through_worker_processes_answers_like_one_process(opensearch_
     request (scores, order, sources, versions and tombstones)."""
     from heatseeker.projection import Projector
 
-    store = _filled_store(str(tmp_path / "state.sqlite"), 700)
+    store = _filled(str(tmp_path / "state.sqlite"), 700)
     ids = [f"r{i:05}" for i in range(700)]
     one = OpenSearchEngine([opensearch_url], index_prefix=_prefix(), replicas=0)
     many = OpenSearchEngine([opensearch_url], index_prefix=_prefix(), replicas=0, bulk_size=37,
@@ -337,7 +300,7 @@ def test_a_reindex_whose_bulk_is_partly_refused_fails_and_the_index_stays(opense
     from heatseeker.engines.base import EngineError
     from heatseeker.projection import Projector
 
-    store = _filled_store(str(tmp_path / "state.sqlite"), 300)
+    store = _filled(str(tmp_path / "state.sqlite"), 300)
     ids = [f"r{i:05}" for i in range(300)]
     prefix = _prefix()
     engine = _Poisoned([opensearch_url], index_prefix=prefix, replicas=0, bulk_size=50)
@@ -355,9 +318,8 @@ def test_a_reindex_whose_bulk_is_partly_refused_fails_and_the_index_stays(opense
 
 def test_a_worker_that_dies_fails_the_reindex_and_the_index_stays(opensearch_url, tmp_path):
     from heatseeker.projection import ProjectionError, Projector
-    from tests.unit.test_projection import _workers
 
-    store = _filled_store(str(tmp_path / "state.sqlite"), 3000)
+    store = _filled(str(tmp_path / "state.sqlite"), 3000)
     prefix = _prefix()
     engine = OpenSearchEngine([opensearch_url], index_prefix=prefix, replicas=0, bulk_size=100)
     killed: list[int] = []

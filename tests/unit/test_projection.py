@@ -63,7 +63,8 @@ QUERIES = [
 ]
 
 
-def _answers(engine: TantivyEngine, ids: list[str]) -> list:
+def _answers(engine, ids: list[str]) -> list:
+    """What an engine answers about the record of ``_filled`` (tests/e2e/test_opensearch too)."""
     out: list = [engine.checkpoint()]
     for q in QUERIES:
         res = engine.search(q, sort=[SortKey("name")], limit=1000)
