@@ -238,7 +238,7 @@ def _parse_sort(specs: list[str]) -> tuple[t.SortKey, ...]:
 
 def cmd_search(conf, args) -> int:
     from heatseeker.api import responses  # the API's answers, so --json reads like the API
-    from heatseeker.searcher import Searcher
+    from heatseeker.searcher import ROLLUP_TOTAL_BOUND, Searcher
 
     view = Visibility(scope_of(args))  # the operator's CLI: every field, the projects asked for
     started = time.monotonic()
@@ -248,13 +248,15 @@ def cmd_search(conf, args) -> int:
     searcher = Searcher(engine)
     if args.rollup == "root":
         rolled = searcher.search_roots(node, view=view, offset=args.offset,
-                                       limit=args.limit, fields=fields, subtree=args.under)
+                                       limit=args.limit, fields=fields, subtree=args.under,
+                                       track_total=None if args.exact_total else ROLLUP_TOTAL_BOUND)
         body = responses.rollup(rolled, view)
         body["took"] = int((time.monotonic() - started) * 1000)
         if args.json:
             print(json.dumps(body, indent=2, ensure_ascii=False))
             return 0
-        print(f"{rolled.total} root stack(s) ({rolled.matched_stacks} matching stacks)")
+        at_least = "at least " if rolled.total_relation == "gte" else ""
+        print(f"{at_least}{rolled.total} root stack(s) ({rolled.matched_stacks} matching stacks)")
         for r in rolled.roots:
             src = r.source or {}
             print(f"{r.root_id}  {src.get('name', '?'):30}  {src.get('status', '?'):20}  "
@@ -774,6 +776,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fields", metavar="F1,F2", help="only these fields of each stack")
     s.add_argument("--under", metavar="STACK_ID", help="only this stack and its nested stacks")
     s.add_argument("--rollup", choices=["root"], help="answer with root stacks and the matching paths")
+    s.add_argument("--exact-total", action="store_true",
+                   help="with --rollup: count every root stack (by default the total is exact up to "
+                        "10,000, then 'at least 10,000')")
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("serve", help="the Searchlight-compatible search API ([api] options)")

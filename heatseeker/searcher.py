@@ -26,6 +26,21 @@ from heatseeker.query.visibility import Visibility
 # also says how many of its stacks matched); a stack tree reads at most this many descendants.
 ROLLUP_MAX_MATCHES = 1_000
 TREE_MAX_STACKS = 10_000
+# A roll-up's total of roots is exact up to this many, beyond it "at least this many"
+# (``total_relation`` "gte"), as Elasticsearch's and OpenSearch's ``track_total_hits`` default:
+# an exact distinct count of roots is a bucket per root (~110,000 at a million stacks), the most
+# costly part of a roll-up (bench/results/million); ``track_total_hits: true`` asks for it.
+ROLLUP_TOTAL_BOUND = 10_000
+
+
+def total_bound(track_total_hits: bool | int | None) -> int | None:
+    """A request's ``track_total_hits`` as ``search_roots``' ``track_total``: not given, the
+    default bound; true, exact (None); false, 0; a number, that bound."""
+    if track_total_hits is None:
+        return ROLLUP_TOTAL_BOUND
+    if track_total_hits is True:
+        return None
+    return int(track_total_hits)
 
 # What a roll-up needs from each matching stack.
 _ROLLUP_FIELDS = ("id", "name", "root_id", "path", "depth", "project_id")
@@ -44,10 +59,11 @@ class Found:
 
 @dataclass
 class RollupResult:
-    total: int  # roots
+    total: int  # roots: exact when total_relation is "eq", else a lower bound ("gte")
     roots: list[RootHit] = field(default_factory=list)
     matched_stacks: int = 0
     truncated: bool = False
+    total_relation: str = "eq"
 
 
 def under(node: t.Node, stack_id: str) -> t.Node:
@@ -168,11 +184,13 @@ class Searcher:
         limit: int = 10,
         fields: Sequence[str] | None = None,
         subtree: str | None = None,
+        track_total: int | None = ROLLUP_TOTAL_BOUND,
     ) -> RollupResult:
         """Matching stacks rolled up to their root stacks, each root with the matching paths.
 
-        Roots are ordered by their best match's score, then root id; ``total`` is the exact number
-        of roots (a distinct count of ``root_id`` in the engine). Only the page's roots are read:
+        Roots are ordered by their best match's score, then root id; ``total`` is the number of
+        roots (a distinct count of ``root_id`` in the engine), exact up to ``track_total`` (None:
+        always), else ``track_total`` with ``total_relation`` "gte". Only the page's roots are read:
         the matches ordered by score then root id give the roots in their order of first
         appearance, and each round asks again without the roots already found, so a root with
         thousands of matching stacks costs one round, not thousands of hits.
@@ -204,9 +222,15 @@ class Searcher:
         page = order[offset:want]
         if matched_stacks is None:
             matched_stacks = self.engine.count(q)
-        total = self.engine.count_distinct(q, "root_id") if matched_stacks else 0
+        total = self.engine.count_distinct(q, "root_id", at_most=track_total) if matched_stacks else 0
+        relation = "eq"
+        if track_total is not None and total > track_total:
+            total, relation = track_total, "gte"
+        # the page's roots are roots: a bound below them is raised to what was seen
+        total = max(total, len(order))
         if not page:
-            return RollupResult(total=total, matched_stacks=matched_stacks)
+            return RollupResult(total=total, matched_stacks=matched_stacks,
+                                total_relation=relation)
 
         in_page = t.Bool(must=(q,), filter=(t.Terms("root_id", tuple(page)),))
         res = self.engine.search(in_page, sort=by_score, limit=ROLLUP_MAX_MATCHES,
@@ -228,6 +252,7 @@ class Searcher:
             roots=result,
             matched_stacks=matched_stacks,
             truncated=res.total > len(res.hits),
+            total_relation=relation,
         )
 
     def count(self, node: t.Node, *, view: Visibility) -> int:

@@ -51,7 +51,7 @@ from heatseeker.query.request import (
 from heatseeker.query.source import engine_fields
 from heatseeker.query.visibility import HiddenField
 from heatseeker.record import RecordUnavailable
-from heatseeker.searcher import Searcher, under
+from heatseeker.searcher import Searcher, total_bound, under
 
 LOG = logging.getLogger(__name__)
 
@@ -340,6 +340,7 @@ class App:
             rolled = self.searcher.search_roots(
                 request.query, view=view, offset=request.offset, limit=request.limit,
                 fields=fields, subtree=request.under,
+                track_total=total_bound(request.track_total_hits),
             )
             answer = responses.rollup(rolled, view, source=request.source)
         else:

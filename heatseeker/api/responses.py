@@ -94,7 +94,8 @@ def rollup(rolled: RollupResult, view: Visibility, *, source: SourceSpec = True)
     answer["hits"] = {"total": rolled.total,
                       "max_score": rolled.roots[0].score if rolled.roots else None,
                       "hits": hits}
-    answer["rollup"] = {"matched_stacks": rolled.matched_stacks, "truncated": rolled.truncated}
+    answer["rollup"] = {"matched_stacks": rolled.matched_stacks, "truncated": rolled.truncated,
+                        "total_relation": rolled.total_relation}
     return answer
 
 

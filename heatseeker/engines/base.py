@@ -170,9 +170,12 @@ class Engine(abc.ABC):
         ...
 
     @abc.abstractmethod
-    def count_distinct(self, query: Node, field: str) -> int:
+    def count_distinct(self, query: Node, field: str, at_most: int | None = None) -> int:
         """How many distinct values of the keyword ``field`` the documents matching ``query``
-        hold, exactly (the roll-up counts root stacks this way: ``root_id``)."""
+        hold (the roll-up counts root stacks this way: ``root_id``): exactly when ``at_most`` is
+        None; else ``min(exact, at_most + 1)``, so that an engine may stop counting past the
+        bound (the roll-up's total is exact up to ``searcher.ROLLUP_TOTAL_BOUND``, as
+        Elasticsearch's ``track_total_hits``)."""
 
     @abc.abstractmethod
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:

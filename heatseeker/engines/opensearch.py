@@ -1255,21 +1255,23 @@ class OpenSearchEngine(Engine):
         )
         return int(raw["count"])
 
-    def count_distinct(self, query: Node, field: str) -> int:
+    def count_distinct(self, query: Node, field: str, at_most: int | None = None) -> int:
         """Exact: a composite aggregation paged to the end (a ``cardinality`` aggregation is
-        approximate, and a terms aggregation stops at ``search.max_buckets``)."""
+        approximate, and a terms aggregation stops at ``search.max_buckets``); with ``at_most``,
+        paged only until more than that many are counted (``min(exact, at_most + 1)``)."""
         name, kind = F.resolve(field)
         if kind == "dynamic":
             raise EngineError(f"cannot aggregate on {field!r}")
         self._ensure()
         if not self._ready:
             return 0
+        bound = None if at_most is None else max(0, int(at_most)) + 1
         composite: dict[str, Any] = {
-            "size": DISTINCT_PAGE,
+            "size": DISTINCT_PAGE if bound is None else max(1, min(DISTINCT_PAGE, bound)),
             "sources": [{"v": {"terms": {"field": _field_of(name, kind)}}}],
         }
         n = 0
-        while True:
+        while bound is None or n < bound:
             raw = self._call(
                 self.client.search,
                 index=self.search_alias,
@@ -1279,9 +1281,10 @@ class OpenSearchEngine(Engine):
             agg = raw["aggregations"]["d"]
             n += len(agg["buckets"])
             after = agg.get("after_key")
-            if len(agg["buckets"]) < DISTINCT_PAGE or not after:
-                return n
+            if len(agg["buckets"]) < composite["size"] or not after:
+                break
             composite["after"] = after
+        return n if bound is None else min(n, bound)
 
     def aggregate(self, query: Node, aggs: dict[str, TermsAgg]) -> dict[str, list[tuple[str, int]]]:
         result: dict[str, list[tuple[str, int]]] = {name: [] for name in aggs}

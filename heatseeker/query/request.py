@@ -20,6 +20,9 @@ Body keys::
     all_projects     a boolean (or "true"/"false"/"True"/"False"/"1"/"0", see parse_bool)
     version          a boolean: return each hit's version
     rollup           null or "root" (heatseeker): answer root stacks instead of matching stacks
+    track_total_hits true, false or an integer >= 0 (Elasticsearch's): how far a roll-up's total of
+                     roots is exact (default 10,000, searcher.ROLLUP_TOTAL_BOUND; true: always;
+                     beyond it ``rollup.total_relation`` is "gte"); a search's total is always exact
     under            a stack id (heatseeker): only that stack and its descendants
     search_after     a list of scalars (heatseeker): the "sort" of the last hit of the previous page;
                      a value for a date sort key must be a date that exists in UTC (an offset at
@@ -81,6 +84,7 @@ _KEYS = frozenset(
         "all_projects",
         "version",
         "rollup",
+        "track_total_hits",
         "under",
         "search_after",
     }
@@ -121,6 +125,7 @@ class SearchRequest:
     all_projects: bool = False
     version: bool = False
     rollup: str | None = None  # "root" (heatseeker extension)
+    track_total_hits: bool | int | None = None  # None: not given (the searcher's default bound)
     under: str | None = None  # a stack id (heatseeker extension)
     search_after: tuple | None = None  # deep-paging cursor (heatseeker extension)
 
@@ -162,6 +167,7 @@ def parse_search(
         all_projects=_flag(body.get("all_projects"), "all_projects"),
         version=_flag(body.get("version"), "version"),
         rollup=rollup,
+        track_total_hits=_track_total_hits(body.get("track_total_hits")),
         under=under,
         search_after=search_after,
     )
@@ -207,6 +213,21 @@ def _page(body: dict, limits: RequestLimits) -> tuple[int, int, tuple | None]:
             f"(with offset 0)"
         )
     return offset, limit, search_after
+
+
+def _track_total_hits(value: Any) -> bool | int | None:
+    """Elasticsearch's ``track_total_hits``: a boolean (also as text) or a count >= 0."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and not _DIGITS.fullmatch(value.strip()):
+        try:
+            return values.boolean(value)
+        except values.BadValue:
+            pass
+    elif isinstance(value, int | str) and int(value) >= 0:
+        return int(value)
+    raise QueryError(f"invalid value {shown(str(value))} for track_total_hits: expected true, "
+                     "false or an integer >= 0")
 
 
 def _rollup(value: Any) -> str | None:

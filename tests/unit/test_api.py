@@ -521,12 +521,36 @@ def test_aggregations_bad(api, aggs):
 # -- rollup, under ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("track, total, relation", [
+    (None, 2, "eq"), (True, 2, "eq"), (2, 2, "eq"), ("5", 2, "eq"), (1, 1, "gte"), (False, 0, "gte"),
+    ("false", 0, "gte"),
+])
+def test_rollup_total_up_to_track_total_hits(api, track, total, relation):
+    """A roll-up's total of roots is exact up to ``track_total_hits`` (default 10,000), else that
+    bound with ``total_relation`` "gte"; the page is the same either way."""
+    body = {"query": {"terms": {"status": ["UPDATE_FAILED", "UPDATE_COMPLETE"]}}, "rollup": "root",
+            "limit": 1}
+    if track is not None:
+        body["track_total_hits"] = track
+    answer = api.search(body)
+    assert (answer["hits"]["total"], answer["rollup"]["total_relation"]) == (
+        max(total, 1) if relation == "gte" else total, relation)
+    assert len(answer["hits"]["hits"]) == 1
+
+
+@pytest.mark.parametrize("track", [-1, 1.5, "lots", [], {}])
+def test_rollup_track_total_hits_bad(api, track):
+    status, body = api.call("POST", "/v1/search", {"rollup": "root", "track_total_hits": track})
+    assert status == 400, body
+    assert "track_total_hits" in error_of(status, body)["message"]
+
+
 def test_rollup_root(api):
     answer = api.search(
         {"query": {"terms": {"status": ["UPDATE_FAILED", "UPDATE_COMPLETE"]}}, "rollup": "root",
          "_source": ["name"]}
     )  # fmt: skip
-    assert answer["rollup"] == {"matched_stacks": 3, "truncated": False}
+    assert answer["rollup"] == {"matched_stacks": 3, "truncated": False, "total_relation": "eq"}
     assert answer["hits"]["total"] == 2
     roots = {hit["_id"]: hit for hit in answer["hits"]["hits"]}
     assert set(roots) == {"alpha-shop", "alpha-ci"}

@@ -169,7 +169,7 @@ def test_cli_rollup_json_is_the_api_answer(monkeypatch, capsys, api_engine, api)
     cli_body = _cli_json(monkeypatch, capsys, api_engine, "--rollup", "root", "--limit", "5",
                          QUERY)
     assert cli_body == _api_json(api, {"rollup": "root", "limit": 5})
-    assert cli_body["rollup"] == {"matched_stacks": 4, "truncated": False}
+    assert cli_body["rollup"] == {"matched_stacks": 4, "truncated": False, "total_relation": "eq"}
     assert cli_body["hits"]["hits"] and all("matches" in h for h in cli_body["hits"]["hits"])
     assert cli_body["_shards"] == {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 

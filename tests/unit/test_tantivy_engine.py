@@ -813,3 +813,64 @@ def test_count_distinct_counts_range_by_range_beyond_the_bucket_limit(tmp_path, 
     assert engine.count_distinct(MatchAll(), "root_id") == expected[(MatchAll(), "root_id")]
     assert refused["n"] >= 1
     engine.close()
+
+
+# -- count_distinct up to a bound (the roll-up's total) -----------------------------------------
+
+
+def test_bounded_count_of_roots_uses_the_estimate_only_far_beyond_the_bound(tmp_path, monkeypatch):
+    """``at_most``: matches within the bound are counted exactly on ``_rootkey``; beyond it, a
+    cardinality estimate far above the bound answers "more" without a bucket per root, an
+    estimate near it (however wrong) is checked by counting; a refused aggregation (its buckets)
+    falls back to the exact count. The answer is ``min(exact, at_most + 1)`` in every case."""
+    import heatseeker.engines.tantivy as T
+
+    docs = [make_doc(f"s{i:04}", root_id=f"r{i % 300:03}") for i in range(900)]
+    docs += [make_doc("orphan")]  # no root_id: not a value, as in the exact count
+    docs[-1].pop("root_id", None)
+    engine = engine_at(str(tmp_path / "index"))
+    engine.upsert((d, 1) for d in docs)
+    engine.commit()
+    exact = engine.count_distinct(MatchAll(), "root_id")
+    assert exact == 300
+    seen: list[str] = []
+    real_buckets = T.TantivyEngine._buckets
+    monkeypatch.setattr(T.TantivyEngine, "_buckets", lambda self, st, q, column: (
+        seen.append(column), real_buckets(self, st, q, column))[1])
+    for at_most in (0, 1, 50, 100, 299, 300, 301, 5000):
+        seen.clear()
+        assert engine.count_distinct(MatchAll(), "root_id", at_most=at_most) == min(300, at_most + 1)
+        # 900 matches: beyond 50 the estimate (~300) is not far enough above the bound: counted
+        assert seen == ([] if 2 * at_most + 100 < 290 else ["_rootkey"]), at_most
+    # an estimate that lies low is caught by the count; one that lies high only says "more"
+    import dataclasses
+
+    class Lying:
+        """A searcher whose cardinality estimate is ``lie``."""
+
+        def __init__(self, s, lie):
+            self.s, self.lie = s, lie
+
+        def __getattr__(self, name):
+            return getattr(self.s, name)
+
+        def aggregate(self, q, spec):
+            return {"c": {"value": self.lie}} if "c" in spec else self.s.aggregate(q, spec)
+
+    st = engine._snapshot()
+    for lie, at_most, want in ((5.0, 10, 11), (1e9, 100, 101), (1e9, 299, 300)):
+        seen.clear()
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_snapshot", lambda lie=lie: dataclasses.replace(
+                st, searcher=Lying(st.searcher, lie)))
+            assert engine.count_distinct(MatchAll(), "root_id", at_most=at_most) == want
+        # a lie far above says "more" (true here), one below is counted
+        assert seen == ([] if lie > 1e6 else ["_rootkey"])
+    # a bound whose buckets tantivy refuses: the exact count, cut by ranges
+    monkeypatch.setattr(T, "AGG_BUCKET_LIMIT", 100)
+    monkeypatch.setattr(T.TantivyEngine, "_buckets", lambda self, st, q, column: (
+        real_buckets(self, st, q, column) if column != "_rootkey" else
+        (_ for _ in ()).throw(EngineError("aggregation failed: bucket limit was exceeded"))))
+    assert engine.count_distinct(MatchAll(), "root_id", at_most=250) == 251
+    assert engine.count_distinct(MatchAll(), "root_id", at_most=5000) == 300
+    engine.close()

@@ -165,6 +165,22 @@ class AggregationsTest(BaseTestEngine):
         assert corpus.count_distinct(t.MatchAll(), "root_id") > 2
         assert corpus.count_distinct(t.MatchNone(), "root_id") == 0
 
+    def test_count_distinct_up_to_a_bound(self, corpus):
+        """``at_most``: exact up to the bound, ``at_most + 1`` beyond it (the roll-up's total)."""
+        def reference(node: t.Node, field: str) -> int:
+            return len(reference_aggregate(CORPUS, node, {"a": t.TermsAgg(field, 10**6)})["a"])
+
+        beta = t.Term("project_id", "p-beta")
+        nested = t.Bool(must_not=(t.Term("depth", 0),))
+        for node in (t.MatchAll(), beta, nested, t.MatchNone()):
+            for field in ("root_id", "project_id", "status"):
+                exact = reference(node, field)
+                for at_most in (0, 1, exact - 1, exact, exact + 1, 10_000):
+                    if at_most < 0:
+                        continue
+                    got = corpus.count_distinct(node, field, at_most=at_most)
+                    assert got == min(exact, at_most + 1), (node, field, at_most)
+
     def test_aggregate_respects_query_and_ties(self, corpus):
         node = t.Bool(filter=(t.Term("project_id", "p-beta"),), must_not=(t.Term("depth", 0),))
         aggs = {"status": t.TermsAgg("status"), "tags": t.TermsAgg("tags", 5)}

@@ -474,7 +474,8 @@
       const hits = answer.hits.hits;
       const total = answer.hits.total;
       const what = state.rollup ? "root stack" : "stack";
-      status.textContent = total + " " + what + (total === 1 ? "" : "s") +
+      const atLeast = state.rollup && answer.rollup && answer.rollup.total_relation === "gte";
+      status.textContent = (atLeast ? "at least " : "") + total + " " + what + (total === 1 && !atLeast ? "" : "s") +
         (state.rollup && answer.rollup ? " (" + answer.rollup.matched_stacks + " matching stacks)" : "") +
         " · " + answer.took + " ms";
       results.replaceChildren(
