@@ -29,6 +29,10 @@ Schema (one tantivy document per stack id; tombstones are documents too):
                       and a u64 one ~0.3 µs (300k stacks, bench/results/300k). Two root ids
                       share a key with a chance of n²/2⁶⁵ (10⁻¹² for 10,000 roots); the unbounded
                       count reads ``root_id`` itself
+``_rootord``          u64 indexed + fast: the first 8 bytes of ``root_id``, as ``_idkey``: a sort
+                      on ``root_id`` (the roll-up's order among equal scores) orders by it, refined
+                      by ``root_id`` only among documents sharing a key (a string column sorted
+                      ~8 ms per round of a roll-up at 300k stacks, this one ~2 ms)
 ``_version``          i64 fast + stored: the engine version of the write
 ``_deleted``          bool indexed + fast: a tombstone (no ``_source``, no other field)
 ``_source``           bytes, stored only: compact JSON of the document without its dynamic roots
@@ -160,7 +164,8 @@ from heatseeker.query.tree import (
 )
 
 SCHEMA_VERSION = 8  # 5: the full text as one value per string (phrases stay within one); 6: region;
-# 7: the full text as one value with a gap word between strings (FULLTEXT_TOKENIZER); 8: _rootkey
+# 7: the full text as one value with a gap word between strings (FULLTEXT_TOKENIZER); 8: _rootkey,
+# _rootord
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -184,6 +189,7 @@ AGG_SPLIT_DEPTH = 4  # count_distinct cuts ranges this many characters deep at m
 # a bounded count_distinct of root_id trusts the cardinality estimate (HyperLogLog, ~1 % error)
 # to say "more than at_most" only when it is beyond this multiple of the bound; else it counts
 KEY_TWINS = {"root_id": "_rootkey"}  # keyword fields with a u64 hash column (count_distinct)
+ORD_TWINS = {"root_id": "_rootord"}  # keyword fields with a u64 prefix column (sorting)
 ESTIMATE_MARGIN = 2
 
 _Q = tantivy.Query
@@ -197,6 +203,7 @@ def _build_schema() -> tantivy.Schema:
     sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_unsigned_field("_idkey", indexed=True, fast=True)
     sb.add_unsigned_field("_rootkey", fast=True)
+    sb.add_unsigned_field("_rootord", indexed=True, fast=True)
     sb.add_integer_field("_version", stored=True, fast=True)
     sb.add_boolean_field("_deleted", indexed=True, fast=True)
     sb.add_bytes_field("_source", stored=True)
@@ -433,6 +440,7 @@ def _stack_data(doc: dict, version: int) -> dict[str, Any]:
     root = doc.get("root_id")
     if isinstance(root, str) and root:
         data["_rootkey"] = _hashkey(root)
+        data["_rootord"] = _idkey(root)
     _typed_fields(doc, data)
     _free_fields(doc, data)
     return data
@@ -1018,7 +1026,7 @@ class TantivyEngine(Engine):
         st = self._snapshot()
         if st is None:
             return SearchResult(total=0)
-        keys = [self._sort_column(key) for key in sort] or [_BY_SCORE]
+        keys = [column for key in sort for column in self._sort_columns(key)] or [_BY_SCORE]
         analyse = self._analyzer.analyze
         varies = _varies(query, analyse)
         if not varies:  # every match has the same score: score keys order nothing
@@ -1227,17 +1235,22 @@ class TantivyEngine(Engine):
 
     # -- ordering ------------------------------------------------------------------------------
 
-    def _sort_column(self, key: SortKey) -> _Key:
+    def _sort_columns(self, key: SortKey) -> list[_Key]:
+        """The columns one sort key orders by: one, or a u64 prefix column and the field itself
+        where ties of the prefix are asked again (``ORD_TWINS``, as ``_idkey`` for ``id``)."""
         if key.field == SCORE:
-            return _BY_SCORE
+            return [_BY_SCORE]
         if not F.is_sortable(key.field):
             raise ValueError(f"cannot sort on {key.field!r}: only top-level stack fields sort")
         name, kind = F.resolve(key.field)
         if kind == F.TEXT:
-            return _Key(name + "__raw", kind, key.descending, name)
+            return [_Key(name + "__raw", kind, key.descending, name)]
         if name in LIST_FIELDS:
-            return _Key(name + ("__max" if key.descending else "__min"), kind, key.descending, name)
-        return _Key(name, kind, key.descending, name)
+            return [_Key(name + ("__max" if key.descending else "__min"), kind, key.descending, name)]
+        if name in ORD_TWINS:
+            return [_Key(ORD_TWINS[name], "_idkey", key.descending, name),
+                    _Key(name, kind, key.descending, name)]
+        return [_Key(name, kind, key.descending, name)]
 
     def _ordered(
         self,

@@ -179,3 +179,25 @@ def test_cli_search_json_is_the_api_answer(monkeypatch, capsys, api_engine, api)
     assert cli_body == _api_json(api, {"limit": 5, "version": True})
     assert cli_body["hits"]["total"] == 4 and "_shards" in cli_body
     assert all(isinstance(h["_version"], int) for h in cli_body["hits"]["hits"])
+
+
+def test_cli_rollup_says_at_least_beyond_the_bound(monkeypatch, capsys, api_engine):
+    """The CLI's roll-up total is exact up to ROLLUP_TOTAL_BOUND, then "at least"; with
+    --exact-total it counts every root."""
+    import heatseeker.searcher as searcher_mod
+
+    monkeypatch.setattr(cli, "open_engine", lambda conf, read_only=False: api_engine)
+
+    def text(*argv: str) -> str:
+        args = cli.build_parser().parse_args(["search", "--all-projects", "--rollup", "root",
+                                              *argv, QUERY])
+        assert args.func(make_conf(), args) == 0
+        return capsys.readouterr().out.splitlines()[0]
+
+    exact = text()
+    assert not exact.startswith("at least") and exact.split()[0].isdigit()
+    roots = int(exact.split()[0])
+    assert roots >= 2
+    monkeypatch.setattr(searcher_mod, "ROLLUP_TOTAL_BOUND", 1)
+    assert text("--limit", "1").startswith("at least 1 root stack(s)")
+    assert text("--limit", "1", "--exact-total").startswith(f"{roots} root stack(s)")
