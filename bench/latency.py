@@ -188,30 +188,33 @@ class _Raw:
     def _distinct_roots(self, q) -> int:
         """The roll-up's total: the distinct ``_rootkey`` values (the u64 hash of ``root_id``) of
         ``q``'s matches up to ROLLUP_TOTAL_BOUND, else the bound (the API's ``track_total_hits``
-        default, as Elasticsearch's): counted when the matches are within it or a cardinality
-        estimate is near it, else the estimate says "more"."""
+        default, as Elasticsearch's): a cardinality estimate far beyond the bound says "more",
+        else the values are counted."""
         bound = ROLLUP_TOTAL_BOUND
+        est = self.s.aggregate(q, {"c": {"cardinality": {"field": "_rootkey"}}})["c"]["value"]
+        if float(est or 0) > 2 * bound + 100:
+            return bound
         buckets = {"r": {"terms": {"field": "_rootkey", "size": 2_000_000,
                                    "segment_size": 2_000_000}}}  # fmt: skip
-        if int(self.s.search(q, 1, count=True).count or 0) > bound:
-            est = self.s.aggregate(q, {"c": {"cardinality": {"field": "_rootkey"}}})["c"]["value"]
-            if float(est or 0) > 2 * bound + 100:
-                return bound
         return min(len(self.s.aggregate(q, buckets)["r"]["buckets"]), bound)
 
     def _first_roots(self, q, n: int) -> list[str]:
         """The first ``n`` root ids of ``q``'s matches in root id order (every match of a term
-        query scores the same): the matches ordered by ``root_id``, asked again without the roots
-        found until ``n`` are."""
+        query scores the same): the matches ordered by ``_rootord`` (the root ids' first 8
+        bytes), each hit's root id read from its document, asked again without the roots found
+        until ``n`` are."""
         Q = self.Q
         roots: list[str] = []
         while len(roots) < n:
             rest = q if not roots else Q.boolean_query(
                 [(self.M, q), (self.N, Q.term_set_query(self.schema, "root_id", roots))])
-            res = self.s.search(rest, n - len(roots), order_by_field="root_id", order=self.t.Order.Asc)
+            res = self.s.search(rest, n - len(roots), order_by_field="_rootord",
+                                order=self.t.Order.Asc)  # fmt: skip
             if not res.hits:
                 break
-            for root, _ in res.hits:
+            window = sorted((key, json.loads(self.s.doc(addr).get_first("_source"))["root_id"])
+                            for key, addr in res.hits)  # fmt: skip
+            for _, root in window:
                 if root not in roots:
                     roots.append(root)
         return roots[:n]

@@ -268,12 +268,13 @@ def limits(r: dict) -> dict[str, str]:
             text += (f" Without the roll-up the mix's p99 is {rest['heatseeker']['p99_ms']:.1f} ms "
                      f"(raw {rest['raw']['p99_ms']:.1f} ms).")
         if "roll-up to roots" in by_p99[:1]:
-            text += (" A roll-up's exact total is a distinct count of `root_id` over every "
-                     "matching stack (`Engine.count_distinct`: a terms aggregation over all "
-                     "buckets, in Rust: most of the roll-up's time in the profile), as the raw "
-                     "baseline's terms aggregation does; at 100,000 stacks a common resource type "
-                     "matches ~80,000 stacks of ~55,000 roots. The page itself (the top roots, "
-                     "their matches) is a few top-k searches.")
+            text += (" A roll-up's total is exact up to 10,000 roots, then \"at least\" (as "
+                     "Elasticsearch's `track_total_hits`; the raw baseline counts the same way): a "
+                     "terms aggregation over the u64 hash column `_rootkey` within the bound, a "
+                     "cardinality estimate far beyond it. Its page is rounds of top-k searches "
+                     "over every matching stack ordered by score then root id (`_rootord`, a u64 "
+                     "column; roots with several matches are asked again for their order), then "
+                     "the page's matches, their count per root and the roots' documents.")
         out["query"] = text
         worst = sorted(qs, key=lambda k: -(qs[k]["overhead_p50"] or 0))[:2]
         text = "largest overhead: " + ", ".join(f"{k} {qs[k]['overhead_p50']}×" for k in worst) + "."

@@ -181,6 +181,9 @@ CHECKPOINT_ID = "\x00checkpoint"  # the id of the document holding the checkpoin
 LIST_FIELDS = F.LIST_FIELDS
 BATCH = 1000  # writes handled per version lookup
 SCORE_TIE_WINDOW = 100_000  # hits examined at most to order documents that tie on score by id
+# a run of equal sort values this long at most, wholly inside a page's window, is ordered from its
+# members' sources instead of being asked again (a search each, ~0.5-1 ms at 300k stacks)
+SMALL_RUN = 64
 RANGE_BOUND_BYTES = 256  # UTF-8 bytes of a text range bound past the common prefix (regex: n**2)
 AGG_ALL = 2**31 - 1
 # tantivy's default AggregationLimits: a terms aggregation fails beyond this many buckets
@@ -1112,18 +1115,16 @@ class TantivyEngine(Engine):
         return n if at_most is None else min(n, at_most + 1)
 
     def _bounded(self, st: _State, q: tantivy.Query, twin: str, at_most: int) -> int | None:
-        """``min(distinct values of twin, at_most + 1)`` among the matches of ``q``. At most
-        ``at_most`` matches: their buckets, counted. More: a cardinality estimate far beyond the
-        bound (``ESTIMATE_MARGIN``) answers "more" without a bucket per value (a roll-up matching
-        100,000 roots costs one pass over a u64 column); an estimate near it, the buckets. None:
-        too many buckets for one aggregation (a bound near ``AGG_BUCKET_LIMIT``), the caller
-        counts exactly."""
+        """``min(distinct values of twin, at_most + 1)`` among the matches of ``q``: a
+        cardinality estimate (one pass over a u64 column, no bucket per value) far beyond the
+        bound (``ESTIMATE_MARGIN``) answers "more" (a roll-up matching 100,000 roots); any other,
+        the buckets, counted. None: too many buckets for one aggregation (a bound near
+        ``AGG_BUCKET_LIMIT``), the caller counts exactly."""
         s = st.searcher
         try:
-            if _count(s.search(q, 1, count=True)) > at_most:
-                estimate = s.aggregate(q, {"c": {"cardinality": {"field": twin}}})["c"]["value"]
-                if float(estimate or 0) > ESTIMATE_MARGIN * at_most + 100:
-                    return at_most + 1
+            estimate = s.aggregate(q, {"c": {"cardinality": {"field": twin}}})["c"]["value"]
+            if float(estimate or 0) > ESTIMATE_MARGIN * at_most + 100:
+                return at_most + 1
         except ValueError as exc:
             raise EngineError(f"aggregation failed: {exc}") from exc
         try:
@@ -1266,7 +1267,10 @@ class TantivyEngine(Engine):
 
         tantivy orders by one column and breaks ties by document address: each run of equal values
         that has several members, or that reaches past the page, is asked again as
-        ``q AND column == value`` ordered by the remaining keys. Scores seen go to ``scores``.
+        ``q AND column == value`` ordered by the remaining keys. A run followed by another value
+        within the window holds all its members: when it is short (``SMALL_RUN``) and the keys
+        left hold no score, its members are ordered from their sources (``_order_group``)
+        instead. Scores seen go to ``scores``.
         """
         s = st.searcher
         if not keys:
@@ -1287,6 +1291,10 @@ class TantivyEngine(Engine):
                 j += 1
             if j - i == 1:
                 out.append(hits[i][1])
+            elif j < len(hits) and j - i <= SMALL_RUN and keys[1:] and all(
+                    rest.column != SCORE for rest in keys[1:]):
+                group = [addr for _, addr in hits[i:j]]
+                out.extend(self._order_group(st, group, keys[1:])[: k - len(out)])
             else:
                 if value is None:
                     same = (_MUST_NOT, _Q.exists_query(key.column))
