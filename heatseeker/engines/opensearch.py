@@ -1267,11 +1267,12 @@ class OpenSearchEngine(Engine):
             return 0
         bound = None if at_most is None else max(0, int(at_most)) + 1
         composite: dict[str, Any] = {
-            "size": DISTINCT_PAGE if bound is None else max(1, min(DISTINCT_PAGE, bound)),
             "sources": [{"v": {"terms": {"field": _field_of(name, kind)}}}],
         }
         n = 0
         while bound is None or n < bound:
+            # a page at most, and no more buckets than the bound still needs
+            composite["size"] = DISTINCT_PAGE if bound is None else min(DISTINCT_PAGE, bound - n)
             raw = self._call(
                 self.client.search,
                 index=self.search_alias,

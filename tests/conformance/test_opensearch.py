@@ -73,6 +73,20 @@ def test_count_distinct_pages_through_every_bucket(opensearch_url, tmp_path, mon
         assert all(n > 3 for n in want.values())
         monkeypatch.setattr(os_engine, "DISTINCT_PAGE", 3)
         assert {f: engine.count_distinct(MatchAll(), f) for f in want} == want
+        # up to a bound: pages only until it is passed, the last one no larger than needed
+        sizes: list[int] = []
+        real = engine.client.search
+
+        def search(*args, **kwargs):
+            sizes.append(kwargs["body"]["aggs"]["d"]["composite"]["size"])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(engine.client, "search", search)
+        for f, n in want.items():
+            for at_most in (0, 1, 3, 4, n - 1, n, n + 5):
+                sizes.clear()
+                assert engine.count_distinct(MatchAll(), f, at_most=at_most) == min(n, at_most + 1)
+                assert sum(sizes) <= at_most + 1 and max(sizes) <= 3, (f, at_most, sizes)
     finally:
         engine.close()
 
