@@ -220,21 +220,23 @@ def assess(report: dict) -> list[dict]:
     b = report["benchmarks"]
     rows: list[dict] = []
     lat = b.get("latency", {}).get("sizes", {})
-    if lat:
-        n = max(lat, key=int)
+    # the 20 ms and 2x targets were set for 100k stacks; a million has its own (issue 16 part 5)
+    upto = [k for k in lat if int(k) <= 100_000]
+    if upto:
+        n = max(upto, key=int)
         r = lat[n]
         if "mix" in r:
             rows.append({"key": "query", "target": f"query mix p99 < 20 ms at {int(n):,} stacks (embedded engine)",
                          "result": _by(r["mix"]["heatseeker"]["p99_ms"], 20.0, True, "ms")})
             rows.append({"key": "overhead", "target": "heatseeker overhead <= 2x the raw engine (mix p50 ratio)",
                          "result": _by(r["mix"]["overhead_p50"], 2.0, True, "x")})
-        big = [k for k in lat if int(k) >= 1_000_000 and "mix" in lat[k]]
-        for k in big:  # issue 16 part 5: a million stacks
-            mix = lat[k]["mix"]
-            rows.append({"key": f"query-{k}", "target": f"query mix p99 <= 50 ms at {int(k):,} stacks",
-                         "result": _by(mix["heatseeker"]["p99_ms"], 50.0, True, "ms")})
-            rows.append({"key": f"overhead-{k}", "target": f"overhead p50 <= 1.5x raw tantivy at "
-                         f"{int(k):,} stacks", "result": _by(mix["overhead_p50"], 1.5, True, "x")})
+    big = [k for k in lat if int(k) >= 1_000_000 and "mix" in lat[k]]
+    for k in big:  # issue 16 part 5: a million stacks
+        mix = lat[k]["mix"]
+        rows.append({"key": f"query-{k}", "target": f"query mix p99 <= 50 ms at {int(k):,} stacks",
+                     "result": _by(mix["heatseeker"]["p99_ms"], 50.0, True, "ms")})
+        rows.append({"key": f"overhead-{k}", "target": f"overhead p50 <= 1.5x raw tantivy at "
+                     f"{int(k):,} stacks", "result": _by(mix["overhead_p50"], 1.5, True, "x")})
     osr = {k: v for k, v in b.get("opensearch", {}).get("sizes", {}).items()
            if "ratio_heatseeker_over_raw_speed" in v}
     if osr:
