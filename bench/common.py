@@ -61,13 +61,15 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def proc_status(pid: int | str = "self") -> dict[str, int]:
-    """VmRSS / VmHWM (peak RSS) / VmSize of a process in bytes, from /proc (no psutil)."""
+    """VmRSS / VmHWM (peak RSS) / VmSize of a process in bytes, and VmRSS's parts RssAnon
+    (anonymous memory), RssFile (mapped file pages: libraries, an index's segment files) and
+    RssShmem, from /proc (no psutil)."""
     out: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 key, _, rest = line.partition(":")
-                if key in ("VmRSS", "VmHWM", "VmSize"):
+                if key in ("VmRSS", "VmHWM", "VmSize", "RssAnon", "RssFile", "RssShmem"):
                     out[key] = int(rest.split()[0]) * 1024
     except OSError:
         pass
@@ -97,22 +99,32 @@ def descendants(pid: int) -> list[int]:
 
 class TreeRss:
     """Samples the resident memory of this process and of every process below it (a parallel
-    reindex's workers): ``peak_mb`` is the largest sum seen, ``children_cpu_s`` what the
-    children that ended used. Use as a context manager around the measured work."""
+    reindex's workers): ``peak_mb`` is the largest sum seen, ``peak_anon_mb`` and
+    ``peak_file_mb`` its anonymous and mapped-file parts at that sample (tantivy maps the segment
+    files it merges: page cache, counted in RSS), ``children_cpu_s`` what the children that
+    ended used. Use as a context manager around the measured work."""
 
     def __init__(self, every: float = 0.2):
         import threading
 
         self.every = every
         self.peak_mb = 0.0
+        self.peak_anon_mb = 0.0
+        self.peak_file_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        total = 0
+        total = anon = mapped = 0
         for pid in [os.getpid(), *descendants(os.getpid())]:
-            total += proc_status(pid).get("VmRSS", 0)
-        self.peak_mb = max(self.peak_mb, round(total / 2**20, 1))
+            status = proc_status(pid)
+            total += status.get("VmRSS", 0)
+            anon += status.get("RssAnon", 0)
+            mapped += status.get("RssFile", 0)
+        if round(total / 2**20, 1) > self.peak_mb:
+            self.peak_mb = round(total / 2**20, 1)
+            self.peak_anon_mb = round(anon / 2**20, 1)
+            self.peak_file_mb = round(mapped / 2**20, 1)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):

@@ -94,6 +94,9 @@ def phase_rebuild(args: dict) -> dict:
         "workers": workers if workers is not None else default_workers(),
         # the reindex process and its worker processes together (sampled every 0.2 s)
         "peak_rss_all_processes_mb": tree.peak_mb,
+        # its parts at that moment: anonymous memory, and mapped file pages (segment files)
+        "peak_rss_anon_mb": tree.peak_anon_mb,
+        "peak_rss_file_mb": tree.peak_file_mb,
         "workers_cpu_s": common.children_cpu_s(),
         "rss_before_mb": rss_before,
         "index_mb": common.du_mb(live),

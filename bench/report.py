@@ -497,6 +497,15 @@ def _indexing(idx: dict | None) -> list[str]:
                  "peak RSS (all)", "index", "one process stacks/s", "÷ raw", "raw stacks/s",
                  "raw CPU s", "raw peak RSS", "raw index", "store fill stacks/s", "store"],
                 rows)  # fmt: skip
+    split = [(n, x["rebuild"]) for n, r in sorted(idx["sizes"].items(), key=lambda x: int(x[0]))
+             for x in r.get("rounds") or [r] if x["rebuild"].get("peak_rss_file_mb") is not None]
+    if split:
+        L.append("Peak RSS (all) at its sample, split: " + "; ".join(
+            f"{int(n):,}: {_f(rb['peak_rss_all_processes_mb'])} MB = {_f(rb['peak_rss_anon_mb'])} MB "
+            f"anonymous + {_f(rb['peak_rss_file_mb'])} MB mapped files" for n, rb in split)
+            + " (tantivy maps the segment files it writes and merges: page cache the kernel can "
+            "take back, counted in RSS).")  # fmt: skip
+        L.append("")
     p = idx.get("profile")
     if p:
         L.append(f"Where a rebuild's time goes (cProfile of {p['stacks']:,} stacks, own time): "
