@@ -240,6 +240,10 @@ def cmd_search(conf, args) -> int:
     from heatseeker.api import responses  # the API's answers, so --json reads like the API
     from heatseeker.searcher import ROLLUP_TOTAL_BOUND, Searcher
 
+    if args.exact_total and args.rollup != "root":
+        print("--exact-total counts the root stacks of a --rollup root; a search's total is "
+              "always exact", file=sys.stderr)
+        return 2
     view = Visibility(scope_of(args))  # the operator's CLI: every field, the projects asked for
     started = time.monotonic()
     node = parse_query(" ".join(args.query))

@@ -249,7 +249,9 @@ class Client:
             yield from page.hits
             got += len(page.hits)
             size = min(size, self.page_size)  # lowered if the server refused it
-            if len(page.hits) < size or offset + got >= page.total:
+            # a total beyond the server's bound is a lower bound ("gte"): the short page ends it
+            exact = (page.rollup or {}).get("total_relation", "eq") == "eq"
+            if len(page.hits) < size or (exact and offset + got >= page.total):
                 return
 
     def cursor(self, stack_id: str, sort: str | Sequence[Any] = "name", *,

@@ -201,3 +201,10 @@ def test_cli_rollup_says_at_least_beyond_the_bound(monkeypatch, capsys, api_engi
     monkeypatch.setattr(searcher_mod, "ROLLUP_TOTAL_BOUND", 1)
     assert text("--limit", "1").startswith("at least 1 root stack(s)")
     assert text("--limit", "1", "--exact-total").startswith(f"{roots} root stack(s)")
+
+
+def test_cli_exact_total_needs_a_rollup(monkeypatch, capsys, api_engine):
+    monkeypatch.setattr(cli, "open_engine", lambda conf, read_only=False: api_engine)
+    args = cli.build_parser().parse_args(["search", "--all-projects", "--exact-total", QUERY])
+    assert args.func(make_conf(), args) == 2
+    assert "--exact-total counts the root stacks of a --rollup root" in capsys.readouterr().err

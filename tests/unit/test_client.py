@@ -214,9 +214,10 @@ STACKS = [{"id": f"{i:08d}-0000-0000-0000-000000000000", "name": n, "status": "C
           for i, n in enumerate(["web", "db", "web", "app", "cache", "lb", "queue", "api"])]
 
 
-def fake_search(stacks: list[dict], max_limit: int = 1000) -> Route:
+def fake_search(stacks: list[dict], max_limit: int = 1000, rollup_bound: int | None = None) -> Route:
     """POST /v1/search over ``stacks``: term queries on id/name (in a bool should), sort by
-    name (the cursor: name, id), search_after, offset, limit, roll-up by offset."""
+    name (the cursor: name, id), search_after, offset, limit, roll-up by offset (its total
+    capped at ``rollup_bound`` with ``total_relation`` "gte", as the API's default bound)."""
 
     def route(method, path, query, body):
         assert (method, path) == ("POST", "/v1/search")
@@ -236,11 +237,17 @@ def fake_search(stacks: list[dict], max_limit: int = 1000) -> Route:
         page = found[start:start + body.get("limit", 25)]
         total = len(found) if not body.get("search_after") else len(stacks)
         hits = [{"_id": s["id"], "_source": s, "sort": [s["name"], s["id"]]} for s in page]
+        answer: dict = {"hits": {"total": total, "hits": hits}, "took": 1}
         if body.get("rollup"):
             for h in hits:
                 h.update(matched=1, matches=[{"id": h["_id"], "path": h["_source"]["path"],
                                               "depth": 1}])
-        return ok({"hits": {"total": total, "hits": hits}, "took": 1})
+            relation = "eq"
+            if rollup_bound is not None and total > rollup_bound:
+                answer["hits"]["total"], relation = max(rollup_bound, start + len(page)), "gte"
+            answer["rollup"] = {"matched_stacks": total, "truncated": False,
+                                "total_relation": relation}
+        return ok(answer)
 
     return route
 
@@ -309,6 +316,15 @@ def test_iter_roots_pages_by_offset(server):
     assert len(roots) == len(STACKS) - 1 and all(r["matched"] == 1 for r in roots)
     assert [s["body"]["offset"] for s in server.seen] == [1, 4, 7]
     assert all(s["body"]["rollup"] == "root" for s in server.seen)
+
+
+def test_iter_roots_goes_past_a_total_that_is_a_lower_bound(server):
+    """A roll-up's total beyond the server's bound is "at least" (``total_relation`` gte): the
+    client pages on until a short page, and stops at an exact total as before."""
+    server.route = fake_search(STACKS, rollup_bound=2)
+    client = Client(keystone_session([_endpoint("public", server.url, "RegionOne")]),
+                    page_size=3)
+    assert len(list(client.iter_roots("x"))) == len(STACKS)
 
 
 # -- a stack by name or id ------------------------------------------------------------------------
