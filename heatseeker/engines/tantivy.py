@@ -26,7 +26,7 @@ Schema (one tantivy document per stack id; tombstones are documents too):
 ``_rootkey``          u64 fast: a 64-bit hash (BLAKE2b) of ``root_id``, the column the roll-up's
                       bounded count of roots aggregates (``count_distinct`` with ``at_most``):
                       a string column costs tantivy ~2 µs per matching document to aggregate
-                      and a u64 one ~0.3 µs (300k stacks, bench/results/300k). Two root ids
+                      and a u64 one ~0.3 µs (measured at 300k stacks). Two root ids
                       share a key with a chance of n²/2⁶⁵ (10⁻¹² for 10,000 roots); the unbounded
                       count reads ``root_id`` itself
 ``_rootord``          u64 indexed + fast: the first 8 bytes of ``root_id``, as ``_idkey``: a sort
@@ -189,10 +189,10 @@ AGG_ALL = 2**31 - 1
 # tantivy's default AggregationLimits: a terms aggregation fails beyond this many buckets
 AGG_BUCKET_LIMIT = 65_000
 AGG_SPLIT_DEPTH = 4  # count_distinct cuts ranges this many characters deep at most (16^4 ranges)
-# a bounded count_distinct of root_id trusts the cardinality estimate (HyperLogLog, ~1 % error)
-# to say "more than at_most" only when it is beyond this multiple of the bound; else it counts
 KEY_TWINS = {"root_id": "_rootkey"}  # keyword fields with a u64 hash column (count_distinct)
 ORD_TWINS = {"root_id": "_rootord"}  # keyword fields with a u64 prefix column (sorting)
+# a bounded count_distinct of root_id trusts the cardinality estimate (HyperLogLog, ~1 % error)
+# to say "more than at_most" only beyond this multiple of the bound (plus 100); else it counts
 ESTIMATE_MARGIN = 2
 
 _Q = tantivy.Query
