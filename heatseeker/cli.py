@@ -238,7 +238,7 @@ def _parse_sort(specs: list[str]) -> tuple[t.SortKey, ...]:
 
 def cmd_search(conf, args) -> int:
     from heatseeker.api import responses  # the API's answers, so --json reads like the API
-    from heatseeker.searcher import ROLLUP_TOTAL_BOUND, Searcher
+    from heatseeker.searcher import Searcher, total_bound
 
     if args.exact_total and args.rollup != "root":
         print("--exact-total counts the root stacks of a --rollup root; a search's total is "
@@ -253,7 +253,7 @@ def cmd_search(conf, args) -> int:
     if args.rollup == "root":
         rolled = searcher.search_roots(node, view=view, offset=args.offset,
                                        limit=args.limit, fields=fields, subtree=args.under,
-                                       track_total=None if args.exact_total else ROLLUP_TOTAL_BOUND)
+                                       track_total=total_bound(True if args.exact_total else None))
         body = responses.rollup(rolled, view)
         body["took"] = int((time.monotonic() - started) * 1000)
         if args.json:
