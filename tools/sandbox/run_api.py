@@ -45,6 +45,10 @@ class ProjectFromPath:
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
     allow_reuse_address = True  # heat-api-start right after heat-api-stop
+    # socketserver's default backlog is 5: a burst of clients (a benchmark's creates and
+    # updates, a listener's reads) overflowed it and the kernel reset their connections;
+    # production servers (uwsgi, mod_wsgi) listen with 100 or more
+    request_queue_size = 128
 
 
 class QuietHandler(simple_server.WSGIRequestHandler):
