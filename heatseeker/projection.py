@@ -230,6 +230,17 @@ PARALLEL_MIN = 5000
 # records per run a worker reads and prepares: 50 heavy documents (TripleO's, ~1.5 MB decoded)
 # are ~75 MB, and a worker has at most three runs in the reindex process's memory
 PARALLEL_RUN = 50
+# decoded contents a worker keeps for reuse: the record's default (64 MB) filled each worker with
+# contents no other stack of the generator's mix shares (bench/indexing.py: 120 MB RSS per worker,
+# ~70 with this); a real tree's shared parts (TripleO: a registry of ~100 KB, files of ~1.4 MB)
+# are reused from it while the worker reads that tree's stacks
+WORKER_CONTENTS_CACHE = 8 * 2**20
+# Workers run at a lower CPU priority than the reindex process. A rebuild is CPU-bound: when the
+# workers won the cores, the reindex process's adds outran tantivy's indexing threads and the
+# documents waiting in tantivy's queue (it holds up to 10,000) held ~440 MB of the reindex
+# process's anonymous memory at 100k stacks, with peaks above 800 MB. Niced, the workers use what
+# indexing leaves, the queue stays short (~265 MB) and the rate is the same (bench/indexing.py).
+WORKER_NICE = 10
 
 
 def default_workers() -> int:
@@ -246,8 +257,10 @@ def _worker_main(
     """A reindex worker: its own connection to the record (``Store`` is per process); for each
     ``(lo, hi)`` it is sent, the prepared items of the records numbered ``(lo, hi]``; None or a
     closed pipe ends it. A failure is sent back as text (an exception may not pickle)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICE)
     try:
-        store: Store | None = Store(url, create=False)
+        store: Store | None = Store(url, create=False, contents_cache_bytes=WORKER_CONTENTS_CACHE)
         failed = None
     except Exception as exc:  # noqa: BLE001 - said to the reindex process, which stops
         store, failed = None, f"{type(exc).__name__}: {exc}"

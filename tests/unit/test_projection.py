@@ -168,6 +168,40 @@ def test_a_worker_error_fails_the_rebuild_with_its_reason(tmp_path):
     assert engine.count(MatchAll()) == 0 and engine.checkpoint() == 0
 
 
+def where_prepared(item):
+    """A preparer that also says how the worker process runs: its niceness and the size of
+    its record's contents cache."""
+    import gc
+
+    from heatseeker.record.contents import Cache
+
+    doc, sid, version = item
+    if doc is not None:
+        caches = [o.max_bytes for o in gc.get_objects() if isinstance(o, Cache)]
+        doc = {**doc, "description": f"nice={os.nice(0)} caches={caches}"}
+    return prepare((doc, sid, version))
+
+
+class _Telling(TantivyEngine):
+    preparer = staticmethod(where_prepared)
+
+
+def test_workers_run_niced_with_a_small_contents_cache(tmp_path):
+    """The workers yield the cores to the reindex process (whose tantivy queue otherwise filled
+    its memory) and keep 8 MB of decoded contents, not the record's 64 MB."""
+    from heatseeker.projection import WORKER_CONTENTS_CACHE, WORKER_NICE
+    from heatseeker.record.store import CONTENTS_CACHE_BYTES
+
+    assert WORKER_CONTENTS_CACHE < CONTENTS_CACHE_BYTES
+    store = _filled(str(tmp_path / "state.sqlite"), 120)
+    engine = _Telling(str(tmp_path / "index"), writer_memory_mb=32)
+    assert Projector(store, engine).rebuild(workers=2) == 120
+    told = {h.source["description"] for h in engine.search(MatchAll(), limit=200).hits}
+    nice = min(19, os.nice(0) + WORKER_NICE)
+    assert told == {f"nice={nice} caches={[WORKER_CONTENTS_CACHE]}"}
+    engine.close()
+
+
 def test_prepared_documents_cross_the_pipe_packed_and_come_out_the_same(tmp_path):
     """``prepare`` packs the ``_kv`` and ``_paths`` lists into one string each for the pipe;
     a term holding the separator keeps its list. Either way the index has the same terms."""
