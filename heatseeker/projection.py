@@ -137,7 +137,7 @@ class Projector:
         finished = False
         try:
             for _ in range(min(workers, max(1, len(chunks)))):
-                crew.append(_Worker(ctx, self.store.url, preparer))
+                crew.append(_Worker(ctx, self.store.url, preparer, self.engine.preparer_nice))
             n = len(crew)
             for i, chunk in enumerate(chunks[: 2 * n]):
                 crew[i % n].give(chunk)
@@ -161,11 +161,12 @@ class _Worker:
     """A reindex worker process, the pipe its runs go down, the pipe its answers come up, and
     the thread that receives them (into ``answers``, as soon as they come)."""
 
-    def __init__(self, ctx: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]):
+    def __init__(self, ctx: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any],
+                 nice: int = 0):
         self.answers: queue.SimpleQueue = queue.SimpleQueue()
         task_r, self.tasks = ctx.Pipe(duplex=False)
         self.results, result_w = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_worker_main, args=(task_r, result_w, url, preparer),
+        self.proc = ctx.Process(target=_worker_main, args=(task_r, result_w, url, preparer, nice),
                                 name="heatseeker-reindex-worker", daemon=True)  # fmt: skip
         self.proc.start()
         task_r.close()
@@ -235,12 +236,6 @@ PARALLEL_RUN = 50
 # ~70 with this); a real tree's shared parts (TripleO: a registry of ~100 KB, files of ~1.4 MB)
 # are reused from it while the worker reads that tree's stacks
 WORKER_CONTENTS_CACHE = 8 * 2**20
-# Workers run at a lower CPU priority than the reindex process. A rebuild is CPU-bound: when the
-# workers won the cores, the reindex process's adds outran tantivy's indexing threads and the
-# documents waiting in tantivy's queue (it holds up to 10,000) held ~440 MB of the reindex
-# process's anonymous memory at 100k stacks, with peaks above 800 MB. Niced, the workers use what
-# indexing leaves, the queue stays short (~265 MB) and the rate is the same (bench/indexing.py).
-WORKER_NICE = 10
 
 
 def default_workers() -> int:
@@ -252,13 +247,15 @@ def default_workers() -> int:
 
 
 def _worker_main(
-    tasks: Any, results: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any]
+    tasks: Any, results: Any, url: str, preparer: Callable[[tuple[dict | None, str, int]], Any],
+    nice: int = 0,
 ) -> None:
     """A reindex worker: its own connection to the record (``Store`` is per process); for each
     ``(lo, hi)`` it is sent, the prepared items of the records numbered ``(lo, hi]``; None or a
     closed pipe ends it. A failure is sent back as text (an exception may not pickle)."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(WORKER_NICE)
+    if nice:
+        with contextlib.suppress(OSError, AttributeError):
+            os.nice(nice)  # the engine's preparer_nice
     try:
         store: Store | None = Store(url, create=False, contents_cache_bytes=WORKER_CONTENTS_CACHE)
         failed = None

@@ -134,6 +134,10 @@ class Engine(abc.ABC):
     #: ``rebuild_prepared`` takes, for an engine whose documents cost enough CPU to prepare that
     #: a rebuild prepares them in other processes (projection.py); None: ``rebuild`` only.
     preparer: Callable[[tuple[dict | None, str, int]], Any] | None = None
+    #: How much lower the CPU priority (``os.nice``) of the worker processes that run
+    #: ``preparer`` is than the rebuild's own process: an engine whose rebuild queues what that
+    #: process adds (tantivy) wants them to yield to it.
+    preparer_nice: ClassVar[int] = 0
 
     def rebuild_prepared(self, prepared: Iterable[Any], checkpoint: int | None = None) -> int:
         """``rebuild`` with items already turned into the engine's form by ``preparer``."""

@@ -932,6 +932,12 @@ class TantivyEngine(Engine):
         return int(st.searcher.fast_field_values("_version", [addr])[0] or 0)
 
     preparer = staticmethod(prepare)
+    # The rebuild is CPU-bound: when the worker processes won the cores, the reindex process's
+    # adds outran tantivy's indexing threads, and the documents waiting in tantivy's own queue
+    # (it holds up to 10,000) held ~440 MB of that process's anonymous memory at 100k stacks,
+    # with peaks above 800 MB. Niced, the workers use what indexing leaves, the queue stays short
+    # (~265 MB) and the rate is the same (bench/indexing.py).
+    preparer_nice = 10
 
     def rebuild(
         self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
