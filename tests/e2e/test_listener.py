@@ -192,10 +192,13 @@ def test_killed_listener_loses_nothing(heat, make_heatseeker):
     alpha = heat("alpha")
     hs = make_heatseeker()
     hs.start_listener()
-    sid = create(alpha, unique("killed"), "slow.yaml", parameters={"wait": 5})
+    # 15 s in progress: the listener must read it meanwhile, with the other test stream's syncs
+    # reading the same heat-api (5 s was missed once in a while)
+    sid = create(alpha, unique("killed"), "slow.yaml", parameters={"wait": 15})
     try:
         wait_for(lambda: hs.indexed_status(sid) == "CREATE_IN_PROGRESS", 60, "create in progress")
         hs.kill_listener()  # SIGKILL mid-stream: whatever was not acknowledged is redelivered
+        assert heat_status(alpha, sid) == "CREATE_IN_PROGRESS", "killed after the create ended"
         wait_heat(alpha, sid, "CREATE_COMPLETE")
         tpl, files, env = contents("slow.yaml")
         alpha.stacks.update(sid, template=tpl, files=files, environment=env,

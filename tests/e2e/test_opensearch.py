@@ -442,6 +442,7 @@ def test_several_listeners_share_one_pool(heat, make_os_heatseeker):
 
     from .conftest import create, heat_status, unique, wait_for, wait_heat
     from .test_listener import converge, delete_all
+    from .test_multihost import _consumers
 
     alpha = heat("alpha")
     hs = make_os_heatseeker()
@@ -450,7 +451,8 @@ def test_several_listeners_share_one_pool(heat, make_os_heatseeker):
         second = subprocess.Popen(hs.cmd("listen"), stdout=log, stderr=subprocess.STDOUT)
     ids: list[str] = []
     try:
-        time.sleep(2)  # the second consumer joins the same queue
+        # both consume the same queue before Heat says anything (else one may take everything)
+        wait_for(lambda: _consumers(hs.pool) == 2, 60, "two consumers on the listeners' pool")
         for _ in range(4):
             ids.append(create(alpha, unique("pair"), "slow.yaml", parameters={"wait": 0}))
         for sid in ids:

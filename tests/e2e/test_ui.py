@@ -34,6 +34,10 @@ from tools.sandbox import heatlab
 from .api_support import Api, ApiHeatseeker, heat_stacks, heat_subtree
 from .conftest import ROOT, create, delete_stacks, remove_leftovers, unique, wait_for, wait_heat
 
+# expect() waits 5 s by default, whatever the page's timeout: the pages' fetches go through a
+# Keystone that validates every token one request at a time, shared with the other test stream
+expect.set_options(timeout=20_000)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",

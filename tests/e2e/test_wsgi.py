@@ -178,10 +178,19 @@ def test_search_on_both_hosts_answers_as_heat_lists_the_project(lab: Lab):
     assert bad.status == 400 and bad.headers["x-openstack-request-id"].startswith("req-")
     no_token = lab.b.call("POST", "/v1/search", body)
     assert no_token.status == 401 and no_token.headers["x-openstack-request-id"]
-    with open(os.path.join(lab.hs.dir, "heatseeker.log")) as f:
-        log = f.read()
+
+    def log() -> str:
+        with open(os.path.join(lab.hs.dir, "heatseeker.log")) as f:
+            return f.read()
+
+    def lines(rid: str) -> int:
+        return len(re.findall(rf"{rid}.*\"POST /v1/search\" 200", log()))
+
+    # the access line is written once the body has been sent: the last one may come a moment
+    # after its answer
+    wait_for(lambda: all(lines(rid) for rid in seen_ids), 10, "an access line per request")
     for rid in seen_ids:  # one access line per request, with its id
-        assert len(re.findall(rf"{rid}.*\"POST /v1/search\" 200", log)) == 1
+        assert lines(rid) == 1
 
 
 def test_links_follow_the_proxy_headers(lab: Lab):

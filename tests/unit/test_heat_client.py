@@ -531,14 +531,19 @@ def test_read_many_yields_as_reads_complete(heat):
     heat.add_lab1("fast")
     heat.add_lab1("slow")
     original = heat.enter
+    fast_yielded = threading.Event()
 
     def enter(op, arg):
         if isinstance(arg, str) and arg.endswith("slow") and op == "get":
-            time.sleep(0.2)
+            fast_yielded.wait(10)  # "slow" ends only once "fast" came out (else after 10 s)
         return original(op, arg)
 
     heat.enter = enter
-    order = [sid for sid, _ in source(heat, concurrency=2).read_many(["slow", "fast"])]
+    order = []
+    for sid, _ in source(heat, concurrency=2).read_many(["slow", "fast"]):
+        order.append(sid)
+        if sid == "fast":
+            fast_yielded.set()
     assert order == ["fast", "slow"]
 
 
