@@ -319,10 +319,11 @@ class Indexer:
         """Apply one batch durably. Raises HeatUnavailable (after writing what it could) when some
         stacks could not be read, so that the caller requeues the batch.
 
-        In two steps when the batch holds both: what needs no read and the reads that finish an
-        action first, committed (``on_durable``: the projector may show them at once), then the
-        unknown stacks that only began (``EAGER``: last in the gate's line, they must not hold
-        back the others' commit). The caller acknowledges the batch after both."""
+        In up to three steps, each committed (``on_durable``: the projector may show it at once)
+        before the next begins: what needs no read (tombstones, a known stack's new state); the
+        reads that finish an action; the unknown stacks that only began (``EAGER``: last in the
+        gate's line, they must not hold back the others' commit). The caller acknowledges the
+        batch after all of them."""
         report = BatchReport(events=len(events))
         by_stack = _per_stack(events, report)
         if not by_stack:
@@ -333,16 +334,26 @@ class Indexer:
         first = {sid: ev for sid, ev in to_read.items() if sid not in eager}
         observed: dict[str, int] = {}  # message id of an event → when the read it caused began
         caused = _Caused()
-        failures = self._read_and_build(first, known, changes, report, observed, caused)
 
         def noted(stacks) -> list[Noted]:
             return [Noted(ev.stack_id, ev.timestamp, ev.action, ev.phase, ev.state,
                           ev.request_id, observed.get(ev.message_id))
                     for sid in stacks for ev in by_stack[sid] if ev.kind == KIND_STACK]
 
-        report.written = sum(self.store.apply(
+        settled: list[str] = []
+        if changes and to_read:
+            # What needs no read (a tombstone, a known stack's new state) is durable before any
+            # read begins: a delete never waits for the reads of its batch's other stacks (#14).
+            settled = [s for s in by_stack if s not in to_read]
+            report.written += sum(self.store.apply(changes, self._prepare(caused),
+                                                   noted=noted(settled))[: len(changes)])
+            if on_durable is not None and report.written:
+                on_durable()
+            changes = []
+        failures = self._read_and_build(first, known, changes, report, observed, caused)
+        report.written += sum(self.store.apply(
             changes, self._prepare(caused),
-            noted=noted([s for s in by_stack if s not in eager]))[: len(changes)])
+            noted=noted([s for s in by_stack if s not in eager and s not in settled]))[: len(changes)])
         if eager:
             if on_durable is not None and report.written:
                 on_durable()

@@ -243,6 +243,37 @@ def test_what_finishes_an_action_is_read_before_an_unknown_stack_that_only_began
     assert store.get("new").doc["status"] == "CREATE_IN_PROGRESS"
 
 
+def test_what_needs_no_read_is_durable_before_the_batch_reads(heat, tmp_path):
+    """A delete (and a known stack's start) in a batch with reads: committed first, and the
+    projector told, so a burst's reads never hold it back (#14: nothing is starved). History
+    off: with it, a start this soon after the reconcile's read would be read too."""
+    store = Store(str(tmp_path / "state.sqlite"), HistoryPolicy(enabled=False))
+    ix = Indexer(store, heat)
+    ix.reconcile()
+    heat.reads.clear()
+    heat.set_status("root", "UPDATE_COMPLETE")
+    seen: list[tuple] = []
+    real_read = heat.read
+
+    def read(sid):
+        seen.append((sid, store.get("other").deleted, store.get("m0").doc["status"]))
+        return real_read(sid)
+
+    heat.read = read
+    durable: list[list[str]] = []
+    report = ix.apply_events(evs(notification("other", "db", "delete", "end"),
+                                 notification("m0", "member", "update", "start"),
+                                 notification("root", "web", "update", "end")),
+                             on_durable=lambda: durable.append(list(heat.reads)))
+    assert seen == [("root", True, "UPDATE_IN_PROGRESS")] and durable == [[]]
+    assert report.written == 3 and report.tombstoned == 1 and heat.reads == ["root"]
+    assert store.get("root").doc["status"] == "UPDATE_COMPLETE" and store.get("other").deleted
+    # a batch of reads alone, or of no-read changes alone, is one transaction as before
+    durable.clear()
+    ix.apply_events(evs(notification("root", "web", "check", "end")), on_durable=lambda: durable.append([]))
+    assert durable == []
+
+
 def test_delete_is_final_and_replays_change_nothing(heat, store):
     ix = Indexer(store, heat)
     ix.reconcile()
