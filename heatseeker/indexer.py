@@ -351,11 +351,12 @@ class Indexer:
                 on_durable()
             changes = []
         failures = self._read_and_build(first, known, changes, report, observed, caused)
+        before = report.written
         report.written += sum(self.store.apply(
             changes, self._prepare(caused),
             noted=noted([s for s in by_stack if s not in eager and s not in settled]))[: len(changes)])
         if eager:
-            if on_durable is not None and report.written:
+            if on_durable is not None and report.written > before:
                 on_durable()
             later: list[Change] = []
             failures += self._read_and_build(eager, known, later, report, observed, caused)
