@@ -112,11 +112,16 @@ def unpack(body: bytes) -> str:
     return zlib.decompress(bytes(body)).decode()
 
 
+# decoded contents a process keeps by default: a tree's shared registry and files are read once
+# while its stacks are (a reindex worker keeps less: projection.WORKER_CONTENTS_CACHE)
+CACHE_BYTES = 64 * 2**20
+
+
 class Cache:
     """Decoded contents by digest, least recently used out past ``max_bytes`` (contents never
     change, so a cached one is never stale; one that was swept is simply never asked for)."""
 
-    def __init__(self, max_bytes: int = 64 * 2**20):
+    def __init__(self, max_bytes: int = CACHE_BYTES):
         self.max_bytes = max_bytes
         self._texts: OrderedDict[str, str] = OrderedDict()
         self._size = 0

@@ -187,9 +187,6 @@ ZLIB_LEVEL = 1
 SWEEP_SHARD = 250_000
 # a read whose row names a content swept meanwhile is made again (Store._records), at most so often
 CONTENT_READ_ATTEMPTS = 3
-# decoded contents a process keeps (record/contents.py Cache): a tree's shared registry and files
-# are read once while its stacks are; a reindex worker keeps less (projection.WORKER_CONTENTS_CACHE)
-CONTENTS_CACHE_BYTES = 64 * 2**20
 # with history off, what notifications said is kept this long (newest_events: batches in flight)
 NOTED_WITHOUT_HISTORY_US = 3600 * 1_000_000
 
@@ -342,7 +339,7 @@ class Store:
         return cls(database.url_of(conf), policy, create=create, conf=conf)
 
     def __init__(self, path: str, history: HistoryPolicy | None = None, *, create: bool = True,
-                 conf=None, contents_cache_bytes: int = CONTENTS_CACHE_BYTES):
+                 conf=None, contents_cache_bytes: int = parts_of.CACHE_BYTES):
         """``path``: a SQLite file or a database URL. ``contents_cache_bytes``: how much decoded
         content (record/contents.py) this process keeps for reuse."""
         self.url = database.as_url(path)

@@ -192,9 +192,9 @@ def test_workers_run_niced_with_a_small_contents_cache(tmp_path):
     contents, not the record's 64 MB."""
     from heatseeker.engines.base import Engine
     from heatseeker.projection import WORKER_CONTENTS_CACHE
-    from heatseeker.record.store import CONTENTS_CACHE_BYTES
+    from heatseeker.record.contents import CACHE_BYTES
 
-    assert WORKER_CONTENTS_CACHE < CONTENTS_CACHE_BYTES
+    assert WORKER_CONTENTS_CACHE < CACHE_BYTES
     store = _filled(str(tmp_path / "state.sqlite"), 120)
     engine = _Telling(str(tmp_path / "index"), writer_memory_mb=32)
     assert Projector(store, engine).rebuild(workers=2) == 120
