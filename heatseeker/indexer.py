@@ -422,6 +422,8 @@ class Indexer:
             raise HeatUnavailable("no Heat source configured")
         failures: list[str] = []
         snapshots = {}
+        # the names the notifications gave: each show asks for name/id (no lookup in Heat)
+        self.source.know_names({sid: ev.stack_name for sid, ev in to_read.items()})
         for sid, result in self.source.read_many(list(to_read),
                                                  lambda sid: _urgency(to_read[sid], sid, known)):
             report.reads += 1

@@ -19,6 +19,7 @@ is purged) is ``None``, never an error.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import itertools
@@ -383,6 +384,45 @@ class Gate:
 # a read is five calls: one whose parts disagree is made again, at most this many times in all
 TORN_READ_ATTEMPTS = 3
 
+# reads made during a create whose template, environment and files are kept for the read of its
+# end (``_Creating``): at most this many, and about this many bytes
+CREATING_KEPT = 256
+CREATING_KEPT_BYTES = 64 << 20
+
+
+@dataclass
+class _Creating:
+    """What a read made while a stack was being created showed of its template, environment and
+    files. A create never changes them (only an update does, and Heat then sets the stack's
+    ``updated_time``), so the read of the same create's end needs only the show and the
+    resources. Kept in this process's memory, as a read in flight is; a read without it reads
+    everything."""
+
+    path: str  # name/id: the resources can be asked for before the show answers
+    creation_time: Any
+    template: dict
+    environment: dict
+    files: dict[str, str]
+    size: int  # the files' characters, and a nominal share for the template and environment
+
+    @staticmethod
+    def applies(show: dict) -> bool:
+        return show.get("stack_status") == "CREATE_IN_PROGRESS" and not show.get("updated_time")
+
+    @classmethod
+    def of(cls, snapshot: StackSnapshot, path: str) -> _Creating:
+        size = sum(len(v) for v in snapshot.files.values()) + (64 << 10)
+        # copies: the snapshot goes to a document's builder
+        return cls(path, snapshot.show.get("creation_time"), copy.deepcopy(snapshot.template),
+                   copy.deepcopy(snapshot.environment), dict(snapshot.files), size)
+
+    def same_create(self, show: dict) -> bool:
+        """Whether ``show`` is of the same create, no update since."""
+        status = show.get("stack_status")
+        return (isinstance(status, str) and status.startswith("CREATE_")
+                and not show.get("updated_time")
+                and show.get("creation_time") == self.creation_time)
+
 
 def torn(snapshot: StackSnapshot) -> bool:
     """Whether a read's show and environment came from two different actions: a string
@@ -430,6 +470,9 @@ class HeatSource:
         # same stack shares the read (begun after both asked, it shows what both must see)
         self._queued: dict[str, tuple[futures.Future, Ticket]] = {}
         self._names: dict[str, str] = {}  # know_names: id → name, for the next read of each
+        # reads made during a create, by stack (``_Creating``), the oldest first
+        self._creating: collections.OrderedDict[str, _Creating] = collections.OrderedDict()
+        self._creating_bytes = 0
         self._queued_lock = threading.Lock()
         self.reads = 0  # reads made (for the benchmarks: what coalescing saved)
         self.shared = 0  # reads asked for and answered by another batch's read
@@ -694,9 +737,10 @@ class HeatSource:
         return self._read_once(stack_id, name, pipelined)
 
     def know_names(self, names: Mapping[str, str]) -> None:
-        """Stack names (``id → name``, e.g. from a listing) for the next ``read`` of each: its
-        show then asks for ``name/id`` and saves Heat's lookup and redirect (measured: the show
-        by id cost ~40 % more, bench/sync_rate.py). A stack's name never changes; each is used
+        """Stack names (``id → name``, from a listing or the notifications) for the next ``read``
+        of each: its show then asks for ``name/id`` and saves Heat's lookup and redirect
+        (measured: the show by id cost ~40 % more, bench/sync_rate.py; during a burst Heat's
+        ``identify_stack`` took 6 % of its engine). A stack's name never changes; each is used
         once (a read takes it)."""
         with self._queued_lock:
             self._names.update((sid, n) for sid, n in names.items()
@@ -706,6 +750,7 @@ class HeatSource:
                    pipelined: bool = True) -> StackSnapshot | None:
         read_at = _now_us()
         stacks = self.client.stacks
+        kept = self._take_creating(stack_id)  # what a read made during its create kept
 
         def show_it():
             if name is not None:
@@ -717,13 +762,8 @@ class HeatSource:
                     # a name that is not this stack's, or a stack gone: by id, as always
             return _as_dict(stacks.get(stack_id))
 
-        try:
-            show = self._call(show_it, f"show stack {stack_id}", gone_ok=True)
-            if show.get("stack_status") == DELETE_COMPLETE:
-                return None
-            real_id = str(show.get("id") or stack_id)
-            path = _stack_path(show, real_id)
-            parts = {
+        def part_calls(path: str) -> dict[str, Callable[[], Any]]:
+            return {
                 "template": lambda: self._call(
                     lambda: stacks.template(path), f"template of {stack_id}", gone_ok=True),
                 "environment": lambda: self._call(
@@ -734,13 +774,48 @@ class HeatSource:
                     lambda: [_as_dict(r) for r in self.client.resources.list(path, nested_depth=0)],
                     f"resources of {stack_id}", gone_ok=True),
             }
+
+        def run(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+            if pipelined:  # one round trip instead of one call after the other
+                running = {part: self._parts.submit(fn) for part, fn in calls.items()}
+                futures.wait(running.values())
+                return {part: fut.result() for part, fut in running.items()}
+            return {part: fn() for part, fn in calls.items()}
+
+        def shown() -> dict:
+            return self._call(show_it, f"show stack {stack_id}", gone_ok=True)
+
+        # With the stack's name (the notification's, a listing's, or kept from its create),
+        # the other calls need not wait for the show: one round trip instead of two. A stack
+        # read during its create needs only its resources besides (``_Creating``).
+        guess = _stack_path({"stack_name": name}, stack_id) if name else (
+            kept.path if kept is not None else None)
+        early: dict[str, futures.Future] = {}
+        if pipelined and guess is not None:
+            calls = part_calls(guess)
+            early = {part: self._parts.submit(calls[part])
+                     for part in (["resources"] if kept is not None else calls)}
+        try:
             try:
-                if pipelined:  # one round trip after the show instead of four in a row
-                    running = {part: self._parts.submit(fn) for part, fn in parts.items()}
-                    futures.wait(running.values())
-                    got = {part: fut.result() for part, fut in running.items()}
-                else:
-                    got = {part: fn() for part, fn in parts.items()}
+                show = shown()
+            finally:
+                futures.wait(early.values())
+            if show.get("stack_status") == DELETE_COMPLETE:
+                return None
+            real_id = str(show.get("id") or stack_id)
+            path = _stack_path(show, real_id)
+            try:
+                if early and path == guess:
+                    got = {part: fut.result() for part, fut in early.items()}
+                    if kept is not None and kept.same_create(show):
+                        # (taken: this read's snapshot may hold them; ``_Creating.of`` copies)
+                        got.update(template=kept.template, environment=kept.environment,
+                                   files=kept.files)
+                    elif "template" not in got:  # an update began meanwhile: read it all
+                        got.update(run({part: fn for part, fn in part_calls(path).items()
+                                        if part != "resources"}))
+                else:  # the name was not the stack's (never Heat's own), or none was known
+                    got = run(part_calls(path))
             except _Gone as gone:
                 # deleted (and purged) while we read it? or a Heat without this endpoint
                 if self.show(real_id) is None:
@@ -753,7 +828,7 @@ class HeatSource:
             files, resources = got["files"], got["resources"]
         except _Gone:
             return None
-        return StackSnapshot(
+        snapshot = StackSnapshot(
             show=show,
             template=template if isinstance(template, dict) else {},
             environment=environment if isinstance(environment, dict) else {},
@@ -766,6 +841,29 @@ class HeatSource:
             read_at=read_at,
             region=self.region,
         )
+        if _Creating.applies(show):
+            self._keep_creating(stack_id, _Creating.of(snapshot, path))
+        return snapshot
+
+    def _take_creating(self, stack_id: str) -> _Creating | None:
+        with self._queued_lock:
+            entry = self._creating.pop(stack_id, None)
+            if entry is not None:
+                self._creating_bytes -= entry.size
+            return entry
+
+    def _keep_creating(self, stack_id: str, entry: _Creating) -> None:
+        """Keep what a read made during a create showed, for the read of its end (bounded: the
+        oldest go first; in this process only, as any read in flight is: a read without it is
+        a full read)."""
+        with self._queued_lock:
+            old = self._creating.pop(stack_id, None)
+            self._creating_bytes += entry.size - (old.size if old is not None else 0)
+            self._creating[stack_id] = entry
+            while self._creating and (len(self._creating) > CREATING_KEPT
+                                      or self._creating_bytes > CREATING_KEPT_BYTES):
+                _, dropped = self._creating.popitem(last=False)
+                self._creating_bytes -= dropped.size
 
     def read_many(
         self, ids: Iterable[str], priority: Callable[[str], int] | None = None,

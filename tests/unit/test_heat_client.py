@@ -379,6 +379,96 @@ def test_a_torn_read_is_made_again(heat):
     assert torn(ok) is False
 
 
+def _creating(heat, sid=LAB1):
+    show = heat.stacks_data[sid]["show"]
+    show.update(stack_status="CREATE_IN_PROGRESS", updated_time=None)
+    return show
+
+
+def test_a_creates_end_reuses_what_the_read_during_the_create_showed(heat):
+    """Read during its create, a stack's template, environment and files cannot change before
+    the create ends (only an update changes them, and sets updated_time): the read of its end is
+    the show and the resources at once (#14: two calls, one round trip, instead of five)."""
+    show = _creating(heat)
+    src = source(heat)
+    first = src.read(LAB1)
+    assert [c[0] for c in heat.calls] == ["get", "template", "environment", "files", "resources"]
+    first.template["resources"].clear()  # a builder's changes to one snapshot reach no other
+    heat.calls.clear()
+    show.update(stack_status="CREATE_COMPLETE", outputs=[{"output_key": "k", "output_value": 1}])
+    heat.stacks_data[LAB1]["resources"] = heat.stacks_data[LAB1]["resources"][:2]
+    end = src.read(LAB1)
+    assert sorted(c[0] for c in heat.calls) == ["get", "resources"]
+    assert all(c[1] == f"lab1/{LAB1}" for c in heat.calls if c[0] == "resources")
+    data = heat.stacks_data[LAB1]
+    assert (end.template, end.environment, end.files) == (
+        data["template"], data["environment"], data["files"])
+    assert end.show["stack_status"] == "CREATE_COMPLETE" and len(end.resources) == 2
+    # taken once: the next read reads everything
+    heat.calls.clear()
+    src.read(LAB1)
+    assert len(heat.calls) == 5
+
+
+def test_a_read_after_an_update_began_reads_everything_again(heat):
+    show = _creating(heat)
+    src = source(heat)
+    src.read(LAB1)
+    heat.calls.clear()
+    show.update(stack_status="UPDATE_COMPLETE", updated_time="2026-11-25T07:35:42Z")
+    heat.stacks_data[LAB1]["template"] = dict(heat.stacks_data[LAB1]["template"], description="v2")
+    snap = src.read(LAB1)
+    # the resources asked for with the show, then what the create's read kept is not used
+    assert sorted(c[0] for c in heat.calls) == [
+        "environment", "files", "get", "resources", "template"]
+    assert snap.template["description"] == "v2"
+    # a stack created again under the same id is never Heat's; still, another create time
+    # is another create
+    show.update(stack_status="CREATE_IN_PROGRESS", updated_time=None)
+    src.read(LAB1)
+    heat.calls.clear()
+    show.update(stack_status="CREATE_COMPLETE", creation_time="2030-01-01T00:00:00Z")
+    src.read(LAB1)
+    assert len(heat.calls) == 5
+
+
+def test_what_a_create_read_keeps_is_bounded_and_only_for_reads_at_once(heat, monkeypatch):
+    from heatseeker.heat import client
+
+    monkeypatch.setattr(client, "CREATING_KEPT", 2)
+    for sid in ("c1", "c2", "c3"):
+        heat.add_lab1(sid, status="CREATE_IN_PROGRESS")
+        heat.stacks_data[sid]["show"]["updated_time"] = None
+    src = source(heat)
+    for sid in ("c1", "c2", "c3"):
+        src.read(sid)
+    assert list(src._creating) == ["c2", "c3"]
+    heat.calls.clear()
+    src.read("c1")  # forgotten: everything
+    src.read("c2", pipelined=False)  # a reconcile's read: its calls one after the other
+    assert [c[0] for c in heat.calls] == ["get", "template", "environment", "files",
+                                          "resources"] * 2
+    # a stack gone at its end: None, as any read of it
+    del heat.stacks_data["c3"]
+    assert src.read("c3") is None and "c3" not in src._creating
+
+
+def test_with_its_name_a_read_is_one_round_trip(heat):
+    """The name a notification gives: the show and the four other calls at once (#14)."""
+    heat.delay = 0.05
+    src = source(heat)
+    src.know_names({LAB1: "lab1"})
+    snap = src.read(LAB1)
+    assert heat.max_in_flight == 5 and snap.template == heat.stacks_data[LAB1]["template"]
+    assert all(c[1] == f"lab1/{LAB1}" for c in heat.calls)
+    # gone, or deleted: None as without a name, whatever the other calls answered
+    src.know_names({"gone": "lab1"})
+    assert src.read("gone") is None
+    heat.add_lab1("d1", status="DELETE_COMPLETE")
+    src.know_names({"d1": "lab1"})
+    assert src.read("d1") is None
+
+
 def test_read_of_an_unknown_stack_is_none(heat):
     assert source(heat).read("00000000-0000-0000-0000-000000000000") is None
     assert len(heat.calls) == 1
@@ -860,17 +950,26 @@ def test_from_conf_noauth_endpoint(server, tmp_path):
         f"/v1/admin/stacks/lab1/{LAB1}/template",
     ]
     assert len(snap.resources) == 6
-    # a name known from a listing: the show asks for name/id at once (no lookup, no redirect)
+    # a name known (a listing, a notification): every call asks for name/id at once, the show
+    # among them (no lookup, no redirect, one round trip)
     server.requests.clear()
     src.know_names({LAB1: "lab1"})
     assert src.read(LAB1).show["id"] == LAB1
-    assert [p for p, _, _ in server.requests][0] == f"/v1/admin/stacks/lab1/{LAB1}"
-    # a wrong name (never Heat's, but never trusted blindly): by id after the 404
+    assert sorted(p for p, _, _ in server.requests) == [
+        f"/v1/admin/stacks/lab1/{LAB1}", *(f"/v1/admin/stacks/lab1/{LAB1}/{part}" for part in (
+            "environment", "files", "resources", "template"))]
+    # a wrong name (never Heat's, but never trusted blindly): the show by id after the 404,
+    # then the other calls again with its real name
     server.requests.clear()
     src.know_names({LAB1: "not-its-name"})
-    assert src.read(LAB1).show["id"] == LAB1
-    assert [p for p, _, _ in server.requests][:2] == [
-        f"/v1/admin/stacks/not-its-name/{LAB1}", f"/v1/admin/stacks/{LAB1}"]
+    snap = src.read(LAB1)
+    assert snap.show["id"] == LAB1 and len(snap.resources) == 6 and snap.files
+    paths = [p for p, _, _ in server.requests]
+    assert paths.index(f"/v1/admin/stacks/not-its-name/{LAB1}") < paths.index(
+        f"/v1/admin/stacks/{LAB1}")
+    assert sorted(p for p in paths if p.startswith(f"/v1/admin/stacks/lab1/{LAB1}/")) == [
+        f"/v1/admin/stacks/lab1/{LAB1}/{part}" for part in (
+            "environment", "files", "resources", "template")]
     assert src.read("no-such-stack") is None
     assert "outputs" not in src.show(LAB1)
 

@@ -267,6 +267,7 @@ def test_what_needs_no_read_is_durable_before_the_batch_reads(heat, tmp_path):
                              on_durable=lambda: durable.append(list(heat.reads)))
     assert seen == [("root", True, "UPDATE_IN_PROGRESS")] and durable == [[]]
     assert report.written == 3 and report.tombstoned == 1 and heat.reads == ["root"]
+    assert heat.names == {"root": "web"}  # the show asks for name/id: no lookup in Heat
     assert store.get("root").doc["status"] == "UPDATE_COMPLETE" and store.get("other").deleted
     # a batch of reads alone, or of no-read changes alone, is one transaction as before
     durable.clear()
