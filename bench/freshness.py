@@ -54,10 +54,11 @@ SINGLES = 5  # a quick run: 3
 
 class Floor(threading.Thread):
     """The floor: how long the Heat reads of one change take, now. Reads ``stack_id`` as the
-    listener does (``HeatSource.read``: the show, then its four other calls at once), every
-    0.2 s, until stopped; ``take()`` returns the durations since the last take."""
+    listener does (``HeatSource.read`` with the name the notifications give: the show, then its
+    four other calls at once), every 0.2 s, until stopped; ``take()`` returns the durations since
+    the last take."""
 
-    def __init__(self, conf_path: str, stack_id: str) -> None:
+    def __init__(self, conf_path: str, stack_id: str, stack_name: str) -> None:
         super().__init__(daemon=True, name="floor")
         from heatseeker.config import new_conf
         from heatseeker.heat.client import HeatSource
@@ -65,7 +66,7 @@ class Floor(threading.Thread):
         conf = new_conf()
         conf(["--config-file", conf_path], default_config_files=[])
         self.source = HeatSource.from_conf(conf)
-        self.stack_id = stack_id
+        self.stack_id, self.stack_name = stack_id, stack_name
         self._samples: list[float] = []
         self._lock = threading.Lock()
         self._halt = threading.Event()
@@ -74,6 +75,7 @@ class Floor(threading.Thread):
         while not self._halt.is_set():
             t0 = time.perf_counter()
             try:
+                self.source.know_names({self.stack_id: self.stack_name})
                 self.source.read(self.stack_id)
             except Exception:  # noqa: BLE001 - a failed read is no floor
                 pass
@@ -199,7 +201,7 @@ def run(quick: bool) -> dict:
                  and not s.get("parent") and s["stack_status"] in done]
         floor_stack, fidelity_target = pool[-1][0], pool[-2]
         pool = pool[:-2]
-        floor = Floor(conf, floor_stack["id"])
+        floor = Floor(conf, floor_stack["id"], floor_stack["stack_name"])
         floor.start()
         time.sleep(2.0)
         quiet_floor = floor.take()
@@ -333,15 +335,26 @@ def _burst(k, run_id, project, n_create, targets, deletes, d, tap, created, even
     floor.take()
     counts_before = _counts(events_path)
     burst_started = time.time()
-    with futures.ThreadPoolExecutor(8) as pool:
-        jobs = [pool.submit(create, i) for i in range(n_create)]
-        jobs += [pool.submit(update, t) for t in targets]
-        jobs += [pool.submit(delete, sid) for sid in deletes]
-        for job in jobs:
-            sid, want = job.result()
-            wanted[sid] = want
     big = n_create + len(targets) > 60
-    seen = _poll(d, wanted, timeout=(420 if big else 180) if not quick else 90)
+    # the search is polled from the start: a stack that finishes while the burst's other API
+    # calls are still being made is seen when it is searchable, not when the last call returned
+    # (under a 100 + 100 burst Heat takes ~50 s to accept them all)
+    lock, submitted = threading.Lock(), threading.Event()
+    with futures.ThreadPoolExecutor(1) as poller:
+        polled = poller.submit(_poll, d, wanted, (420 if big else 180) if not quick else 90,
+                               lock, submitted)
+        try:
+            with futures.ThreadPoolExecutor(8) as pool:
+                jobs = [pool.submit(create, i) for i in range(n_create)]
+                jobs += [pool.submit(update, t) for t in targets]
+                jobs += [pool.submit(delete, sid) for sid in deletes]
+                for job in futures.as_completed(jobs):
+                    sid, want = job.result()
+                    with lock:
+                        wanted[sid] = want
+        finally:
+            submitted.set()
+        seen = polled.result()
     time.sleep(1.0)
     fl = floor.take()
     counts_after = _counts(events_path)
@@ -448,7 +461,10 @@ def _fidelity(run_id: str, target, d: str, quick: bool) -> dict:
     }
 
 
-def _poll(d: str, wanted: dict[str, dict], timeout: float) -> dict[str, float]:
+def _poll(d: str, wanted: dict[str, dict], timeout: float, lock: threading.Lock | None = None,
+          submitted: threading.Event | None = None) -> dict[str, float]:
+    """When a search first answered each wanted stack's new state. ``wanted`` may still grow
+    (under ``lock``) until ``submitted`` is set."""
     from heatseeker.engines.tantivy import TantivyEngine
     from heatseeker.query import tree as t
     from heatseeker.query.visibility import Visibility
@@ -460,17 +476,25 @@ def _poll(d: str, wanted: dict[str, dict], timeout: float) -> dict[str, float]:
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     try:
-        while len(seen) < len(wanted) and time.monotonic() < deadline:
-            pending = tuple(sid for sid in wanted if sid not in seen)
+        while time.monotonic() < deadline:
+            done = submitted is None or submitted.is_set()  # before the copy: none is missed
+            with lock or contextlib.nullcontext():
+                now_wanted = dict(wanted)
+            pending = tuple(sid for sid in now_wanted if sid not in seen)
+            if not pending:
+                if done:
+                    break
+                time.sleep(POLL_S)
+                continue
             found = searcher.search(t.Ids(pending), view=view, limit=len(pending),
                                     fields=("id", "status", "parameters"))  # fmt: skip
             now = time.time()
             present = {hit.id for hit in found.hits}
             for sid in pending:
-                if wanted[sid].get("absent") and sid not in present:
+                if now_wanted[sid].get("absent") and sid not in present:
                     seen[sid] = now
             for hit in found.hits:
-                want = wanted[hit.id]
+                want = now_wanted[hit.id]
                 if want.get("absent"):
                     continue
                 if hit.source.get("status") != want["status"]:

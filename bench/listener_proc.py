@@ -3,7 +3,8 @@
 Runs the real command (``heatseeker.cli.main([... "listen"])``) after wrapping, without changing
 what they do: ``Handler._handle`` (one line per batch: when it started and finished, its stacks),
 ``Projector.run_once`` (one line per projection that wrote something), ``HeatSource.read`` and
-``HeatSource.show`` (counted). Every 0.25 s a line with the counters and the process's memory. Used
+``HeatSource.show`` (counted; each read and each ask for one, with its gate wait, also timed),
+``Store.apply`` (timed). Every 0.25 s a line with the counters and the process's memory. Used
 by the freshness and listener benchmarks to explain their figures.
 """
 
@@ -21,6 +22,7 @@ def main(conf: str, events_path: str) -> int:
     from heatseeker import listener, projection
     from heatseeker.cli import main as cli_main
     from heatseeker.heat import client
+    from heatseeker.record import Store
 
     out = open(events_path, "a", buffering=1)  # noqa: SIM115 - open for the process's life
     lock = threading.Lock()
@@ -36,10 +38,29 @@ def main(conf: str, events_path: str) -> int:
 
     orig_read, orig_show = client.HeatSource.read, client.HeatSource.show
     orig_handle, orig_run_once = listener.Handler._handle, projection.Projector.run_once
+    orig_safely, orig_apply = client.HeatSource._read_safely, Store.apply
 
     def read(self, stack_id, **kw):
         bump("reads")
-        return orig_read(self, stack_id, **kw)
+        started = time.time()
+        try:
+            return orig_read(self, stack_id, **kw)
+        finally:
+            emit(kind="read", t0=started, t1=time.time(), id=stack_id)
+
+    def read_safely(self, stack_id, priority=client.NORMAL):
+        asked = time.time()
+        try:
+            return orig_safely(self, stack_id, priority)
+        finally:  # asked → answered, the gate's wait included (a shared read: no "read" line)
+            emit(kind="asked", t0=asked, t1=time.time(), id=stack_id, priority=priority)
+
+    def apply(self, changes, *args, **kw):
+        started = time.time()
+        try:
+            return orig_apply(self, changes, *args, **kw)
+        finally:
+            emit(kind="apply", t0=started, t1=time.time(), n=len(changes))
 
     def show(self, stack_id):
         bump("shows")
@@ -69,6 +90,8 @@ def main(conf: str, events_path: str) -> int:
 
     client.HeatSource.read = read  # type: ignore[method-assign]
     client.HeatSource.show = show  # type: ignore[method-assign]
+    client.HeatSource._read_safely = read_safely  # type: ignore[method-assign]
+    Store.apply = apply  # type: ignore[method-assign]
     listener.Handler._handle = handle  # type: ignore[method-assign]
     projection.Projector.run_once = run_once  # type: ignore[method-assign]
 
