@@ -46,7 +46,8 @@ def main(conf: str, events_path: str) -> int:
         try:
             return orig_read(self, stack_id, **kw)
         finally:
-            emit(kind="read", t0=started, t1=time.time(), id=stack_id)
+            emit(kind="read", t0=started, t1=time.time(), id=stack_id,
+                 thread=threading.current_thread().name)
 
     def read_safely(self, stack_id, priority=client.NORMAL):
         asked = time.time()

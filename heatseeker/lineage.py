@@ -15,7 +15,7 @@ above?") with its own reads of the store and of Heat; the indexer only asks ``do
 from __future__ import annotations
 
 from heatseeker import documents, links, secrets
-from heatseeker.heat.client import HeatSource
+from heatseeker.heat.client import URGENT, HeatError, HeatSource, StackSnapshot
 from heatseeker.record import Record, Store
 
 
@@ -128,13 +128,25 @@ class Lineage:
                 return rec.taint
         return self._summary_from_heat(parent_id, known, fresh, depth)
 
+    def _read(self, stack_id: str) -> StackSnapshot | None:
+        """A parent's (or creator's) read, through the source's gate like every other read: at
+        most ``[heat] concurrency`` at once, and shared with a read of it already waiting there
+        (its own notification's, or another child's). A burst that updates a tree had each
+        child's batch read the parent again, past the gate (#14)."""
+        assert self.source is not None
+        for _sid, result in self.source.read_many([stack_id], lambda _sid: URGENT):
+            if isinstance(result, HeatError):
+                raise result
+            return result
+        return None
+
     def _summary_from_heat(self, stack_id: str, known: dict[str, Record], fresh: dict[str, dict],
                            depth: int) -> dict | None:
         """Read a stack from Heat and compute what it passes down (not stored: its own read
         stores it)."""
         if self.source is None or depth > links.MAX_DEPTH:
             return None
-        snap = self.source.read(stack_id)
+        snap = self._read(stack_id)
         if snap is None:
             return None
         pshow = snap.show
@@ -178,7 +190,7 @@ class Lineage:
             for item in self.source.named(cand):
                 if str(item.get("id")) == sid or str(item.get("stack_name", "")).endswith("*"):
                     continue
-                snap = self.source.read(str(item["id"]))
+                snap = self._read(str(item["id"]))
                 if snap is None:
                     continue
                 cdoc = {"name": snap.show.get("stack_name"),

@@ -7,7 +7,7 @@ import oslo_messaging
 import pytest
 
 from heatseeker.heat import events
-from heatseeker.heat.client import EAGER, HeatUnavailable
+from heatseeker.heat.client import EAGER, URGENT, HeatUnavailable
 from heatseeker.heat.events import CONTENT_BEFORE_START_US
 from heatseeker.indexer import Indexer
 from heatseeker.listener import POISON_LIMIT, Handler
@@ -517,6 +517,8 @@ def test_a_stale_parent_summary_is_not_trusted(tainted, store):
     tainted.set_status("child", "UPDATE_COMPLETE")
     ix.apply_events(evs(notification("child", "x", "update", "end")))
     assert store.get("child").doc["parameters"]["password"] == "******"
+    # the parent was read through the gate (shared with a read of it waiting there), urgently
+    assert tainted.priorities == {"root": URGENT}
 
 
 def test_a_notifications_reason_loses_the_secret_places_values(tainted, store):
