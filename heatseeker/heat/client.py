@@ -254,6 +254,7 @@ def _now_us() -> int:
 # the calls a read makes at once (HeatSource._parts: template, environment, files, resources,
 # after the show), per read of [heat] concurrency
 READS_PER_STACK = 5
+POOL_SPARE = 32
 
 
 def _widen_pool(session: Any, size: int) -> None:
@@ -515,7 +516,9 @@ class HeatSource:
                 "'none' with 'endpoint = http://<heat>:8004/v1/<project>' (a noauth Heat)"
             )
         session = ks_loading.load_session_from_conf_options(conf, HEAT_GROUP, auth=auth)
-        _widen_pool(session, conf[HEAT_GROUP].concurrency * READS_PER_STACK)
+        # the gated reads' calls, and the shows made beside them (a child's check of its parent,
+        # made by each batch handled at once, ``[listener] workers``)
+        _widen_pool(session, conf[HEAT_GROUP].concurrency * READS_PER_STACK + POOL_SPARE)
         interface_as_valid_interfaces(conf)
         kwargs: dict[str, Any] = {}
         try:
