@@ -426,7 +426,9 @@ def _fidelity(run_id: str, target, d: str, quick: bool) -> dict:
     common.log(f"freshness: history fidelity, {n_fast} updates back to back, "
                f"{len(values) - n_fast} two seconds apart")
     store = Store(os.path.join(d, "data", "state.sqlite"), create=False)
-    before = len(store.revisions(s["id"]))
+    # the revisions after this one are this step's (by number: [history] max_revisions prunes the
+    # oldest, so a stack at the limit keeps its count while it gains revisions)
+    before = max((r.rev for r in store.revisions(s["id"])), default=0)
     for i, value in enumerate(values):
         if i >= n_fast:
             time.sleep(2.0)
@@ -445,8 +447,8 @@ def _fidelity(run_id: str, target, d: str, quick: bool) -> dict:
         time.sleep(0.2)
     time.sleep(1.0)
     history = History(store).history(s["id"], Visibility.everything()) or {"revisions": []}
-    new = history["revisions"][before:]
-    revs = store.revisions(s["id"], with_docs=True)[before:]
+    new = [r for r in history["revisions"] if r["revision"] > before]
+    revs = [r for r in store.revisions(s["id"], with_docs=True) if r.rev > before]
     shown_values = {(r.doc or {}).get("parameters", {}).get(key) for r in revs}
     marked = [u for r in new if r.get("gap") for u in r["gap"]["unobserved"]]
     fast, apart = values[:n_fast], values[n_fast:]
