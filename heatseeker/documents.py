@@ -688,8 +688,12 @@ def _masked_parameters(a: _Answers, found: _Secrets, masker: _Masker) -> dict:
 def _masked_outputs(a: _Answers, found: _Secrets, masker: _Masker) -> list[dict]:
     raw = a.show.get("outputs")
     outputs = [_output(o) for o in (raw if isinstance(raw, list) else []) if isinstance(o, Mapping)]
+    # an output the template does not declare came from another action's template than the one
+    # read (a show and a template read around an update's start): nothing says what it draws on
+    declared = {k for section in ("outputs", "Outputs")
+                for k in _mapping(a.template.get(section))}
     for o in outputs:
-        if o["key"] in found.analysis.outputs:
+        if o["key"] in found.analysis.outputs or o["key"] not in declared:
             o["value"] = masker.mask(o["value"])
             if o["error"] is not None:
                 o["error"] = masker.mask(o["error"])

@@ -22,7 +22,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import datetime
 import itertools
+import json
 import logging
 import re
 import threading
@@ -243,6 +245,25 @@ _CLIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Heat's times have a resolution of one second, and its clock may be a little off ours
+ACTION_SKEW_US = 2_000_000
+
+
+def _began_since(show: dict, since_us: int) -> bool:
+    """Whether the stack's last update (``updated_time``; a create sets none) began after
+    ``since_us``, give or take ``ACTION_SKEW_US``; unreadable: yes."""
+    text = show.get("updated_time")
+    if not text:
+        return False
+    try:
+        when = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp() * 1_000_000 >= since_us - ACTION_SKEW_US
+
+
 class _Gone(Exception):
     """Internal: the stack answered 404."""
 
@@ -404,7 +425,7 @@ class _Creating:
     template: dict
     environment: dict
     files: dict[str, str]
-    size: int  # the files' characters, and a nominal share for the template and environment
+    size: int  # the characters of the files, and of the template and environment as JSON
 
     @staticmethod
     def applies(show: dict) -> bool:
@@ -412,7 +433,9 @@ class _Creating:
 
     @classmethod
     def of(cls, snapshot: StackSnapshot, path: str) -> _Creating:
-        size = sum(len(v) for v in snapshot.files.values()) + (64 << 10)
+        size = (sum(len(v) for v in snapshot.files.values())
+                + len(json.dumps(snapshot.template, default=str))
+                + len(json.dumps(snapshot.environment, default=str)))
         # copies: the snapshot goes to a document's builder
         return cls(path, snapshot.show.get("creation_time"), copy.deepcopy(snapshot.template),
                    copy.deepcopy(snapshot.environment), dict(snapshot.files), size)
@@ -737,6 +760,7 @@ class HeatSource:
                 return snapshot
             LOG.debug("stack %s: show and environment disagree (Heat wrote a new action's "
                       "content during the read): reading it again", stack_id)
+            self._take_creating(stack_id)  # the next attempt reads everything
         return self._read_once(stack_id, name, pipelined)
 
     def know_names(self, names: Mapping[str, str]) -> None:
@@ -807,6 +831,12 @@ class HeatSource:
                 return None
             real_id = str(show.get("id") or stack_id)
             path = _stack_path(show, real_id)
+            if early and kept is None and _began_since(show, read_at):
+                # an action began while the calls went at once: Heat may have answered them
+                # before it wrote that action's content, and a show newer than its template would
+                # resolve an output the template read does not declare. The calls again, after
+                # the show: never older than it, as when they always followed it.
+                early = {}
             try:
                 if early and path == guess:
                     got = {part: fut.result() for part, fut in early.items()}
@@ -844,7 +874,7 @@ class HeatSource:
             read_at=read_at,
             region=self.region,
         )
-        if _Creating.applies(show):
+        if _Creating.applies(show) and not torn(snapshot):
             self._keep_creating(stack_id, _Creating.of(snapshot, path))
         return snapshot
 

@@ -302,6 +302,23 @@ def test_iso_is_public_for_comparisons():
     assert documents.iso(None) is None
 
 
+def test_an_output_the_template_does_not_declare_is_masked():
+    """A show and a template read around an update's start: the show resolves an output of the
+    new template (here from a hidden parameter) that the older template read does not declare.
+    Nothing says what it draws on, so it is masked, and its value is scrubbed elsewhere."""
+    show = {"id": "s", "stack_name": "n", "stack_status_reason": "conn S3CRET-value refused",
+            "outputs": [{"output_key": "conn", "output_value": "S3CRET-value"},
+                        {"output_key": "plain", "output_value": "ok"}]}
+    for template in ({"outputs": {"plain": {"value": "ok"}}}, {}):
+        doc = _build(Snap(show=show, template=template))
+        outputs = {o["key"]: o["value"] for o in doc["outputs"]}
+        assert outputs["conn"] == "******" and "S3CRET" not in json.dumps(doc)
+        assert outputs["plain"] == ("ok" if template else "******")
+    # CloudFormation's section name counts too
+    doc = _build(Snap(show=show, template={"Outputs": {"conn": {"Value": "x"}, "plain": {}}}))
+    assert {o["key"]: o["value"] for o in doc["outputs"]} == {"conn": "S3CRET-value", "plain": "ok"}
+
+
 def test_output_error_and_non_string_outputs():
     show = {
         "id": "s",
@@ -317,7 +334,8 @@ def test_output_error_and_non_string_outputs():
             {"output_key": "ключ", "output_value": 3},
         ],
     }
-    doc = _build(Snap(show=show))
+    declared = {"outputs": {"broken": {"value": 1}, "a.b.c": {"value": 2}, "ключ": {"value": 3}}}
+    doc = _build(Snap(show=show, template=declared))
     assert doc["outputs"] == [
         {"key": "broken", "value": None, "description": "d", "error": "Attribute x not found"},
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import json
 import socket
 import threading
@@ -433,6 +434,59 @@ def test_a_read_after_an_update_began_reads_everything_again(heat):
     assert len(heat.calls) == 5
 
 
+def test_an_action_begun_during_a_read_at_once_has_its_calls_made_again_after_the_show(heat):
+    """Heat may answer the template before the show when an update begins between them: the
+    show would resolve the new template's outputs against the old template (a secret output in
+    clear). A show whose updated_time is within the read (give or take Heat's one-second
+    resolution) has the other calls made again after it."""
+    src = source(heat)
+    data = heat.stacks_data[LAB1]
+    real = heat.stacks.template
+    answers = iter([{"description": "old"}, {"description": "new"}])
+    heat.stacks.template = lambda path: (real(path), next(answers))[1]
+    data["show"]["updated_time"] = datetime.datetime.now(datetime.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    src.know_names({LAB1: "lab1"})
+    snap = src.read(LAB1)
+    assert snap.template == {"description": "new"}
+    assert sorted(c[0] for c in heat.calls) == sorted(
+        ["get"] + ["template", "environment", "files", "resources"] * 2)
+    # an update long before the read: one round trip
+    heat.calls.clear()
+    data["show"]["updated_time"] = "2026-11-25T07:35:42Z"
+    heat.stacks.template = real
+    src.know_names({LAB1: "lab1"})
+    src.read(LAB1)
+    assert len(heat.calls) == 5
+
+
+@pytest.mark.parametrize("status, updated", [
+    ("CREATE_COMPLETE", "2026-11-25T07:35:42Z"),  # a create's status, yet an update set the time
+    ("UPDATE_IN_PROGRESS", None),  # another action, whatever the time says
+])
+def test_a_create_read_is_reused_only_for_the_same_create(heat, status, updated):
+    show = _creating(heat)
+    src = source(heat)
+    src.read(LAB1)
+    heat.calls.clear()
+    show.update(stack_status=status, updated_time=updated)
+    src.read(LAB1)
+    assert sorted(c[0] for c in heat.calls) == [
+        "environment", "files", "get", "resources", "template"]
+
+
+def test_a_torn_read_during_a_create_is_not_kept(heat):
+    _creating(heat)
+    real = heat.stacks.environment
+    flip = iter(range(100))
+    heat.stacks.environment = lambda path: dict(real(path), parameters={"greeting": f"v{next(flip)}"})
+    src = source(heat)
+    snap = src.read(LAB1)
+    assert torn(snap) and LAB1 not in src._creating
+    # every attempt read everything: none reused a torn attempt's content
+    assert [c[0] for c in heat.calls].count("environment") == TORN_READ_ATTEMPTS
+
+
 def test_what_a_create_read_keeps_is_bounded_and_only_for_reads_at_once(heat, monkeypatch):
     from heatseeker.heat import client
 
@@ -452,6 +506,13 @@ def test_what_a_create_read_keeps_is_bounded_and_only_for_reads_at_once(heat, mo
     # a stack gone at its end: None, as any read of it
     del heat.stacks_data["c3"]
     assert src.read("c3") is None and "c3" not in src._creating
+    # the bound counts the template and the environment too: a read larger than it keeps nothing
+    monkeypatch.setattr(client, "CREATING_KEPT_BYTES", len(json.dumps(
+        heat.stacks_data["c1"]["template"])))
+    src._creating.clear()
+    src._creating_bytes = 0
+    src.read("c1")
+    assert not src._creating and src._creating_bytes == 0
 
 
 def test_with_its_name_a_read_is_one_round_trip(heat):
