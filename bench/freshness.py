@@ -378,6 +378,7 @@ def _burst(k, run_id, project, n_create, targets, deletes, d, tap, created, even
         meets = summary[target[0]] is not None and summary[target[0]] < target[1]
     messages = counts_after.get("messages", 0) - counts_before.get("messages", 0)
     reads = counts_after.get("reads", 0) - counts_before.get("reads", 0)
+    calls = counts_after.get("calls", 0) - counts_before.get("calls", 0)
     return {
         "creates": n_create,
         "updates": len(targets),
@@ -393,7 +394,9 @@ def _burst(k, run_id, project, n_create, targets, deletes, d, tap, created, even
         "target": f"{target[0][:3]} < {target[1]:.0f} ms" if target else None,
         "meets": meets,
         "coalescing": {"notifications": messages, "heat_reads": reads,
-                       "reads_per_notification": round(reads / messages, 3) if messages else None},
+                       "reads_per_notification": round(reads / messages, 3) if messages else None,
+                       "heat_calls": calls,
+                       "calls_per_notification": round(calls / messages, 3) if messages else None},
         "lag_from_arrival_on_the_bus": from_bus,
         "heat_timestamp_to_bus": heat_delay,
         "samples_raw": samples,

@@ -3,7 +3,7 @@
 Runs the real command (``heatseeker.cli.main([... "listen"])``) after wrapping, without changing
 what they do: ``Handler._handle`` (one line per batch: when it started and finished, its stacks),
 ``Projector.run_once`` (one line per projection that wrote something), ``HeatSource.read`` and
-``HeatSource.show`` (counted; each read and each ask for one, with its gate wait, also timed),
+``HeatSource.show`` and ``HeatSource._call`` (every API call) (counted; each read and each ask for one, with its gate wait, also timed),
 ``Store.apply`` (timed). Every 0.25 s a line with the counters and the process's memory. Used
 by the freshness and listener benchmarks to explain their figures.
 """
@@ -26,7 +26,7 @@ def main(conf: str, events_path: str) -> int:
 
     out = open(events_path, "a", buffering=1)  # noqa: SIM115 - open for the process's life
     lock = threading.Lock()
-    counts = {"reads": 0, "shows": 0, "messages": 0, "batches": 0}
+    counts = {"reads": 0, "shows": 0, "calls": 0, "messages": 0, "batches": 0}
 
     def emit(**kw) -> None:
         with lock:
@@ -39,6 +39,11 @@ def main(conf: str, events_path: str) -> int:
     orig_read, orig_show = client.HeatSource.read, client.HeatSource.show
     orig_handle, orig_run_once = listener.Handler._handle, projection.Projector.run_once
     orig_safely, orig_apply = client.HeatSource._read_safely, Store.apply
+    orig_call = client.HeatSource._call
+
+    def call(self, fn, what, **kw):  # every Heat API call (a retry inside counts once)
+        bump("calls")
+        return orig_call(self, fn, what, **kw)
 
     def read(self, stack_id, **kw):
         bump("reads")
@@ -92,6 +97,7 @@ def main(conf: str, events_path: str) -> int:
     client.HeatSource.read = read  # type: ignore[method-assign]
     client.HeatSource.show = show  # type: ignore[method-assign]
     client.HeatSource._read_safely = read_safely  # type: ignore[method-assign]
+    client.HeatSource._call = call  # type: ignore[method-assign]
     Store.apply = apply  # type: ignore[method-assign]
     listener.Handler._handle = handle  # type: ignore[method-assign]
     projection.Projector.run_once = run_once  # type: ignore[method-assign]

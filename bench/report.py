@@ -695,13 +695,18 @@ def _freshness(fr: dict | None) -> list[str]:
               "and updates back (the reads that finish an action go first).", ""]
         L += _table(["run", "create", "update", "delete"], rows)
     rows = [[name, str(b["coalescing"]["notifications"]), str(b["coalescing"]["heat_reads"]),
-             _f(b["coalescing"]["reads_per_notification"])]
+             _f(b["coalescing"]["reads_per_notification"]),
+             str(b["coalescing"].get("heat_calls", "–")),
+             _f(b["coalescing"].get("calls_per_notification"))]
             for name, b in runs if b.get("coalescing")]
     if rows:
         L += ["Coalescing: the notifications the listener handled during each burst against the "
               "Heat reads it made (a stack's events in one batch, or asked for by two batches "
-              "before its read began, cost one read).", ""]
-        L += _table(["run", "notifications", "Heat reads", "reads per notification"], rows)
+              "before its read began, cost one read), and the Heat API calls those reads made (a "
+              "read is five calls; the read of a create's end two, its content read at its start).",
+              ""]
+        L += _table(["run", "notifications", "Heat reads", "reads per notification",
+                     "Heat API calls", "calls per notification"], rows)
     fid = fr.get("fidelity") or {}
     if fid:
         L += [f"History fidelity: {fid['updates']} updates of one stack ({fid['back_to_back']} back to "
