@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
-import datetime
 import itertools
 import json
 import logging
@@ -39,6 +38,7 @@ import requests
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
 
+from heatseeker.heat.events import parse_timestamp
 from heatseeker.retry import retry
 
 LOG = logging.getLogger(__name__)
@@ -256,12 +256,9 @@ def _began_since(show: dict, since_us: int) -> bool:
     if not text:
         return False
     try:
-        when = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_timestamp(text) >= since_us - ACTION_SKEW_US
     except ValueError:
         return True
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp() * 1_000_000 >= since_us - ACTION_SKEW_US
 
 
 class _Gone(Exception):
