@@ -159,7 +159,10 @@ class _Raw:
         return self.Q.term_query(self.schema, field, value)
 
     def _kv(self, path: str, value: str) -> object:
-        return self._term("_kv", path + "\x1f" + value)
+        term = path + "\x1f" + value
+        # a term holding whitespace is in the _kv_spaced twin (engines/tantivy.py, schema 9)
+        spaced = any(c in term for c in "\t\n\x0c\r ")
+        return self._term("_kv_spaced" if spaced else "_kv", term)
 
     def _scoped(self, q, view: str) -> object:
         Q = self.Q

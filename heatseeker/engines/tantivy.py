@@ -47,9 +47,12 @@ text fields           ``<f>`` analysed by tantivy's "default" analyser (split on
                       drop tokens of 40+ bytes, lower-case; positions for phrases) and ``<f>__raw``:
                       the exact value, raw term + fast column (term, prefix, sort, aggregations)
 date / int fields     indexed + fast (date precision: seconds)
-``_kv``               raw terms ``path + KV_SEP + value`` from ``fields.flatten`` over the dynamic
-                      roots (Term/Terms/Prefix/Wildcard/Range on dynamic paths)
-``_paths``            raw terms: every dotted prefix of every dynamic leaf path (Exists)
+``_kv``               exact terms ``path + KV_SEP + value`` from ``fields.flatten`` over the
+                      dynamic roots (Term/Terms/Prefix/Wildcard/Range on dynamic paths), one
+                      string of them joined by spaces, split by tantivy's whitespace tokenizer;
+                      the terms that hold whitespace go to ``_kv_spaced`` (a list, raw tokenizer)
+``_paths``            the same for every dotted prefix of every dynamic leaf path (Exists), and
+                      ``_paths_spaced``
 ``_all``              analysed like text fields: every key and every scalar value of the document,
                       in full (FULLTEXT), but for the typed fields in ``fields.FULLTEXT_EXCLUDED``;
                       one value, the strings joined with ``GAP_WORD``, which its analyser drops
@@ -163,9 +166,9 @@ from heatseeker.query.tree import (
     Wildcard,
 )
 
-SCHEMA_VERSION = 8  # 5: the full text as one value per string (phrases stay within one); 6: region;
+SCHEMA_VERSION = 9  # 5: the full text as one value per string (phrases stay within one); 6: region;
 # 7: the full text as one value with a gap word between strings (FULLTEXT_TOKENIZER); 8: _rootkey,
-# _rootord
+# _rootord; 9: _kv and _paths as one string each (TERMS_TOKENIZER) and their _spaced twins
 try:
     TANTIVY_VERSION = importlib.metadata.version("tantivy")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - tantivy is a dependency
@@ -230,8 +233,9 @@ def _build_schema() -> tantivy.Schema:
             sb.add_integer_field(name, indexed=True, fast=True)
         else:  # pragma: no cover - the catalog has four kinds
             raise AssertionError(kind)
-    sb.add_text_field("_kv", tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("_paths", tokenizer_name="raw", index_option="basic")
+    for name in _TERM_LISTS:
+        sb.add_text_field(name, tokenizer_name=TERMS_TOKENIZER, index_option="basic")
+        sb.add_text_field(name + _SPACED, tokenizer_name="raw", index_option="basic")
     sb.add_text_field(F.FULLTEXT, tokenizer_name=FULLTEXT_TOKENIZER)
     return sb.build()
 
@@ -270,7 +274,62 @@ def _fulltext_analyzer() -> tantivy.TextAnalyzer:
 def _with_analyzers(index: tantivy.Index) -> tantivy.Index:
     """``index`` with the analysers the schema names (tantivy keeps them per opened Index)."""
     index.register_tokenizer(FULLTEXT_TOKENIZER, _fulltext_analyzer())
+    index.register_tokenizer(
+        TERMS_TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+    )
     return index
+
+
+# ``_kv`` and ``_paths`` hold ~200 and ~240 exact terms per stack (the generator's documents).
+# Given to tantivy as a list (one value per term, raw tokenizer), each value costs tantivy a
+# token stream of its own: indexing them took ~0.45 ms of CPU per stack, more than any other part
+# of a reindex. So the terms travel as one string, joined by a space, and the field's analyser is
+# tantivy's whitespace tokenizer, which gives them back as they were (0.1 ms; the pipe from the
+# reindex workers carries one string instead of a list, too). That tokenizer splits on exactly
+# _SPLITS (Rust's ``is_ascii_whitespace``; test_tantivy_terms checks every code point), so a term
+# holding one of them goes, whole, to the raw-tokenized ``<field>_spaced`` twin instead. Each term
+# is in exactly one of the two: an exact lookup asks the one its text names (``_term_field``), a
+# pattern (prefix, wildcard, range) asks both. Scores are constants, so the split changes none.
+TERMS_TOKENIZER = "hs_terms"
+_SPLITS = "\t\n\x0c\r "
+_SPLITS_RE = re.compile("[\t\n\x0c\r ]")
+_SPACED = "_spaced"
+_TERM_LISTS = ("_kv", "_paths")
+
+
+def _term_field(field: str, term: str) -> str:
+    """Which of ``field`` (``_kv``, ``_paths``) and its ``_spaced`` twin holds ``term``."""
+    return field + _SPACED if _SPLITS_RE.search(term) else field
+
+
+def _split_spaced(terms: list[str]) -> tuple[list[str], list[str]]:
+    """``terms`` without any of _SPLITS, and those with one (each in its first order). Most
+    stacks hold a space and a newline somewhere: the test is written out for one or two."""
+    probe = "".join(terms)
+    present = [c for c in _SPLITS if c in probe]
+    if not present:
+        return terms, []
+    if len(present) == 1:
+        c = present[0]
+        flags = [c in t for t in terms]
+    elif len(present) == 2:
+        c, d = present
+        flags = [c in t or d in t for t in terms]
+    else:
+        search = _SPLITS_RE.search
+        flags = [search(t) is not None for t in terms]
+    if not any(flags):
+        return terms, []
+    plain = [t for t, f in zip(terms, flags, strict=True) if not f]
+    return plain, [t for t, f in zip(terms, flags, strict=True) if f]
+
+
+def _put_terms(data: dict[str, Any], field: str, terms: list[str]) -> None:
+    plain, spaced = _split_spaced(terms)
+    if plain:
+        data[field] = " ".join(plain)
+    if spaced:
+        data[field + _SPACED] = spaced
 
 
 # -- value conversions (the text/number/date forms values are indexed and compared under) -------
@@ -418,8 +477,8 @@ def _free_fields(doc: dict, data: dict[str, Any]) -> None:
         else:
             flat.strings.extend(strings(value))
     if flat.kv:
-        data["_kv"] = _dedupe(flat.kv)
-        data["_paths"] = list(flat.paths)  # a set of terms: their order does not matter
+        _put_terms(data, "_kv", _dedupe(flat.kv))
+        _put_terms(data, "_paths", list(flat.paths))  # a set of terms: their order does not matter
     if flat.strings:
         # a phrase never spans two strings: GAP_WORD's position is left empty between them
         data[F.FULLTEXT] = _GAP.join(flat.strings)
@@ -458,10 +517,10 @@ def _tombstone_data(sid: str, version: int) -> dict[str, Any]:
 
 def prepare(item: tuple[dict | None, str, int]) -> dict[str, Any]:
     """``TantivyEngine.preparer``: a rebuild item as the fields of its tantivy document, a plain
-    dict that pickles (a ``tantivy.Document`` pickles 5x slower than it is made from one), packed
-    for the pipe (``_pack``). Nearly all of a rebuild's Python time is here, so projection.py runs
-    it in worker processes."""
-    return _pack(_item_data(item))
+    dict that pickles (a ``tantivy.Document`` pickles 5x slower than it is made from one); its
+    long term lists are one string each (``_put_terms``), which pickles fast. Nearly all of a
+    rebuild's Python time is here, so projection.py runs it in worker processes."""
+    return _item_data(item)
 
 
 def _item_data(item: tuple[dict | None, str, int]) -> dict[str, Any]:
@@ -471,34 +530,6 @@ def _item_data(item: tuple[dict | None, str, int]) -> dict[str, Any]:
     if doc.get("id") != sid:
         doc = {**doc, "id": sid}
     return _stack_data(doc, version)
-
-
-# A prepared document crosses a pipe from a worker process to the reindex process, which also
-# adds it to the index, so what that process spends on it per document limits a reindex. The two
-# long term lists (~330 ``_kv`` and ~380 ``_paths`` terms in the generator's documents) travel
-# as one string each: pickling and unpickling ~700 small strings took 0.65 ms per document, the
-# two strings 0.2 ms with the join and the split (bench/indexing.py measures the reindex). The
-# separator is a control character; a list with a term that holds it travels as a list.
-_PACK_SEP = "\x1e"
-_PACKED = ("_kv", "_paths")
-
-
-def _pack(data: dict[str, Any]) -> dict[str, Any]:
-    for name in _PACKED:
-        terms = data.get(name)
-        if terms:
-            joined = _PACK_SEP.join(terms)
-            if joined.count(_PACK_SEP) == len(terms) - 1:
-                data[name] = joined
-    return data
-
-
-def _unpack(data: dict[str, Any]) -> dict[str, Any]:
-    for name in _PACKED:
-        value = data.get(name)
-        if isinstance(value, str):
-            data[name] = value.split(_PACK_SEP)
-    return data
 
 
 def _sig(path: str) -> tuple[int, int, int] | None:
@@ -942,7 +973,7 @@ class TantivyEngine(Engine):
     def rebuild(
         self, items: Iterable[tuple[dict | None, str, int]], checkpoint: int | None = None
     ) -> int:
-        return self.rebuild_prepared(map(_item_data, items), checkpoint)  # in process: unpacked
+        return self.rebuild_prepared(map(_item_data, items), checkpoint)
 
     def rebuild_prepared(self, prepared: Iterable[Any], checkpoint: int | None = None) -> int:
         with self._write_lock:
@@ -962,7 +993,7 @@ class TantivyEngine(Engine):
                 schema = index.schema
                 writer = self._open_writer(index, gdir)
                 for data in prepared:
-                    writer.add_document(tantivy.Document.from_dict(_unpack(data), schema))
+                    writer.add_document(tantivy.Document.from_dict(data, schema))
                     count += 1
                 if checkpoint is not None:
                     writer.add_document(self._tombstone(schema, CHECKPOINT_ID, int(checkpoint)))
@@ -1535,7 +1566,8 @@ class _Translator:
     def term(self, field: str, value: Any) -> tantivy.Query:
         name, kind = F.resolve(field)
         if kind == "dynamic":
-            return _Q.term_query(self.schema, "_kv", name + F.KV_SEP + _dynamic(value))
+            term = name + F.KV_SEP + _dynamic(value)
+            return _Q.term_query(self.schema, _term_field("_kv", term), term)
         if kind in (F.KEYWORD, F.TEXT):
             return _Q.term_query(self.schema, _exact_field(name, kind), _keyword(value))
         typed = _int(value) if kind == F.INT else _date(value)
@@ -1547,14 +1579,23 @@ class _Translator:
         name, kind = F.resolve(node.field)
         values: list[Any]
         if kind == "dynamic":
-            field, values = "_kv", [name + F.KV_SEP + _dynamic(v) for v in node.values]
-        elif kind in (F.KEYWORD, F.TEXT):
+            return self._term_set("_kv", [name + F.KV_SEP + _dynamic(v) for v in node.values])
+        if kind in (F.KEYWORD, F.TEXT):
             field, values = _exact_field(name, kind), [_keyword(v) for v in node.values]
         else:
             conv = _int if kind == F.INT else _date
             field, values = name, [t for t in (conv(v) for v in node.values) if t is not None]
         values = list(dict.fromkeys(values))
         return _Q.term_set_query(self.schema, field, values) if values else _Q.empty_query()
+
+    def _term_set(self, field: str, terms: list[str]) -> tantivy.Query:
+        """Any of ``terms`` in a split field (``_kv``): each asked of the twin that holds it."""
+        plain, spaced = _split_spaced(_dedupe(terms))
+        subs = [(_SHOULD, _Q.term_set_query(self.schema, f, t))
+                for f, t in ((field, plain), (field + _SPACED, spaced)) if t]  # fmt: skip
+        if not subs:
+            return _Q.empty_query()
+        return subs[0][1] if len(subs) == 1 else _Q.boolean_query(subs)
 
     def ids(self, node: Ids) -> tantivy.Query:
         values = _dedupe(str(v) for v in node.values)
@@ -1563,7 +1604,7 @@ class _Translator:
     def exists(self, node: Exists) -> tantivy.Query:
         name, kind = F.resolve(node.field)
         if kind == "dynamic":
-            return _Q.term_query(self.schema, "_paths", name)
+            return _Q.term_query(self.schema, _term_field("_paths", name), name)
         return _Q.exists_query(_exact_field(name, kind))
 
     # -- patterns -----------------------------------------------------------------------------
@@ -1591,7 +1632,11 @@ class _Translator:
         raise ValueError(f"{what} queries need a keyword or text field, not {kind} {name!r}")
 
     def _regex(self, field: str, rx: str) -> tantivy.Query:
-        return _Q.regex_query(self.schema, field, "(?s)" + rx)
+        """Terms of ``field`` matching ``rx``; of a split field (``_kv``), of both twins."""
+        if field not in _TERM_LISTS:
+            return _Q.regex_query(self.schema, field, "(?s)" + rx)
+        return _Q.boolean_query([(_SHOULD, _Q.regex_query(self.schema, f, "(?s)" + rx))
+                                 for f in (field, field + _SPACED)])  # fmt: skip
 
     # -- ranges -------------------------------------------------------------------------------
 
@@ -1651,14 +1696,14 @@ class _Translator:
             p = os.path.commonprefix([lo, hi]) if lo is not None and hi is not None else ""
             if any(len(b.encode()) - len(p.encode()) > RANGE_BOUND_BYTES for b in (lo, hi) if b):
                 raise QueryError(_too_long(name))
-            regex = "(?s)" + _rx_escape(literal) + rx
             try:
-                subs.append((_SHOULD, _Q.regex_query(self.schema, field, regex)))
+                subs.append((_SHOULD, self._regex(field, _rx_escape(literal) + rx)))
             except ValueError as exc:  # the automaton of these bounds is too large
                 raise QueryError(_too_long(name)) from exc
         if exact:
             terms = [literal + v for v in exact]
-            subs.append((_SHOULD, _Q.term_set_query(self.schema, field, terms)))
+            subs.append((_SHOULD, self._term_set(field, terms) if field in _TERM_LISTS
+                         else _Q.term_set_query(self.schema, field, terms)))  # fmt: skip
         if not subs:
             return _Q.empty_query()
         return subs[0][1] if len(subs) == 1 else _Q.boolean_query(subs)

@@ -205,23 +205,61 @@ def test_workers_run_niced_with_a_small_contents_cache(tmp_path):
     engine.close()
 
 
-def test_prepared_documents_cross_the_pipe_packed_and_come_out_the_same(tmp_path):
-    """``prepare`` packs the ``_kv`` and ``_paths`` lists into one string each for the pipe;
-    a term holding the separator keeps its list. Either way the index has the same terms."""
-    from heatseeker.engines.tantivy import _PACK_SEP, _stack_data, _unpack
+def test_the_terms_tokenizer_splits_on_exactly_the_characters_the_engine_keeps_apart():
+    """``_kv``/``_paths`` travel as one string split by tantivy's whitespace tokenizer; a term
+    holding a character it splits on goes to the ``_spaced`` twin. Every code point is tried."""
+    import tantivy as tv
 
+    from heatseeker.engines.tantivy import _SPLITS, _SPLITS_RE
+
+    analyzer = tv.TextAnalyzerBuilder(tv.Tokenizer.whitespace()).build()
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    kept = set("".join(analyzer.analyze("x".join(points))))
+    assert {c for c in points if c not in kept} == set(_SPLITS)
+    assert {c for c in points if _SPLITS_RE.search(c)} == set(_SPLITS)
+    assert analyzer.analyze("a  b\x1fc \td") == ["a", "b\x1fc", "d"]  # no empty term
+
+
+def test_terms_with_whitespace_go_to_the_spaced_twin_and_every_query_finds_them(tmp_path):
+    """A prepared document carries the plain terms as one string and the spaced ones as a list;
+    exact, set, pattern, range and exists queries find a term in whichever field holds it."""
+    from heatseeker.engines.tantivy import _split_spaced
+    from heatseeker.query.tree import Prefix, Range, Terms, Wildcard
+
+    assert _split_spaced(["a", "b c", "d\te", "f"]) == (["a", "f"], ["b c", "d\te"])
+    assert _split_spaced(["a", "b\nc"]) == (["a"], ["b\nc"])
+    assert _split_spaced(["a", "b"]) == (["a", "b"], [])
     plain = {"id": "p1", "name": "plain", "project_id": "p", "parameters": {"a": "x", "b": "y"}}
     odd = {"id": "p2", "name": "odd", "project_id": "p",
-           "parameters": {"a": f"one{_PACK_SEP}two", "b": "y"}}
-    for doc in (plain, odd):
-        packed = prepare((doc, doc["id"], 1))
-        assert isinstance(packed["_kv"], str) == (doc is plain)
-        assert isinstance(packed["_paths"], str)
-        assert _unpack(packed) == _stack_data(doc, 1)
+           "parameters": {"a": "one two", "b": "y", "c d": "z", "e": "tab\there", "f": "x\ry"}}
+    data = prepare((plain, "p1", 1))
+    assert isinstance(data["_kv"], str) and "_kv_spaced" not in data
+    data = prepare((odd, "p2", 1))
+    assert sorted(data["_kv_spaced"]) == sorted(["parameters.a\x1fone two", "parameters.c d\x1fz",
+                                                 "parameters.e\x1ftab\there",
+                                                 "parameters.f\x1fx\ry"])  # fmt: skip
+    assert data["_paths_spaced"] == ["parameters.c d"]
+    assert "parameters.b\x1fy" in data["_kv"].split(" ")
     engine = TantivyEngine(str(tmp_path / "index"))
     assert engine.rebuild([(plain, "p1", 1), (odd, "p2", 1), (None, "p3", 2)]) == 3
-    for query, ids in [(Term("parameters.a", f"one{_PACK_SEP}two"), ["p2"]),
+    for query, ids in [(Term("parameters.a", "one two"), ["p2"]),
                        (Term("parameters.a", "one"), []),
+                       (Term("parameters.a", "x"), ["p1"]),
                        (Term("parameters.b", "y"), ["p1", "p2"]),
-                       (Exists("parameters.a"), ["p1", "p2"])]:
+                       (Term("parameters.e", "tab\there"), ["p2"]),
+                       (Term("parameters.f", "x\ry"), ["p2"]),
+                       (Term("parameters.c d", "z"), ["p2"]),
+                       (Terms("parameters.a", ("x", "one two")), ["p1", "p2"]),
+                       (Terms("parameters.a", ("one two",)), ["p2"]),
+                       (Prefix("parameters.a", "o"), ["p2"]),
+                       (Prefix("parameters.a", "one "), ["p2"]),
+                       (Wildcard("parameters.a", "*"), ["p1", "p2"]),
+                       (Wildcard("parameters.a", "one?two"), ["p2"]),
+                       (Range("parameters.a", gte="a"), ["p1", "p2"]),
+                       (Range("parameters.a", gte="one two", lte="one two"), ["p2"]),
+                       (Range("parameters.a", lt="p"), ["p2"]),
+                       (Range("parameters.c d"), ["p2"]),
+                       (Exists("parameters.a"), ["p1", "p2"]),
+                       (Exists("parameters.c d"), ["p2"]),
+                       (Exists("parameters.c"), [])]:
         assert sorted(h.id for h in engine.search(query, limit=10).hits) == ids, query

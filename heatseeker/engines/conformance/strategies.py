@@ -47,15 +47,19 @@ _DATES = [
     "2024-06-30T12:00:00Z",
     "2025-01-01T00:00:00Z",
 ]
-_PARAM_SCALARS: list[Any] = [1, 3, "3", "10", "x", "x.y", "", None, True, 2.5, "ü", "web"]
+# values and keys with whitespace: tantivy keeps the dynamic terms that hold one apart (``_kv``,
+# ``_kv_spaced``), so every query kind must find them in either
+_PARAM_SCALARS: list[Any] = [1, 3, "3", "10", "x", "x.y", "", None, True, 2.5, "ü", "web",
+                             "web 2", "x\ty", "w\nb", " "]  # fmt: skip
 _PARAM_VALUES = st.one_of(
     st.sampled_from(_PARAM_SCALARS),
     st.lists(st.sampled_from(_PARAM_SCALARS), max_size=3),
     st.fixed_dictionaries({"k": st.sampled_from(_PARAM_SCALARS)}),
 )
-_PARAM_KEYS = ["p", "q", "a.b", "a"]
+_PARAM_KEYS = ["p", "q", "a.b", "a", "p q"]
 _DYNAMIC_PATHS = ["parameters.p", "parameters.q", "parameters.a.b", "parameters.a", "parameters.a.k",
-                  "parameters.p.k", "outputs.value", "resources.type"]  # fmt: skip
+                  "parameters.p.k", "outputs.value", "resources.type", "parameters.p q",
+                  "parameters.p q.k"]  # fmt: skip
 
 
 _TYPES = ["OS::Nova::Server", "OS::Heat::Stack"]
@@ -126,7 +130,7 @@ def _term_sets(v: _Vocabulary) -> list[st.SearchStrategy[Node]]:
 
 
 def _prefixes(v: _Vocabulary) -> list[st.SearchStrategy[Node]]:
-    prefixes = st.sampled_from(["", "w", "we", "x", "3", "1", "é", "a*", "OS::"])
+    prefixes = st.sampled_from(["", "w", "we", "x", "3", "1", "é", "a*", "OS::", "web ", "x\t"])
     return [
         st.builds(Prefix, v.text_fields | v.dynamic, prefixes),
         st.builds(Prefix, st.just(F.FULLTEXT), st.sampled_from(["we", "d", "ser", "W"])),
@@ -134,7 +138,8 @@ def _prefixes(v: _Vocabulary) -> list[st.SearchStrategy[Node]]:
 
 
 def _wildcards(v: _Vocabulary) -> list[st.SearchStrategy[Node]]:
-    patterns = st.sampled_from(["*", "w*", "?eb", "*-1", "a\\*b\\?", "x*y", "*.*", "??", "OS::*"])
+    patterns = st.sampled_from(["*", "w*", "?eb", "*-1", "a\\*b\\?", "x*y", "*.*", "??", "OS::*",
+                                "* *", "x?y", "w?b"])
     return [st.builds(Wildcard, v.text_fields | v.dynamic, patterns)]
 
 
