@@ -159,10 +159,10 @@ class _Raw:
         return self.Q.term_query(self.schema, field, value)
 
     def _kv(self, path: str, value: str) -> object:
+        from heatseeker.engines.tantivy import _term_field  # a term with whitespace: _kv_spaced
+
         term = path + "\x1f" + value
-        # a term holding whitespace is in the _kv_spaced twin (engines/tantivy.py, schema 9)
-        spaced = any(c in term for c in "\t\n\x0c\r ")
-        return self._term("_kv_spaced" if spaced else "_kv", term)
+        return self._term(_term_field("_kv", term), term)
 
     def _scoped(self, q, view: str) -> object:
         Q = self.Q

@@ -50,13 +50,13 @@ _DATES = [
 # values and keys with whitespace: tantivy keeps the dynamic terms that hold one apart (``_kv``,
 # ``_kv_spaced``), so every query kind must find them in either
 _PARAM_SCALARS: list[Any] = [1, 3, "3", "10", "x", "x.y", "", None, True, 2.5, "ü", "web",
-                             "web 2", "x\ty", "w\nb", " "]  # fmt: skip
+                             "web 2", "x\ty", "w\nb", " ", "a\rb", "\x0c", "y" * 256 + " z"]  # fmt: skip
 _PARAM_VALUES = st.one_of(
     st.sampled_from(_PARAM_SCALARS),
     st.lists(st.sampled_from(_PARAM_SCALARS), max_size=3),
     st.fixed_dictionaries({"k": st.sampled_from(_PARAM_SCALARS)}),
 )
-_PARAM_KEYS = ["p", "q", "a.b", "a", "p q"]
+_PARAM_KEYS = ["p", "q", "a.b", "a", "p q", "p\x1fq"]  # a key's \x1f becomes a space
 _DYNAMIC_PATHS = ["parameters.p", "parameters.q", "parameters.a.b", "parameters.a", "parameters.a.k",
                   "parameters.p.k", "outputs.value", "resources.type", "parameters.p q",
                   "parameters.p q.k"]  # fmt: skip
