@@ -90,18 +90,24 @@ def walk(
     The collectors are bound methods passed along: a document has hundreds of leaves and this runs
     per write, so scalars are handled inline (no call per leaf); a reindex spends a third of its
     Python time here. ``test_walk_is_flatten`` holds it to ``fields.flatten``."""
-    if isinstance(value, dict):
+    cls = type(value)
+    if cls is dict or (cls is not list and cls is not tuple and isinstance(value, dict)):
         found = False
         for key, child in value.items():
-            name = key if isinstance(key, str) else str(key)
+            name = key if type(key) is str else str(key)
             text(name)
             if _KV_SEP in name:
                 name = name.replace(_KV_SEP, " ")
             below = path + "." + name
-            if isinstance(child, _NESTED):
+            # ``_leaf`` written out: a map's values are most of a document's leaves; the exact
+            # types first (``type() is``: documents are decoded JSON), a string first of all
+            kind = type(child)
+            if kind is str:
+                text(child)
+                kv(below + _KV_SEP + child[:_MAX_VALUE])
+            elif kind is dict or kind is list or isinstance(child, _NESTED):
                 if not walk(child, below, kv, text, paths):
                     continue
-            # ``_leaf`` written out: a map's values are most of a document's leaves
             elif child is None:
                 kv(below + _KV_SEP + "null")
             elif child is True or child is False:
@@ -119,13 +125,18 @@ def walk(
                 for i in range(1, len(parts)):
                     paths(path + "." + ".".join(parts[:i]))
         return found
-    if isinstance(value, (list, tuple)):
+    if cls is list or cls is tuple or isinstance(value, (list, tuple)):
         found = False
         for child in value:
-            if isinstance(child, _NESTED):
+            kind = type(child)
+            if kind is str:
+                text(child)
+                kv(path + _KV_SEP + child[:_MAX_VALUE])
+            elif kind is dict or kind is list or isinstance(child, _NESTED):
                 found = walk(child, path, kv, text, paths) or found
                 continue
-            _leaf(path, child, kv, text)
+            else:
+                _leaf(path, child, kv, text)
             found = True
         return found
     _leaf(path, value, kv, text)

@@ -37,6 +37,7 @@ from heatseeker.engines.tantivy import (
     _text_bounds,
     _walk,
 )
+from heatseeker.engines.terms import strings
 from heatseeker.query import fields as F
 from heatseeker.query.errors import QueryError
 from heatseeker.query.tree import (
@@ -606,6 +607,7 @@ def test_walk_is_flatten(value):
     _walk(value, "parameters", flat)
     leaves = list(F.flatten(value, "parameters"))
     assert flat.kv == [path + F.KV_SEP + text for path, text in leaves]
+    assert flat.strings == list(strings(value))  # the full text's strings, in their order
     prefixes: set[str] = set()
     for path, _ in leaves:
         parts = path.split(".")
