@@ -145,6 +145,9 @@ class _Raw:
     def __init__(self, index_dir: str, project: str):
         import tantivy
 
+        from heatseeker.engines.tantivy import _term_field  # a term with whitespace: _kv_spaced
+
+        self._kv_field = _term_field
         with open(os.path.join(index_dir, "CURRENT")) as fh:
             gen = fh.read().strip()
         self.t = tantivy
@@ -159,10 +162,8 @@ class _Raw:
         return self.Q.term_query(self.schema, field, value)
 
     def _kv(self, path: str, value: str) -> object:
-        from heatseeker.engines.tantivy import _term_field  # a term with whitespace: _kv_spaced
-
         term = path + "\x1f" + value
-        return self._term(_term_field("_kv", term), term)
+        return self._term(self._kv_field("_kv", term), term)
 
     def _scoped(self, q, view: str) -> object:
         Q = self.Q
