@@ -19,7 +19,7 @@ from heatseeker.engines.base import SchemaMismatch
 from heatseeker.engines.conformance import CORPUS, EngineConformance, field_values, make_doc
 from heatseeker.engines.conformance.links import FP, link_docs, query_ids
 from heatseeker.engines.opensearch import OpenSearchEngine, prefix_for
-from heatseeker.query.tree import MatchAll, Term
+from heatseeker.query.tree import Exists, MatchAll, Term
 
 PREFIX_BASE = f"hs-conf-{os.getpid()}"
 
@@ -160,24 +160,28 @@ def test_a_stale_index_is_refused_until_reindexed(opensearch_url, tmp_path, monk
         writer.close()
 
 
-@pytest.mark.parametrize("old_version", [1, 2])
+@pytest.mark.parametrize("old_version", [1, 2, 3])
 def test_an_older_schema_index_is_used_and_marked_by_a_writer(opensearch_url, tmp_path, monkeypatch,
                                                               old_version):
-    """Schemas 2 and 3 only added fields: an older index keeps working, and a writer declares the
-    new fields (3: ``region``) and records this version (documents written before need a
-    reindex for them)."""
+    """Schemas 2 and 3 only added fields, 4 only left out doc values and norms: an older index
+    keeps working, and a writer declares the new fields (3: ``region``), leaves the old ones as
+    they are (doc values cannot be taken away) and records this version (documents written before
+    need a reindex for the new fields)."""
     full = os_engine.mapping
 
     def old_mapping():
         m = full()
         m["_meta"] = {"heatseeker_schema_version": old_version}
-        if old_version == 2:
+        for spec in m["properties"].values():  # schema 3's layout: doc values and norms
+            spec.pop("doc_values", None)
+            spec.pop("norms", None)
+        if old_version <= 2:
             del m["properties"]["k_region"]
         return m
 
     monkeypatch.setattr(os_engine, "mapping", old_mapping)
     old = _engine(opensearch_url, tmp_path)
-    old.upsert([(make_doc("x"), 1)])
+    old.upsert([(make_doc("x", parameters={"image": "cirros"}), 1)])
     old.commit()
     old.close()
     monkeypatch.setattr(os_engine, "mapping", full)
@@ -185,11 +189,16 @@ def test_an_older_schema_index_is_used_and_marked_by_a_writer(opensearch_url, tm
                               read_only=True)
     assert reader.count(MatchAll()) == 1
     writer = _engine(opensearch_url, tmp_path)
-    writer.upsert([(make_doc("y", region="RegionTwo"), 1)])
+    writer.upsert([(make_doc("y", region="RegionTwo", parameters={"image": "cirros"}), 1)])
     writer.commit()
     meta = writer.client.indices.get_mapping(index=writer.search_alias)
     assert [m["mappings"]["_meta"]["heatseeker_schema_version"] for m in meta.values()] == [
         os_engine.SCHEMA_VERSION]
     assert writer.count(Term("region", "RegionTwo")) == 1
+    kept = next(iter(meta.values()))["mappings"]["properties"]
+    assert kept["kv"] == {"type": "keyword"}  # its doc values stay
+    # the old layout's terms answer as before, beside the new documents'
+    assert writer.count(Exists("parameters.image")) == 2
+    assert writer.count(Term("parameters.image", "cirros")) == 2
     reader.close()
     writer.close()
