@@ -101,6 +101,16 @@ def test_prepare_encodes_once_and_marks_tombstones():
     assert json.loads(source) == {"hs_live": False} and end == b""
 
 
+@pytest.mark.parametrize("value", [2**70, -(2**64), "\ud800 lone", "é 日本 \u2028", 2.5, None])
+def test_a_source_is_the_same_json_whichever_encoder_writes_it(value):
+    """orjson writes a source; what it refuses (an integer beyond 64 bits, a lone surrogate) json
+    writes: either way the bytes decode to what json.dumps would have written."""
+    doc = make_doc("a", parameters={"p": value, "q": [value, {"k": value}]})
+    body = O.prepare((doc, "a", 1))[2]
+    assert json.loads(body) == json.loads(json.dumps(O.index_body(doc)))
+    assert json.loads(body)["hs_doc"]["parameters"]["p"] == value
+
+
 def test_requests_are_cut_by_count_and_by_bytes(monkeypatch):
     items = [("x", 1, b"0" * 100)] * 10
     assert [len(r) for r in O._requests(items, 4)] == [4, 4, 2]
