@@ -142,7 +142,9 @@ SCHEMA_VERSION = 4  # 2: template_fingerprint, registry_types/_map, created_by, 
 # versions an index may have and still be used: 1 and 2 lack only fields later versions added
 # (declared, and the index marked with this version, when a writer opens it; documents written
 # before need `heatseeker reindex`, which `heatseeker db upgrade` says after labelling a record);
-# 3 only stores more than 4 (the same terms, the same answers: a reindex makes it smaller)
+# 3 only stores more than 4 (the same terms, the same answers: a reindex makes it smaller). A
+# version that changes how an existing field is indexed (its type, its analysis) is never in this
+# set: a writer declares only the fields an index lacks (``_ensure``), never changes one it has
 COMPATIBLE_SCHEMAS = frozenset({1, 2, 3, SCHEMA_VERSION})
 LOG = logging.getLogger(__name__)
 TOMBSTONE_BASE = 2**62
