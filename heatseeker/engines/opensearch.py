@@ -329,11 +329,12 @@ _INDEX_KIND: dict[str, Callable[[str, list[Any], dict[str, Any]], None]] = {
 }
 
 
-# What the layout leaves out (schema 4), because no query needs it and a bulk load spent ~13 % of
-# OpenSearch's CPU on it (9,000 generated stacks bulk-loaded: 1.42 -> 1.24 ms a stack; the index 12 %
-# smaller): doc values on ``kv`` and ``paths`` (~450 terms a stack, never sorted or aggregated on:
-# aggregations and sorts use the ``k_``/``d_``/``i_`` fields) and norms on text fields (every text
-# clause is a constant score, ``_const``, so a field's length never scores).
+# What the layout leaves out (schema 4), because no query needs it: doc values on ``kv`` and
+# ``paths`` (~450 terms a stack, never sorted or aggregated on: aggregations and sorts use the
+# ``k_``/``d_``/``i_`` fields) and norms on text fields (every text clause is a constant score,
+# ``_const``, so a field's length never scores). Measured: the index 11 % smaller at 100k generated
+# stacks (bench/results/indexing §6); the node's CPU a stack 2 % less there (1.58 -> 1.55 ms under
+# the raw load), though 13 % less in a 9,000-stack load (1.42 -> 1.24 ms).
 _UNSORTED = {"doc_values": False}
 _UNSCORED_TEXT = {"type": "text", "analyzer": "whitespace", "norms": False}
 
